@@ -1,0 +1,3 @@
+fn main() {
+    println!("glbpd {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,115 @@
+//! Ethernet MAC addresses.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A 48-bit Ethernet address.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    pub const BROADCAST: MacAddr = MacAddr([0xff; 6]);
+    pub const ZERO: MacAddr = MacAddr([0; 6]);
+
+    pub fn from_bytes(b: &[u8]) -> MacAddr {
+        let mut m = [0u8; 6];
+        m.copy_from_slice(&b[..6]);
+        MacAddr(m)
+    }
+    pub const fn as_bytes(&self) -> &[u8; 6] {
+        &self.0
+    }
+    pub const fn is_multicast(&self) -> bool {
+        self.0[0] & 1 == 1
+    }
+    pub const fn is_broadcast(&self) -> bool {
+        matches!(self.0, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+    }
+    pub const fn is_unicast(&self) -> bool {
+        !self.is_multicast()
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+impl fmt::Debug for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Error parsing a MAC address from text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseMacError;
+
+impl fmt::Display for ParseMacError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("expected a MAC address like 02:00:00:00:aa:01")
+    }
+}
+
+impl std::error::Error for ParseMacError {}
+
+impl FromStr for MacAddr {
+    type Err = ParseMacError;
+    /// Accepts `aa:bb:cc:dd:ee:ff`, `aa-bb-cc-dd-ee-ff` and Cisco's `aabb.ccdd.eeff`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let hex: String = s.chars().filter(|c| !matches!(c, ':' | '-' | '.')).collect();
+        let sep_ok = match s.len() {
+            17 => {
+                let sep = s.as_bytes()[2];
+                (sep == b':' || sep == b'-')
+                    && s.bytes().enumerate().all(|(i, c)| if i % 3 == 2 { c == sep } else { c.is_ascii_hexdigit() })
+            }
+            14 => s.bytes().enumerate().all(|(i, c)| if i % 5 == 4 { c == b'.' } else { c.is_ascii_hexdigit() }),
+            _ => false,
+        };
+        if !sep_ok || hex.len() != 12 {
+            return Err(ParseMacError);
+        }
+        let mut m = [0u8; 6];
+        for (i, byte) in m.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| ParseMacError)?;
+        }
+        Ok(MacAddr(m))
+    }
+}
+
+impl serde::Serialize for MacAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MacAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_display() {
+        let m: MacAddr = "00:07:b4:00:28:01".parse().unwrap();
+        assert_eq!(m.0, [0x00, 0x07, 0xb4, 0x00, 0x28, 0x01]);
+        assert_eq!(m.to_string(), "00:07:b4:00:28:01");
+        assert_eq!("0007.b400.2801".parse::<MacAddr>().unwrap(), m);
+        assert_eq!("00-07-b4-00-28-01".parse::<MacAddr>().unwrap(), m);
+        assert!("00:07:b4:00:28".parse::<MacAddr>().is_err());
+        assert!("00:07:b4:00:28:0g".parse::<MacAddr>().is_err());
+        assert!("00:07-b4:00:28:01".parse::<MacAddr>().is_err());
+    }
+}
