@@ -7,5 +7,7 @@
 //! - the `glbpd` binary: CLI, config, signals.
 #![deny(unsafe_code)]
 
+pub mod config;
+pub mod dpdk;
 pub mod protocol;
 pub mod wire;

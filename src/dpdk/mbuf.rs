@@ -1,0 +1,293 @@
+use std::ptr::NonNull;
+
+use dpdk_ffi as ffi;
+
+use super::error::{cstring, non_null, Result};
+
+/// Largest burst handled at once.
+pub const MAX_BURST: usize = 64;
+
+/// A packet-buffer pool (`rte_mempool` of mbufs); freed on drop.
+pub struct Mempool {
+    raw: NonNull<ffi::rte_mempool>,
+}
+
+// SAFETY: rte_mempool is designed for concurrent use from many lcores (with
+// per-lcore caches for EAL threads); the pointer is only freed on drop.
+unsafe impl Send for Mempool {}
+// SAFETY: as above; all operations through &Mempool are thread-safe.
+unsafe impl Sync for Mempool {}
+
+impl Mempool {
+    /// Creates a pool of `count` mbufs with `data_room` bytes each (0 for the
+    /// default of 2048 + headroom) and a per-lcore cache of `cache`.
+    pub fn new(name: &str, count: u32, cache: u32, data_room: u16, socket: i32) -> Result<Mempool> {
+        let cname = cstring("rte_pktmbuf_pool_create", name)?;
+        let room = if data_room == 0 {
+            // SAFETY: shim returning a constant.
+            unsafe { ffi::glbpd_mbuf_default_buf_size() }
+        } else {
+            data_room
+        };
+        let cache = cache.min(ffi::RTE_MEMPOOL_CACHE_MAX_SIZE);
+        // SAFETY: cname is a valid C string; EAL must be initialised, which
+        // every caller guarantees by holding an Eal (DPDK reports ENODEV
+        // otherwise, which we return).
+        let p = unsafe { ffi::rte_pktmbuf_pool_create(cname.as_ptr(), count, cache, 0, room, socket) };
+        Ok(Mempool { raw: non_null("rte_pktmbuf_pool_create", p)? })
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut ffi::rte_mempool {
+        self.raw.as_ptr()
+    }
+
+    /// Allocates one mbuf.
+    pub fn alloc(&self) -> Option<Mbuf> {
+        // SAFETY: the pool pointer is valid for the life of self.
+        let m = unsafe { ffi::rte_pktmbuf_alloc(self.raw.as_ptr()) };
+        NonNull::new(m).map(|raw| Mbuf { raw })
+    }
+
+    /// Mbufs currently free in the pool.
+    pub fn available(&self) -> u32 {
+        // SAFETY: the pool pointer is valid.
+        unsafe { ffi::rte_mempool_avail_count(self.raw.as_ptr()) }
+    }
+
+    /// Mbufs currently allocated from the pool.
+    pub fn in_use(&self) -> u32 {
+        // SAFETY: the pool pointer is valid.
+        unsafe { ffi::rte_mempool_in_use_count(self.raw.as_ptr()) }
+    }
+}
+
+impl Drop for Mempool {
+    fn drop(&mut self) {
+        // SAFETY: no Mbuf outlives its pool in glbpd: ports (which hold
+        // mbufs in their rings) are closed before the pool is dropped.
+        unsafe { ffi::rte_mempool_free(self.raw.as_ptr()) }
+    }
+}
+
+/// One owned single-segment packet buffer; freed on drop.
+pub struct Mbuf {
+    raw: NonNull<ffi::rte_mbuf>,
+}
+
+// SAFETY: an mbuf is owned by exactly one Mbuf at a time and may be freed
+// from any lcore (mempools are thread-safe).
+unsafe impl Send for Mbuf {}
+
+impl Mbuf {
+    /// Takes ownership of a raw mbuf.
+    ///
+    /// # Safety
+    /// `raw` must be a valid mbuf that nothing else owns.
+    pub(crate) unsafe fn from_raw(raw: NonNull<ffi::rte_mbuf>) -> Mbuf {
+        Mbuf { raw }
+    }
+
+    pub(crate) fn into_raw(self) -> *mut ffi::rte_mbuf {
+        let p = self.raw.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
+    /// The packet's bytes (first segment).
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: mtod points at data_len initialised bytes owned by this
+        // mbuf, which we own exclusively.
+        unsafe {
+            let p = ffi::glbpd_pktmbuf_mtod(self.raw.as_ptr()) as *const u8;
+            std::slice::from_raw_parts(p, ffi::glbpd_pktmbuf_data_len(self.raw.as_ptr()) as usize)
+        }
+    }
+
+    /// The packet's bytes, writable.
+    #[inline]
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in data(); &mut self gives exclusive access.
+        unsafe {
+            let p = ffi::glbpd_pktmbuf_mtod(self.raw.as_ptr()) as *mut u8;
+            std::slice::from_raw_parts_mut(p, ffi::glbpd_pktmbuf_data_len(self.raw.as_ptr()) as usize)
+        }
+    }
+
+    /// Length of the whole packet (all segments).
+    #[inline]
+    pub fn pkt_len(&self) -> u32 {
+        // SAFETY: reads a field of a valid mbuf.
+        unsafe { ffi::glbpd_pktmbuf_pkt_len(self.raw.as_ptr()) }
+    }
+
+    /// True when the packet has more than one segment.
+    #[inline]
+    pub fn is_segmented(&self) -> bool {
+        self.pkt_len() != u32::from(self.data().len() as u16)
+    }
+
+    /// Room after the data in this buffer.
+    pub fn tailroom(&self) -> usize {
+        // SAFETY: reads fields of a valid mbuf.
+        unsafe {
+            let m = self.raw.as_ref();
+            (m.buf_len as usize).saturating_sub(m.data_off as usize + ffi::glbpd_pktmbuf_data_len(self.raw.as_ptr()) as usize)
+        }
+    }
+
+    /// Sets the data length of a single-segment mbuf to `len` (clamped to
+    /// the buffer's room) and returns the new data slice.
+    pub fn set_len(&mut self, len: usize) -> &mut [u8] {
+        // SAFETY: reads fields of a valid mbuf we own.
+        let room = unsafe {
+            let m = self.raw.as_ref();
+            (m.buf_len as usize).saturating_sub(m.data_off as usize)
+        };
+        let len = len.min(room).min(u16::MAX as usize) as u16;
+        // SAFETY: len fits in the buffer; single-segment mbuf we own.
+        unsafe { ffi::glbpd_pktmbuf_set_len(self.raw.as_ptr(), len) };
+        self.data_mut()
+    }
+
+    /// Copies `bytes` into the mbuf, replacing its content. Returns false
+    /// (and leaves the mbuf unchanged) when they do not fit.
+    pub fn write(&mut self, bytes: &[u8]) -> bool {
+        // SAFETY: reads fields of a valid mbuf we own.
+        let room = unsafe {
+            let m = self.raw.as_ref();
+            (m.buf_len as usize).saturating_sub(m.data_off as usize)
+        };
+        if bytes.len() > room {
+            return false;
+        }
+        self.set_len(bytes.len()).copy_from_slice(bytes);
+        true
+    }
+
+    /// RSS hash reported by the NIC (0 when none).
+    pub fn rss_hash(&self) -> u32 {
+        // SAFETY: reads the hash union of a valid mbuf; always initialised
+        // (0 when the driver sets no hash).
+        unsafe { self.raw.as_ref().__bindgen_anon_2.hash.rss }
+    }
+}
+
+impl Drop for Mbuf {
+    fn drop(&mut self) {
+        // SAFETY: we own the mbuf; rte_pktmbuf_free frees all segments.
+        unsafe { ffi::rte_pktmbuf_free(self.raw.as_ptr()) }
+    }
+}
+
+impl std::fmt::Debug for Mbuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mbuf({} bytes)", self.pkt_len())
+    }
+}
+
+/// A fixed-capacity array of owned mbufs, filled by RX and drained by TX,
+/// without allocation. Mbufs left in it are freed on drop.
+pub struct Burst {
+    pkts: [*mut ffi::rte_mbuf; MAX_BURST],
+    len: usize,
+}
+
+// SAFETY: a Burst owns its mbufs exclusively (see Mbuf's Send).
+unsafe impl Send for Burst {}
+
+impl Default for Burst {
+    fn default() -> Self {
+        Burst::new()
+    }
+}
+
+impl Burst {
+    pub const fn new() -> Burst {
+        Burst { pkts: [std::ptr::null_mut(); MAX_BURST], len: 0 }
+    }
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.len == MAX_BURST
+    }
+    /// Appends an mbuf; gives it back when the burst is full.
+    #[inline]
+    pub fn push(&mut self, m: Mbuf) -> std::result::Result<(), Mbuf> {
+        if self.len == MAX_BURST {
+            return Err(m);
+        }
+        self.pkts[self.len] = m.into_raw();
+        self.len += 1;
+        Ok(())
+    }
+    /// Moves every mbuf out, in order, leaving the burst empty. Mbufs the
+    /// iterator does not reach are freed when it is dropped.
+    #[inline]
+    pub fn drain(&mut self) -> Drain<'_> {
+        let end = std::mem::take(&mut self.len);
+        Drain { pkts: &self.pkts[..end], next: 0 }
+    }
+    /// Raw slot array for RX: the caller fills slots `len..` and reports how
+    /// many it filled through `set_filled`.
+    pub(crate) fn spare_raw(&mut self) -> (*mut *mut ffi::rte_mbuf, u16) {
+        // SAFETY: len <= MAX_BURST, so the offset stays inside the array.
+        (unsafe { self.pkts.as_mut_ptr().add(self.len) }, (MAX_BURST - self.len) as u16)
+    }
+    pub(crate) fn set_filled(&mut self, n: usize) {
+        debug_assert!(self.len + n <= MAX_BURST);
+        self.len = (self.len + n).min(MAX_BURST);
+    }
+    /// The first `len` raw pointers, for TX.
+    pub(crate) fn raw(&mut self) -> (*mut *mut ffi::rte_mbuf, u16) {
+        (self.pkts.as_mut_ptr(), self.len as u16)
+    }
+    /// Drops the first `n` slots (they were handed to DPDK) and shifts the
+    /// rest to the front.
+    pub(crate) fn consume_front(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.pkts.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+}
+
+impl Drop for Burst {
+    fn drop(&mut self) {
+        for m in self.drain() {
+            drop(m);
+        }
+    }
+}
+
+/// Iterator returned by [`Burst::drain`].
+pub struct Drain<'a> {
+    pkts: &'a [*mut ffi::rte_mbuf],
+    next: usize,
+}
+
+impl Iterator for Drain<'_> {
+    type Item = Mbuf;
+    #[inline]
+    fn next(&mut self) -> Option<Mbuf> {
+        let p = *self.pkts.get(self.next)?;
+        self.next += 1;
+        // SAFETY: the slots of `pkts` hold mbufs the burst owned; the burst's
+        // len is already 0 and `next` only grows, so each is handed out once.
+        Some(unsafe { Mbuf::from_raw(NonNull::new_unchecked(p)) })
+    }
+}
+
+impl Drop for Drain<'_> {
+    fn drop(&mut self) {
+        for m in self.by_ref() {
+            drop(m);
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Safe wrappers over DPDK: the one module of the `glbpd` crate allowed to
+//! use `unsafe`. Every `unsafe` block says which invariant makes it sound.
+//!
+//! - [`Eal`] owns the Environment Abstraction Layer; dropping it cleans up
+//!   and removes the process's runtime folder.
+//! - [`Mempool`], [`Mbuf`] and [`Burst`] own packet buffers.
+//! - [`Port`] owns an ethdev port (stopped and closed on drop); its queues
+//!   are handed out once each as [`RxQueue`] / [`TxQueue`], which are `Send`
+//!   but not `Sync`: exactly one lcore polls a queue.
+//! - [`MbufRing`] and [`Lpm`] own an rte_ring and an rte_lpm table.
+#![allow(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+mod eal;
+mod error;
+mod ethdev;
+mod lpm;
+mod mbuf;
+mod ring;
+
+pub use eal::{lcore_id, tsc, tsc_hz, version, Eal, LaunchHandle};
+pub use error::{Error, Result};
+pub use ethdev::{DevInfo, LinkStatus, Port, PortConf, PortStats, RxQueue, TxQueue};
+pub use lpm::Lpm;
+pub use mbuf::{Burst, Drain, Mbuf, Mempool, MAX_BURST};
+pub use ring::MbufRing;
