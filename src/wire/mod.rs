@@ -5,8 +5,15 @@
 //! type (`Repr`) with `parse` and `emit`.
 #![forbid(unsafe_code)]
 
+pub mod arp;
+pub mod checksum;
+pub mod ethernet;
 pub mod glbp;
+pub mod icmpv4;
+pub mod ipv4;
+pub mod ipv6;
 pub mod mac;
+pub mod udp;
 
 pub use mac::MacAddr;
 
@@ -37,3 +44,42 @@ impl std::fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T> = core::result::Result<T, Error>;
+
+// Big-endian field access for the views. Callers index only after
+// `new_checked` has validated the length, so these never see a short slice.
+#[inline]
+pub(crate) fn get_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+#[inline]
+pub(crate) fn get_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+#[inline]
+pub(crate) fn put_u16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+#[inline]
+pub(crate) fn put_u32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+}
+#[inline]
+pub(crate) fn get_ipv4(b: &[u8], at: usize) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
+}
+#[inline]
+pub(crate) fn get_ipv6(b: &[u8], at: usize) -> std::net::Ipv6Addr {
+    let mut o = [0u8; 16];
+    o.copy_from_slice(&b[at..at + 16]);
+    std::net::Ipv6Addr::from(o)
+}
+
+/// Decodes a hex string (whitespace ignored) for the literal-byte tests.
+#[cfg(test)]
+pub(crate) fn tests_hex(s: &str) -> Vec<u8> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}

@@ -1,0 +1,75 @@
+//! The Internet checksum (RFC 1071) and its pseudo-headers.
+//!
+//! All functions work on borrowed bytes and never allocate.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// One's-complement sum of `data` as big-endian 16-bit words (an odd trailing
+/// byte is padded with zero), folded to 16 bits, **not** complemented.
+#[inline]
+pub fn data(data: &[u8]) -> u16 {
+    let mut acc: u32 = 0;
+    let mut chunks = data.chunks_exact(2);
+    for w in &mut chunks {
+        acc += u32::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    if let [last] = chunks.remainder() {
+        acc += u32::from(*last) << 8;
+    }
+    fold(acc)
+}
+
+/// Folds a 32-bit accumulator into a 16-bit one's-complement sum.
+#[inline]
+pub const fn fold(mut acc: u32) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u16
+}
+
+/// One's-complement sum of several partial sums.
+#[inline]
+pub fn combine(parts: &[u16]) -> u16 {
+    fold(parts.iter().map(|&p| u32::from(p)).sum())
+}
+
+/// Sum of the IPv4 pseudo-header (RFC 768): addresses, protocol, length.
+#[inline]
+pub fn pseudo_header_v4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u16) -> u16 {
+    combine(&[
+        data(&src.octets()),
+        data(&dst.octets()),
+        u16::from(protocol),
+        length,
+    ])
+}
+
+/// Sum of the IPv6 pseudo-header (RFC 8200 §8.1): addresses, upper-layer
+/// length, next header.
+#[inline]
+pub fn pseudo_header_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, length: u32) -> u16 {
+    combine(&[
+        data(&src.octets()),
+        data(&dst.octets()),
+        fold(length),
+        u16::from(next_header),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 §3: the sum of 0001 f203 f4f5 f6f7 is 0xddf2.
+        assert_eq!(
+            data(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            0xddf2
+        );
+        // Odd length pads with a zero byte.
+        assert_eq!(data(&[0x12]), 0x1200);
+        assert_eq!(data(&[]), 0);
+    }
+}
