@@ -1,4 +1,5 @@
-//! Records the commit glbpd was built from, for `glbpd --version`.
+//! Records the commit and the DPDK version glbpd was built from, for
+//! `glbpd --version`.
 use std::process::Command;
 
 fn main() {
@@ -10,6 +11,9 @@ fn main() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=GLBPD_GIT_REV={rev}");
+    // dpdk-ffi's build script reports the version pkg-config found.
+    let dpdk = std::env::var("DEP_DPDK_VERSION").unwrap_or_else(|_| "unknown".to_string());
+    println!("cargo:rustc-env=GLBPD_DPDK_VERSION={dpdk}");
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
 }

@@ -106,11 +106,12 @@ fn main() {
         .prepend_enum_name(false)
         .default_enum_style(bindgen::EnumVariation::ModuleConsts);
 
-    let bindings = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || builder.generate())) {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => fail(&format!("bindgen could not parse the DPDK headers ({e})")),
-        Err(_) => fail("bindgen could not load libclang"),
-    };
+    let bindings =
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || builder.generate())) {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => fail(&format!("bindgen could not parse the DPDK headers ({e})")),
+            Err(_) => fail("bindgen could not load libclang"),
+        };
     bindings
         .write_to_file(out.join("bindings.rs"))
         .unwrap_or_else(|e| fail(&format!("cannot write bindings ({e})")));

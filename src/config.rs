@@ -47,7 +47,11 @@ pub struct EalConfig {
 
 impl Default for EalConfig {
     fn default() -> Self {
-        EalConfig { args: Vec::new(), file_prefix: default_prefix(), lcores: None }
+        EalConfig {
+            args: Vec::new(),
+            file_prefix: default_prefix(),
+            lcores: None,
+        }
     }
 }
 
@@ -136,6 +140,10 @@ pub struct PortConfig {
     pub address: Ipv4Net,
     #[serde(default)]
     pub mtu: Option<u16>,
+    /// Overrides the device's MAC address (virtual devices often have a
+    /// random or zero one).
+    #[serde(default)]
+    pub mac: Option<MacAddr>,
     /// Spread RX over the workers with RSS where the device supports it.
     #[serde(default = "default_true")]
     pub rss: bool,
@@ -157,8 +165,16 @@ pub fn is_pci_address(s: &str) -> bool {
     let parts: Vec<&str> = s.split([':', '.']).collect();
     let hex = |p: &str, n: usize| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit());
     match parts.as_slice() {
-        [d, b, dev, f] => hex(d, 4) && hex(b, 2) && hex(dev, 2) && f.len() == 1 && f.chars().all(|c| ('0'..='7').contains(&c)),
-        [b, dev, f] => hex(b, 2) && hex(dev, 2) && f.len() == 1 && f.chars().all(|c| ('0'..='7').contains(&c)),
+        [d, b, dev, f] => {
+            hex(d, 4)
+                && hex(b, 2)
+                && hex(dev, 2)
+                && f.len() == 1
+                && f.chars().all(|c| ('0'..='7').contains(&c))
+        }
+        [b, dev, f] => {
+            hex(b, 2) && hex(dev, 2) && f.len() == 1 && f.chars().all(|c| ('0'..='7').contains(&c))
+        }
         _ => false,
     }
 }
@@ -203,7 +219,11 @@ pub struct Weighting {
 
 impl Default for Weighting {
     fn default() -> Self {
-        Weighting { max: default_weight(), lower: default_lower(), upper: None }
+        Weighting {
+            max: default_weight(),
+            lower: default_lower(),
+            upper: None,
+        }
     }
 }
 
@@ -361,9 +381,15 @@ impl fmt::Display for Ipv4Net {
 impl FromStr for Ipv4Net {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (a, l) = s.split_once('/').ok_or_else(|| format!("{s:?} is not of the form A.B.C.D/LEN"))?;
-        let addr = a.parse().map_err(|_| format!("{a:?} is not an IPv4 address"))?;
-        let len: u8 = l.parse().map_err(|_| format!("prefix length {l:?} is not a number 0..=32"))?;
+        let (a, l) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not of the form A.B.C.D/LEN"))?;
+        let addr = a
+            .parse()
+            .map_err(|_| format!("{a:?} is not an IPv4 address"))?;
+        let len: u8 = l
+            .parse()
+            .map_err(|_| format!("prefix length {l:?} is not a number 0..=32"))?;
         if len > 32 {
             return Err(format!("prefix length {len} is not in 0..=32"));
         }
@@ -455,10 +481,11 @@ fn locate(doc: &toml_edit::ImDocument<&str>, path: &[Seg]) -> Option<std::ops::R
             _ => None,
         };
         let next = match (node, value, seg) {
-            (Node::Table(t), _, Seg::Key(k)) | (Node::Item(toml_edit::Item::Table(t)), _, Seg::Key(k)) => {
-                t.get(k).map(Node::Item)
+            (Node::Table(t), _, Seg::Key(k))
+            | (Node::Item(toml_edit::Item::Table(t)), _, Seg::Key(k)) => t.get(k).map(Node::Item),
+            (Node::Item(toml_edit::Item::ArrayOfTables(a)), _, Seg::Index(i)) => {
+                a.get(*i).map(Node::Table)
             }
-            (Node::Item(toml_edit::Item::ArrayOfTables(a)), _, Seg::Index(i)) => a.get(*i).map(Node::Table),
             (_, Some(toml_edit::Value::InlineTable(t)), Seg::Key(k)) => t.get(k).map(Node::Value),
             (_, Some(toml_edit::Value::Array(a)), Seg::Index(i)) => a.get(*i).map(Node::Value),
             _ => None,
@@ -494,10 +521,21 @@ impl Config {
     pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         let err_at = |span: Option<std::ops::Range<usize>>, key: String, message: String| {
             let (line, column) = span.map_or((0, 0), |s| line_col(text, s.start));
-            ConfigError { file: file.to_path_buf(), line, column, key, message }
+            ConfigError {
+                file: file.to_path_buf(),
+                line,
+                column,
+                key,
+                message,
+            }
         };
-        let doc = toml_edit::ImDocument::parse(text)
-            .map_err(|e| err_at(e.span(), String::new(), format!("TOML syntax error: {}", e.message())))?;
+        let doc = toml_edit::ImDocument::parse(text).map_err(|e| {
+            err_at(
+                e.span(),
+                String::new(),
+                format!("TOML syntax error: {}", e.message()),
+            )
+        })?;
         let de = toml::Deserializer::new(text);
         let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let path: Vec<Seg> = e
@@ -506,7 +544,9 @@ impl Config {
                 .filter_map(|s| match s {
                     serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
                     serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
-                    serde_path_to_error::Segment::Enum { variant } => Some(Seg::Key(variant.clone())),
+                    serde_path_to_error::Segment::Enum { variant } => {
+                        Some(Seg::Key(variant.clone()))
+                    }
                     serde_path_to_error::Segment::Unknown => None,
                 })
                 .collect();
@@ -528,47 +568,98 @@ impl Config {
         let mut bad = |path: Vec<Seg>, msg: String| out.push((path, msg));
 
         if self.eal.file_prefix.is_empty() || self.eal.file_prefix.contains(['/', ' ']) {
-            bad(vec![k("eal"), k("file_prefix")], "must be a non-empty name without '/' or spaces".into());
+            bad(
+                vec![k("eal"), k("file_prefix")],
+                "must be a non-empty name without '/' or spaces".into(),
+            );
         }
         for (i, a) in self.eal.args.iter().enumerate() {
             if a == "--file-prefix" || a.starts_with("--file-prefix=") {
-                bad(vec![k("eal"), k("args"), Seg::Index(i)], "set the prefix with eal.file_prefix, not in args".into());
+                bad(
+                    vec![k("eal"), k("args"), Seg::Index(i)],
+                    "set the prefix with eal.file_prefix, not in args".into(),
+                );
             }
         }
         let d = &self.dataplane;
         if !(1..=64).contains(&d.workers) {
-            bad(vec![k("dataplane"), k("workers")], format!("{} is not in 1..=64", d.workers));
+            bad(
+                vec![k("dataplane"), k("workers")],
+                format!("{} is not in 1..=64", d.workers),
+            );
         }
         if !(1..=64).contains(&d.burst) {
-            bad(vec![k("dataplane"), k("burst")], format!("{} is not in 1..=64", d.burst));
+            bad(
+                vec![k("dataplane"), k("burst")],
+                format!("{} is not in 1..=64", d.burst),
+            );
         }
         if d.mbufs < 1023 {
-            bad(vec![k("dataplane"), k("mbufs")], format!("{} is too small: at least 1023", d.mbufs));
+            bad(
+                vec![k("dataplane"), k("mbufs")],
+                format!("{} is too small: at least 1023", d.mbufs),
+            );
         }
         if !d.exception_ring.is_power_of_two() || d.exception_ring < 64 {
-            bad(vec![k("dataplane"), k("exception_ring")], format!("{} must be a power of two >= 64", d.exception_ring));
+            bad(
+                vec![k("dataplane"), k("exception_ring")],
+                format!("{} must be a power of two >= 64", d.exception_ring),
+            );
         }
         if self.ports.is_empty() {
             bad(vec![k("port")], "at least one [[port]] is required".into());
         }
         for (i, p) in self.ports.iter().enumerate() {
             let at = |f: &str| vec![k("port"), Seg::Index(i), k(f)];
-            if p.name.is_empty() || p.name.len() > 15 || !p.name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
-                bad(at("name"), format!("{:?} must be 1..=15 characters of [A-Za-z0-9_.-]", p.name));
+            if p.name.is_empty()
+                || p.name.len() > 15
+                || !p
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            {
+                bad(
+                    at("name"),
+                    format!("{:?} must be 1..=15 characters of [A-Za-z0-9_.-]", p.name),
+                );
             }
             if self.ports[..i].iter().any(|q| q.name == p.name) {
                 bad(at("name"), format!("port name {:?} is used twice", p.name));
             }
             if p.device_name().is_empty() {
-                bad(at("device"), "expected a vdev string like \"net_af_packet0,iface=veth1\" or a PCI address".into());
+                bad(
+                    at("device"),
+                    "expected a vdev string like \"net_af_packet0,iface=veth1\" or a PCI address"
+                        .into(),
+                );
             } else if !p.is_pci() && !p.device_name().starts_with("net_") {
-                bad(at("device"), format!("{:?} is neither a PCI address nor a DPDK vdev name (net_...)", p.device_name()));
+                bad(
+                    at("device"),
+                    format!(
+                        "{:?} is neither a PCI address nor a DPDK vdev name (net_...)",
+                        p.device_name()
+                    ),
+                );
             }
-            if self.ports[..i].iter().any(|q| q.device_name() == p.device_name()) {
-                bad(at("device"), format!("device {:?} is used twice", p.device_name()));
+            if self.ports[..i]
+                .iter()
+                .any(|q| q.device_name() == p.device_name())
+            {
+                bad(
+                    at("device"),
+                    format!("device {:?} is used twice", p.device_name()),
+                );
             }
             if p.address.len == 0 || p.address.len > 31 {
-                bad(at("address"), format!("prefix length {} is not in 1..=31", p.address.len));
+                bad(
+                    at("address"),
+                    format!("prefix length {} is not in 1..=31", p.address.len),
+                );
+            }
+            if let Some(mac) = p.mac {
+                if !mac.is_unicast() || mac == MacAddr::ZERO {
+                    bad(at("mac"), format!("{mac} is not a unicast MAC"));
+                }
             }
             if let Some(mtu) = p.mtu {
                 if !(68..=9600).contains(&mtu) {
@@ -577,7 +668,13 @@ impl Config {
             }
         }
         let port_known = |name: &str| self.ports.iter().any(|p| p.name == name);
-        let port_names = || self.ports.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+        let port_names = || {
+            self.ports
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         for (i, r) in self.routes.iter().enumerate() {
             if !self.ports.iter().any(|p| p.address.contains(r.via)) {
                 bad(
@@ -588,71 +685,129 @@ impl Config {
         }
         for (i, n) in self.neighbors.iter().enumerate() {
             if !port_known(&n.port) {
-                bad(vec![k("neighbor"), Seg::Index(i), k("port")], format!("no port named {:?} (known: {})", n.port, port_names()));
+                bad(
+                    vec![k("neighbor"), Seg::Index(i), k("port")],
+                    format!("no port named {:?} (known: {})", n.port, port_names()),
+                );
             }
             if !n.mac.is_unicast() || n.mac == MacAddr::ZERO {
-                bad(vec![k("neighbor"), Seg::Index(i), k("mac")], format!("{} is not a unicast MAC", n.mac));
+                bad(
+                    vec![k("neighbor"), Seg::Index(i), k("mac")],
+                    format!("{} is not a unicast MAC", n.mac),
+                );
             }
         }
         for (i, g) in self.groups.iter().enumerate() {
             let at = |f: &str| vec![k("group"), Seg::Index(i), k(f)];
             if !port_known(&g.port) {
-                bad(at("port"), format!("no port named {:?} (known: {})", g.port, port_names()));
+                bad(
+                    at("port"),
+                    format!("no port named {:?} (known: {})", g.port, port_names()),
+                );
             }
             if g.id > crate::wire::glbp::MAX_GROUP {
                 bad(at("id"), format!("{} is not in 0..=1023", g.id));
             }
-            if self.groups[..i].iter().any(|h| h.port == g.port && h.id == g.id) {
-                bad(at("id"), format!("group {} is configured twice on port {}", g.id, g.port));
+            if self.groups[..i]
+                .iter()
+                .any(|h| h.port == g.port && h.id == g.id)
+            {
+                bad(
+                    at("id"),
+                    format!("group {} is configured twice on port {}", g.id, g.port),
+                );
             }
             if g.priority == 0 {
                 bad(at("priority"), "0 is not in 1..=255".into());
             }
             if g.hello_ms < 50 || g.hello_ms > 60_000 {
-                bad(at("hello_ms"), format!("{} is not in 50..=60000", g.hello_ms));
+                bad(
+                    at("hello_ms"),
+                    format!("{} is not in 50..=60000", g.hello_ms),
+                );
             }
             if g.hold_ms <= g.hello_ms || g.hold_ms > 180_000 {
-                bad(at("hold_ms"), format!("{} must be greater than hello_ms ({}) and at most 180000", g.hold_ms, g.hello_ms));
+                bad(
+                    at("hold_ms"),
+                    format!(
+                        "{} must be greater than hello_ms ({}) and at most 180000",
+                        g.hold_ms, g.hello_ms
+                    ),
+                );
             }
             if g.redirect_s > 3600 {
-                bad(at("redirect_s"), format!("{} is not in 0..=3600", g.redirect_s));
+                bad(
+                    at("redirect_s"),
+                    format!("{} is not in 0..=3600", g.redirect_s),
+                );
             }
             if g.timeout_s <= g.redirect_s || g.timeout_s > 64_800 {
-                bad(at("timeout_s"), format!("{} must be greater than redirect_s ({}) and at most 64800", g.timeout_s, g.redirect_s));
+                bad(
+                    at("timeout_s"),
+                    format!(
+                        "{} must be greater than redirect_s ({}) and at most 64800",
+                        g.timeout_s, g.redirect_s
+                    ),
+                );
             }
             if g.preempt_delay_s > 3600 {
-                bad(at("preempt_delay_s"), format!("{} is not in 0..=3600", g.preempt_delay_s));
+                bad(
+                    at("preempt_delay_s"),
+                    format!("{} is not in 0..=3600", g.preempt_delay_s),
+                );
             }
             if g.forwarder_preempt_delay_s > 3600 {
-                bad(at("forwarder_preempt_delay_s"), format!("{} is not in 0..=3600", g.forwarder_preempt_delay_s));
+                bad(
+                    at("forwarder_preempt_delay_s"),
+                    format!("{} is not in 0..=3600", g.forwarder_preempt_delay_s),
+                );
             }
             let w = &g.weighting;
             if w.max == 0 || w.max > 254 {
                 bad(at("weighting"), format!("max {} is not in 1..=254", w.max));
             } else if w.lower > w.upper() || w.upper() > w.max {
-                bad(at("weighting"), format!("thresholds must satisfy lower ({}) <= upper ({}) <= max ({})", w.lower, w.upper(), w.max));
+                bad(
+                    at("weighting"),
+                    format!(
+                        "thresholds must satisfy lower ({}) <= upper ({}) <= max ({})",
+                        w.lower,
+                        w.upper(),
+                        w.max
+                    ),
+                );
             }
             match &g.authentication {
                 Some(Authentication::Text(t)) if t.is_empty() || t.len() > 100 => {
                     bad(at("authentication"), "text must be 1..=100 bytes".into())
                 }
-                Some(Authentication::Md5(s)) if s.is_empty() || s.len() > 100 => {
-                    bad(at("authentication"), "md5 key-string must be 1..=100 bytes".into())
-                }
-                Some(Authentication::Md5KeyChain(keys)) if keys.is_empty() => {
-                    bad(at("authentication"), "md5_key_chain needs at least one { id, key }".into())
-                }
+                Some(Authentication::Md5(s)) if s.is_empty() || s.len() > 100 => bad(
+                    at("authentication"),
+                    "md5 key-string must be 1..=100 bytes".into(),
+                ),
+                Some(Authentication::Md5KeyChain(keys)) if keys.is_empty() => bad(
+                    at("authentication"),
+                    "md5_key_chain needs at least one { id, key }".into(),
+                ),
                 _ => {}
             }
             if let Some(c) = g.client_cache {
                 if c.max == 0 || c.max > 2000 {
-                    bad(at("client_cache"), format!("max {} is not in 1..=2000", c.max));
+                    bad(
+                        at("client_cache"),
+                        format!("max {} is not in 1..=2000", c.max),
+                    );
                 }
             }
             for (j, t) in g.track.iter().enumerate() {
                 if !port_known(&t.port) {
                     bad(
-                        vec![k("group"), Seg::Index(i), k("track"), Seg::Index(j), k("port")],
+                        vec![
+                            k("group"),
+                            Seg::Index(i),
+                            k("track"),
+                            Seg::Index(j),
+                            k("port"),
+                        ],
                         format!("no port named {:?} (known: {})", t.port, port_names()),
                     );
                 }
@@ -670,7 +825,8 @@ mod tests {
         Config::parse(s, Path::new("t.toml"))
     }
 
-    const MIN: &str = "[[port]]\nname = \"lan0\"\ndevice = \"net_null0\"\naddress = \"10.0.0.2/24\"\n";
+    const MIN: &str =
+        "[[port]]\nname = \"lan0\"\ndevice = \"net_null0\"\naddress = \"10.0.0.2/24\"\n";
 
     #[test]
     fn minimal_config_gets_defaults() {
@@ -678,13 +834,23 @@ mod tests {
         assert_eq!(c.dataplane.workers, 1);
         assert_eq!(c.dataplane.idle, Idle::Poll);
         assert_eq!(c.eal.file_prefix, "glbpd");
-        assert_eq!(c.ports[0].address, Ipv4Net { addr: Ipv4Addr::new(10, 0, 0, 2), len: 24 });
+        assert_eq!(
+            c.ports[0].address,
+            Ipv4Net {
+                addr: Ipv4Addr::new(10, 0, 0, 2),
+                len: 24
+            }
+        );
     }
 
     #[test]
     fn wrong_type_is_located() {
         let e = parse(&format!("[dataplane]\nworkers = \"two\"\n{MIN}")).unwrap_err();
-        assert_eq!((e.line, e.column, e.key.as_str()), (2, 11, "dataplane.workers"), "{e}");
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (2, 11, "dataplane.workers"),
+            "{e}"
+        );
         assert!(e.message.contains("invalid type"), "{e}");
     }
 
@@ -697,7 +863,8 @@ mod tests {
 
     #[test]
     fn semantic_error_is_located() {
-        let text = format!("{MIN}[[group]]\nport = \"lan0\"\nid = 1\nhello_ms = 1000\nhold_ms = 500\n");
+        let text =
+            format!("{MIN}[[group]]\nport = \"lan0\"\nid = 1\nhello_ms = 1000\nhold_ms = 500\n");
         let e = parse(&text).unwrap_err();
         assert_eq!((e.line, e.key.as_str()), (9, "group[0].hold_ms"), "{e}");
         assert!(e.message.contains("greater than hello_ms"), "{e}");

@@ -10,4 +10,5 @@
 pub mod config;
 pub mod dpdk;
 pub mod protocol;
+pub mod runtime;
 pub mod wire;

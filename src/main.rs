@@ -1,3 +1,109 @@
-fn main() {
-    println!("glbpd {}", env!("CARGO_PKG_VERSION"));
+//! The `glbpd` command: run the router, check a config, and tools.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use glbpd::config::Config;
+
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("GLBPD_GIT_REV"),
+    ", built against DPDK ",
+    env!("GLBPD_DPDK_VERSION"),
+    ")"
+);
+
+/// glbpd: a Gateway Load Balancing Protocol (GLBP) router on DPDK.
+#[derive(Parser)]
+#[command(name = "glbpd", version = VERSION, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start the router with a configuration file.
+    Run {
+        /// TOML configuration file.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Validate a configuration file without starting DPDK.
+    Check {
+        /// TOML configuration file.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+/// Exit status for an invalid configuration or command line.
+const EXIT_INVALID: u8 = 2;
+
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_timestamp_millis()
+        .init();
+}
+
+fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_INVALID)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.cmd {
+        Cmd::Check { config } => match load(&config) {
+            Ok(cfg) => {
+                println!(
+                    "{}: ok ({} port(s), {} group(s), {} route(s))",
+                    config.display(),
+                    cfg.ports.len(),
+                    cfg.groups.len(),
+                    cfg.routes.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Cmd::Run { config } => {
+            let cfg = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let stop = Arc::new(AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                // A second signal while stopping exits at once.
+                let installed =
+                    signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
+                        .and_then(|_| signal_hook::flag::register(sig, stop.clone()));
+                if let Err(e) = installed {
+                    eprintln!("error: cannot install signal handler: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            match glbpd::runtime::run(&cfg, stop) {
+                Ok(counts) => {
+                    log::info!(
+                        "final counters: {}",
+                        serde_json::to_string(&counts).unwrap_or_else(|e| format!("<{e}>"))
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    log::error!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
 }

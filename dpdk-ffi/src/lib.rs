@@ -2,7 +2,12 @@
 //!
 //! Nothing here is safe to call directly: the `glbpd` crate wraps what it
 //! needs in one module (`glbpd::dpdk`) that documents every `unsafe` block.
-#![allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code)]
+#![allow(
+    non_upper_case_globals,
+    non_camel_case_types,
+    non_snake_case,
+    dead_code
+)]
 #![allow(clippy::all, clippy::pedantic, rustdoc::all)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));

@@ -25,7 +25,10 @@ impl Eal {
     /// Starts EAL with `args` (without the program name).
     pub fn init<S: AsRef<str>>(args: &[S]) -> Result<Eal> {
         if EAL_STARTED.swap(true, Ordering::SeqCst) {
-            return Err(Error::Invalid { op: "rte_eal_init", what: "EAL can start only once per process".into() });
+            return Err(Error::Invalid {
+                op: "rte_eal_init",
+                what: "EAL can start only once per process".into(),
+            });
         }
         let mut owned = vec![cstring("rte_eal_init", "glbpd")?];
         for a in args {
@@ -41,13 +44,19 @@ impl Eal {
         // strings that live for the rest of the process; EAL has not run yet.
         let rc = unsafe { ffi::rte_eal_init(argc, argv.as_mut_ptr()) };
         if rc < 0 {
-            return Err(Error::Errno { op: "rte_eal_init", errno: rte_errno() });
+            return Err(Error::Errno {
+                op: "rte_eal_init",
+                errno: rte_errno(),
+            });
         }
         // SAFETY: EAL is initialised; the returned pointer is a static
         // NUL-terminated string owned by EAL, copied out at once.
         let dir = unsafe { CStr::from_ptr(ffi::rte_eal_get_runtime_dir()) };
         let dir = dir.to_string_lossy().into_owned();
-        Ok(Eal { runtime_dir: (!dir.is_empty()).then(|| PathBuf::from(dir)), _main_only: std::marker::PhantomData })
+        Ok(Eal {
+            runtime_dir: (!dir.is_empty()).then(|| PathBuf::from(dir)),
+            _main_only: std::marker::PhantomData,
+        })
     }
 
     /// The runtime folder EAL made for this process, removed on drop.
@@ -104,7 +113,11 @@ impl Eal {
             drop(unsafe { Box::from_raw(arg.cast::<Job>()) });
             check("rte_eal_remote_launch", rc)?;
         }
-        Ok(LaunchHandle { lcore, done: None, _eal: self })
+        Ok(LaunchHandle {
+            lcore,
+            done: None,
+            _eal: self,
+        })
     }
 }
 
@@ -181,5 +194,7 @@ pub fn tsc_hz() -> u64 {
 /// DPDK's version string, e.g. "DPDK 22.11.11".
 pub fn version() -> String {
     // SAFETY: returns a pointer to a static NUL-terminated string.
-    unsafe { CStr::from_ptr(ffi::glbpd_rte_version()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(ffi::glbpd_rte_version()) }
+        .to_string_lossy()
+        .into_owned()
 }

@@ -42,11 +42,17 @@ pub(crate) fn check(op: &'static str, rc: i32) -> Result<i32> {
 
 /// Maps a pointer return (NULL on failure, reason in `rte_errno`).
 pub(crate) fn non_null<T>(op: &'static str, p: *mut T) -> Result<std::ptr::NonNull<T>> {
-    std::ptr::NonNull::new(p).ok_or_else(|| Error::Null { op, errno: rte_errno() })
+    std::ptr::NonNull::new(p).ok_or_else(|| Error::Null {
+        op,
+        errno: rte_errno(),
+    })
 }
 
 pub(crate) fn cstring(op: &'static str, s: &str) -> Result<std::ffi::CString> {
-    std::ffi::CString::new(s).map_err(|_| Error::Invalid { op, what: format!("{s:?} contains a NUL byte") })
+    std::ffi::CString::new(s).map_err(|_| Error::Invalid {
+        op,
+        what: format!("{s:?} contains a NUL byte"),
+    })
 }
 
 impl Error {

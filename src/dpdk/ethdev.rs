@@ -74,13 +74,21 @@ impl Drop for PortInner {
             // so no lcore polls the port.
             let rc = unsafe { ffi::rte_eth_dev_stop(self.id) };
             if rc < 0 {
-                log::warn!("port {}: stop failed: {}", self.name, super::error::strerror(-rc));
+                log::warn!(
+                    "port {}: stop failed: {}",
+                    self.name,
+                    super::error::strerror(-rc)
+                );
             }
         }
         // SAFETY: the port is stopped and unused.
         let rc = unsafe { ffi::rte_eth_dev_close(self.id) };
         if rc < 0 {
-            log::warn!("port {}: close failed: {}", self.name, super::error::strerror(-rc));
+            log::warn!(
+                "port {}: close failed: {}",
+                self.name,
+                super::error::strerror(-rc)
+            );
         }
     }
 }
@@ -105,7 +113,9 @@ impl Port {
         let c = cstring("rte_eth_dev_get_port_by_name", name)?;
         let mut id = 0u16;
         // SAFETY: c is a valid C string and id a valid out pointer.
-        check("rte_eth_dev_get_port_by_name", unsafe { ffi::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) })?;
+        check("rte_eth_dev_get_port_by_name", unsafe {
+            ffi::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id)
+        })?;
         Ok(id)
     }
 
@@ -113,12 +123,16 @@ impl Port {
     pub fn dev_info(id: u16) -> Result<DevInfo> {
         let mut info = ffi::rte_eth_dev_info::default();
         // SAFETY: info is a valid out pointer; DPDK validates the port id.
-        check("rte_eth_dev_info_get", unsafe { ffi::rte_eth_dev_info_get(id, &mut info) })?;
+        check("rte_eth_dev_info_get", unsafe {
+            ffi::rte_eth_dev_info_get(id, &mut info)
+        })?;
         let driver = if info.driver_name.is_null() {
             String::new()
         } else {
             // SAFETY: non-null driver_name is a static NUL-terminated string.
-            unsafe { CStr::from_ptr(info.driver_name) }.to_string_lossy().into_owned()
+            unsafe { CStr::from_ptr(info.driver_name) }
+                .to_string_lossy()
+                .into_owned()
         };
         // SAFETY: plain getter; DPDK validates the id.
         let socket = unsafe { ffi::rte_eth_dev_socket_id(id) };
@@ -143,7 +157,10 @@ impl Port {
         let mut eth = ffi::rte_eth_conf::default();
         // SAFETY: reads constants exported by the C shim.
         let (rss_want, rx_ipv4_ck) = unsafe {
-            (ffi::GLBPD_ETH_RSS_IP | ffi::GLBPD_ETH_RSS_UDP | ffi::GLBPD_ETH_RSS_TCP, ffi::GLBPD_ETH_RX_OFFLOAD_IPV4_CKSUM)
+            (
+                ffi::GLBPD_ETH_RSS_IP | ffi::GLBPD_ETH_RSS_UDP | ffi::GLBPD_ETH_RSS_TCP,
+                ffi::GLBPD_ETH_RX_OFFLOAD_IPV4_CKSUM,
+            )
         };
         let _ = rx_ipv4_ck;
         if conf.rss && conf.rx_queues > 1 {
@@ -152,7 +169,10 @@ impl Port {
                 eth.rxmode.mq_mode = ffi::rte_eth_rx_mq_mode::RTE_ETH_MQ_RX_RSS;
                 eth.rx_adv_conf.rss_conf.rss_hf = hf;
             } else {
-                log::warn!("port {name}: driver {} has no RSS; queues other than 0 may stay idle", info.driver);
+                log::warn!(
+                    "port {name}: driver {} has no RSS; queues other than 0 may stay idle",
+                    info.driver
+                );
             }
         }
         // SAFETY: eth is a fully initialised rte_eth_conf; DPDK validates the
@@ -169,15 +189,29 @@ impl Port {
             // SAFETY: plain call; DPDK validates the value.
             let rc = unsafe { ffi::rte_eth_dev_set_mtu(id, mtu) };
             if rc < 0 {
-                log::warn!("port {name}: cannot set MTU {mtu}: {}; keeping the default", super::error::strerror(-rc));
+                log::warn!(
+                    "port {name}: cannot set MTU {mtu}: {}; keeping the default",
+                    super::error::strerror(-rc)
+                );
             }
         }
-        let socket = if info.socket < 0 { ffi::SOCKET_ID_ANY } else { info.socket };
+        let socket = if info.socket < 0 {
+            ffi::SOCKET_ID_ANY
+        } else {
+            info.socket
+        };
         for q in 0..conf.rx_queues {
             // SAFETY: a NULL rx_conf selects the driver defaults; the pool
             // outlives the port (PortInner keeps an Arc).
             check("rte_eth_rx_queue_setup", unsafe {
-                ffi::rte_eth_rx_queue_setup(id, q, nrx, socket as u32, std::ptr::null(), pool.as_ptr())
+                ffi::rte_eth_rx_queue_setup(
+                    id,
+                    q,
+                    nrx,
+                    socket as u32,
+                    std::ptr::null(),
+                    pool.as_ptr(),
+                )
             })?;
         }
         for q in 0..conf.tx_queues {
@@ -194,7 +228,9 @@ impl Port {
             tx_taken: Mutex::new(vec![false; conf.tx_queues as usize]),
             _pool: Some(pool),
         };
-        let port = Port { inner: Arc::new(inner) };
+        let port = Port {
+            inner: Arc::new(inner),
+        };
         // SAFETY: the port is configured with all its queues set up.
         check("rte_eth_dev_start", unsafe { ffi::rte_eth_dev_start(id) })?;
         port.inner.started.store(true, Ordering::SeqCst);
@@ -215,36 +251,64 @@ impl Port {
                 *t = true;
                 Ok(())
             }
-            Some(_) => Err(Error::Invalid { op, what: format!("queue {q} of {} is already taken", self.name()) }),
-            None => Err(Error::Invalid { op, what: format!("{} has no queue {q}", self.name()) }),
+            Some(_) => Err(Error::Invalid {
+                op,
+                what: format!("queue {q} of {} is already taken", self.name()),
+            }),
+            None => Err(Error::Invalid {
+                op,
+                what: format!("{} has no queue {q}", self.name()),
+            }),
         }
     }
 
     /// The handle of RX queue `q`; each queue can be taken once.
     pub fn rx_queue(&self, q: u16) -> Result<RxQueue> {
         self.take(&self.inner.rx_taken, q, "rx_queue")?;
-        Ok(RxQueue { port: self.inner.clone(), queue: q, _not_sync: PhantomData })
+        Ok(RxQueue {
+            port: self.inner.clone(),
+            queue: q,
+            _not_sync: PhantomData,
+        })
     }
 
     /// The handle of TX queue `q`; each queue can be taken once.
     pub fn tx_queue(&self, q: u16) -> Result<TxQueue> {
         self.take(&self.inner.tx_taken, q, "tx_queue")?;
-        Ok(TxQueue { port: self.inner.clone(), queue: q, _not_sync: PhantomData })
+        Ok(TxQueue {
+            port: self.inner.clone(),
+            queue: q,
+            _not_sync: PhantomData,
+        })
     }
 
     /// The port's own (default) MAC address.
     pub fn mac(&self) -> Result<[u8; 6]> {
         let mut a = ffi::rte_ether_addr::default();
         // SAFETY: valid out pointer.
-        check("rte_eth_macaddr_get", unsafe { ffi::rte_eth_macaddr_get(self.id(), &mut a) })?;
+        check("rte_eth_macaddr_get", unsafe {
+            ffi::rte_eth_macaddr_get(self.id(), &mut a)
+        })?;
         Ok(a.addr_bytes)
+    }
+
+    /// Replaces the port's own MAC address.
+    pub fn set_mac(&self, mac: [u8; 6]) -> Result<()> {
+        let mut a = ffi::rte_ether_addr { addr_bytes: mac };
+        // SAFETY: valid pointer to an address.
+        check("rte_eth_dev_default_mac_addr_set", unsafe {
+            ffi::rte_eth_dev_default_mac_addr_set(self.id(), &mut a)
+        })?;
+        Ok(())
     }
 
     /// Adds a unicast MAC to the receive filter.
     pub fn mac_add(&self, mac: [u8; 6]) -> Result<()> {
         let mut a = ffi::rte_ether_addr { addr_bytes: mac };
         // SAFETY: valid pointer to an address; pool 0 is the default.
-        check("rte_eth_dev_mac_addr_add", unsafe { ffi::rte_eth_dev_mac_addr_add(self.id(), &mut a, 0) })?;
+        check("rte_eth_dev_mac_addr_add", unsafe {
+            ffi::rte_eth_dev_mac_addr_add(self.id(), &mut a, 0)
+        })?;
         Ok(())
     }
 
@@ -252,13 +316,18 @@ impl Port {
     pub fn mac_remove(&self, mac: [u8; 6]) -> Result<()> {
         let mut a = ffi::rte_ether_addr { addr_bytes: mac };
         // SAFETY: valid pointer to an address.
-        check("rte_eth_dev_mac_addr_remove", unsafe { ffi::rte_eth_dev_mac_addr_remove(self.id(), &mut a) })?;
+        check("rte_eth_dev_mac_addr_remove", unsafe {
+            ffi::rte_eth_dev_mac_addr_remove(self.id(), &mut a)
+        })?;
         Ok(())
     }
 
     /// Sets the multicast addresses the port accepts.
     pub fn set_mc_addr_list(&self, macs: &[[u8; 6]]) -> Result<()> {
-        let mut list: Vec<ffi::rte_ether_addr> = macs.iter().map(|m| ffi::rte_ether_addr { addr_bytes: *m }).collect();
+        let mut list: Vec<ffi::rte_ether_addr> = macs
+            .iter()
+            .map(|m| ffi::rte_ether_addr { addr_bytes: *m })
+            .collect();
         // SAFETY: list is a valid array of list.len() addresses.
         check("rte_eth_dev_set_mc_addr_list", unsafe {
             ffi::rte_eth_dev_set_mc_addr_list(self.id(), list.as_mut_ptr(), list.len() as u32)
@@ -298,7 +367,9 @@ impl Port {
     pub fn link(&self) -> Result<LinkStatus> {
         let mut l = ffi::rte_eth_link::default();
         // SAFETY: valid out pointer.
-        check("rte_eth_link_get_nowait", unsafe { ffi::rte_eth_link_get_nowait(self.id(), &mut l) })?;
+        check("rte_eth_link_get_nowait", unsafe {
+            ffi::rte_eth_link_get_nowait(self.id(), &mut l)
+        })?;
         Ok(LinkStatus {
             up: l.link_status() == ffi::RTE_ETH_LINK_UP as u16,
             speed_mbps: l.link_speed,
@@ -309,7 +380,9 @@ impl Port {
     pub fn stats(&self) -> Result<PortStats> {
         let mut s = ffi::rte_eth_stats::default();
         // SAFETY: valid out pointer.
-        check("rte_eth_stats_get", unsafe { ffi::rte_eth_stats_get(self.id(), &mut s) })?;
+        check("rte_eth_stats_get", unsafe {
+            ffi::rte_eth_stats_get(self.id(), &mut s)
+        })?;
         Ok(PortStats {
             ipackets: s.ipackets,
             opackets: s.opackets,
@@ -335,15 +408,18 @@ impl Port {
             ffi::rte_eth_xstats_get_names(self.id(), names.as_mut_ptr(), n as u32)
         })? as usize;
         // SAFETY: as above.
-        let got2 = check("rte_eth_xstats_get", unsafe { ffi::rte_eth_xstats_get(self.id(), vals.as_mut_ptr(), n as u32) })?
-            as usize;
+        let got2 = check("rte_eth_xstats_get", unsafe {
+            ffi::rte_eth_xstats_get(self.id(), vals.as_mut_ptr(), n as u32)
+        })? as usize;
         let m = got.min(got2).min(n);
         Ok(vals[..m]
             .iter()
             .filter_map(|v| {
                 let name = names.get(v.id as usize)?;
                 // SAFETY: DPDK NUL-terminates names within the fixed array.
-                let s = unsafe { CStr::from_ptr(name.name.as_ptr()) }.to_string_lossy().into_owned();
+                let s = unsafe { CStr::from_ptr(name.name.as_ptr()) }
+                    .to_string_lossy()
+                    .into_owned();
                 Some((s, v.value))
             })
             .collect())
@@ -367,7 +443,14 @@ impl RxQueue {
     /// Receives into the free slots of `burst`; returns how many arrived.
     #[inline]
     pub fn rx(&mut self, burst: &mut Burst) -> usize {
+        self.rx_limited(burst, usize::MAX)
+    }
+
+    /// Receives at most `max` packets into the free slots of `burst`.
+    #[inline]
+    pub fn rx_limited(&mut self, burst: &mut Burst, max: usize) -> usize {
         let (slots, room) = burst.spare_raw();
+        let room = room.min(max.min(usize::from(u16::MAX)) as u16);
         if room == 0 {
             return 0;
         }

@@ -33,8 +33,11 @@ impl Mempool {
         // SAFETY: cname is a valid C string; EAL must be initialised, which
         // every caller guarantees by holding an Eal (DPDK reports ENODEV
         // otherwise, which we return).
-        let p = unsafe { ffi::rte_pktmbuf_pool_create(cname.as_ptr(), count, cache, 0, room, socket) };
-        Ok(Mempool { raw: non_null("rte_pktmbuf_pool_create", p)? })
+        let p =
+            unsafe { ffi::rte_pktmbuf_pool_create(cname.as_ptr(), count, cache, 0, room, socket) };
+        Ok(Mempool {
+            raw: non_null("rte_pktmbuf_pool_create", p)?,
+        })
     }
 
     pub(crate) fn as_ptr(&self) -> *mut ffi::rte_mempool {
@@ -110,7 +113,10 @@ impl Mbuf {
         // SAFETY: as in data(); &mut self gives exclusive access.
         unsafe {
             let p = ffi::glbpd_pktmbuf_mtod(self.raw.as_ptr()) as *mut u8;
-            std::slice::from_raw_parts_mut(p, ffi::glbpd_pktmbuf_data_len(self.raw.as_ptr()) as usize)
+            std::slice::from_raw_parts_mut(
+                p,
+                ffi::glbpd_pktmbuf_data_len(self.raw.as_ptr()) as usize,
+            )
         }
     }
 
@@ -132,7 +138,9 @@ impl Mbuf {
         // SAFETY: reads fields of a valid mbuf.
         unsafe {
             let m = self.raw.as_ref();
-            (m.buf_len as usize).saturating_sub(m.data_off as usize + ffi::glbpd_pktmbuf_data_len(self.raw.as_ptr()) as usize)
+            (m.buf_len as usize).saturating_sub(
+                m.data_off as usize + ffi::glbpd_pktmbuf_data_len(self.raw.as_ptr()) as usize,
+            )
         }
     }
 
@@ -204,7 +212,10 @@ impl Default for Burst {
 
 impl Burst {
     pub const fn new() -> Burst {
-        Burst { pkts: [std::ptr::null_mut(); MAX_BURST], len: 0 }
+        Burst {
+            pkts: [std::ptr::null_mut(); MAX_BURST],
+            len: 0,
+        }
     }
     #[inline]
     pub fn len(&self) -> usize {
@@ -233,13 +244,27 @@ impl Burst {
     #[inline]
     pub fn drain(&mut self) -> Drain<'_> {
         let end = std::mem::take(&mut self.len);
-        Drain { pkts: &self.pkts[..end], next: 0 }
+        Drain {
+            pkts: &self.pkts[..end],
+            next: 0,
+        }
+    }
+    /// Packet lengths of the mbufs held, in order.
+    #[inline]
+    pub fn iter_lens(&self) -> impl Iterator<Item = u32> + '_ {
+        self.pkts[..self.len].iter().map(|&p| {
+            // SAFETY: the first len slots hold valid mbufs owned by the burst.
+            unsafe { ffi::glbpd_pktmbuf_pkt_len(p) }
+        })
     }
     /// Raw slot array for RX: the caller fills slots `len..` and reports how
     /// many it filled through `set_filled`.
     pub(crate) fn spare_raw(&mut self) -> (*mut *mut ffi::rte_mbuf, u16) {
         // SAFETY: len <= MAX_BURST, so the offset stays inside the array.
-        (unsafe { self.pkts.as_mut_ptr().add(self.len) }, (MAX_BURST - self.len) as u16)
+        (
+            unsafe { self.pkts.as_mut_ptr().add(self.len) },
+            (MAX_BURST - self.len) as u16,
+        )
     }
     pub(crate) fn set_filled(&mut self, n: usize) {
         debug_assert!(self.len + n <= MAX_BURST);

@@ -23,7 +23,9 @@ impl MbufRing {
         let c = cstring("rte_ring_create", name)?;
         // SAFETY: valid C string; flags 0 = multi-producer/multi-consumer.
         let p = unsafe { ffi::rte_ring_create(c.as_ptr(), size, socket, 0) };
-        Ok(MbufRing { raw: non_null("rte_ring_create", p)? })
+        Ok(MbufRing {
+            raw: non_null("rte_ring_create", p)?,
+        })
     }
 
     /// Enqueues one mbuf, or gives it back when the ring is full.
@@ -32,7 +34,14 @@ impl MbufRing {
         let mut one = [m.into_raw().cast::<std::ffi::c_void>()];
         // SAFETY: `one` is a 1-element array of object pointers; the ring
         // takes ownership of the mbuf only if it reports 1 enqueued.
-        let n = unsafe { ffi::rte_ring_enqueue_burst(self.raw.as_ptr(), one.as_mut_ptr(), 1, std::ptr::null_mut()) };
+        let n = unsafe {
+            ffi::rte_ring_enqueue_burst(
+                self.raw.as_ptr(),
+                one.as_mut_ptr(),
+                1,
+                std::ptr::null_mut(),
+            )
+        };
         if n == 1 {
             Ok(())
         } else {
@@ -51,7 +60,12 @@ impl MbufRing {
         // SAFETY: pkts holds n owned mbuf pointers; the ring takes the first
         // `done`, which consume_front forgets.
         let done = unsafe {
-            ffi::rte_ring_enqueue_burst(self.raw.as_ptr(), pkts.cast(), n as u32, std::ptr::null_mut())
+            ffi::rte_ring_enqueue_burst(
+                self.raw.as_ptr(),
+                pkts.cast(),
+                n as u32,
+                std::ptr::null_mut(),
+            )
         } as usize;
         burst.consume_front(done);
         done
@@ -67,7 +81,12 @@ impl MbufRing {
         // SAFETY: slots has `room` writable pointer slots; every object in
         // the ring is an owned mbuf, now owned by the burst.
         let n = unsafe {
-            ffi::rte_ring_dequeue_burst(self.raw.as_ptr(), slots.cast(), room as u32, std::ptr::null_mut())
+            ffi::rte_ring_dequeue_burst(
+                self.raw.as_ptr(),
+                slots.cast(),
+                room as u32,
+                std::ptr::null_mut(),
+            )
         } as usize;
         burst.set_filled(n);
         n

@@ -1,0 +1,172 @@
+//! Per-lcore counters: each lcore counts in plain local integers and
+//! publishes them with relaxed stores once per poll round into its own
+//! cache-padded block, so no two lcores ever write the same cache line.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crossbeam::utils::CachePadded;
+
+/// Why a worker dropped a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Drop {
+    /// Shorter than its headers claim, bad version/IHL, bad checksum.
+    Malformed,
+    /// Not addressed to a MAC this node receives for.
+    NotForUs,
+    /// An ethertype or protocol the router does not handle.
+    Unsupported,
+    /// No route to the destination.
+    NoRoute,
+    /// The next hop has no ARP entry yet.
+    Unresolved,
+    /// ARP for a virtual IP on a member that is not AVG.
+    ArpNotAvg,
+    /// The ring to the control lcore was full.
+    ExceptionFull,
+    /// The TX queue (or hand-off ring) was full.
+    TxFull,
+    /// IPv4 fragments, options we do not forward, etc.
+    Other,
+}
+
+impl Drop {
+    pub const COUNT: usize = 9;
+    pub const ALL: [Drop; Drop::COUNT] = [
+        Drop::Malformed,
+        Drop::NotForUs,
+        Drop::Unsupported,
+        Drop::NoRoute,
+        Drop::Unresolved,
+        Drop::ArpNotAvg,
+        Drop::ExceptionFull,
+        Drop::TxFull,
+        Drop::Other,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Drop::Malformed => "malformed",
+            Drop::NotForUs => "not_for_us",
+            Drop::Unsupported => "unsupported",
+            Drop::NoRoute => "no_route",
+            Drop::Unresolved => "unresolved",
+            Drop::ArpNotAvg => "arp_not_avg",
+            Drop::ExceptionFull => "exception_full",
+            Drop::TxFull => "tx_full",
+            Drop::Other => "other",
+        }
+    }
+}
+
+/// Local (unshared) counters of one lcore.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub rx_packets: Vec<u64>,
+    pub rx_bytes: Vec<u64>,
+    pub tx_packets: Vec<u64>,
+    pub tx_bytes: Vec<u64>,
+    pub forwarded: u64,
+    pub arp_replies: u64,
+    pub punted: u64,
+    pub drops: [u64; Drop::COUNT],
+}
+
+impl Counts {
+    pub fn new(ports: usize) -> Counts {
+        Counts {
+            rx_packets: vec![0; ports],
+            rx_bytes: vec![0; ports],
+            tx_packets: vec![0; ports],
+            tx_bytes: vec![0; ports],
+            ..Counts::default()
+        }
+    }
+    #[inline]
+    pub fn drop(&mut self, why: Drop) {
+        self.drops[why as usize] += 1;
+    }
+    /// Adds `other` into self.
+    pub fn add(&mut self, other: &Counts) {
+        let sum = |a: &mut Vec<u64>, b: &Vec<u64>| {
+            if a.len() < b.len() {
+                a.resize(b.len(), 0);
+            }
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        };
+        sum(&mut self.rx_packets, &other.rx_packets);
+        sum(&mut self.rx_bytes, &other.rx_bytes);
+        sum(&mut self.tx_packets, &other.tx_packets);
+        sum(&mut self.tx_bytes, &other.tx_bytes);
+        self.forwarded += other.forwarded;
+        self.arp_replies += other.arp_replies;
+        self.punted += other.punted;
+        self.drops
+            .iter_mut()
+            .zip(other.drops)
+            .for_each(|(x, y)| *x += y);
+    }
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+}
+
+/// The published copy of one lcore's counters (written by that lcore only).
+pub struct Shared {
+    ports: usize,
+    /// rx_packets, rx_bytes, tx_packets, tx_bytes per port, then the scalars.
+    cells: CachePadded<Box<[AtomicU64]>>,
+}
+
+const SCALARS: usize = 3 + Drop::COUNT;
+
+impl Shared {
+    pub fn new(ports: usize) -> Shared {
+        let n = 4 * ports + SCALARS;
+        Shared {
+            ports,
+            cells: CachePadded::new((0..n).map(|_| AtomicU64::new(0)).collect()),
+        }
+    }
+
+    /// Publishes `c` (called by the owning lcore only).
+    #[inline]
+    pub fn publish(&self, c: &Counts) {
+        let p = self.ports;
+        let cells = &self.cells;
+        for i in 0..p {
+            cells[i].store(c.rx_packets[i], Relaxed);
+            cells[p + i].store(c.rx_bytes[i], Relaxed);
+            cells[2 * p + i].store(c.tx_packets[i], Relaxed);
+            cells[3 * p + i].store(c.tx_bytes[i], Relaxed);
+        }
+        let s = 4 * p;
+        cells[s].store(c.forwarded, Relaxed);
+        cells[s + 1].store(c.arp_replies, Relaxed);
+        cells[s + 2].store(c.punted, Relaxed);
+        for (i, d) in c.drops.iter().enumerate() {
+            cells[s + 3 + i].store(*d, Relaxed);
+        }
+    }
+
+    /// Reads the last published values (any thread).
+    pub fn read(&self) -> Counts {
+        let p = self.ports;
+        let cells = &self.cells;
+        let get = |i: usize| cells[i].load(Relaxed);
+        let s = 4 * p;
+        let mut drops = [0; Drop::COUNT];
+        for (i, d) in drops.iter_mut().enumerate() {
+            *d = get(s + 3 + i);
+        }
+        Counts {
+            rx_packets: (0..p).map(get).collect(),
+            rx_bytes: (0..p).map(|i| get(p + i)).collect(),
+            tx_packets: (0..p).map(|i| get(2 * p + i)).collect(),
+            tx_bytes: (0..p).map(|i| get(3 * p + i)).collect(),
+            forwarded: get(s),
+            arp_replies: get(s + 1),
+            punted: get(s + 2),
+            drops,
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! The runtime: starts EAL from the configuration, brings up the ports,
+//! launches one poll-mode worker per worker lcore and runs the control loop
+//! on the main lcore until asked to stop.
+
+pub mod counters;
+pub mod state;
+pub mod worker;
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+
+use crate::config::{Config, Idle};
+use crate::dpdk::{self, Burst, Eal, Lpm, MbufRing, Mempool, Port, PortConf};
+use crate::wire::{glbp, MacAddr};
+use counters::{Counts, Shared};
+use state::{DataplaneState, FxMap, PortView};
+use worker::{TxPath, Worker};
+
+/// Why the runtime could not start.
+#[derive(Debug)]
+pub struct RunError(pub String);
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<dpdk::Error> for RunError {
+    fn from(e: dpdk::Error) -> Self {
+        RunError(e.to_string())
+    }
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, RunError> {
+    Err(RunError(msg.into()))
+}
+
+/// The EAL arguments glbpd derives from the config, followed by
+/// `eal.args`.
+pub fn eal_args(cfg: &Config) -> Vec<String> {
+    let mut a = vec!["--file-prefix".to_string(), cfg.eal.file_prefix.clone()];
+    let user_sets_cores = cfg.eal.args.iter().any(|x| {
+        matches!(x.as_str(), "-l" | "-c" | "--lcores")
+            || x.starts_with("--lcores=")
+            || x.starts_with("-l") && x.len() > 2
+    });
+    if let Some(l) = &cfg.eal.lcores {
+        a.extend(["-l".into(), l.clone()]);
+    } else if !user_sets_cores {
+        let want = usize::from(cfg.dataplane.workers) + 1;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if want <= cpus {
+            a.extend(["-l".into(), format!("0-{}", want - 1)]);
+        } else {
+            // More lcores than CPUs: let them float over all CPUs.
+            a.extend([
+                "--lcores".into(),
+                format!("(0-{})@(0-{})", want - 1, cpus - 1),
+            ]);
+        }
+    }
+    for p in &cfg.ports {
+        if p.is_pci() {
+            a.extend(["-a".into(), p.device.clone()]);
+        } else {
+            a.extend(["--vdev".into(), p.device.clone()]);
+        }
+    }
+    a.extend(cfg.eal.args.iter().cloned());
+    a
+}
+
+/// Normalises a PCI address to the `DDDD:BB:DD.F` form DPDK names ports by.
+fn port_lookup_name(cfg_port: &crate::config::PortConfig) -> String {
+    let n = cfg_port.device_name();
+    if cfg_port.is_pci() && n.matches(':').count() == 1 {
+        format!("0000:{n}")
+    } else {
+        n.to_string()
+    }
+}
+
+/// Builds a dataplane snapshot from the config and the ports' MACs.
+fn build_state(
+    cfg: &Config,
+    macs: &[MacAddr],
+    generation: u64,
+) -> Result<DataplaneState, RunError> {
+    let port_nets: Vec<_> = cfg
+        .ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.address, i as u16))
+        .collect();
+    let statics: Vec<_> = cfg.routes.iter().map(|r| (r.prefix, r.via)).collect();
+    let (entries, next_hops) = state::route_entries(&port_nets, &statics);
+    let mut lpm = Lpm::new(
+        &format!("glbpd_lpm_{generation}"),
+        (entries.len() as u32 + 16).max(256),
+        256,
+        -1,
+    )?;
+    for (net, nh) in &entries {
+        lpm.add(net.addr, net.len, *nh)?;
+    }
+    let ports = cfg
+        .ports
+        .iter()
+        .zip(macs)
+        .map(|(p, mac)| {
+            let mut neighbors = FxMap::default();
+            for n in cfg.neighbors.iter().filter(|n| n.port == p.name) {
+                neighbors.insert(n.ip, n.mac);
+            }
+            PortView {
+                name: p.name.clone(),
+                mac: *mac,
+                addr: p.address,
+                vmacs: Vec::new(),
+                neighbors,
+            }
+        })
+        .collect();
+    Ok(DataplaneState {
+        generation,
+        ports,
+        routes: lpm,
+        next_hops,
+    })
+}
+
+/// Runs glbpd until `stop` is set (by a signal). Returns the final counters.
+pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
+    let args = eal_args(cfg);
+    log::info!("starting EAL: {}", args.join(" "));
+    let eal = Eal::init(&args)?;
+    log::info!("{} on main lcore {}", dpdk::version(), eal.main_lcore());
+
+    let workers = usize::from(cfg.dataplane.workers);
+    let lcores = eal.worker_lcores();
+    if lcores.len() < workers {
+        return err(format!(
+            "dataplane.workers = {workers} needs {workers} worker lcores but EAL has {}; \
+             give EAL more lcores (eal.lcores = \"0-{workers}\")",
+            lcores.len()
+        ));
+    }
+
+    // Ports, their queues and the mempool.
+    let d = &cfg.dataplane;
+    let mut plan = Vec::new();
+    for p in &cfg.ports {
+        let name = port_lookup_name(p);
+        let id = Port::id_by_name(&name).map_err(|e| {
+            RunError(format!(
+                "port {}: device {name:?} was not probed by EAL: {e}",
+                p.name
+            ))
+        })?;
+        let info = Port::dev_info(id)?;
+        let nrx = (workers as u16).min(info.max_rx_queues).max(1);
+        let ntx = (workers as u16 + 1).min(info.max_tx_queues).max(1);
+        if nrx < workers as u16 {
+            log::warn!("port {}: driver {} offers {nrx} RX queues for {workers} workers; the others do not poll it", p.name, info.driver);
+        }
+        if ntx <= workers as u16 {
+            log::warn!(
+                "port {}: driver {} offers {ntx} TX queues for {workers} workers + control; the rest hand frames to the owner of queue 0 through a ring",
+                p.name,
+                info.driver
+            );
+        }
+        plan.push((id, nrx, ntx, info));
+    }
+    let per_port: u32 = plan
+        .iter()
+        .map(|(_, nrx, ntx, _)| {
+            u32::from(*nrx) * u32::from(d.rx_desc) + u32::from(*ntx) * u32::from(d.tx_desc)
+        })
+        .sum();
+    let needed =
+        per_port + (workers as u32 + 1) * (512 + 2 * dpdk::MAX_BURST as u32) + 2 * d.exception_ring;
+    let nmbufs = if d.mbufs < needed {
+        log::warn!(
+            "dataplane.mbufs = {} is below the {needed} the queues can hold; using {needed}",
+            d.mbufs
+        );
+        needed
+    } else {
+        d.mbufs
+    };
+    let pool = Arc::new(Mempool::new("glbpd_mbufs", nmbufs, 256, 0, -1)?);
+
+    let mut ports = Vec::new();
+    let mut macs = Vec::new();
+    for (p, (id, nrx, ntx, _info)) in cfg.ports.iter().zip(&plan) {
+        let conf = PortConf {
+            rx_queues: *nrx,
+            tx_queues: *ntx,
+            rx_desc: d.rx_desc,
+            tx_desc: d.tx_desc,
+            rss: p.rss,
+            mtu: p.mtu,
+        };
+        let port = Port::start(*id, &p.name, &conf, pool.clone())?;
+        let mac = match p.mac {
+            None => MacAddr(port.mac()?),
+            Some(mac) => match port.set_mac(mac.0) {
+                Ok(()) => mac,
+                Err(e) => {
+                    // The device keeps its own address: receive for the
+                    // configured one through the filter, and use it as our
+                    // source anyway.
+                    log::warn!(
+                        "port {}: cannot set MAC {mac} ({e}); adding it to the receive filter",
+                        p.name
+                    );
+                    receive_for(&port, mac);
+                    mac
+                }
+            },
+        };
+        join_glbp_multicast(&port);
+        log::info!(
+            "port {} ({}) up: id {id}, mac {mac}, {}, {nrx} rx / {ntx} tx queues",
+            p.name,
+            p.device,
+            p.address,
+        );
+        macs.push(mac);
+        ports.push(port);
+    }
+
+    let state = Arc::new(ArcSwap::from_pointee(build_state(cfg, &macs, 1)?));
+    let exception = Arc::new(MbufRing::new("glbpd_exc", d.exception_ring, -1)?);
+    // One hand-off ring per port where some lcore lacks a TX queue.
+    let handoff: Vec<Option<Arc<MbufRing>>> = plan
+        .iter()
+        .enumerate()
+        .map(|(i, (_, _, ntx, _))| {
+            if usize::from(*ntx) <= workers {
+                MbufRing::new(&format!("glbpd_tx{i}"), 1024, -1).map(|r| Some(Arc::new(r)))
+            } else {
+                Ok(None)
+            }
+        })
+        .collect::<Result<_, _>>()?;
+
+    let control_counters = Arc::new(Shared::new(ports.len()));
+    let worker_counters: Vec<Arc<Shared>> = (0..workers)
+        .map(|_| Arc::new(Shared::new(ports.len())))
+        .collect();
+    let worker_stop = Arc::new(AtomicBool::new(false));
+
+    let mut handles = Vec::new();
+    for (w, lcore) in lcores.iter().take(workers).enumerate() {
+        let mut rx = Vec::new();
+        let mut tx = Vec::new();
+        let mut handoff_in = Vec::new();
+        for (pi, (port, (_, nrx, ntx, _))) in ports.iter().zip(&plan).enumerate() {
+            if w < usize::from(*nrx) {
+                rx.push((pi, port.rx_queue(w as u16)?));
+            }
+            if w < usize::from(*ntx) {
+                tx.push(TxPath::Queue(port.tx_queue(w as u16)?));
+            } else {
+                tx.push(TxPath::Handoff(
+                    handoff[pi]
+                        .clone()
+                        .expect("hand-off ring exists when queues are short"),
+                ));
+            }
+            if w == 0 {
+                if let Some(r) = &handoff[pi] {
+                    handoff_in.push((pi, r.clone()));
+                }
+            }
+        }
+        let worker = Worker {
+            index: w,
+            rx,
+            tx,
+            handoff_in,
+            exception: exception.clone(),
+            state: state.clone(),
+            counters: worker_counters[w].clone(),
+            stop: worker_stop.clone(),
+            idle: d.idle,
+            burst: usize::from(d.burst),
+        };
+        log::info!("worker {w} on lcore {lcore}");
+        handles.push(eal.launch(*lcore, move || worker.run())?);
+    }
+
+    // The control lcore's own TX paths.
+    let mut ctl_tx: Vec<TxPath> = Vec::new();
+    for (pi, (port, (_, _, ntx, _))) in ports.iter().zip(&plan).enumerate() {
+        if usize::from(*ntx) > workers {
+            ctl_tx.push(TxPath::Queue(port.tx_queue(workers as u16)?));
+        } else {
+            ctl_tx.push(TxPath::Handoff(
+                handoff[pi]
+                    .clone()
+                    .expect("hand-off ring exists when queues are short"),
+            ));
+        }
+    }
+
+    log::info!(
+        "glbpd running: {} port(s), {workers} worker(s), idle = {:?}",
+        ports.len(),
+        d.idle
+    );
+    let mut ctl = Control {
+        exception: exception.clone(),
+        tx: ctl_tx,
+        counts: Counts::new(ports.len()),
+        idle: d.idle,
+    };
+    let started = Instant::now();
+    let mut next_stats = started;
+    let mut last_stats = Counts::default();
+    while !stop.load(Ordering::Relaxed) {
+        let busy = ctl.poll();
+        control_counters.publish(&ctl.counts);
+        if log::log_enabled!(log::Level::Debug) && Instant::now() >= next_stats {
+            next_stats += Duration::from_secs(1);
+            let mut total = ctl.counts.clone();
+            worker_counters.iter().for_each(|c| total.add(&c.read()));
+            if total != last_stats {
+                log::debug!(
+                    "stats: {}",
+                    serde_json::to_string(&total).unwrap_or_default()
+                );
+                last_stats = total;
+            }
+        }
+        if !busy {
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    }
+    log::info!("stopping after {:.1} s", started.elapsed().as_secs_f64());
+
+    worker_stop.store(true, Ordering::SeqCst);
+    let mut failed = false;
+    for h in handles {
+        let lcore = h.lcore();
+        let rc = h.wait();
+        if rc != 0 {
+            log::error!("worker on lcore {lcore} exited with {rc}");
+            failed = true;
+        }
+    }
+    let mut total = ctl.counts.clone();
+    for c in &worker_counters {
+        total.add(&c.read());
+    }
+    for p in &ports {
+        if let Ok(s) = p.stats() {
+            log::info!("port {}: {s:?}", p.name());
+        }
+    }
+    // Release in dependency order: control's queues, rings, ports (stop and
+    // close), the snapshot's LPM table, the mempool, then EAL.
+    drop(ctl);
+    drop(handoff);
+    drop(exception);
+    drop(ports);
+    drop(state);
+    drop(pool);
+    drop(eal);
+    if failed {
+        return err("a worker lcore failed");
+    }
+    Ok(total)
+}
+
+/// Makes `port` receive frames sent to the unicast `mac`: through the MAC
+/// filter, or by promiscuous mode when the filter is full or missing.
+pub(crate) fn receive_for(port: &Port, mac: MacAddr) {
+    if let Err(e) = port.mac_add(mac.0) {
+        if !port.promiscuous() {
+            log::warn!(
+                "port {}: cannot add {mac} to the MAC filter ({e}); enabling promiscuous mode",
+                port.name()
+            );
+            if let Err(e) = port.set_promiscuous(true) {
+                log::error!(
+                    "port {}: cannot enable promiscuous mode ({e}); frames to {mac} will be lost",
+                    port.name()
+                );
+            }
+        }
+    }
+}
+
+/// Joins 224.0.0.102 through the multicast filter, falling back to
+/// all-multicast, then promiscuous mode.
+fn join_glbp_multicast(port: &Port) {
+    let mcast = [glbp::MCAST_MAC_V4.0, glbp::MCAST_MAC_V6.0];
+    match port.set_mc_addr_list(&mcast) {
+        Ok(()) => {}
+        Err(e) => {
+            log::info!(
+                "port {}: no multicast filter ({e}); enabling all-multicast",
+                port.name()
+            );
+            if let Err(e) = port.set_allmulticast(true) {
+                log::warn!(
+                    "port {}: no all-multicast ({e}); enabling promiscuous mode",
+                    port.name()
+                );
+                if let Err(e) = port.set_promiscuous(true) {
+                    log::warn!("port {}: cannot enable promiscuous mode either ({e}); GLBP hellos may be missed", port.name());
+                }
+            }
+        }
+    }
+}
+
+/// The control lcore's state.
+struct Control {
+    exception: Arc<MbufRing>,
+    #[allow(dead_code)]
+    tx: Vec<TxPath>,
+    counts: Counts,
+    #[allow(dead_code)]
+    idle: Idle,
+}
+
+impl Control {
+    /// One round of control work; true when something was done.
+    fn poll(&mut self) -> bool {
+        let mut b = Burst::new();
+        let n = self.exception.dequeue_burst(&mut b);
+        for m in b.drain() {
+            // The exception path is wired in by the dataplane issue: for now
+            // punted frames (counted by the worker) are released.
+            drop(m);
+        }
+        n > 0
+    }
+}
+
+/// The IPv4 address of a port (for tests).
+pub fn port_ip(cfg: &Config, name: &str) -> Option<Ipv4Addr> {
+    cfg.ports
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.address.addr)
+}

@@ -1,0 +1,196 @@
+//! The immutable snapshot the workers read: own addresses, active VMACs,
+//! routes and neighbours. The control lcore builds a new one and swaps it in
+//! atomically (`ArcSwap`); a worker loads it once per poll round, and a
+//! snapshot is freed only when no worker holds it any more.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::Ipv4Addr;
+
+use crate::config::Ipv4Net;
+use crate::wire::MacAddr;
+
+/// Longest-prefix-match routes: `rte_lpm` in production, a plain table in
+/// unit tests of the packet path.
+pub trait Routes: Send + Sync {
+    /// Index into [`DataplaneState::next_hops`] for `dst`.
+    fn lookup(&self, dst: Ipv4Addr) -> Option<u32>;
+}
+
+impl Routes for crate::dpdk::Lpm {
+    #[inline]
+    fn lookup(&self, dst: Ipv4Addr) -> Option<u32> {
+        crate::dpdk::Lpm::lookup(self, dst)
+    }
+}
+
+/// A route table for tests: linear longest-prefix match.
+#[derive(Debug, Default, Clone)]
+pub struct LinearRoutes(pub Vec<(Ipv4Net, u32)>);
+
+impl Routes for LinearRoutes {
+    fn lookup(&self, dst: Ipv4Addr) -> Option<u32> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n.contains(dst))
+            .max_by_key(|(n, _)| n.len)
+            .map(|(_, nh)| *nh)
+    }
+}
+
+/// Where a route leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextHop {
+    /// Egress port index.
+    pub port: u16,
+    /// The gateway; `None` for a connected subnet (the destination itself
+    /// is the neighbour).
+    pub via: Option<Ipv4Addr>,
+}
+
+/// FxHash: a fast, non-cryptographic hasher for the per-packet neighbour
+/// lookup (keys are our own neighbour IPs, not attacker-chosen flows).
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// What the workers need to know about one port.
+#[derive(Debug, Clone)]
+pub struct PortView {
+    pub name: String,
+    pub mac: MacAddr,
+    pub addr: Ipv4Net,
+    /// VMACs this node forwards for on this port (at most 4 per group).
+    pub vmacs: Vec<MacAddr>,
+    /// Resolved neighbours on this port.
+    pub neighbors: FxMap<Ipv4Addr, MacAddr>,
+}
+
+impl PortView {
+    /// True when frames to `dst` are ours to route.
+    #[inline]
+    pub fn accepts(&self, dst: &MacAddr) -> bool {
+        *dst == self.mac || self.vmacs.contains(dst)
+    }
+}
+
+/// One immutable snapshot of the dataplane's tables.
+pub struct DataplaneState<R: Routes = crate::dpdk::Lpm> {
+    /// Bumped on every publication, for tests and telemetry.
+    pub generation: u64,
+    pub ports: Vec<PortView>,
+    pub routes: R,
+    pub next_hops: Vec<NextHop>,
+}
+
+impl<R: Routes> DataplaneState<R> {
+    /// True when `ip` is one of our own port addresses.
+    #[inline]
+    pub fn is_own_ip(&self, ip: Ipv4Addr) -> bool {
+        self.ports.iter().any(|p| p.addr.addr == ip)
+    }
+}
+
+/// Builds the route list (connected subnets first, then static routes) as
+/// (prefix, next hop) pairs; the next-hop index is the position in the
+/// returned `Vec<NextHop>`.
+pub fn route_entries(
+    ports: &[(Ipv4Net, u16)],
+    statics: &[(Ipv4Net, Ipv4Addr)],
+) -> (Vec<(Ipv4Net, u32)>, Vec<NextHop>) {
+    let mut entries = Vec::new();
+    let mut hops: Vec<NextHop> = Vec::new();
+    let hop_index = |h: NextHop, hops: &mut Vec<NextHop>| -> u32 {
+        if let Some(i) = hops.iter().position(|x| *x == h) {
+            i as u32
+        } else {
+            hops.push(h);
+            (hops.len() - 1) as u32
+        }
+    };
+    for (net, port) in ports {
+        let i = hop_index(
+            NextHop {
+                port: *port,
+                via: None,
+            },
+            &mut hops,
+        );
+        entries.push((
+            Ipv4Net {
+                addr: net.network(),
+                len: net.len,
+            },
+            i,
+        ));
+    }
+    for (prefix, via) in statics {
+        // The egress port is the one whose subnet holds the gateway.
+        if let Some((_, port)) = ports.iter().find(|(n, _)| n.contains(*via)) {
+            let i = hop_index(
+                NextHop {
+                    port: *port,
+                    via: Some(*via),
+                },
+                &mut hops,
+            );
+            entries.push((
+                Ipv4Net {
+                    addr: prefix.network(),
+                    len: prefix.len,
+                },
+                i,
+            ));
+        }
+    }
+    (entries, hops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connected_and_static_routes() {
+        let lan: Ipv4Net = "10.0.0.2/24".parse().unwrap();
+        let up: Ipv4Net = "192.0.2.2/24".parse().unwrap();
+        let dflt: Ipv4Net = "0.0.0.0/0".parse().unwrap();
+        let (entries, hops) = route_entries(
+            &[(lan, 0), (up, 1)],
+            &[(dflt, "192.0.2.1".parse().unwrap())],
+        );
+        let r = LinearRoutes(entries);
+        let hop = |ip: &str| hops[r.lookup(ip.parse().unwrap()).unwrap() as usize];
+        assert_eq!(hop("10.0.0.77"), NextHop { port: 0, via: None });
+        assert_eq!(hop("192.0.2.9"), NextHop { port: 1, via: None });
+        assert_eq!(
+            hop("198.51.100.1"),
+            NextHop {
+                port: 1,
+                via: Some("192.0.2.1".parse().unwrap())
+            }
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! Poll-mode workers: burst RX, per-packet verdict, burst TX. No
+//! allocation, no lock, no syscall and no log line per packet.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+use super::counters::{Counts, Drop, Shared};
+use super::state::{DataplaneState, Routes};
+use crate::config::Idle;
+use crate::dpdk::{Burst, Mbuf, MbufRing, RxQueue, TxQueue};
+use crate::wire::{ethernet, glbp, ipv4, udp};
+
+/// What to do with one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send on this port (MACs already rewritten).
+    Forward(u16),
+    /// Hand to the control lcore.
+    Exception,
+    /// Drop and count.
+    Drop(Drop),
+}
+
+/// Decides the fate of one frame received on port `ingress`, rewriting it
+/// in place when it is forwarded.
+#[inline]
+pub fn process<R: Routes>(pkt: &mut [u8], ingress: usize, st: &DataplaneState<R>) -> Verdict {
+    let Some(port) = st.ports.get(ingress) else {
+        return Verdict::Drop(Drop::Other);
+    };
+    let Ok(mut eth) = ethernet::Frame::new_checked(&mut *pkt) else {
+        return Verdict::Drop(Drop::Malformed);
+    };
+    if eth.is_tagged() {
+        return Verdict::Drop(Drop::Unsupported);
+    }
+    let dst = eth.dst_addr();
+    match eth.ethertype() {
+        ethernet::ETHERTYPE_ARP => {
+            if dst.is_broadcast() || dst == port.mac {
+                Verdict::Exception
+            } else {
+                Verdict::Drop(Drop::NotForUs)
+            }
+        }
+        ethernet::ETHERTYPE_IPV4 => {
+            if dst.is_multicast() {
+                return if is_glbp_v4(eth.payload()) {
+                    Verdict::Exception
+                } else {
+                    Verdict::Drop(Drop::Unsupported)
+                };
+            }
+            if !port.accepts(&dst) {
+                return Verdict::Drop(Drop::NotForUs);
+            }
+            let Ok(mut ip) = ipv4::Packet::new_checked(eth.payload_mut()) else {
+                return Verdict::Drop(Drop::Malformed);
+            };
+            if !ip.verify_checksum() {
+                return Verdict::Drop(Drop::Malformed);
+            }
+            let dst_ip = ip.dst_addr();
+            if st.is_own_ip(dst_ip) {
+                return Verdict::Exception;
+            }
+            if ip.decrement_ttl().is_none() {
+                return Verdict::Exception;
+            }
+            let Some(hop) = st
+                .routes
+                .lookup(dst_ip)
+                .and_then(|i| st.next_hops.get(i as usize))
+            else {
+                return Verdict::Drop(Drop::NoRoute);
+            };
+            let Some(out) = st.ports.get(usize::from(hop.port)) else {
+                return Verdict::Drop(Drop::NoRoute);
+            };
+            let Some(mac) = out.neighbors.get(&hop.via.unwrap_or(dst_ip)) else {
+                return Verdict::Drop(Drop::Unresolved);
+            };
+            eth.set_dst_addr(*mac);
+            eth.set_src_addr(out.mac);
+            Verdict::Forward(hop.port)
+        }
+        _ => Verdict::Drop(Drop::Unsupported),
+    }
+}
+
+/// True for an IPv4 packet carrying UDP 3222 (GLBP), without checksums.
+#[inline]
+fn is_glbp_v4(ip_bytes: &[u8]) -> bool {
+    let Ok(ip) = ipv4::Packet::new_checked(ip_bytes) else {
+        return false;
+    };
+    if ip.protocol() != ipv4::PROTO_UDP || ip.is_fragment() {
+        return false;
+    }
+    udp::Packet::new_checked(ip.payload()).is_ok_and(|u| u.dst_port() == glbp::UDP_PORT)
+}
+
+/// How a worker transmits on one port.
+pub enum TxPath {
+    /// Its own TX queue.
+    Queue(TxQueue),
+    /// The port has too few TX queues: hand frames to the lcore that owns
+    /// queue 0 through this ring.
+    Handoff(Arc<MbufRing>),
+}
+
+/// Everything one worker lcore owns.
+pub struct Worker {
+    pub index: usize,
+    /// (port index, queue) pairs this worker polls.
+    pub rx: Vec<(usize, RxQueue)>,
+    /// One TX path per port, by port index.
+    pub tx: Vec<TxPath>,
+    /// Rings whose frames this worker sends on its own TX queue of a port:
+    /// (port index, ring).
+    pub handoff_in: Vec<(usize, Arc<MbufRing>)>,
+    pub exception: Arc<MbufRing>,
+    pub state: Arc<ArcSwap<DataplaneState>>,
+    pub counters: Arc<Shared>,
+    pub stop: Arc<AtomicBool>,
+    pub idle: Idle,
+    pub burst: usize,
+}
+
+/// Empty rounds before an adaptive worker starts to sleep.
+const IDLE_SPIN_ROUNDS: u32 = 256;
+/// Longest adaptive sleep.
+const IDLE_MAX_SLEEP: Duration = Duration::from_millis(1);
+
+impl Worker {
+    /// The poll loop; returns when `stop` is set.
+    pub fn run(mut self) -> i32 {
+        let nports = self.tx.len();
+        let mut c = Counts::new(nports);
+        let mut rx = Burst::new();
+        let mut out: Vec<Burst> = (0..nports).map(|_| Burst::new()).collect();
+        let mut empty_rounds = 0u32;
+        let mut sleep = Duration::from_micros(10);
+        while !self.stop.load(Ordering::Relaxed) {
+            let st = self.state.load();
+            let mut got = 0;
+            for (pidx, q) in &mut self.rx {
+                let n = q.rx_limited(&mut rx, self.burst);
+                got += n;
+                for mut m in rx.drain() {
+                    let len = u64::from(m.pkt_len());
+                    c.rx_packets[*pidx] += 1;
+                    c.rx_bytes[*pidx] += len;
+                    let v = if m.is_segmented() {
+                        Verdict::Drop(Drop::Other)
+                    } else {
+                        process(m.data_mut(), *pidx, &st)
+                    };
+                    match v {
+                        Verdict::Forward(p) => {
+                            let p = usize::from(p);
+                            c.forwarded += 1;
+                            if out[p].is_full() {
+                                flush(&mut self.tx[p], &mut out[p], p, &mut c);
+                            }
+                            if let Err(m) = out[p].push(m) {
+                                c.drop(Drop::TxFull);
+                                drop(m);
+                            }
+                        }
+                        Verdict::Exception => match self.exception.enqueue(m) {
+                            Ok(()) => c.punted += 1,
+                            Err(m) => {
+                                c.drop(Drop::ExceptionFull);
+                                drop(m);
+                            }
+                        },
+                        Verdict::Drop(why) => {
+                            c.drop(why);
+                            drop(m);
+                        }
+                    }
+                }
+            }
+            for (p, ring) in &self.handoff_in {
+                got += ring.dequeue_burst(&mut out[*p]);
+            }
+            for (p, b) in out.iter_mut().enumerate() {
+                flush(&mut self.tx[p], b, p, &mut c);
+            }
+            drop(st);
+            self.counters.publish(&c);
+            if got > 0 {
+                empty_rounds = 0;
+                sleep = Duration::from_micros(10);
+            } else if self.idle == Idle::Adaptive {
+                empty_rounds += 1;
+                if empty_rounds > IDLE_SPIN_ROUNDS {
+                    std::thread::sleep(sleep);
+                    sleep = (sleep * 2).min(IDLE_MAX_SLEEP);
+                }
+            }
+        }
+        // Whatever is still queued for transmission is freed here.
+        drop(out);
+        self.counters.publish(&c);
+        0
+    }
+}
+
+/// Sends what `b` holds on `path`; what the device refuses is dropped and
+/// counted (never retried in a loop: a stuck device must not stall RX).
+/// Frames handed off to another lcore are counted by the lcore that sends
+/// them.
+#[inline]
+pub(crate) fn flush(path: &mut TxPath, b: &mut Burst, port: usize, c: &mut Counts) {
+    if b.is_empty() {
+        return;
+    }
+    match path {
+        TxPath::Queue(q) => {
+            let bytes: u64 = b.iter_lens().map(u64::from).sum();
+            let sent = q.tx(b);
+            let left: u64 = b.iter_lens().map(u64::from).sum();
+            c.tx_packets[port] += sent as u64;
+            c.tx_bytes[port] += bytes - left;
+        }
+        TxPath::Handoff(r) => {
+            r.enqueue_burst(b);
+        }
+    }
+    for m in b.drain() {
+        c.drop(Drop::TxFull);
+        drop::<Mbuf>(m);
+    }
+}

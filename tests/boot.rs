@@ -1,0 +1,176 @@
+//! The binary boots on DPDK virtual devices, moves packets through a
+//! worker, and exits 0 on SIGTERM leaving nothing behind.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const DROP_MALFORMED: usize = 0;
+const DROP_NOT_FOR_US: usize = 1;
+const DROP_UNSUPPORTED: usize = 2;
+const DROP_UNRESOLVED: usize = 4;
+
+#[test]
+fn boots_on_null_and_ring_and_stops_cleanly_on_sigterm() {
+    let p = prefix("null");
+    let cfg = format!(
+        r#"
+[eal]
+{EAL_ARGS}
+file_prefix = "{p}"
+[dataplane]
+workers = 1
+idle = "adaptive"
+[[port]]
+name = "lan0"
+device = "net_null0"
+address = "10.0.0.2/24"
+[[port]]
+name = "up0"
+device = "net_ring0"
+address = "192.0.2.2/24"
+"#
+    );
+    let mut g = Instance::start(&p, &cfg);
+    assert!(
+        runtime_dir(&p).exists(),
+        "EAL runtime folder should exist while running"
+    );
+    // net_null delivers all-zero frames as fast as it can: ethertype 0.
+    g.wait_log("port up0 (net_ring0) up", Duration::from_secs(5));
+    let log = g.stop_clean();
+    let c = final_counters(&log);
+    let rx = c["rx_packets"][0].as_u64().unwrap();
+    assert!(rx > 1000, "net_null should have delivered frames: {c}");
+    assert_eq!(
+        c["drops"][DROP_UNSUPPORTED].as_u64().unwrap(),
+        rx,
+        "every zero frame is unsupported: {c}"
+    );
+    assert_eq!(c["forwarded"], 0, "{c}");
+}
+
+#[test]
+fn forwards_a_pcap_through_a_worker() {
+    let p = prefix("pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let (inp, out) = (dir.path().join("in.pcap"), dir.path().join("out.pcap"));
+    let lan_mac = [0x02, 0, 0, 0, 0, 0x01];
+    let up_mac = [0x02, 0, 0, 0, 0, 0x02];
+    let gw_mac = [0x02, 0, 0, 0, 0, 0xfe];
+    let host = [0x02, 0, 0, 0, 0x10, 0x10];
+    let good: Vec<Vec<u8>> = (0..10u8)
+        .map(|i| {
+            udp_frame(
+                lan_mac,
+                host,
+                [10, 0, 0, 10],
+                [198, 51, 100, i],
+                64,
+                &[i; 18],
+            )
+        })
+        .collect();
+    let mut frames = good.clone();
+    // Connected destination without an ARP entry: unresolved.
+    frames.push(udp_frame(
+        lan_mac,
+        host,
+        [10, 0, 0, 10],
+        [192, 0, 2, 77],
+        64,
+        &[0; 18],
+    ));
+    // Another router's MAC: not for us.
+    frames.push(udp_frame(
+        [0x02, 9, 9, 9, 9, 9],
+        host,
+        [10, 0, 0, 10],
+        [198, 51, 100, 1],
+        64,
+        &[0; 18],
+    ));
+    // Broken IPv4 header checksum: malformed.
+    let mut bad = good[0].clone();
+    bad[24] ^= 0xff;
+    frames.push(bad);
+    // Truncated frame: malformed.
+    frames.push(vec![0xff; 10]);
+    // TTL 1: to the control lcore (time exceeded).
+    frames.push(udp_frame(
+        lan_mac,
+        host,
+        [10, 0, 0, 10],
+        [198, 51, 100, 1],
+        1,
+        &[0; 18],
+    ));
+    // ARP request (broadcast): to the control lcore.
+    let mut arp = vec![0xff; 6];
+    arp.extend_from_slice(&host);
+    arp.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+    arp.extend_from_slice(&host);
+    arp.extend_from_slice(&[10, 0, 0, 10, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2]);
+    frames.push(arp);
+    write_pcap(&inp, &frames);
+    write_pcap(&dir.path().join("empty.pcap"), &[]);
+
+    let cfg = format!(
+        r#"
+[eal]
+{EAL_ARGS}
+file_prefix = "{p}"
+[dataplane]
+workers = 1
+idle = "adaptive"
+[[port]]
+name = "lan0"
+device = "net_pcap0,rx_pcap={inp}"
+address = "10.0.0.2/24"
+mac = "02:00:00:00:00:01"
+[[port]]
+name = "up0"
+device = "net_pcap1,rx_pcap={empty},tx_pcap={out}"
+address = "192.0.2.2/24"
+mac = "02:00:00:00:00:02"
+[[route]]
+prefix = "0.0.0.0/0"
+via = "192.0.2.1"
+[[neighbor]]
+port = "up0"
+ip = "192.0.2.1"
+mac = "02:00:00:00:00:fe"
+"#,
+        inp = inp.display(),
+        out = out.display(),
+        empty = dir.path().join("empty.pcap").display(),
+    );
+    let mut g = Instance::start_with_env(&p, &cfg, "info,glbpd::runtime=debug");
+    let n = frames.len();
+    g.wait_log(&format!("\"rx_packets\":[{n},0]"), Duration::from_secs(20));
+    let log = g.stop_clean();
+
+    let c = final_counters(&log);
+    assert_eq!(c["rx_packets"][0], n, "{c}\n{log}");
+    assert_eq!(c["forwarded"], 10, "{c}\n{log}");
+    assert_eq!(c["tx_packets"][1], 10, "{c}");
+    assert_eq!(c["punted"], 2, "{c}");
+    assert_eq!(c["drops"][DROP_UNRESOLVED], 1, "{c}");
+    assert_eq!(c["drops"][DROP_NOT_FOR_US], 1, "{c}");
+    assert_eq!(c["drops"][DROP_MALFORMED], 2, "{c}");
+
+    let sent = read_pcap(&out);
+    assert_eq!(sent.len(), 10, "forwarded frames in {}", out.display());
+    for (got, orig) in sent.iter().zip(&good) {
+        let mut want = orig.clone();
+        want[0..6].copy_from_slice(&gw_mac);
+        want[6..12].copy_from_slice(&up_mac);
+        want[22] -= 1; // TTL
+        want[24..26].copy_from_slice(&[0, 0]);
+        let ck = inet_checksum(&want[14..34]);
+        want[24..26].copy_from_slice(&ck.to_be_bytes());
+        assert_eq!(got, &want, "forwarded frame differs");
+        assert_eq!(inet_checksum(&got[14..34]), 0, "IPv4 checksum must verify");
+    }
+}
