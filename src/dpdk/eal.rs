@@ -97,10 +97,8 @@ impl Eal {
             // SAFETY: arg is the Box<Job> leaked by `launch` below, passed to
             // exactly one lcore, and reclaimed here exactly once.
             let job: Box<Job> = unsafe { Box::from_raw(arg.cast::<Job>()) };
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)) {
-                Ok(rc) => rc,
-                Err(_) => -1,
-            }
+            // A panic must not unwind into C: report it as -1.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).unwrap_or(-1)
         }
         let job: Box<Job> = Box::new(Box::new(f));
         let arg = Box::into_raw(job).cast::<c_void>();
