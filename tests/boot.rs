@@ -1,9 +1,9 @@
 //! The binary boots on DPDK virtual devices, moves packets through a
 //! worker, and exits 0 on SIGTERM leaving nothing behind.
 
-mod common;
+mod instance;
 
-use common::*;
+use instance::*;
 use std::time::Duration;
 
 const DROP_MALFORMED: usize = 0;

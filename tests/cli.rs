@@ -1,9 +1,9 @@
 //! `glbpd check`, `glbpd run` with bad configs, and `--version`: no DPDK
 //! is started for any of these.
 
-mod common;
+mod instance;
 
-use common::glbpd;
+use instance::glbpd;
 
 fn check_text(text: &str) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();

@@ -3,6 +3,7 @@
 //! on the main lcore until asked to stop.
 
 pub mod counters;
+pub mod neighbors;
 pub mod state;
 pub mod worker;
 

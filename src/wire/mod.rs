@@ -8,6 +8,8 @@
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod glbp;
 pub mod icmpv4;
 pub mod ipv4;

@@ -1,255 +1,316 @@
-//! Shared helpers for tests that run the real `glbpd` binary on DPDK
-//! virtual devices. Every instance gets a unique `--file-prefix`, runs with
-//! `--no-pci --no-huge --no-shconf`, and is checked to leave no runtime
-//! folder behind.
+//! Shared by the integration tests: a set of GLBP frames covering every
+//! message kind, pcap/pcapng writers, and running tshark.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use glbpd::wire::glbp::auth::{AuthKey, KeyChain};
+use glbpd::wire::glbp::frame::FrameBuilder;
+use glbpd::wire::glbp::{
+    virtual_mac, AuthRepr, GlbpRepr, HelloRepr, NoncePeer, NonceRepr, ReqRespRepr, VfState, VgState,
+};
+use glbpd::wire::MacAddr;
+use pcap_file::pcap::{PcapPacket, PcapWriter};
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+use pcap_file::pcapng::PcapNgWriter;
+use pcap_file::DataLink;
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
-pub const GLBPD: &str = env!("CARGO_BIN_EXE_glbpd");
-
-/// EAL arguments every test instance uses.
-pub const EAL_ARGS: &str = r#"args = ["--no-pci", "--no-huge", "-m", "256", "--no-shconf", "--log-level", "lib.eal:warning"]"#;
-
-/// A unique DPDK file prefix for this test.
-pub fn prefix(test: &str) -> String {
-    format!("glbpd-t{}-{test}", std::process::id())
+/// One frame to emit, with what it was built from.
+pub struct Case {
+    pub name: &'static str,
+    pub builder: FrameBuilder,
+    pub msg: GlbpRepr,
+    pub key: AuthKey,
 }
 
-/// Where DPDK keeps a prefix's runtime folder when running as root.
-pub fn runtime_dir(prefix: &str) -> PathBuf {
-    let base = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|_| !nix_is_root())
-        .map(|d| PathBuf::from(d).join("dpdk"))
-        .unwrap_or_else(|| PathBuf::from("/var/run/dpdk"));
-    base.join(prefix)
+pub const OWNER_A: MacAddr = MacAddr([0x02, 0x00, 0x00, 0x00, 0xaa, 0x01]);
+pub const OWNER_B: MacAddr = MacAddr([0x02, 0x00, 0x00, 0x00, 0xbb, 0x02]);
+pub const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+pub const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+pub fn ll_a() -> Ipv6Addr {
+    "fe80::aa01".parse().unwrap()
 }
 
-fn nix_is_root() -> bool {
-    nix::unistd::Uid::effective().is_root()
-}
-
-/// A running glbpd process with its stderr collected.
-pub struct Instance {
-    pub child: Option<Child>,
-    pub prefix: String,
-    pub log: Arc<Mutex<String>>,
-    pub dir: tempfile::TempDir,
-}
-
-impl Instance {
-    /// Writes `config` (which must use `prefix`) and starts `glbpd run`,
-    /// waiting up to 30 s for it to report that it runs.
-    pub fn start(prefix: &str, config: &str) -> Instance {
-        Self::start_with_env(prefix, config, "info")
+fn hello(state: VgState, priority: u8, vip: IpAddr) -> HelloRepr {
+    HelloRepr {
+        state,
+        priority,
+        hello_ms: 3000,
+        hold_ms: 10000,
+        redirect_s: 600,
+        timeout_s: 14400,
+        vip,
     }
+}
 
-    /// Like `start`, with `RUST_LOG` set to `rust_log`.
-    pub fn start_with_env(prefix: &str, config: &str, rust_log: &str) -> Instance {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("glbpd.toml");
-        std::fs::write(&path, config).expect("write config");
-        let mut child = Command::new(GLBPD)
-            .args(["run", "-c"])
-            .arg(&path)
-            .env("RUST_LOG", rust_log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn glbpd");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().expect("stderr");
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut l = sink.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
+fn fwd(group: u16, n: u8, state: VfState, priority: u8) -> ReqRespRepr {
+    ReqRespRepr {
+        forwarder: n,
+        state,
+        priority,
+        weight: 100,
+        timeout_s: 14400,
+        redirect_s: 600,
+        vmac: virtual_mac(group, n).unwrap(),
+    }
+}
+
+fn msg(group: u16, owner: MacAddr) -> GlbpRepr {
+    GlbpRepr {
+        group,
+        owner,
+        auth: None,
+        nonce: None,
+        hello: None,
+        forwarders: vec![],
+    }
+}
+
+fn nonce(peers: usize) -> NonceRepr {
+    NonceRepr {
+        counter: 3,
+        nonce: 0x8badf00d,
+        peers: (0..peers)
+            .map(|i| NoncePeer {
+                owner: MacAddr([2, 0, 0, 0, 0xc0, i as u8]),
+                echo: 0x1000_0001 * (i as u32 + 1),
+            })
+            .collect(),
+    }
+}
+
+pub fn chain() -> KeyChain {
+    let mut c = KeyChain::new();
+    c.insert(1, "first-key");
+    c.insert(7, "seventh-key");
+    c
+}
+
+/// Every message kind the wire layer can emit.
+pub fn cases() -> Vec<Case> {
+    let vip4 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 254));
+    let vip6 = IpAddr::V6("fe80::7:b4ff:fe00:2e00".parse().unwrap());
+    let mcast_a = FrameBuilder::multicast_v4(OWNER_A, IP_A);
+    let mut v = Vec::new();
+
+    // 1. The periodic hello of protocol notes §9.
+    let mut m = msg(1, OWNER_A);
+    m.hello = Some(hello(VgState::Active, 100, vip4));
+    m.forwarders.push(fwd(1, 1, VfState::Active, 167));
+    v.push(Case {
+        name: "hello",
+        builder: mcast_a,
+        msg: m,
+        key: AuthKey::None,
+    });
+
+    // 2. Takeover announcement: Request/Response only, sourced from the VMAC.
+    let mut m = msg(40, OWNER_B);
+    m.forwarders.push(ReqRespRepr {
+        timeout_s: 14390,
+        redirect_s: 590,
+        ..fwd(40, 2, VfState::Active, 135)
+    });
+    let b = FrameBuilder::multicast_v4(virtual_mac(40, 2).unwrap(), IP_B);
+    v.push(Case {
+        name: "takeover",
+        builder: b,
+        msg: m,
+        key: AuthKey::None,
+    });
+
+    // 3. Resign: hello with priority 0 and the VF TLV with priority 160.
+    let mut m = msg(1020, OWNER_A);
+    m.hello = Some(hello(VgState::Active, 0, vip4));
+    m.forwarders.push(fwd(1020, 1, VfState::Active, 160));
+    v.push(Case {
+        name: "resign",
+        builder: mcast_a,
+        msg: m,
+        key: AuthKey::None,
+    });
+
+    // 4. Unicast request for a forwarder (forwarder 0, all else zero).
+    let mut m = msg(1, OWNER_B);
+    m.forwarders.push(ReqRespRepr::REQUEST);
+    let b = FrameBuilder::unicast(OWNER_B, OWNER_A, IP_B.into(), IP_A.into());
+    v.push(Case {
+        name: "request",
+        builder: b,
+        msg: m,
+        key: AuthKey::None,
+    });
+
+    // 5. Unicast response from the AVG (VF state 0, number and VMAC).
+    let mut m = msg(1, OWNER_A);
+    m.forwarders.push(ReqRespRepr {
+        state: VfState::Unspecified,
+        ..fwd(1, 2, VfState::Unspecified, 0)
+    });
+    let b = FrameBuilder::unicast(OWNER_A, OWNER_B, IP_A.into(), IP_B.into());
+    v.push(Case {
+        name: "response",
+        builder: b,
+        msg: m,
+        key: AuthKey::None,
+    });
+
+    // 6. IPv6 hello from a link-local source, two forwarders, Standby.
+    let mut m = msg(46, OWNER_A);
+    m.hello = Some(hello(VgState::Standby, 120, vip6));
+    m.forwarders.push(fwd(46, 1, VfState::Active, 167));
+    m.forwarders.push(fwd(46, 3, VfState::Listen, 135));
+    v.push(Case {
+        name: "hello-v6",
+        builder: FrameBuilder::multicast_v6(OWNER_A, ll_a()),
+        msg: m,
+        key: AuthKey::None,
+    });
+
+    // 7. Plain-text authentication, Speak, 802.1Q tagged.
+    let mut m = msg(30, OWNER_B);
+    m.auth = Some(AuthRepr::Text(b"cisco123".to_vec()));
+    m.hello = Some(hello(VgState::Speak, 100, vip4));
+    let b = FrameBuilder::multicast_v4(OWNER_B, IP_B).with_vlan(30);
+    v.push(Case {
+        name: "text",
+        builder: b,
+        msg: m,
+        key: AuthKey::Text(b"cisco123".to_vec()),
+    });
+
+    // 8..10. MD5 key-string with nonce TLVs of 0, 1 and 3 peers.
+    for (name, peers) in [("md5-nonce0", 0), ("md5-nonce1", 1), ("md5-nonce3", 3)] {
+        let mut m = msg(2, OWNER_A);
+        m.auth = Some(AuthRepr::Md5String { digest: [0; 16] });
+        m.nonce = Some(nonce(peers));
+        m.hello = Some(hello(VgState::Listen, 90, vip4));
+        m.forwarders.push(fwd(2, 1, VfState::Listen, 167));
+        v.push(Case {
+            name,
+            builder: mcast_a,
+            msg: m,
+            key: AuthKey::Md5String(b"glbp-secret".to_vec()),
         });
-        let mut inst = Instance {
-            child: Some(child),
-            prefix: prefix.to_string(),
-            log,
-            dir,
-        };
-        inst.wait_log("glbpd running", Duration::from_secs(30));
-        inst
     }
 
-    pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
+    // 11. MD5 key-chain (key id 7) with a 2-peer nonce.
+    let mut m = msg(3, OWNER_A);
+    m.auth = Some(AuthRepr::Md5Chain {
+        key_id: 7,
+        digest: [0; 16],
+    });
+    m.nonce = Some(nonce(2));
+    m.hello = Some(hello(VgState::Active, 255, vip4));
+    m.forwarders.push(fwd(3, 1, VfState::Active, 167));
+    v.push(Case {
+        name: "md5-chain",
+        builder: mcast_a,
+        msg: m,
+        key: AuthKey::Md5Chain(chain()),
+    });
 
-    pub fn pid(&self) -> i32 {
-        self.child.as_ref().expect("running").id() as i32
-    }
-
-    /// Polls the log for `needle` until `timeout`; panics with the log.
-    pub fn wait_log(&mut self, needle: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.log().contains(needle) {
-                return;
-            }
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                std::thread::sleep(Duration::from_millis(100));
-                panic!(
-                    "glbpd exited ({status}) before logging {needle:?}:\n{}",
-                    self.log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {needle:?} within {timeout:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Sends `sig` and waits (up to 30 s) for the exit status.
-    pub fn signal_and_wait(&mut self, sig: nix::sys::signal::Signal) -> ExitStatus {
-        let mut child = self.child.take().expect("running");
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).expect("kill");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(st) = child.try_wait().expect("wait") {
-                // Let the reader thread collect the last lines.
-                std::thread::sleep(Duration::from_millis(100));
-                return st;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "glbpd did not exit within 30 s after {sig}:\n{}",
-                    self.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGTERM, then asserts exit 0 and no runtime folder left.
-    pub fn stop_clean(&mut self) -> String {
-        let st = self.signal_and_wait(nix::sys::signal::Signal::SIGTERM);
-        let log = self.log();
-        assert!(st.success(), "glbpd exited with {st}:\n{log}");
-        assert!(
-            !runtime_dir(&self.prefix).exists(),
-            "{} left behind:\n{log}",
-            runtime_dir(&self.prefix).display()
-        );
-        log
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
+    // 12. IPv6 with MD5 key-string and a 1-peer nonce.
+    let mut m = msg(46, OWNER_A);
+    m.auth = Some(AuthRepr::Md5String { digest: [0; 16] });
+    m.nonce = Some(nonce(1));
+    m.hello = Some(hello(VgState::Active, 100, vip6));
+    let b = FrameBuilder::multicast_v6(OWNER_A, ll_a());
+    v.push(Case {
+        name: "md5-v6",
+        builder: b,
+        msg: m,
+        key: AuthKey::Md5String(b"glbp-secret".to_vec()),
+    });
+    v
 }
 
-impl Drop for Instance {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = std::fs::remove_dir_all(runtime_dir(&self.prefix));
-    }
+/// Builds every case.
+pub fn frames(cases: &[Case]) -> Vec<Vec<u8>> {
+    cases
+        .iter()
+        .map(|c| {
+            c.builder
+                .build_vec(&c.msg, &c.key)
+                .unwrap_or_else(|e| panic!("{}: {e}", c.name))
+        })
+        .collect()
 }
 
-/// Runs `glbpd ARGS...` to completion and returns (status, stdout, stderr).
-pub fn glbpd(args: &[&str]) -> (ExitStatus, String, String) {
-    let out = Command::new(GLBPD).args(args).output().expect("run glbpd");
-    (
-        out.status,
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// Parses the `final counters: {json}` line glbpd logs on a clean exit.
-pub fn final_counters(log: &str) -> serde_json::Value {
-    let line = log
-        .lines()
-        .find_map(|l| l.split_once("final counters: ").map(|(_, j)| j))
-        .unwrap_or_else(|| panic!("no final counters in:\n{log}"));
-    serde_json::from_str(line).expect("counters json")
-}
-
-/// Reads every packet of a pcap file.
-pub fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .read_to_end(&mut bytes)
-        .unwrap();
-    let mut r = pcap_file::pcap::PcapReader::new(&bytes[..]).expect("pcap header");
-    let mut out = Vec::new();
-    while let Some(p) = r.next_packet() {
-        out.push(p.expect("pcap packet").data.into_owned());
-    }
-    out
-}
-
-/// Writes frames to a pcap file (Ethernet link type).
 pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let f = std::fs::File::create(path).expect("create pcap");
-    let mut w = pcap_file::pcap::PcapWriter::new(f).expect("pcap writer");
-    for (i, fr) in frames.iter().enumerate() {
-        let ts = Duration::from_micros(i as u64);
-        w.write_packet(&pcap_file::pcap::PcapPacket::new(ts, fr.len() as u32, fr))
-            .expect("write packet");
+    let mut w = PcapWriter::new(std::fs::File::create(path).unwrap()).unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        let ts = Duration::from_millis(1_000 * i as u64);
+        w.write_packet(&PcapPacket::new(ts, f.len() as u32, f))
+            .unwrap();
     }
 }
 
-/// The Internet checksum, written independently of glbpd's own.
-pub fn inet_checksum(b: &[u8]) -> u16 {
-    let mut sum = 0u32;
-    for c in b.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+pub fn write_pcapng(path: &Path, frames: &[Vec<u8>]) {
+    let mut w = PcapNgWriter::new(std::fs::File::create(path).unwrap()).unwrap();
+    w.write_pcapng_block(InterfaceDescriptionBlock::new(DataLink::ETHERNET, 0xffff))
+        .unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        w.write_pcapng_block(EnhancedPacketBlock {
+            interface_id: 0,
+            timestamp: Duration::from_millis(1_000 * i as u64),
+            original_len: f.len() as u32,
+            data: Cow::Borrowed(f),
+            options: vec![],
+        })
+        .unwrap();
     }
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
-/// An Ethernet + IPv4 + UDP frame with a correct IPv4 header checksum.
-pub fn udp_frame(
-    dst: [u8; 6],
-    src: [u8; 6],
-    sip: [u8; 4],
-    dip: [u8; 4],
-    ttl: u8,
-    payload: &[u8],
-) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&[0x08, 0x00]);
-    let total = (20 + 8 + payload.len()) as u16;
-    let mut ip = vec![0x45, 0, 0, 0, 0x12, 0x34, 0, 0, ttl, 17, 0, 0];
-    ip[2..4].copy_from_slice(&total.to_be_bytes());
-    ip.extend_from_slice(&sip);
-    ip.extend_from_slice(&dip);
-    let ck = inet_checksum(&ip);
-    ip[10..12].copy_from_slice(&ck.to_be_bytes());
-    f.extend_from_slice(&ip);
-    let ulen = (8 + payload.len()) as u16;
-    f.extend_from_slice(&[0x30, 0x39, 0x1f, 0x90]);
-    f.extend_from_slice(&ulen.to_be_bytes());
-    f.extend_from_slice(&[0, 0]);
-    f.extend_from_slice(payload);
-    f
+/// Runs `tshark -T json` with checksum validation on; one JSON value per
+/// frame (`_source.layers`). Fails loudly when tshark is missing: CI
+/// installs it, and a silently skipped cross-check would prove nothing.
+pub fn tshark_layers(path: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(path)
+        .args(["-T", "json", "--no-duplicate-keys"])
+        .args([
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
+        ])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("tshark is required for this test (apt-get install tshark): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("tshark JSON");
+    v.as_array()
+        .expect("array of frames")
+        .iter()
+        .map(|f| f["_source"]["layers"].clone())
+        .collect()
+}
+
+/// A field that `--no-duplicate-keys` turns into an array when repeated.
+pub fn as_list(v: &serde_json::Value) -> Vec<serde_json::Value> {
+    match v {
+        serde_json::Value::Null => vec![],
+        serde_json::Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+/// Bytes as tshark prints FT_BYTES: `aa:bb:cc`.
+pub fn colon_hex(b: &[u8]) -> String {
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
