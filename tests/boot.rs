@@ -56,6 +56,7 @@ fn forwards_a_pcap_through_a_worker() {
     let p = prefix("pcap");
     let dir = tempfile::tempdir().unwrap();
     let (inp, out) = (dir.path().join("in.pcap"), dir.path().join("out.pcap"));
+    let lan_out = dir.path().join("lan-out.pcap");
     let lan_mac = [0x02, 0, 0, 0, 0, 0x01];
     let up_mac = [0x02, 0, 0, 0, 0, 0x02];
     let gw_mac = [0x02, 0, 0, 0, 0, 0xfe];
@@ -126,7 +127,7 @@ workers = 1
 idle = "adaptive"
 [[port]]
 name = "lan0"
-device = "net_pcap0,rx_pcap={inp}"
+device = "net_pcap0,rx_pcap={inp},tx_pcap={lan_out}"
 address = "10.0.0.2/24"
 mac = "02:00:00:00:00:01"
 [[port]]
@@ -144,6 +145,7 @@ mac = "02:00:00:00:00:fe"
 "#,
         inp = inp.display(),
         out = out.display(),
+        lan_out = lan_out.display(),
         empty = dir.path().join("empty.pcap").display(),
     );
     let mut g = Instance::start_with_env(&p, &cfg, "info,glbpd::runtime=debug");
@@ -154,13 +156,33 @@ mac = "02:00:00:00:00:fe"
     let c = final_counters(&log);
     assert_eq!(c["rx_packets"][0], n, "{c}\n{log}");
     assert_eq!(c["forwarded"], 10, "{c}\n{log}");
-    assert_eq!(c["tx_packets"][1], 10, "{c}");
     assert_eq!(c["punted"], 2, "{c}");
     assert_eq!(c["drops"][DROP_UNRESOLVED], 1, "{c}");
     assert_eq!(c["drops"][DROP_NOT_FOR_US], 1, "{c}");
     assert_eq!(c["drops"][DROP_MALFORMED], 2, "{c}");
 
-    let sent = read_pcap(&out);
+    // up0: the ten forwarded frames, and one ARP request for the
+    // unresolved connected destination, from up0's address.
+    let up: Vec<Vec<u8>> = read_pcap(&out);
+    let (arps, sent): (Vec<_>, Vec<_>) = up.into_iter().partition(|f| f[12..14] == [0x08, 0x06]);
+    // Retransmitted once a second, three times at most.
+    assert!(
+        (1..=3).contains(&arps.len()),
+        "resolution requests: {arps:02x?}"
+    );
+    for a in &arps {
+        assert_eq!(&a[0..6], &[0xff; 6], "broadcast");
+        assert_eq!(&a[6..12], &up_mac);
+        assert_eq!(&a[20..22], &[0, 1], "request");
+        assert_eq!(&a[22..28], &up_mac, "sender MAC");
+        assert_eq!(&a[28..32], &[192, 0, 2, 2], "sender IP = up0");
+        assert_eq!(&a[38..42], &[192, 0, 2, 77], "target");
+    }
+    assert_eq!(
+        c["tx_packets"][1].as_u64().unwrap(),
+        10 + arps.len() as u64,
+        "{c}"
+    );
     assert_eq!(sent.len(), 10, "forwarded frames in {}", out.display());
     for (got, orig) in sent.iter().zip(&good) {
         let mut want = orig.clone();
@@ -173,4 +195,36 @@ mac = "02:00:00:00:00:fe"
         assert_eq!(got, &want, "forwarded frame differs");
         assert_eq!(inet_checksum(&got[14..34]), 0, "IPv4 checksum must verify");
     }
+
+    // lan0: the ARP reply for 10.0.0.2 and the ICMP time exceeded.
+    let lan = read_pcap(&lan_out);
+    assert_eq!(lan.len(), 2, "{lan:02x?}");
+    let reply = lan
+        .iter()
+        .find(|f| f[12..14] == [0x08, 0x06])
+        .expect("ARP reply");
+    assert_eq!(&reply[0..6], &host);
+    assert_eq!(&reply[6..12], &lan_mac);
+    assert_eq!(&reply[20..22], &[0, 2], "reply");
+    assert_eq!(&reply[22..28], &lan_mac);
+    assert_eq!(&reply[28..32], &[10, 0, 0, 2]);
+    assert_eq!(&reply[32..38], &host);
+    assert_eq!(&reply[38..42], &[10, 0, 0, 10]);
+    let te = lan
+        .iter()
+        .find(|f| f[12..14] == [0x08, 0x00])
+        .expect("time exceeded");
+    assert_eq!(&te[0..6], &host);
+    assert_eq!(&te[26..30], &[10, 0, 0, 2], "from lan0's address");
+    assert_eq!(&te[30..34], &[10, 0, 0, 10], "to the sender");
+    assert_eq!(te[23], 1, "ICMP");
+    assert_eq!((te[34], te[35]), (11, 0), "time exceeded in transit");
+    assert_eq!(inet_checksum(&te[14..34]), 0);
+    let ip_len = usize::from(u16::from_be_bytes([te[16], te[17]]));
+    assert_eq!(inet_checksum(&te[34..14 + ip_len]), 0, "ICMP checksum");
+    assert_eq!(
+        &te[42..42 + 28],
+        &frames[14][14..14 + 28],
+        "quotes the IP header + 8 bytes"
+    );
 }

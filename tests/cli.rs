@@ -10,7 +10,11 @@ fn check_text(text: &str) -> (i32, String, String) {
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, text).unwrap();
     let (st, out, err) = glbpd(&["check", "-c", path.to_str().unwrap()]);
-    (st.code().unwrap_or(-1), out, err.replace(path.to_str().unwrap(), "FILE"))
+    (
+        st.code().unwrap_or(-1),
+        out,
+        err.replace(path.to_str().unwrap(), "FILE"),
+    )
 }
 
 const PORT: &str = "[[port]]\nname = \"lan0\"\ndevice = \"net_null0\"\naddress = \"10.0.0.2/24\"\n";
@@ -29,14 +33,20 @@ fn shipped_examples_are_valid() {
 fn wrong_type_names_file_line_column_and_key() {
     let (code, _, err) = check_text(&format!("[dataplane]\nworkers = \"two\"\n{PORT}"));
     assert_eq!(code, 2, "{err}");
-    assert_eq!(err.trim(), "error: FILE:2:11: dataplane.workers: invalid type: string \"two\", expected u16");
+    assert_eq!(
+        err.trim(),
+        "error: FILE:2:11: dataplane.workers: invalid type: string \"two\", expected u16"
+    );
 }
 
 #[test]
 fn unknown_key_is_rejected_with_what_is_accepted() {
     let (code, _, err) = check_text(&format!("{PORT}speed = 10\n"));
     assert_eq!(code, 2, "{err}");
-    assert!(err.starts_with("error: FILE:5:1: port[0].speed: unknown field `speed`, expected one of"), "{err}");
+    assert!(
+        err.starts_with("error: FILE:5:1: port[0].speed: unknown field `speed`, expected one of"),
+        "{err}"
+    );
     assert!(err.contains("`address`"), "{err}");
 }
 
@@ -44,7 +54,12 @@ fn unknown_key_is_rejected_with_what_is_accepted() {
 fn bad_enum_value_lists_the_choices() {
     let (code, _, err) = check_text(&format!("[dataplane]\nidle = \"spin\"\n{PORT}"));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("FILE:2:8: dataplane.idle: unknown variant `spin`, expected `poll` or `adaptive`"), "{err}");
+    assert!(
+        err.contains(
+            "FILE:2:8: dataplane.idle: unknown variant `spin`, expected `poll` or `adaptive`"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -89,7 +104,10 @@ fn semantic_errors_are_located() {
 fn syntax_error_is_located() {
     let (code, _, err) = check_text("[dataplane\nworkers = 1\n");
     assert_eq!(code, 2, "{err}");
-    assert!(err.starts_with("error: FILE:1:11: TOML syntax error"), "{err}");
+    assert!(
+        err.starts_with("error: FILE:1:11: TOML syntax error"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -99,7 +117,10 @@ fn run_refuses_an_invalid_config_before_starting_dpdk() {
     std::fs::write(&path, format!("[dataplane]\nworkers = 0\n{PORT}")).unwrap();
     let (st, _, err) = glbpd(&["run", "-c", path.to_str().unwrap()]);
     assert_eq!(st.code(), Some(2), "{err}");
-    assert!(err.contains(":2:11: dataplane.workers: 0 is not in 1..=64"), "{err}");
+    assert!(
+        err.contains(":2:11: dataplane.workers: 0 is not in 1..=64"),
+        "{err}"
+    );
     assert!(!err.contains("EAL"), "DPDK must not start: {err}");
 }
 
@@ -107,9 +128,16 @@ fn run_refuses_an_invalid_config_before_starting_dpdk() {
 fn missing_file_and_bad_arguments() {
     let (st, _, err) = glbpd(&["check", "-c", "/nonexistent/glbpd.toml"]);
     assert_eq!(st.code(), Some(2));
-    assert!(err.contains("/nonexistent/glbpd.toml: cannot read:"), "{err}");
+    assert!(
+        err.contains("/nonexistent/glbpd.toml: cannot read:"),
+        "{err}"
+    );
     let (st, _, err) = glbpd(&["run"]);
-    assert_eq!(st.code(), Some(2), "clap reports usage errors with status 2");
+    assert_eq!(
+        st.code(),
+        Some(2),
+        "clap reports usage errors with status 2"
+    );
     assert!(err.contains("--config <FILE>"), "{err}");
 }
 
@@ -117,6 +145,9 @@ fn missing_file_and_bad_arguments() {
 fn version_names_the_dpdk_it_was_built_against() {
     let (st, out, _) = glbpd(&["--version"]);
     assert!(st.success());
-    assert!(out.starts_with(&format!("glbpd {}", env!("CARGO_PKG_VERSION"))), "{out}");
+    assert!(
+        out.starts_with(&format!("glbpd {}", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
     assert!(out.contains("built against DPDK 2"), "{out}");
 }

@@ -173,6 +173,13 @@ impl Mbuf {
         true
     }
 
+    /// The DPDK port id the packet arrived on.
+    #[inline]
+    pub fn port(&self) -> u16 {
+        // SAFETY: reads a plain field of a valid mbuf.
+        unsafe { self.raw.as_ref().port }
+    }
+
     /// RSS hash reported by the NIC (0 when none).
     pub fn rss_hash(&self) -> u32 {
         // SAFETY: reads the hash union of a valid mbuf; always initialised

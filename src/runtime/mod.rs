@@ -2,6 +2,7 @@
 //! launches one poll-mode worker per worker lcore and runs the control loop
 //! on the main lcore until asked to stop.
 
+pub mod control;
 pub mod counters;
 pub mod neighbors;
 pub mod state;
@@ -14,10 +15,14 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
-use crate::config::{Config, Idle};
-use crate::dpdk::{self, Burst, Eal, Lpm, MbufRing, Mempool, Port, PortConf};
+use crossbeam::queue::ArrayQueue;
+
+use crate::config::Config;
+use crate::dpdk::{self, Eal, Lpm, MbufRing, Mempool, Port, PortConf};
 use crate::wire::{glbp, MacAddr};
+use control::{Control, ControlParts, CtlPort};
 use counters::{Counts, Shared};
+use neighbors::Neighbors;
 use state::{DataplaneState, FxMap, PortView};
 use worker::{TxPath, Worker};
 
@@ -132,7 +137,7 @@ fn build_state(
     Ok(DataplaneState {
         generation,
         ports,
-        routes: lpm,
+        routes: Arc::new(lpm),
         next_hops,
     })
 }
@@ -241,6 +246,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
 
     let state = Arc::new(ArcSwap::from_pointee(build_state(cfg, &macs, 1)?));
     let exception = Arc::new(MbufRing::new("glbpd_exc", d.exception_ring, -1)?);
+    let resolve = Arc::new(ArrayQueue::new(1024));
     // One hand-off ring per port where some lcore lacks a TX queue.
     let handoff: Vec<Option<Arc<MbufRing>>> = plan
         .iter()
@@ -290,6 +296,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
             tx,
             handoff_in,
             exception: exception.clone(),
+            resolve: resolve.clone(),
             state: state.clone(),
             counters: worker_counters[w].clone(),
             stop: worker_stop.clone(),
@@ -319,12 +326,34 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
         ports.len(),
         d.idle
     );
-    let mut ctl = Control {
+    let mut neighbors = Neighbors::default();
+    for n in &cfg.neighbors {
+        if let Some(pi) = cfg.ports.iter().position(|p| p.name == n.port) {
+            neighbors.add_static(pi as u16, n.ip, n.mac);
+        }
+    }
+    let ctl_ports = cfg
+        .ports
+        .iter()
+        .zip(&ports)
+        .zip(&macs)
+        .map(|((c, p), mac)| CtlPort {
+            name: c.name.clone(),
+            dpdk_id: p.id(),
+            mac: *mac,
+            addr: c.address,
+            port: p.clone(),
+        })
+        .collect();
+    let mut ctl = Control::new(ControlParts {
+        ports: ctl_ports,
+        pool: pool.clone(),
         exception: exception.clone(),
         tx: ctl_tx,
-        counts: Counts::new(ports.len()),
-        idle: d.idle,
-    };
+        neighbors,
+        resolve,
+        state: state.clone(),
+    });
     let started = Instant::now();
     let mut next_stats = started;
     let mut last_stats = Counts::default();
@@ -339,6 +368,10 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
                 log::debug!(
                     "stats: {}",
                     serde_json::to_string(&total).unwrap_or_default()
+                );
+                log::debug!(
+                    "control: {}",
+                    serde_json::to_string(&ctl.stats).unwrap_or_default()
                 );
                 last_stats = total;
             }
@@ -423,30 +456,6 @@ fn join_glbp_multicast(port: &Port) {
                 }
             }
         }
-    }
-}
-
-/// The control lcore's state.
-struct Control {
-    exception: Arc<MbufRing>,
-    #[allow(dead_code)]
-    tx: Vec<TxPath>,
-    counts: Counts,
-    #[allow(dead_code)]
-    idle: Idle,
-}
-
-impl Control {
-    /// One round of control work; true when something was done.
-    fn poll(&mut self) -> bool {
-        let mut b = Burst::new();
-        let n = self.exception.dequeue_burst(&mut b);
-        for m in b.drain() {
-            // The exception path is wired in by the dataplane issue: for now
-            // punted frames (counted by the worker) are released.
-            drop(m);
-        }
-        n > 0
     }
 }
 

@@ -21,7 +21,11 @@ pub struct Timing {
 
 impl Default for Timing {
     fn default() -> Self {
-        Timing { reachable_ms: 60_000, retrans_ms: 1_000, probes: 3 }
+        Timing {
+            reachable_ms: 60_000,
+            retrans_ms: 1_000,
+            probes: 3,
+        }
     }
 }
 
@@ -63,7 +67,10 @@ pub struct Neighbors {
 
 impl Neighbors {
     pub fn new(timing: Timing) -> Neighbors {
-        Neighbors { timing, ..Neighbors::default() }
+        Neighbors {
+            timing,
+            ..Neighbors::default()
+        }
     }
 
     /// Changes whenever the resolved set changes: republish when it moves.
@@ -73,7 +80,13 @@ impl Neighbors {
 
     /// Adds a static entry.
     pub fn add_static(&mut self, port: u16, ip: Ipv4Addr, mac: MacAddr) {
-        self.entries.insert((port, ip), Entry { mac: Some(mac), state: State::Static });
+        self.entries.insert(
+            (port, ip),
+            Entry {
+                mac: Some(mac),
+                state: State::Static,
+            },
+        );
         self.version += 1;
     }
 
@@ -91,15 +104,27 @@ impl Neighbors {
         }
         let reach = now + self.timing.reachable_ms;
         match self.entries.get_mut(&(port, ip)) {
-            Some(Entry { state: State::Static, .. }) => {}
+            Some(Entry {
+                state: State::Static,
+                ..
+            }) => {}
             Some(e) => {
                 if e.mac != Some(mac) {
                     self.version += 1;
                 }
-                *e = Entry { mac: Some(mac), state: State::Reachable { expires: reach } };
+                *e = Entry {
+                    mac: Some(mac),
+                    state: State::Reachable { expires: reach },
+                };
             }
             None if create => {
-                self.entries.insert((port, ip), Entry { mac: Some(mac), state: State::Reachable { expires: reach } });
+                self.entries.insert(
+                    (port, ip),
+                    Entry {
+                        mac: Some(mac),
+                        state: State::Reachable { expires: reach },
+                    },
+                );
                 self.version += 1;
             }
             None => {}
@@ -115,7 +140,13 @@ impl Neighbors {
         }
         self.entries.insert(
             (port, ip),
-            Entry { mac: None, state: State::Incomplete { sent: 1, next: now + self.timing.retrans_ms } },
+            Entry {
+                mac: None,
+                state: State::Incomplete {
+                    sent: 1,
+                    next: now + self.timing.retrans_ms,
+                },
+            },
         );
         Some(Probe { port, ip, to: None })
     }
@@ -129,8 +160,15 @@ impl Neighbors {
         self.entries.retain(|&(port, ip), e| match e.state {
             State::Static => true,
             State::Reachable { expires } if now >= expires => {
-                e.state = State::Probing { sent: 1, next: now + t.retrans_ms };
-                probes.push(Probe { port, ip, to: e.mac });
+                e.state = State::Probing {
+                    sent: 1,
+                    next: now + t.retrans_ms,
+                };
+                probes.push(Probe {
+                    port,
+                    ip,
+                    to: e.mac,
+                });
                 true
             }
             State::Reachable { .. } => true,
@@ -139,9 +177,23 @@ impl Neighbors {
                     changed |= e.mac.is_some();
                     return false;
                 }
-                let to = if matches!(e.state, State::Probing { .. }) { e.mac } else { None };
-                let st = State::Probing { sent: sent + 1, next: now + t.retrans_ms };
-                e.state = if e.mac.is_some() { st } else { State::Incomplete { sent: sent + 1, next: now + t.retrans_ms } };
+                let to = if matches!(e.state, State::Probing { .. }) {
+                    e.mac
+                } else {
+                    None
+                };
+                let st = State::Probing {
+                    sent: sent + 1,
+                    next: now + t.retrans_ms,
+                };
+                e.state = if e.mac.is_some() {
+                    st
+                } else {
+                    State::Incomplete {
+                        sent: sent + 1,
+                        next: now + t.retrans_ms,
+                    }
+                };
                 probes.push(Probe { port, ip, to });
                 true
             }
@@ -167,7 +219,11 @@ impl Neighbors {
 
     /// The resolved entries of `port`, for publication.
     pub fn resolved(&self, port: u16) -> FxMap<Ipv4Addr, MacAddr> {
-        self.entries.iter().filter(|((p, _), _)| *p == port).filter_map(|((_, ip), e)| e.mac.map(|m| (*ip, m))).collect()
+        self.entries
+            .iter()
+            .filter(|((p, _), _)| *p == port)
+            .filter_map(|((_, ip), e)| e.mac.map(|m| (*ip, m)))
+            .collect()
     }
 
     /// Number of entries (any state).
@@ -188,14 +244,29 @@ mod tests {
     const MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 9]);
 
     fn table() -> Neighbors {
-        Neighbors::new(Timing { reachable_ms: 10_000, retrans_ms: 1_000, probes: 3 })
+        Neighbors::new(Timing {
+            reachable_ms: 10_000,
+            retrans_ms: 1_000,
+            probes: 3,
+        })
     }
 
     #[test]
     fn resolves_once_then_learns_the_reply() {
         let mut n = table();
-        assert_eq!(n.resolve(0, 0, IP), Some(Probe { port: 0, ip: IP, to: None }));
-        assert_eq!(n.resolve(10, 0, IP), None, "no second probe while resolving");
+        assert_eq!(
+            n.resolve(0, 0, IP),
+            Some(Probe {
+                port: 0,
+                ip: IP,
+                to: None
+            })
+        );
+        assert_eq!(
+            n.resolve(10, 0, IP),
+            None,
+            "no second probe while resolving"
+        );
         assert_eq!(n.get(0, IP), None);
         let v = n.version();
         n.learn(20, 0, IP, MAC, false);
@@ -214,7 +285,10 @@ mod tests {
         assert_eq!(n.poll(2000).len(), 1);
         assert_eq!(n.poll(3000), vec![], "3 probes sent: give up");
         assert!(n.is_empty());
-        assert!(n.resolve(3001, 0, IP).is_some(), "a later packet may try again");
+        assert!(
+            n.resolve(3001, 0, IP).is_some(),
+            "a later packet may try again"
+        );
     }
 
     #[test]
@@ -222,7 +296,14 @@ mod tests {
         let mut n = table();
         n.learn(0, 0, IP, MAC, true);
         assert_eq!(n.next_deadline(), Some(10_000));
-        assert_eq!(n.poll(10_000), vec![Probe { port: 0, ip: IP, to: Some(MAC) }]);
+        assert_eq!(
+            n.poll(10_000),
+            vec![Probe {
+                port: 0,
+                ip: IP,
+                to: Some(MAC)
+            }]
+        );
         assert_eq!(n.get(0, IP), Some(MAC), "still used while refreshed");
         // An answer makes it reachable again.
         n.learn(10_500, 0, IP, MAC, false);
@@ -246,7 +327,11 @@ mod tests {
         assert_eq!(n.get(0, IP), None, "never learn a multicast MAC");
         n.add_static(0, IP, MAC);
         n.learn(0, 0, IP, MacAddr([2, 0, 0, 0, 0, 1]), true);
-        assert_eq!(n.get(0, IP), Some(MAC), "static entries are never overwritten");
+        assert_eq!(
+            n.get(0, IP),
+            Some(MAC),
+            "static entries are never overwritten"
+        );
         assert_eq!(n.poll(u64::MAX / 2), vec![]);
     }
 }

@@ -101,7 +101,8 @@ pub struct DataplaneState<R: Routes = crate::dpdk::Lpm> {
     /// Bumped on every publication, for tests and telemetry.
     pub generation: u64,
     pub ports: Vec<PortView>,
-    pub routes: R,
+    /// Shared between snapshots: rebuilt only when routes change.
+    pub routes: std::sync::Arc<R>,
     pub next_hops: Vec<NextHop>,
 }
 

@@ -1,16 +1,18 @@
 //! Poll-mode workers: burst RX, per-packet verdict, burst TX. No
 //! allocation, no lock, no syscall and no log line per packet.
 
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use crossbeam::queue::ArrayQueue;
 
 use super::counters::{Counts, Drop, Shared};
 use super::state::{DataplaneState, Routes};
 use crate::config::Idle;
-use crate::dpdk::{Burst, Mbuf, MbufRing, RxQueue, TxQueue};
+use crate::dpdk::{self, Burst, Mbuf, MbufRing, RxQueue, TxQueue};
 use crate::wire::{ethernet, glbp, ipv4, udp};
 
 /// What to do with one packet.
@@ -22,6 +24,9 @@ pub enum Verdict {
     Exception,
     /// Drop and count.
     Drop(Drop),
+    /// Drop (counted as unresolved) and ask the control lcore to resolve
+    /// this neighbour on this port.
+    Unresolved(u16, Ipv4Addr),
 }
 
 /// Decides the fate of one frame received on port `ingress`, rewriting it
@@ -80,8 +85,9 @@ pub fn process<R: Routes>(pkt: &mut [u8], ingress: usize, st: &DataplaneState<R>
             let Some(out) = st.ports.get(usize::from(hop.port)) else {
                 return Verdict::Drop(Drop::NoRoute);
             };
-            let Some(mac) = out.neighbors.get(&hop.via.unwrap_or(dst_ip)) else {
-                return Verdict::Drop(Drop::Unresolved);
+            let nh_ip = hop.via.unwrap_or(dst_ip);
+            let Some(mac) = out.neighbors.get(&nh_ip) else {
+                return Verdict::Unresolved(hop.port, nh_ip);
             };
             eth.set_dst_addr(*mac);
             eth.set_src_addr(out.mac);
@@ -101,6 +107,37 @@ fn is_glbp_v4(ip_bytes: &[u8]) -> bool {
         return false;
     }
     udp::Packet::new_checked(ip.payload()).is_ok_and(|u| u.dst_port() == glbp::UDP_PORT)
+}
+
+/// Rate limit of resolution requests: a small direct-mapped table of the
+/// last request time per (port, neighbour), so a flow to an unresolved
+/// neighbour asks the control lcore at most every `gap` TSC ticks.
+pub struct RecentRequests {
+    slots: [(u16, u32, u64); 64],
+}
+
+impl Default for RecentRequests {
+    fn default() -> Self {
+        RecentRequests {
+            slots: [(u16::MAX, 0, 0); 64],
+        }
+    }
+}
+
+impl RecentRequests {
+    /// True when (port, ip) was not requested within `gap` of `now`; records
+    /// the request.
+    #[inline]
+    pub fn first_in(&mut self, port: u16, ip: Ipv4Addr, now: u64, gap: u64) -> bool {
+        let key = u32::from(ip);
+        let i = (key.wrapping_mul(0x9e37_79b1) >> 26) as usize ^ usize::from(port & 63);
+        let slot = &mut self.slots[i & 63];
+        if slot.0 == port && slot.1 == key && now.wrapping_sub(slot.2) < gap {
+            return false;
+        }
+        *slot = (port, key, now);
+        true
+    }
 }
 
 /// How a worker transmits on one port.
@@ -123,6 +160,8 @@ pub struct Worker {
     /// (port index, ring).
     pub handoff_in: Vec<(usize, Arc<MbufRing>)>,
     pub exception: Arc<MbufRing>,
+    /// Neighbours to resolve, to the control lcore.
+    pub resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
     pub state: Arc<ArcSwap<DataplaneState>>,
     pub counters: Arc<Shared>,
     pub stop: Arc<AtomicBool>,
@@ -143,6 +182,8 @@ impl Worker {
         let mut rx = Burst::new();
         let mut out: Vec<Burst> = (0..nports).map(|_| Burst::new()).collect();
         let mut empty_rounds = 0u32;
+        let mut recent = RecentRequests::default();
+        let resolve_gap = dpdk::tsc_hz() / 10;
         let mut sleep = Duration::from_micros(10);
         while !self.stop.load(Ordering::Relaxed) {
             let st = self.state.load();
@@ -181,6 +222,14 @@ impl Worker {
                         Verdict::Drop(why) => {
                             c.drop(why);
                             drop(m);
+                        }
+                        Verdict::Unresolved(port, ip) => {
+                            c.drop(Drop::Unresolved);
+                            drop(m);
+                            if recent.first_in(port, ip, dpdk::tsc(), resolve_gap) {
+                                // Full queue: the next packet asks again.
+                                let _ = self.resolve.push((port, ip));
+                            }
                         }
                     }
                 }

@@ -1,0 +1,514 @@
+//! The control lcore: answers what the workers punt (ARP for own addresses,
+//! ICMP echo, TTL expiry), resolves and ages neighbours, and publishes the
+//! dataplane snapshot. GLBP itself is driven from here too (see `glbp`).
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use crossbeam::queue::ArrayQueue;
+
+use super::counters::{Counts, Drop};
+use super::neighbors::{Neighbors, Probe};
+use super::state::{DataplaneState, NextHop, PortView};
+use super::worker::{flush, TxPath};
+use crate::config::Ipv4Net;
+use crate::dpdk::{Burst, Lpm, Mbuf, MbufRing, Mempool, Port};
+use crate::wire::arp::{self, ArpOperation, ArpRepr};
+use crate::wire::ethernet::{self, EthernetRepr};
+use crate::wire::icmpv4::{self, Icmpv4Repr};
+use crate::wire::ipv4::{self, Ipv4Repr};
+use crate::wire::MacAddr;
+
+/// A port as the control lcore sees it.
+pub struct CtlPort {
+    pub name: String,
+    pub dpdk_id: u16,
+    pub mac: MacAddr,
+    pub addr: Ipv4Net,
+    pub port: Port,
+}
+
+/// Swaps dataplane snapshots in and frees the old ones only once no worker
+/// holds them any more (on this lcore, never on a worker).
+pub struct Publisher {
+    cell: Arc<ArcSwap<DataplaneState>>,
+    graveyard: Vec<Arc<DataplaneState>>,
+    generation: u64,
+}
+
+impl Publisher {
+    pub fn new(cell: Arc<ArcSwap<DataplaneState>>) -> Publisher {
+        let generation = cell.load().generation;
+        Publisher {
+            cell,
+            graveyard: Vec::new(),
+            generation,
+        }
+    }
+
+    pub fn current(&self) -> Arc<DataplaneState> {
+        self.cell.load_full()
+    }
+
+    /// The generation the next snapshot should carry.
+    pub fn next_generation(&self) -> u64 {
+        self.generation + 1
+    }
+
+    /// Publishes `st` atomically. Workers pick it up on their next round.
+    pub fn publish(&mut self, st: DataplaneState) {
+        self.generation = st.generation;
+        let old = self.cell.swap(Arc::new(st));
+        self.graveyard.push(old);
+        self.reap();
+    }
+
+    /// Frees the snapshots nobody reads any more. `ArcSwap::swap` pays the
+    /// readers' debts, so the strong count of an old snapshot counts every
+    /// worker still holding it.
+    pub fn reap(&mut self) {
+        self.graveyard.retain(|s| Arc::strong_count(s) > 1);
+    }
+
+    /// Snapshots waiting for their last reader.
+    pub fn pending(&self) -> usize {
+        self.graveyard.len()
+    }
+}
+
+/// A token bucket for rate-limited replies (ICMP errors).
+#[derive(Debug, Clone, Copy)]
+pub struct TokenBucket {
+    tokens: f64,
+    last_ms: u64,
+    per_s: f64,
+    burst: f64,
+}
+
+impl TokenBucket {
+    pub fn new(per_s: u32, burst: u32) -> TokenBucket {
+        TokenBucket {
+            tokens: f64::from(burst),
+            last_ms: 0,
+            per_s: f64::from(per_s),
+            burst: f64::from(burst),
+        }
+    }
+    pub fn take(&mut self, now_ms: u64) -> bool {
+        let dt = now_ms.saturating_sub(self.last_ms) as f64 / 1000.0;
+        self.last_ms = now_ms;
+        self.tokens = (self.tokens + dt * self.per_s).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Control-plane counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ControlStats {
+    pub exceptions: u64,
+    pub arp_requests_answered: u64,
+    pub arp_learned: u64,
+    pub arp_probes_sent: u64,
+    pub icmp_echo_replies: u64,
+    pub icmp_time_exceeded: u64,
+    pub icmp_rate_limited: u64,
+    pub resolve_requests: u64,
+    pub glbp_received: u64,
+    pub dropped: u64,
+    pub no_mbuf: u64,
+    pub publications: u64,
+}
+
+/// Everything the control lcore owns.
+pub struct Control {
+    pub ports: Vec<CtlPort>,
+    pool: Arc<Mempool>,
+    exception: Arc<MbufRing>,
+    tx: Vec<TxPath>,
+    out: Vec<Burst>,
+    pub counts: Counts,
+    pub stats: ControlStats,
+    pub neighbors: Neighbors,
+    resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
+    publisher: Publisher,
+    routes: Arc<Lpm>,
+    next_hops: Vec<NextHop>,
+    published_neighbors: u64,
+    icmp_bucket: TokenBucket,
+    epoch: Instant,
+}
+
+/// What became of a punted frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// It was turned into a reply in place: send it back out.
+    Reply,
+    /// Used (learnt from, answered with a new frame): release it.
+    Consumed,
+    /// Not ours or not valid: release and count.
+    Dropped,
+}
+
+/// Exception frames handled per round before other work gets a turn.
+const EXCEPTION_BURSTS_PER_ROUND: usize = 8;
+
+pub struct ControlParts {
+    pub ports: Vec<CtlPort>,
+    pub pool: Arc<Mempool>,
+    pub exception: Arc<MbufRing>,
+    pub tx: Vec<TxPath>,
+    pub neighbors: Neighbors,
+    pub resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
+    pub state: Arc<ArcSwap<DataplaneState>>,
+}
+
+impl Control {
+    pub fn new(p: ControlParts) -> Control {
+        let publisher = Publisher::new(p.state);
+        let cur = publisher.current();
+        let n = p.ports.len();
+        Control {
+            routes: cur.routes.clone(),
+            next_hops: cur.next_hops.clone(),
+            published_neighbors: u64::MAX,
+            ports: p.ports,
+            pool: p.pool,
+            exception: p.exception,
+            tx: p.tx,
+            out: (0..n).map(|_| Burst::new()).collect(),
+            counts: Counts::new(n),
+            stats: ControlStats::default(),
+            neighbors: p.neighbors,
+            resolve: p.resolve,
+            publisher,
+            icmp_bucket: TokenBucket::new(100, 50),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Milliseconds since the control lcore started (monotonic).
+    pub fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// One round of control work; true when something was done.
+    pub fn poll(&mut self) -> bool {
+        let now = self.now_ms();
+        let mut busy = false;
+        let mut b = Burst::new();
+        for _ in 0..EXCEPTION_BURSTS_PER_ROUND {
+            if self.exception.dequeue_burst(&mut b) == 0 {
+                break;
+            }
+            busy = true;
+            for m in b.drain() {
+                self.stats.exceptions += 1;
+                self.handle(now, m);
+            }
+        }
+        while let Some((port, ip)) = self.resolve.pop() {
+            busy = true;
+            self.stats.resolve_requests += 1;
+            if let Some(p) = self.neighbors.resolve(now, port, ip) {
+                self.send_probe(p);
+            }
+        }
+        for p in self.neighbors.poll(now) {
+            self.send_probe(p);
+        }
+        if self.neighbors.version() != self.published_neighbors {
+            self.publish();
+        }
+        self.flush();
+        self.publisher.reap();
+        busy
+    }
+
+    /// Builds and publishes a snapshot from the current tables.
+    pub fn publish(&mut self) {
+        self.published_neighbors = self.neighbors.version();
+        let cur = self.publisher.current();
+        let ports = self
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PortView {
+                name: p.name.clone(),
+                mac: p.mac,
+                addr: p.addr,
+                vmacs: cur
+                    .ports
+                    .get(i)
+                    .map(|v| v.vmacs.clone())
+                    .unwrap_or_default(),
+                neighbors: self.neighbors.resolved(i as u16),
+            })
+            .collect();
+        let st = DataplaneState {
+            generation: self.publisher.next_generation(),
+            ports,
+            routes: self.routes.clone(),
+            next_hops: self.next_hops.clone(),
+        };
+        self.publisher.publish(st);
+        self.stats.publications += 1;
+    }
+
+    /// Sends everything queued for transmission.
+    pub fn flush(&mut self) {
+        for (p, b) in self.out.iter_mut().enumerate() {
+            flush(&mut self.tx[p], b, p, &mut self.counts);
+        }
+    }
+
+    fn port_index(&self, dpdk_id: u16) -> Option<usize> {
+        self.ports.iter().position(|p| p.dpdk_id == dpdk_id)
+    }
+
+    /// Queues `m` for transmission on port `pidx`.
+    pub fn send(&mut self, pidx: usize, m: Mbuf) {
+        if self.out[pidx].is_full() {
+            flush(
+                &mut self.tx[pidx],
+                &mut self.out[pidx],
+                pidx,
+                &mut self.counts,
+            );
+        }
+        if let Err(m) = self.out[pidx].push(m) {
+            self.counts.drop(Drop::TxFull);
+            drop(m);
+        }
+    }
+
+    /// A new frame of `len` bytes, filled by `fill`.
+    pub fn new_frame(&mut self, len: usize, fill: impl FnOnce(&mut [u8]) -> bool) -> Option<Mbuf> {
+        let Some(mut m) = self.pool.alloc() else {
+            self.stats.no_mbuf += 1;
+            return None;
+        };
+        let buf = m.set_len(len);
+        if buf.len() != len || !fill(buf) {
+            return None;
+        }
+        Some(m)
+    }
+
+    fn handle(&mut self, now: u64, mut m: Mbuf) {
+        let outcome = match self.port_index(m.port()) {
+            None => (0, Outcome::Dropped),
+            Some(pidx) => {
+                let head =
+                    ethernet::Frame::new_checked(m.data()).map(|f| (f.ethertype(), f.header_len()));
+                let o = match head {
+                    Ok((ethernet::ETHERTYPE_ARP, hl)) => self.handle_arp(now, pidx, &mut m, hl),
+                    Ok((ethernet::ETHERTYPE_IPV4, hl)) => self.handle_ipv4(now, pidx, &mut m, hl),
+                    _ => Outcome::Dropped,
+                };
+                (pidx, o)
+            }
+        };
+        match outcome {
+            (pidx, Outcome::Reply) => self.send(pidx, m),
+            (_, Outcome::Consumed) => {}
+            (_, Outcome::Dropped) => self.stats.dropped += 1,
+        }
+    }
+
+    /// ARP: learn, and answer requests for our own address in place.
+    fn handle_arp(&mut self, now: u64, pidx: usize, m: &mut Mbuf, hl: usize) -> Outcome {
+        let port_mac = self.ports[pidx].mac;
+        let own_ip = self.ports[pidx].addr.addr;
+        let data = m.data_mut();
+        let Some(Ok(repr)) = data
+            .get(hl..)
+            .map(|b| arp::Packet::new_checked(b).and_then(|p| ArpRepr::parse(&p)))
+        else {
+            return Outcome::Dropped;
+        };
+        let for_us = repr.target_ip == own_ip;
+        if self.ports[pidx].addr.contains(repr.sender_ip) {
+            self.neighbors.learn(
+                now,
+                pidx as u16,
+                repr.sender_ip,
+                repr.sender_hw_addr,
+                for_us,
+            );
+            self.stats.arp_learned += 1;
+        }
+        if repr.operation == ArpOperation::Request && for_us {
+            let mut eth = ethernet::Frame::new_unchecked(&mut data[..]);
+            eth.set_dst_addr(repr.sender_hw_addr);
+            eth.set_src_addr(port_mac);
+            arp::Packet::new_unchecked(&mut data[hl..]).make_reply(port_mac);
+            self.stats.arp_requests_answered += 1;
+            return Outcome::Reply;
+        }
+        Outcome::Consumed
+    }
+
+    /// IPv4 to us: ICMP echo; IPv4 that expired in transit: time exceeded.
+    fn handle_ipv4(&mut self, now: u64, pidx: usize, m: &mut Mbuf, hl: usize) -> Outcome {
+        let own_ip = self.ports[pidx].addr.addr;
+        let port_mac = self.ports[pidx].mac;
+        let parsed = {
+            let d = m.data();
+            ethernet::Frame::new_checked(d).ok().and_then(|f| {
+                let p = ipv4::Packet::new_checked(&d[hl..]).ok()?;
+                Some((f.src_addr(), Ipv4Repr::parse(&p).ok()?))
+            })
+        };
+        let Some((src_mac, ip)) = parsed else {
+            return Outcome::Dropped;
+        };
+        if self.is_own(ip.dst) {
+            if ip.protocol == ipv4::PROTO_ICMP && self.echo_reply(pidx, m, hl) {
+                return Outcome::Reply;
+            }
+            return Outcome::Dropped;
+        }
+        if ip.dst.is_multicast() {
+            self.stats.glbp_received += 1;
+            return Outcome::Consumed;
+        }
+        if ip.ttl <= 1 {
+            if !self.icmp_bucket.take(now) {
+                self.stats.icmp_rate_limited += 1;
+                return Outcome::Consumed;
+            }
+            if let Some(r) = self.time_exceeded(m.data(), hl, ip, src_mac, port_mac, own_ip) {
+                self.stats.icmp_time_exceeded += 1;
+                self.send(pidx, r);
+            }
+            return Outcome::Consumed;
+        }
+        Outcome::Dropped
+    }
+
+    fn is_own(&self, ip: Ipv4Addr) -> bool {
+        self.ports.iter().any(|p| p.addr.addr == ip)
+    }
+
+    /// Turns an ICMP echo request into the reply, in place.
+    fn echo_reply(&mut self, pidx: usize, m: &mut Mbuf, hl: usize) -> bool {
+        let port_mac = self.ports[pidx].mac;
+        let d = m.data_mut();
+        let mut eth = ethernet::Frame::new_unchecked(&mut d[..]);
+        let peer = eth.src_addr();
+        eth.set_dst_addr(peer);
+        eth.set_src_addr(port_mac);
+        let mut ip = ipv4::Packet::new_unchecked(&mut d[hl..]);
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        {
+            let Ok(mut icmp) = icmpv4::Packet::new_checked(ip.payload_mut()) else {
+                return false;
+            };
+            if icmp.msg_type() != icmpv4::TYPE_ECHO_REQUEST || !icmp.verify_checksum() {
+                return false;
+            }
+            icmp.make_echo_reply();
+        }
+        ip.set_src_addr(dst);
+        ip.set_dst_addr(src);
+        ip.set_ttl(64);
+        ip.fill_checksum();
+        self.stats.icmp_echo_replies += 1;
+        true
+    }
+
+    /// An ICMP time-exceeded for the packet in `orig`, to its sender.
+    fn time_exceeded(
+        &mut self,
+        orig: &[u8],
+        hl: usize,
+        ip: Ipv4Repr,
+        to_mac: MacAddr,
+        port_mac: MacAddr,
+        port_ip: Ipv4Addr,
+    ) -> Option<Mbuf> {
+        // Never answer an ICMP error or a packet from a non-unicast source.
+        if ip.src.is_multicast()
+            || ip.src.is_broadcast()
+            || ip.src.is_unspecified()
+            || !to_mac.is_unicast()
+        {
+            return None;
+        }
+        let ip_bytes = &orig[hl..];
+        let ihl = ipv4::Packet::new_checked(ip_bytes).ok()?.header_len();
+        if ip.protocol == ipv4::PROTO_ICMP {
+            let t = *ip_bytes.get(ihl)?;
+            if t != icmpv4::TYPE_ECHO_REQUEST && t != icmpv4::TYPE_ECHO_REPLY {
+                return None;
+            }
+        }
+        let quoted = &ip_bytes[..(ihl + 8).min(ip_bytes.len())];
+        let icmp = Icmpv4Repr::TimeExceeded {
+            code: icmpv4::CODE_TTL_EXCEEDED,
+            data: quoted,
+        };
+        let ipr = Ipv4Repr {
+            src: port_ip,
+            dst: ip.src,
+            protocol: ipv4::PROTO_ICMP,
+            payload_len: icmp.buffer_len(),
+            ttl: 64,
+            tos: 0xc0,
+            ident: 0,
+            dont_frag: false,
+        };
+        let eth = EthernetRepr {
+            src: port_mac,
+            dst: to_mac,
+            vlan_tci: None,
+            ethertype: ethernet::ETHERTYPE_IPV4,
+        };
+        let len = eth.header_len() + ipr.header_len() + icmp.buffer_len();
+        self.new_frame(len.max(60), |b| {
+            b.fill(0);
+            let Ok(e) = eth.emit(b) else { return false };
+            let Ok(i) = ipr.emit(&mut b[e..]) else {
+                return false;
+            };
+            icmp.emit(&mut b[e + i..]).is_ok()
+        })
+    }
+
+    /// Sends an ARP request for `p.ip` from the port's own address.
+    fn send_probe(&mut self, p: Probe) {
+        let pidx = usize::from(p.port);
+        let Some(port) = self.ports.get(pidx) else {
+            return;
+        };
+        let (mac, ip) = (port.mac, port.addr.addr);
+        let eth = EthernetRepr {
+            src: mac,
+            dst: p.to.unwrap_or(MacAddr::BROADCAST),
+            vlan_tci: None,
+            ethertype: ethernet::ETHERTYPE_ARP,
+        };
+        let a = ArpRepr {
+            operation: ArpOperation::Request,
+            sender_hw_addr: mac,
+            sender_ip: ip,
+            target_hw_addr: MacAddr::ZERO,
+            target_ip: p.ip,
+        };
+        if let Some(m) = self.new_frame(60, |b| {
+            b.fill(0);
+            let Ok(e) = eth.emit(b) else { return false };
+            a.emit(&mut b[e..]).is_ok()
+        }) {
+            self.stats.arp_probes_sent += 1;
+            self.send(pidx, m);
+        }
+    }
+}
