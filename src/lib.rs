@@ -8,4 +8,5 @@
 #![deny(unsafe_code)]
 
 pub mod protocol;
+pub mod sim;
 pub mod wire;

@@ -63,14 +63,29 @@ impl FromStr for MacAddr {
     type Err = ParseMacError;
     /// Accepts `aa:bb:cc:dd:ee:ff`, `aa-bb-cc-dd-ee-ff` and Cisco's `aabb.ccdd.eeff`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let hex: String = s.chars().filter(|c| !matches!(c, ':' | '-' | '.')).collect();
+        let hex: String = s
+            .chars()
+            .filter(|c| !matches!(c, ':' | '-' | '.'))
+            .collect();
         let sep_ok = match s.len() {
             17 => {
                 let sep = s.as_bytes()[2];
                 (sep == b':' || sep == b'-')
-                    && s.bytes().enumerate().all(|(i, c)| if i % 3 == 2 { c == sep } else { c.is_ascii_hexdigit() })
+                    && s.bytes().enumerate().all(|(i, c)| {
+                        if i % 3 == 2 {
+                            c == sep
+                        } else {
+                            c.is_ascii_hexdigit()
+                        }
+                    })
             }
-            14 => s.bytes().enumerate().all(|(i, c)| if i % 5 == 4 { c == b'.' } else { c.is_ascii_hexdigit() }),
+            14 => s.bytes().enumerate().all(|(i, c)| {
+                if i % 5 == 4 {
+                    c == b'.'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            }),
             _ => false,
         };
         if !sep_ok || hex.len() != 12 {
