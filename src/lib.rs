@@ -11,4 +11,5 @@ pub mod config;
 pub mod dpdk;
 pub mod protocol;
 pub mod runtime;
+pub mod sim;
 pub mod wire;

@@ -1,3 +1,197 @@
 //! GLBP protocol engine: pure state machines. Events in, actions out; time is
-//! an argument. No DPDK, no sockets, no clock.
+//! an argument. No DPDK, no sockets, no clock, no threads.
+//!
+//! # Driving it
+//! The runtime owns one [`Port`] per interface (or one [`Group`] per group)
+//! and calls `handle(now, event)` with a monotonic time in milliseconds since
+//! any epoch. Each call returns the [`Action`]s to perform, in order. After
+//! every call the runtime reads `next_deadline()` and calls
+//! `handle(deadline, Event::Timer)` when that time is reached (early or
+//! spurious `Timer` events are harmless).
+//!
+//! Authentication: the runtime verifies MD5 digests over the received bytes
+//! with the wire layer and passes the verdict in [`RxMessage::auth_ok`]; the
+//! engine checks that the auth *mode* and text password match its
+//! configuration, drops and counts failures. Outgoing messages carry the
+//! configured [`AuthRepr`](crate::wire::glbp::AuthRepr) variant with a zero
+//! digest (the runtime signs them) and, with MD5, a type-4 nonce TLV.
 #![forbid(unsafe_code)]
+
+pub mod config;
+mod group;
+mod lb;
+mod port;
+pub mod rng;
+#[cfg(test)]
+mod tests;
+
+use std::net::IpAddr;
+
+pub use config::{Authentication, ClientCache, ConfigError, GroupConfig, LoadBalancing, Weighting};
+pub use group::{Counters, ForwarderStatus, Group, GroupStatus, MemberStatus, PeerStatus};
+pub use port::{Port, PortCounters, PortEvent};
+
+use crate::wire::glbp::{GlbpRepr, VfState, VgState};
+use crate::wire::MacAddr;
+
+/// Time in milliseconds since an arbitrary epoch (monotonic).
+pub type Millis = u64;
+
+/// The virtual MAC of forwarder `fwd` (1..=4) of `group`:
+/// `00:07:b4 : group[15:8] : group[7:0] : fwd` (notes §5).
+pub fn vmac(group: u16, fwd: u8) -> MacAddr {
+    let g = group.to_be_bytes();
+    MacAddr([0x00, 0x07, 0xb4, g[0], g[1], fwd])
+}
+
+/// A received GLBP message, already parsed (and its digest checked) by the
+/// runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RxMessage {
+    /// IP source of the packet (the peer's interface address).
+    pub src_ip: IpAddr,
+    /// Ethernet source (own MAC or one of the sender's VMACs).
+    pub src_mac: MacAddr,
+    /// Ingress port.
+    pub port: u16,
+    /// Whether the runtime's digest check passed; only consulted when MD5
+    /// authentication is configured.
+    pub auth_ok: bool,
+    /// The decoded message.
+    pub repr: GlbpRepr,
+}
+
+/// An input to a [`Group`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A deadline returned by `next_deadline()` has been reached.
+    Timer,
+    /// A GLBP message for this group.
+    Rx(RxMessage),
+    /// The runtime dropped a message of this group whose digest did not verify
+    /// (alternative to `Rx` with `auth_ok: false`); only counted.
+    AuthFailed {
+        /// Source IP of the rejected message.
+        src_ip: IpAddr,
+    },
+    /// An ARP request (or IPv6 NS) for the virtual IP.
+    Arp {
+        /// Requesting host's IP.
+        host_ip: IpAddr,
+        /// Requesting host's MAC.
+        host_mac: MacAddr,
+    },
+    /// A tracked object changed state.
+    Track {
+        /// Object id as in [`GroupConfig::tracking`].
+        object: u32,
+        /// New state.
+        up: bool,
+    },
+    /// Administrative enable.
+    Enable,
+    /// Administrative disable: resigns gracefully like [`Event::Shutdown`].
+    Disable,
+    /// New configuration, applied in place (same group id; invalid ones are
+    /// ignored and counted).
+    Configure(GroupConfig),
+    /// The daemon stops: resign (forwarders handed over at once) and disable.
+    Shutdown,
+}
+
+/// Where to send a GLBP message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dest {
+    /// 224.0.0.102 / ff02::66.
+    Multicast,
+    /// A member's IP (forwarder request and response).
+    Unicast(IpAddr),
+}
+
+/// What a member disagrees with the AVG about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MismatchKind {
+    /// The AVG advertises another virtual IP than the configured one.
+    Vip,
+    /// The AVG's hello/hold/redirect/timeout differ from ours (we adopt them).
+    Timers,
+    /// The peer's timers are unusable (zero, hold <= hello, timeout <= redirect).
+    BadTimers,
+    /// A peer uses our IP address.
+    DuplicateAddress,
+}
+
+/// An output of a [`Group`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send a GLBP message. `eth_src` follows IOS: own MAC while active for no
+    /// forwarder, else one of the active VMACs (the taken-over one for a
+    /// takeover announcement). Auth digests are zero: the runtime signs.
+    Send {
+        /// Destination.
+        dst: Dest,
+        /// Ethernet source address.
+        eth_src: MacAddr,
+        /// Message to encode.
+        msg: GlbpRepr,
+    },
+    /// Start accepting and forwarding frames sent to this VMAC.
+    StartForwarding {
+        /// Virtual MAC.
+        vmac: MacAddr,
+    },
+    /// Stop forwarding this VMAC.
+    StopForwarding {
+        /// Virtual MAC.
+        vmac: MacAddr,
+    },
+    /// Answer the ARP request: unicast to the host, Ethernet source = own
+    /// MAC, ARP sender hardware address = `vmac`.
+    ArpReply {
+        /// Host IP.
+        host_ip: IpAddr,
+        /// Host MAC.
+        host_mac: MacAddr,
+        /// Virtual IP being resolved.
+        vip: IpAddr,
+        /// Chosen virtual MAC.
+        vmac: MacAddr,
+    },
+    /// Broadcast a gratuitous ARP for `vip` with `vmac` (lone survivor only).
+    GratuitousArp {
+        /// Virtual IP.
+        vip: IpAddr,
+        /// Virtual MAC to announce.
+        vmac: MacAddr,
+    },
+    /// `%GLBP-6-STATECHANGE: <if> Grp <group> state <old> -> <new>`.
+    VgStateChange {
+        /// Group.
+        group: u16,
+        /// Previous state.
+        old: VgState,
+        /// New state.
+        new: VgState,
+    },
+    /// `%GLBP-6-FWDSTATECHANGE: <if> Grp <group> Fwd <n> state <old> -> <new>`.
+    VfStateChange {
+        /// Group.
+        group: u16,
+        /// Forwarder number 1..=4.
+        forwarder: u8,
+        /// Previous state.
+        old: VfState,
+        /// New state.
+        new: VfState,
+    },
+    /// A configuration disagreement, reported once per peer and kind until it
+    /// goes away.
+    Mismatch {
+        /// Group.
+        group: u16,
+        /// The peer.
+        peer: IpAddr,
+        /// What differs.
+        kind: MismatchKind,
+    },
+}

@@ -1,0 +1,2 @@
+//! Discrete-event simulator of a LAN of GLBP routers and hosts.
+#![forbid(unsafe_code)]
