@@ -141,6 +141,17 @@ struct NonceState {
     peers: BTreeMap<MacAddr, u32>,
 }
 
+/// The AVG's load-balancing table, for a dataplane that answers ARP itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balancing {
+    /// The virtual IP answered for.
+    pub vip: IpAddr,
+    /// The configured method.
+    pub method: super::LoadBalancing,
+    /// Eligible forwarders: (number 1..=4, VMAC, weight), by number.
+    pub forwarders: Vec<(u8, MacAddr, u8)>,
+}
+
 /// One member as shown by `show glbp`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberStatus {
@@ -1356,14 +1367,11 @@ impl Group {
 
     // ----- ARP -----------------------------------------------------------
 
-    fn on_arp(&mut self, now: Millis, host_ip: IpAddr, host_mac: MacAddr, out: &mut Vec<Action>) {
-        let Some(vip) = self.vip.filter(|_| self.vg == VgState::Active) else {
-            self.counters.arp_ignored += 1;
-            return;
-        };
+    /// Forwarders the AVG may hand out now: active somewhere and not past
+    /// redirect, with the weight of their current holder, by number.
+    fn eligible(&self, now: Millis) -> Vec<Candidate> {
         let my_weight = self.weight();
-        let eligible: Vec<Candidate> = self
-            .fwds
+        self.fwds
             .iter()
             .flatten()
             .filter(|f| f.redirect_at.map_or(true, |r| r > now))
@@ -1378,7 +1386,38 @@ impl Group {
                 }),
                 (false, None) => None,
             })
+            .collect()
+    }
+
+    /// What a dataplane answering ARP for the VIP needs, when this member is
+    /// the AVG: the VIP, the method, and the eligible forwarders as
+    /// (number, VMAC, weight). `None` when not AVG (stay silent).
+    pub fn balancing(&self, now: Millis) -> Option<Balancing> {
+        let vip = self.vip.filter(|_| self.vg == VgState::Active)?;
+        let forwarders = self
+            .eligible(now)
+            .into_iter()
+            .filter_map(|c| {
+                let f = self
+                    .fwds
+                    .get(usize::from(c.number).checked_sub(1)?)?
+                    .as_ref()?;
+                Some((c.number, f.vmac, c.weight))
+            })
             .collect();
+        Some(Balancing {
+            vip,
+            method: self.cfg.load_balancing,
+            forwarders,
+        })
+    }
+
+    fn on_arp(&mut self, now: Millis, host_ip: IpAddr, host_mac: MacAddr, out: &mut Vec<Action>) {
+        let Some(vip) = self.vip.filter(|_| self.vg == VgState::Active) else {
+            self.counters.arp_ignored += 1;
+            return;
+        };
+        let eligible = self.eligible(now);
         let pick = self.lb.choose(
             now,
             self.cfg.load_balancing,

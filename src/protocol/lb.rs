@@ -27,7 +27,7 @@ pub(crate) struct Balancer {
 }
 
 /// Rendezvous (highest random weight) score of a host for a forwarder.
-pub(crate) fn hrw_score(host: MacAddr, number: u8) -> u64 {
+pub fn hrw_score(host: MacAddr, number: u8) -> u64 {
     let mut h = [0u8; 8];
     h[..6].copy_from_slice(host.as_bytes());
     mix64(mix64(u64::from_le_bytes(h)) ^ u64::from(number))

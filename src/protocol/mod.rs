@@ -19,7 +19,7 @@
 
 pub mod config;
 mod group;
-mod lb;
+pub mod lb;
 mod port;
 pub mod rng;
 #[cfg(test)]
@@ -28,7 +28,9 @@ mod tests;
 use std::net::IpAddr;
 
 pub use config::{Authentication, ClientCache, ConfigError, GroupConfig, LoadBalancing, Weighting};
-pub use group::{Counters, ForwarderStatus, Group, GroupStatus, MemberStatus, PeerStatus};
+pub use group::{
+    Balancing, Counters, ForwarderStatus, Group, GroupStatus, MemberStatus, PeerStatus,
+};
 pub use port::{Port, PortCounters, PortEvent};
 
 use crate::wire::glbp::{GlbpRepr, VfState, VgState};

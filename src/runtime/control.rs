@@ -2,6 +2,10 @@
 //! ICMP echo, TTL expiry), resolves and ages neighbours, and publishes the
 //! dataplane snapshot. GLBP itself is driven from here too (see `glbp`).
 
+mod glbp;
+
+pub use glbp::{vf_name, vg_name, GlbpPort};
+
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,7 +15,7 @@ use crossbeam::queue::ArrayQueue;
 
 use super::counters::{Counts, Drop};
 use super::neighbors::{Neighbors, Probe};
-use super::state::{DataplaneState, NextHop, PortView};
+use super::state::{DataplaneState, NextHop, PortView, VipBalance};
 use super::worker::{flush, TxPath};
 use crate::config::Ipv4Net;
 use crate::dpdk::{Burst, Lpm, Mbuf, MbufRing, Mempool, Port};
@@ -28,6 +32,19 @@ pub struct CtlPort {
     pub mac: MacAddr,
     pub addr: Ipv4Net,
     pub port: Port,
+    /// What GLBP wants the workers to do on this port.
+    pub glbp: GlbpView,
+}
+
+/// The GLBP part of a port's published view.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GlbpView {
+    /// VMACs this node forwards for.
+    pub vmacs: Vec<MacAddr>,
+    /// VIPs this node answers ARP for, as AVG.
+    pub avg: Vec<VipBalance>,
+    /// VIPs of groups where it is not AVG.
+    pub silent: Vec<Ipv4Addr>,
 }
 
 /// Swaps dataplane snapshots in and frees the old ones only once no worker
@@ -121,6 +138,10 @@ pub struct ControlStats {
     pub icmp_rate_limited: u64,
     pub resolve_requests: u64,
     pub glbp_received: u64,
+    pub glbp_sent: u64,
+    pub glbp_unsent: u64,
+    pub glbp_malformed: u64,
+    pub glbp_auth_failed: u64,
     pub dropped: u64,
     pub no_mbuf: u64,
     pub publications: u64,
@@ -143,6 +164,12 @@ pub struct Control {
     published_neighbors: u64,
     icmp_bucket: TokenBucket,
     epoch: Instant,
+    /// GLBP engines, by port index (`None`: no group on that port).
+    pub glbp: Vec<Option<GlbpPort>>,
+    /// Engine actions not yet carried out, by port index.
+    pending: Vec<(usize, Vec<crate::protocol::Action>)>,
+    next_track_poll: u64,
+    next_warn: u64,
 }
 
 /// What became of a punted frame.
@@ -190,6 +217,10 @@ impl Control {
             publisher,
             icmp_bucket: TokenBucket::new(100, 50),
             epoch: Instant::now(),
+            glbp: Vec::new(),
+            pending: Vec::new(),
+            next_track_poll: 0,
+            next_warn: 0,
         }
     }
 
@@ -223,6 +254,7 @@ impl Control {
         for p in self.neighbors.poll(now) {
             self.send_probe(p);
         }
+        busy |= self.glbp_poll(now);
         if self.neighbors.version() != self.published_neighbors {
             self.publish();
         }
@@ -234,7 +266,6 @@ impl Control {
     /// Builds and publishes a snapshot from the current tables.
     pub fn publish(&mut self) {
         self.published_neighbors = self.neighbors.version();
-        let cur = self.publisher.current();
         let ports = self
             .ports
             .iter()
@@ -243,12 +274,10 @@ impl Control {
                 name: p.name.clone(),
                 mac: p.mac,
                 addr: p.addr,
-                vmacs: cur
-                    .ports
-                    .get(i)
-                    .map(|v| v.vmacs.clone())
-                    .unwrap_or_default(),
+                vmacs: p.glbp.vmacs.clone(),
                 neighbors: self.neighbors.resolved(i as u16),
+                avg: p.glbp.avg.clone(),
+                silent: p.glbp.silent.clone(),
             })
             .collect();
         let st = DataplaneState {
@@ -259,6 +288,16 @@ impl Control {
         };
         self.publisher.publish(st);
         self.stats.publications += 1;
+    }
+
+    /// True when nothing the control lcore sent is still waiting in a
+    /// hand-off ring for the worker that transmits it.
+    pub fn tx_drained(&self) -> bool {
+        self.out.iter().all(Burst::is_empty)
+            && self.tx.iter().all(|t| match t {
+                TxPath::Queue(_) => true,
+                TxPath::Handoff(r) => r.is_empty(),
+            })
     }
 
     /// Sends everything queued for transmission.
@@ -369,15 +408,21 @@ impl Control {
         let Some((src_mac, ip)) = parsed else {
             return Outcome::Dropped;
         };
-        if self.is_own(ip.dst) {
-            if ip.protocol == ipv4::PROTO_ICMP && self.echo_reply(pidx, m, hl) {
+        if ip.protocol == ipv4::PROTO_UDP
+            && (ip.dst == crate::wire::glbp::MCAST_V4 || ip.dst == own_ip)
+        {
+            return self.glbp_rx(now, pidx, m);
+        }
+        let glbp = &self.ports[pidx].glbp;
+        let to_vip = glbp.avg.iter().any(|v| v.vip == ip.dst) || glbp.silent.contains(&ip.dst);
+        if self.is_own(ip.dst) || to_vip {
+            if ip.protocol == ipv4::PROTO_ICMP && self.echo_reply(m, hl) {
                 return Outcome::Reply;
             }
             return Outcome::Dropped;
         }
         if ip.dst.is_multicast() {
-            self.stats.glbp_received += 1;
-            return Outcome::Consumed;
+            return Outcome::Dropped;
         }
         if ip.ttl <= 1 {
             if !self.icmp_bucket.take(now) {
@@ -397,14 +442,18 @@ impl Control {
         self.ports.iter().any(|p| p.addr.addr == ip)
     }
 
-    /// Turns an ICMP echo request into the reply, in place.
-    fn echo_reply(&mut self, pidx: usize, m: &mut Mbuf, hl: usize) -> bool {
-        let port_mac = self.ports[pidx].mac;
+    /// Turns an ICMP echo request into the reply, in place. The reply comes
+    /// from the MAC the request was sent to (the port's, or the VMAC of the
+    /// virtual IP, so the host's ARP entry stays right).
+    fn echo_reply(&mut self, m: &mut Mbuf, hl: usize) -> bool {
         let d = m.data_mut();
         let mut eth = ethernet::Frame::new_unchecked(&mut d[..]);
-        let peer = eth.src_addr();
+        let (peer, us) = (eth.src_addr(), eth.dst_addr());
+        if !us.is_unicast() {
+            return false;
+        }
         eth.set_dst_addr(peer);
-        eth.set_src_addr(port_mac);
+        eth.set_src_addr(us);
         let mut ip = ipv4::Packet::new_unchecked(&mut d[hl..]);
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
         {

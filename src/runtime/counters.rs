@@ -67,6 +67,8 @@ pub struct Counts {
     pub tx_bytes: Vec<u64>,
     pub forwarded: u64,
     pub arp_replies: u64,
+    /// ARP replies for the virtual IPs, by forwarder number 1..=4.
+    pub arp_by_forwarder: [u64; 4],
     pub punted: u64,
     pub drops: [u64; Drop::COUNT],
 }
@@ -100,6 +102,10 @@ impl Counts {
         self.forwarded += other.forwarded;
         self.arp_replies += other.arp_replies;
         self.punted += other.punted;
+        self.arp_by_forwarder
+            .iter_mut()
+            .zip(other.arp_by_forwarder)
+            .for_each(|(x, y)| *x += y);
         self.drops
             .iter_mut()
             .zip(other.drops)
@@ -117,7 +123,7 @@ pub struct Shared {
     cells: CachePadded<Box<[AtomicU64]>>,
 }
 
-const SCALARS: usize = 3 + Drop::COUNT;
+const SCALARS: usize = 3 + 4 + Drop::COUNT;
 
 impl Shared {
     pub fn new(ports: usize) -> Shared {
@@ -146,6 +152,9 @@ impl Shared {
         for (i, d) in c.drops.iter().enumerate() {
             cells[s + 3 + i].store(*d, Relaxed);
         }
+        for (i, d) in c.arp_by_forwarder.iter().enumerate() {
+            cells[s + 3 + Drop::COUNT + i].store(*d, Relaxed);
+        }
     }
 
     /// Reads the last published values (any thread).
@@ -158,6 +167,10 @@ impl Shared {
         for (i, d) in drops.iter_mut().enumerate() {
             *d = get(s + 3 + i);
         }
+        let mut arp_by_forwarder = [0; 4];
+        for (i, d) in arp_by_forwarder.iter_mut().enumerate() {
+            *d = get(s + 3 + Drop::COUNT + i);
+        }
         Counts {
             rx_packets: (0..p).map(get).collect(),
             rx_bytes: (0..p).map(|i| get(p + i)).collect(),
@@ -166,6 +179,7 @@ impl Shared {
             forwarded: get(s),
             arp_replies: get(s + 1),
             punted: get(s + 2),
+            arp_by_forwarder,
             drops,
         }
     }

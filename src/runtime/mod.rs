@@ -131,6 +131,8 @@ fn build_state(
                 addr: p.address,
                 vmacs: Vec::new(),
                 neighbors,
+                avg: Vec::new(),
+                silent: Vec::new(),
             }
         })
         .collect();
@@ -267,6 +269,9 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
     let worker_stop = Arc::new(AtomicBool::new(false));
 
     let mut handles = Vec::new();
+    // Declared after `handles`, so dropped before them: any early return
+    // from here on stops the workers before their handles wait for them.
+    let _stop_workers = StopOnDrop(worker_stop.clone());
     for (w, lcore) in lcores.iter().take(workers).enumerate() {
         let mut rx = Vec::new();
         let mut tx = Vec::new();
@@ -343,6 +348,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
             mac: *mac,
             addr: c.address,
             port: p.clone(),
+            glbp: Default::default(),
         })
         .collect();
     let mut ctl = Control::new(ControlParts {
@@ -354,6 +360,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
         resolve,
         state: state.clone(),
     });
+    ctl.glbp_configure(cfg).map_err(RunError)?;
     let started = Instant::now();
     let mut next_stats = started;
     let mut last_stats = Counts::default();
@@ -381,6 +388,14 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
         }
     }
     log::info!("stopping after {:.1} s", started.elapsed().as_secs_f64());
+    // Resign every group while the workers still run: the hand-off rings
+    // may need them to put the resignation on the wire.
+    ctl.glbp_shutdown();
+    let deadline = Instant::now() + Duration::from_millis(200);
+    while !ctl.tx_drained() && Instant::now() < deadline {
+        ctl.flush();
+        std::thread::sleep(Duration::from_micros(200));
+    }
 
     worker_stop.store(true, Ordering::SeqCst);
     let mut failed = false;
@@ -414,6 +429,15 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
         return err("a worker lcore failed");
     }
     Ok(total)
+}
+
+/// Sets the flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
 
 /// Makes `port` receive frames sent to the unicast `mac`: through the MAC

@@ -13,7 +13,7 @@ use super::counters::{Counts, Drop, Shared};
 use super::state::{DataplaneState, Routes};
 use crate::config::Idle;
 use crate::dpdk::{self, Burst, Mbuf, MbufRing, RxQueue, TxQueue};
-use crate::wire::{ethernet, glbp, ipv4, udp};
+use crate::wire::{arp, ethernet, glbp, ipv4, udp};
 
 /// What to do with one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,9 @@ pub enum Verdict {
     Forward(u16),
     /// Hand to the control lcore.
     Exception,
+    /// An ARP request for a virtual IP, turned into the reply in place:
+    /// send it back on the ingress port. Carries the forwarder number.
+    ArpReply(u8),
     /// Drop and count.
     Drop(Drop),
     /// Drop (counted as unresolved) and ask the control lcore to resolve
@@ -32,7 +35,12 @@ pub enum Verdict {
 /// Decides the fate of one frame received on port `ingress`, rewriting it
 /// in place when it is forwarded.
 #[inline]
-pub fn process<R: Routes>(pkt: &mut [u8], ingress: usize, st: &DataplaneState<R>) -> Verdict {
+pub fn process<R: Routes>(
+    pkt: &mut [u8],
+    ingress: usize,
+    st: &DataplaneState<R>,
+    turns: &mut Turns,
+) -> Verdict {
     let Some(port) = st.ports.get(ingress) else {
         return Verdict::Drop(Drop::Other);
     };
@@ -45,6 +53,29 @@ pub fn process<R: Routes>(pkt: &mut [u8], ingress: usize, st: &DataplaneState<R>
     let dst = eth.dst_addr();
     match eth.ethertype() {
         ethernet::ETHERTYPE_ARP => {
+            let Ok(mut a) = arp::Packet::new_checked(eth.payload_mut()) else {
+                return Verdict::Drop(Drop::Malformed);
+            };
+            if a.operation() == arp::OP_REQUEST {
+                let target = a.target_ip();
+                if let Some(v) = port.avg.iter().find(|v| v.vip == target) {
+                    let host = a.sender_hw_addr();
+                    if !host.is_unicast() {
+                        return Verdict::Drop(Drop::Malformed);
+                    }
+                    let Some(i) = v.pick(host, turns.get(ingress, v.group)) else {
+                        return Verdict::Drop(Drop::ArpNotAvg);
+                    };
+                    let (number, vmac) = v.forwarders[i];
+                    a.make_reply(vmac);
+                    eth.set_dst_addr(host);
+                    eth.set_src_addr(port.mac);
+                    return Verdict::ArpReply(number);
+                }
+                if port.silent.contains(&target) {
+                    return Verdict::Drop(Drop::ArpNotAvg);
+                }
+            }
             if dst.is_broadcast() || dst == port.mac {
                 Verdict::Exception
             } else {
@@ -69,7 +100,7 @@ pub fn process<R: Routes>(pkt: &mut [u8], ingress: usize, st: &DataplaneState<R>
                 return Verdict::Drop(Drop::Malformed);
             }
             let dst_ip = ip.dst_addr();
-            if st.is_own_ip(dst_ip) {
+            if st.is_own_ip(dst_ip) || port.is_vip(dst_ip) {
                 return Verdict::Exception;
             }
             if ip.decrement_ttl().is_none() {
@@ -107,6 +138,25 @@ fn is_glbp_v4(ip_bytes: &[u8]) -> bool {
         return false;
     }
     udp::Packet::new_checked(ip.payload()).is_ok_and(|u| u.dst_port() == glbp::UDP_PORT)
+}
+
+/// A worker's round-robin counters, per port and group.
+pub struct Turns(Vec<Box<[u32]>>);
+
+impl Turns {
+    pub fn new(ports: usize) -> Turns {
+        let groups = usize::from(glbp::MAX_GROUP) + 1;
+        Turns(
+            (0..ports)
+                .map(|_| vec![0u32; groups].into_boxed_slice())
+                .collect(),
+        )
+    }
+    #[inline]
+    fn get(&mut self, port: usize, group: u16) -> &mut u32 {
+        // Group ids are validated to 0..=1023 by the config and the engine.
+        &mut self.0[port][usize::from(group) & 1023]
+    }
 }
 
 /// Rate limit of resolution requests: a small direct-mapped table of the
@@ -180,6 +230,7 @@ impl Worker {
         let nports = self.tx.len();
         let mut c = Counts::new(nports);
         let mut rx = Burst::new();
+        let mut turns = Turns::new(nports);
         let mut out: Vec<Burst> = (0..nports).map(|_| Burst::new()).collect();
         let mut empty_rounds = 0u32;
         let mut recent = RecentRequests::default();
@@ -198,12 +249,24 @@ impl Worker {
                     let v = if m.is_segmented() {
                         Verdict::Drop(Drop::Other)
                     } else {
-                        process(m.data_mut(), *pidx, &st)
+                        process(m.data_mut(), *pidx, &st, &mut turns)
                     };
                     match v {
                         Verdict::Forward(p) => {
                             let p = usize::from(p);
                             c.forwarded += 1;
+                            if out[p].is_full() {
+                                flush(&mut self.tx[p], &mut out[p], p, &mut c);
+                            }
+                            if let Err(m) = out[p].push(m) {
+                                c.drop(Drop::TxFull);
+                                drop(m);
+                            }
+                        }
+                        Verdict::ArpReply(number) => {
+                            c.arp_replies += 1;
+                            c.arp_by_forwarder[usize::from(number.clamp(1, 4) - 1)] += 1;
+                            let p = *pidx;
                             if out[p].is_full() {
                                 flush(&mut self.tx[p], &mut out[p], p, &mut c);
                             }

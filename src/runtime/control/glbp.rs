@@ -1,0 +1,475 @@
+//! GLBP on the control lcore: feeds received messages, timers and link
+//! changes to the protocol engine, carries out its actions (signed frames,
+//! MAC filters, gratuitous ARP, IOS-style logs), and derives the workers'
+//! view (VMACs forwarded, VIPs answered as AVG) from the engine's state.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::{Control, GlbpView, Outcome};
+use crate::config::{self, Authentication, Config};
+use crate::dpdk::Mbuf;
+use crate::protocol::{self, Action, Dest, PortEvent, RxMessage};
+use crate::runtime::state::VipBalance;
+use crate::wire::arp::{ArpOperation, ArpRepr};
+use crate::wire::ethernet::{self, EthernetRepr};
+use crate::wire::glbp::auth::{self, AuthKey, KeyChain};
+use crate::wire::glbp::frame::{FrameBuilder, ReceivedFrame};
+use crate::wire::glbp::{self as wglbp, GlbpRepr, VfState, VgState};
+use crate::wire::MacAddr;
+
+/// GLBP state of one port.
+pub struct GlbpPort {
+    pub engine: protocol::Port,
+    /// Group id -> authentication key (signing and verification).
+    keys: BTreeMap<u16, AuthKey>,
+    /// Tracked ports (object id = port index) and their last link state.
+    tracked: BTreeMap<u32, bool>,
+}
+
+/// IOS's word for a gateway state.
+pub fn vg_name(s: VgState) -> String {
+    match s {
+        VgState::Disabled => "Disabled".into(),
+        VgState::Init => "Init".into(),
+        VgState::Listen => "Listen".into(),
+        VgState::Speak => "Speak".into(),
+        VgState::Standby => "Standby".into(),
+        VgState::Active => "Active".into(),
+        VgState::Unknown(v) => format!("Unknown({v:#x})"),
+    }
+}
+
+/// IOS's word for a forwarder state.
+pub fn vf_name(s: VfState) -> String {
+    match s {
+        VfState::Unspecified => "Unspecified".into(),
+        VfState::Disabled => "Disabled".into(),
+        VfState::Init => "Init".into(),
+        VfState::Listen => "Listen".into(),
+        VfState::Active => "Active".into(),
+        VfState::Unknown(v) => format!("Unknown({v:#x})"),
+    }
+}
+
+/// The engine's configuration for a `[[group]]`.
+pub fn group_config(cfg: &Config, g: &config::GroupConfig) -> (protocol::GroupConfig, AuthKey) {
+    let (authentication, key) = match &g.authentication {
+        None => (protocol::Authentication::None, AuthKey::None),
+        Some(Authentication::Text(t)) => (
+            protocol::Authentication::Text(t.clone()),
+            AuthKey::Text(t.clone().into_bytes()),
+        ),
+        Some(Authentication::Md5(k)) => (
+            protocol::Authentication::Md5KeyString(k.clone()),
+            AuthKey::Md5String(k.clone().into_bytes()),
+        ),
+        Some(Authentication::Md5KeyChain(keys)) => {
+            let mut chain = KeyChain::new();
+            for k in keys {
+                chain.insert(k.id, k.key.clone().into_bytes());
+            }
+            // Send with the lowest key id, as IOS picks the first valid key.
+            let key_id = keys.iter().map(|k| k.id).min().unwrap_or(0);
+            (
+                protocol::Authentication::Md5KeyChain {
+                    chain: format!("grp{}", g.id),
+                    key_id,
+                },
+                AuthKey::Md5Chain(chain),
+            )
+        }
+    };
+    let tracking = g
+        .track
+        .iter()
+        .filter_map(|t| {
+            cfg.ports
+                .iter()
+                .position(|p| p.name == t.port)
+                .map(|i| (i as u32, t.decrement))
+        })
+        .collect();
+    let pc = protocol::GroupConfig {
+        id: g.id,
+        vip: g.vip,
+        priority: g.priority,
+        preempt: g.preempt,
+        preempt_delay_ms: u64::from(g.preempt_delay_s) * 1000,
+        forwarder_preempt: g.forwarder_preempt,
+        forwarder_preempt_delay_ms: u64::from(g.forwarder_preempt_delay_s) * 1000,
+        hello_ms: g.hello_ms,
+        hold_ms: g.hold_ms,
+        redirect_s: g.redirect_s.min(u32::from(u16::MAX)) as u16,
+        timeout_s: g.timeout_s.min(u32::from(u16::MAX)) as u16,
+        load_balancing: match g.load_balancing {
+            config::LoadBalancing::RoundRobin => protocol::LoadBalancing::RoundRobin,
+            config::LoadBalancing::Weighted => protocol::LoadBalancing::Weighted,
+            config::LoadBalancing::HostDependent => protocol::LoadBalancing::HostDependent,
+        },
+        weighting: protocol::Weighting {
+            max: g.weighting.max,
+            lower: g.weighting.lower,
+            upper: g.weighting.upper(),
+        },
+        tracking,
+        authentication,
+        client_cache: g
+            .client_cache
+            .map(|c| protocol::ClientCache {
+                max: c.max.min(2000) as u16,
+                timeout_s: c.timeout_s,
+            })
+            .unwrap_or_default(),
+        hello_jitter_pct: 20,
+    };
+    (pc, key)
+}
+
+impl Control {
+    /// Creates the engines of every port that has groups and configures
+    /// them. Errors name the group.
+    pub fn glbp_configure(&mut self, cfg: &Config) -> Result<(), String> {
+        let now = self.now_ms();
+        let seed = crate::dpdk::tsc() ^ u64::from(std::process::id());
+        for (pidx, p) in self.ports.iter().enumerate() {
+            let groups: Vec<_> = cfg.groups.iter().filter(|g| g.port == p.name).collect();
+            if groups.is_empty() {
+                self.glbp.push(None);
+                continue;
+            }
+            let mut gp = GlbpPort {
+                engine: protocol::Port::new(
+                    pidx as u16,
+                    IpAddr::V4(p.addr.addr),
+                    p.mac,
+                    seed ^ pidx as u64,
+                ),
+                keys: BTreeMap::new(),
+                tracked: BTreeMap::new(),
+            };
+            for g in groups {
+                let (pc, key) = group_config(cfg, g);
+                for t in pc.tracking.keys() {
+                    gp.tracked.insert(*t, true);
+                }
+                gp.keys.insert(g.id, key);
+                let actions = gp
+                    .engine
+                    .configure(now, pc)
+                    .map_err(|e| format!("port {} group {}: {e:?}", p.name, g.id))?;
+                self.pending.push((pidx, actions));
+            }
+            self.glbp.push(Some(gp));
+        }
+        self.glbp_apply_pending(now);
+        Ok(())
+    }
+
+    /// Runs the engines' timers and link tracking; true when work was done.
+    pub fn glbp_poll(&mut self, now: u64) -> bool {
+        let mut busy = false;
+        let track_due = now >= self.next_track_poll;
+        if track_due {
+            self.next_track_poll = now + 100;
+        }
+        for pidx in 0..self.glbp.len() {
+            let Some(gp) = self.glbp[pidx].as_mut() else {
+                continue;
+            };
+            if track_due {
+                let objects: Vec<(u32, bool)> = gp.tracked.iter().map(|(k, v)| (*k, *v)).collect();
+                for (obj, was_up) in objects {
+                    let up = self
+                        .ports
+                        .get(obj as usize)
+                        .and_then(|p| p.port.link().ok())
+                        .map_or(true, |l| l.up);
+                    if up != was_up {
+                        log::info!(
+                            "%TRACK-6-STATE: {} line-protocol {}",
+                            self.ports[obj as usize].name,
+                            if up { "Up" } else { "Down" }
+                        );
+                        let gp = self.glbp[pidx].as_mut().expect("checked above");
+                        gp.tracked.insert(obj, up);
+                        let a = gp.engine.handle(now, PortEvent::Track { object: obj, up });
+                        self.pending.push((pidx, a));
+                    }
+                }
+            }
+            let gp = self.glbp[pidx].as_mut().expect("checked above");
+            if gp.engine.next_deadline().is_some_and(|d| d <= now) {
+                let a = gp.engine.handle(now, PortEvent::Timer);
+                self.pending.push((pidx, a));
+                busy = true;
+            }
+        }
+        // Redirect expiry changes the AVG's table without any action, so the
+        // view is re-derived on every timer round.
+        if busy || !self.pending.is_empty() {
+            self.glbp_apply_pending(now);
+        }
+        busy
+    }
+
+    /// A GLBP frame punted by a worker.
+    pub(super) fn glbp_rx(&mut self, now: u64, pidx: usize, m: &Mbuf) -> Outcome {
+        let own_mac = self.ports[pidx].mac;
+        let own_ip = IpAddr::V4(self.ports[pidx].addr.addr);
+        let Some(gp) = self.glbp.get_mut(pidx).and_then(Option::as_mut) else {
+            return Outcome::Dropped;
+        };
+        let f = match ReceivedFrame::parse(m.data()) {
+            Ok(f) => f,
+            Err(_) => {
+                self.stats.glbp_malformed += 1;
+                let a = gp.engine.handle(now, PortEvent::Malformed);
+                self.pending.push((pidx, a));
+                return Outcome::Consumed;
+            }
+        };
+        // Our own frames, looped back by some virtual devices.
+        if f.src_ip == own_ip || f.src_mac == own_mac {
+            return Outcome::Consumed;
+        }
+        self.stats.glbp_received += 1;
+        let repr = match wglbp::Packet::new_checked(f.payload).and_then(|p| GlbpRepr::parse(&p)) {
+            Ok(r) => r,
+            Err(e) => {
+                self.stats.glbp_malformed += 1;
+                self.warn_limited(
+                    now,
+                    format!(
+                        "{}: malformed GLBP from {}: {e}",
+                        self.ports[pidx].name, f.src_ip
+                    ),
+                );
+                let gp = self.glbp[pidx].as_mut().expect("checked above");
+                let a = gp.engine.handle(now, PortEvent::Malformed);
+                self.pending.push((pidx, a));
+                return Outcome::Consumed;
+            }
+        };
+        let gp = self.glbp[pidx].as_mut().expect("checked above");
+        let ev = match gp.keys.get(&repr.group) {
+            Some(key) => match auth::verify(f.payload, key, f.src_ip) {
+                Ok(()) => PortEvent::Rx(RxMessage {
+                    src_ip: f.src_ip,
+                    src_mac: f.src_mac,
+                    port: pidx as u16,
+                    auth_ok: true,
+                    repr,
+                }),
+                Err(e) => {
+                    self.stats.glbp_auth_failed += 1;
+                    let (group, src) = (repr.group, f.src_ip);
+                    self.warn_limited(
+                        now,
+                        format!("%GLBP-4-BADAUTH: {} Grp {group}: bad authentication from {src} ({e:?})", self.ports[pidx].name),
+                    );
+                    PortEvent::AuthFailed { group, src_ip: src }
+                }
+            },
+            // Not configured here: the engine counts it.
+            None => PortEvent::Rx(RxMessage {
+                src_ip: f.src_ip,
+                src_mac: f.src_mac,
+                port: pidx as u16,
+                auth_ok: false,
+                repr,
+            }),
+        };
+        let gp = self.glbp[pidx].as_mut().expect("checked above");
+        let a = gp.engine.handle(now, ev);
+        self.pending.push((pidx, a));
+        self.glbp_apply_pending(now);
+        Outcome::Consumed
+    }
+
+    /// Resigns every group (priority-0 hellos, forwarders handed over).
+    pub fn glbp_shutdown(&mut self) {
+        let now = self.now_ms();
+        for pidx in 0..self.glbp.len() {
+            if let Some(gp) = self.glbp[pidx].as_mut() {
+                let a = gp.engine.handle(now, PortEvent::Shutdown);
+                self.pending.push((pidx, a));
+            }
+        }
+        self.glbp_apply_pending(now);
+        self.flush();
+    }
+
+    fn glbp_apply_pending(&mut self, now: u64) {
+        let pending = std::mem::take(&mut self.pending);
+        for (pidx, actions) in pending {
+            for a in actions {
+                self.glbp_action(pidx, a);
+            }
+        }
+        let mut changed = false;
+        for pidx in 0..self.glbp.len() {
+            changed |= self.glbp_refresh_view(now, pidx);
+        }
+        if changed {
+            self.publish();
+        }
+    }
+
+    /// Re-derives the workers' view of port `pidx` from the engine; installs
+    /// and removes VMACs in the NIC's filter. True when the view changed.
+    fn glbp_refresh_view(&mut self, now: u64, pidx: usize) -> bool {
+        let Some(gp) = self.glbp[pidx].as_ref() else {
+            return false;
+        };
+        let mut view = GlbpView::default();
+        for g in gp.engine.groups() {
+            view.vmacs.extend(g.forwarding());
+            match g.balancing(now) {
+                Some(b) => {
+                    if let IpAddr::V4(vip) = b.vip {
+                        view.avg
+                            .push(VipBalance::new(g.id(), vip, b.method, &b.forwarders));
+                    }
+                }
+                None => {
+                    if let Some(IpAddr::V4(vip)) = g.vip() {
+                        view.silent.push(vip);
+                    }
+                }
+            }
+        }
+        view.vmacs.sort();
+        view.vmacs.dedup();
+        let port = &mut self.ports[pidx];
+        if view == port.glbp {
+            return false;
+        }
+        for gone in port.glbp.vmacs.iter().filter(|m| !view.vmacs.contains(m)) {
+            if let Err(e) = port.port.mac_remove(gone.0) {
+                log::debug!(
+                    "port {}: removing {gone} from the MAC filter: {e}",
+                    port.name
+                );
+            }
+        }
+        for new in view.vmacs.iter().filter(|m| !port.glbp.vmacs.contains(m)) {
+            crate::runtime::receive_for(&port.port, *new);
+        }
+        port.glbp = view;
+        true
+    }
+
+    fn glbp_action(&mut self, pidx: usize, a: Action) {
+        let name = self.ports[pidx].name.clone();
+        match a {
+            Action::Send { dst, eth_src, msg } => self.glbp_send(pidx, dst, eth_src, &msg),
+            Action::StartForwarding { vmac } => log::debug!("{name}: forwarding for {vmac}"),
+            Action::StopForwarding { vmac } => {
+                log::debug!("{name}: no longer forwarding for {vmac}")
+            }
+            Action::ArpReply { .. } => {}
+            Action::GratuitousArp {
+                vip: IpAddr::V4(vip),
+                vmac,
+            } => {
+                log::warn!(
+                    "%GLBP-4-LONESURVIVOR: {name}: only member left, announcing {vip} at {vmac}"
+                );
+                self.send_garp(pidx, vip, vmac);
+            }
+            Action::GratuitousArp { .. } => {}
+            Action::VgStateChange { group, old, new } => {
+                log::info!(
+                    "%GLBP-6-STATECHANGE: {name} Grp {group} state {} -> {}",
+                    vg_name(old),
+                    vg_name(new)
+                );
+            }
+            Action::VfStateChange {
+                group,
+                forwarder,
+                old,
+                new,
+            } => {
+                log::info!(
+                    "%GLBP-6-FWDSTATECHANGE: {name} Grp {group} Fwd {forwarder} state {} -> {}",
+                    vf_name(old),
+                    vf_name(new)
+                );
+            }
+            Action::Mismatch { group, peer, kind } => {
+                log::warn!("%GLBP-4-MISCONFIG: {name} Grp {group}: {peer} disagrees ({kind:?})");
+            }
+        }
+    }
+
+    fn glbp_send(&mut self, pidx: usize, dst: Dest, eth_src: MacAddr, msg: &GlbpRepr) {
+        let ip = self.ports[pidx].addr.addr;
+        let builder = match dst {
+            Dest::Multicast => FrameBuilder::multicast_v4(eth_src, ip),
+            Dest::Unicast(IpAddr::V4(to)) => match self.neighbors.get(pidx as u16, to) {
+                Some(to_mac) => {
+                    FrameBuilder::unicast(eth_src, to_mac, IpAddr::V4(ip), IpAddr::V4(to))
+                }
+                None => {
+                    // Resolve now; the engine repeats its request.
+                    if let Some(p) = self.neighbors.resolve(self.now_ms(), pidx as u16, to) {
+                        self.send_probe(p);
+                    }
+                    self.stats.glbp_unsent += 1;
+                    return;
+                }
+            },
+            Dest::Unicast(IpAddr::V6(_)) => return,
+        };
+        let key = self.glbp[pidx]
+            .as_ref()
+            .and_then(|g| g.keys.get(&msg.group))
+            .cloned()
+            .unwrap_or(AuthKey::None);
+        let len = builder.frame_len(msg);
+        let frame = self.new_frame(len.max(60), |b| {
+            b.fill(0);
+            builder.build(msg, &key, b).is_ok()
+        });
+        match frame {
+            Some(m) => {
+                self.stats.glbp_sent += 1;
+                self.send(pidx, m);
+            }
+            None => self.stats.glbp_unsent += 1,
+        }
+    }
+
+    fn send_garp(&mut self, pidx: usize, vip: Ipv4Addr, vmac: MacAddr) {
+        let eth = EthernetRepr {
+            src: vmac,
+            dst: MacAddr::BROADCAST,
+            vlan_tci: None,
+            ethertype: ethernet::ETHERTYPE_ARP,
+        };
+        let a = ArpRepr {
+            operation: ArpOperation::Request,
+            sender_hw_addr: vmac,
+            sender_ip: vip,
+            target_hw_addr: MacAddr::ZERO,
+            target_ip: vip,
+        };
+        if let Some(m) = self.new_frame(60, |b| {
+            b.fill(0);
+            let Ok(e) = eth.emit(b) else { return false };
+            a.emit(&mut b[e..]).is_ok()
+        }) {
+            self.send(pidx, m);
+        }
+    }
+
+    /// Logs a warning at most once a second.
+    fn warn_limited(&mut self, now: u64, msg: String) {
+        if now >= self.next_warn {
+            self.next_warn = now + 1000;
+            log::warn!("{msg}");
+        }
+    }
+}
