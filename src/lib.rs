@@ -7,5 +7,6 @@
 //! - the `glbpd` binary: CLI, config, signals.
 #![deny(unsafe_code)]
 
+pub mod decode;
 pub mod protocol;
 pub mod wire;
