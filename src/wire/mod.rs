@@ -4,6 +4,7 @@
 //! `new_checked`, after which no accessor can panic) plus a validated value
 //! type (`Repr`) with `parse` and `emit`.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod arp;
 pub mod checksum;
@@ -45,6 +46,7 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Result of the wire parsers.
 pub type Result<T> = core::result::Result<T, Error>;
 
 // Big-endian field access for the views. Callers index only after
