@@ -403,36 +403,26 @@ impl<'a> Iterator for TlvIter<'a> {
     }
 }
 
-/// A read/write view of a GLBP message (the UDP payload).
-///
-/// [`Packet::new_checked`] validates the 12-byte header and version 1;
-/// afterwards no accessor can panic. TLVs are reached through
-/// [`Packet::tlvs`], which checks each length before use.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A read/write view of a GLBP message (the UDP payload).
+    ///
+    /// [`Packet::new_checked`] validates the 12-byte header and version 1;
+    /// afterwards no accessor can panic. TLVs are reached through
+    /// [`Packet::tlvs`], which checks each length before use.
+    Packet
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps a buffer without checking it.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-    /// Wraps a buffer, checking the header length and version
-    /// (`Unrecognized` unless 1).
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let b = buffer.as_ref();
+    /// Checks the header length and the version (`Unrecognized` unless 1).
+    pub fn check_len(&self) -> Result<()> {
+        let b = self.buffer.as_ref();
         if b.len() < HEADER_LEN {
             return Err(Error::Truncated);
         }
         if b[field::VERSION] != VERSION {
             return Err(Error::Unrecognized);
         }
-        Ok(Packet { buffer })
-    }
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
+        Ok(())
     }
     /// Version.
     #[inline]
@@ -730,7 +720,7 @@ impl GlbpRepr {
     /// a known TLV too short for its fields, more than one Auth, nonce or
     /// Hello TLV (ambiguous, and an authentication bypass risk).
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Result<GlbpRepr> {
-        let p = Packet::new_checked(p.buffer.as_ref())?;
+        p.check_len()?;
         let group = p.group();
         if group > MAX_GROUP {
             return Err(Error::Malformed("GLBP group > 1023"));
