@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod decode;
 pub mod dpdk;
 pub mod protocol;
 pub mod runtime;

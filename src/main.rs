@@ -40,6 +40,8 @@ enum Cmd {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Print the GLBP packets of a pcap/pcapng file like IOS `debug glbp`.
+    Decode(glbpd::decode::DecodeArgs),
 }
 
 /// Exit status for an invalid configuration or command line.
@@ -62,6 +64,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.cmd {
+        Cmd::Decode(args) => match glbpd::decode::run(&args, &mut std::io::stdout().lock()) {
+            Ok(s) => {
+                eprintln!(
+                    "{} frames, {} GLBP messages, {} bad GLBP frames",
+                    s.frames, s.glbp, s.errors
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("glbpd decode: {}: {e}", args.file.display());
+                ExitCode::FAILURE
+            }
+        },
         Cmd::Check { config } => match load(&config) {
             Ok(cfg) => {
                 println!(

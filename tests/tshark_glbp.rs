@@ -289,6 +289,52 @@ fn check_frame(case: &Case, frame: &[u8], layers: &Value) {
     assert_eq!(got, want, "{name}: TLVs differ");
 }
 
+/// Expert entries of severity warning or error in tshark's own summary
+/// (`-z expert`). Needed besides the JSON tree: tshark 4.0's GLBP dissector
+/// attaches some of its errors ("Length 1 too small", "Wrong IPv4 address
+/// length") to no tree item, so only the summary shows them.
+fn expert_summary_problems(path: &std::path::Path) -> Vec<String> {
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-q", "-z", "expert", "-r"])
+        .arg(path)
+        .args([
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
+        ])
+        .output()
+        .expect("tshark is required for this test");
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut problems = Vec::new();
+    let mut in_bad_section = false;
+    for line in text.lines() {
+        if line.starts_with("Errors (") || line.starts_with("Warns (") {
+            in_bad_section = true;
+        } else if line.ends_with(')') && !line.starts_with(' ') {
+            in_bad_section = false; // Notes (n), Chats (n), Comments (n)
+        } else if in_bad_section && line.trim_start().starts_with(char::is_numeric) {
+            problems.push(line.trim().to_string());
+        }
+    }
+    problems
+}
+
+/// All warnings/errors tshark reports for a file, from both sources.
+fn file_problems(path: &std::path::Path) -> Vec<String> {
+    let mut p = Vec::new();
+    for layers in tshark_layers(path) {
+        expert_problems(&layers, "", &mut p);
+    }
+    p.extend(expert_summary_problems(path));
+    p
+}
+
 #[test]
 fn tshark_agrees_on_every_message_kind() {
     let cases = cases();
@@ -301,37 +347,60 @@ fn tshark_agrees_on_every_message_kind() {
     for ((case, frame), l) in cases.iter().zip(&frames).zip(&layers) {
         check_frame(case, frame, l);
     }
+    let problems = expert_summary_problems(&path);
+    assert!(problems.is_empty(), "tshark expert summary: {problems:?}");
 }
 
-/// The checks above can fail: a broken UDP checksum and a TLV of length 1
-/// are both reported by tshark and caught by `expert_problems`.
+/// Rewrites IP/UDP lengths and checksums after the GLBP payload of an
+/// untagged IPv4 frame was changed or shortened, so only GLBP is broken.
+fn fix_ipv4_frame(frame: &mut [u8], case: &Case) {
+    let ip_len = (frame.len() - 14) as u16;
+    frame[16..18].copy_from_slice(&ip_len.to_be_bytes());
+    frame[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());
+    glbpd::wire::ipv4::Packet::new_checked(&mut frame[14..])
+        .unwrap()
+        .fill_checksum();
+    let (src, dst) = (case.builder.src_ip, case.builder.dst_ip);
+    glbpd::wire::udp::Packet::new_checked(&mut frame[34..])
+        .unwrap()
+        .fill_checksum(src, dst);
+    assert!(
+        glbpd::wire::glbp::frame::ReceivedFrame::parse(frame).is_ok(),
+        "only GLBP is broken"
+    );
+}
+
+/// The checks above can fail: each broken frame below, next to a good one,
+/// makes tshark report a problem that `file_problems` catches.
 #[test]
 fn tshark_problem_detection_is_live() {
     let cases = cases();
-    let mut frames = frames(&cases[..1]);
-    let mut bad_sum = frames[0].clone();
-    let last = bad_sum.len() - 1;
-    bad_sum[last] ^= 0xff;
-    let mut bad_len = frames[0].clone();
-    bad_len[42 + 13] = 1; // hello TLV length 1
-    frames.push(bad_sum);
-    frames.push(bad_len);
+    let good = frames(&cases[..1]).remove(0);
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.pcap");
-    write_pcap(&path, &frames);
-    let layers = tshark_layers(&path);
-    let problems = |l: &Value| {
-        let mut p = Vec::new();
-        expert_problems(l, "", &mut p);
-        p
-    };
-    assert!(problems(&layers[0]).is_empty());
-    assert!(
-        !problems(&layers[1]).is_empty(),
-        "bad UDP checksum went unnoticed"
-    );
-    assert!(
-        !problems(&layers[2]).is_empty(),
-        "TLV length 1 went unnoticed"
-    );
+    let path = dir.path().join("good.pcap");
+    write_pcap(&path, std::slice::from_ref(&good));
+    assert_eq!(file_problems(&path), Vec::<String>::new());
+
+    let mut bad_sum = good.clone();
+    *bad_sum.last_mut().unwrap() ^= 0xff;
+    // The last TLV announces 20 bytes but the message ends 2 bytes early.
+    let mut cut = good.clone();
+    cut.truncate(cut.len() - 2);
+    fix_ipv4_frame(&mut cut, &cases[0]);
+    let mut short_tlv = good.clone();
+    short_tlv[42 + 13] = 1; // Hello TLV length 1
+    fix_ipv4_frame(&mut short_tlv, &cases[0]);
+    let mut bad_addr_len = good.clone();
+    bad_addr_len[42 + 12 + 23] = 16; // IPv4 address type, length 16
+    fix_ipv4_frame(&mut bad_addr_len, &cases[0]);
+    for (what, bad) in [
+        ("bad UDP checksum", bad_sum),
+        ("TLV past the end", cut),
+        ("TLV length 1", short_tlv),
+        ("IPv4 VIP of length 16", bad_addr_len),
+    ] {
+        let path = dir.path().join("bad.pcap");
+        write_pcap(&path, &[good.clone(), bad]);
+        assert!(!file_problems(&path).is_empty(), "{what} went unnoticed");
+    }
 }

@@ -288,3 +288,62 @@ proptest! {
         exercise_all(&msg);
     }
 }
+
+/// Writes a seed corpus for the fuzz targets into `fuzz/corpus/<target>/`:
+/// `cargo test --test wire_props -- --ignored write_fuzz_seeds`.
+#[test]
+#[ignore = "utility: writes fuzz/corpus, run on demand"]
+fn write_fuzz_seeds() {
+    use proptest::strategy::ValueTree;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    for i in 0..64 {
+        let repr = glbp_repr().new_tree(&mut runner).unwrap().current();
+        let v6 = i % 2 == 1;
+        let b = if v6 {
+            FrameBuilder::multicast_v6(MacAddr([2, 0, 0, 0, 0, 1]), "fe80::1".parse().unwrap())
+        } else {
+            FrameBuilder::multicast_v4(MacAddr([2, 0, 0, 0, 0, 1]), Ipv4Addr::new(10, 0, 0, 1))
+        };
+        let b = if i % 4 == 2 { b.with_vlan(30) } else { b };
+        let frame = b.build_vec(&repr, &key_for(&repr, b"seed")).unwrap();
+        let payload = ReceivedFrame::parse(&frame).unwrap().payload.to_vec();
+        let eth_len = if b.vlan_tci.is_some() { 18 } else { 14 };
+        let ip = frame[eth_len..].to_vec();
+        let udp = ip[if v6 { 40 } else { 20 }..].to_vec();
+        for (target, bytes) in [
+            ("frame", &frame),
+            ("ethernet", &frame),
+            ("ipv4", &ip),
+            ("udp", &udp),
+            ("glbp", &payload),
+        ] {
+            let dir = root.join(target);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("seed-{i:02}")), bytes).unwrap();
+        }
+    }
+    let arp_dir = root.join("arp");
+    std::fs::create_dir_all(&arp_dir).unwrap();
+    let mut a = [0u8; arp::PACKET_LEN];
+    arp::ArpRepr {
+        operation: arp::ArpOperation::Request,
+        sender_hw_addr: MacAddr([2, 0, 0, 0, 0, 1]),
+        sender_ip: Ipv4Addr::new(10, 0, 0, 1),
+        target_hw_addr: MacAddr::ZERO,
+        target_ip: Ipv4Addr::new(10, 0, 0, 254),
+    }
+    .emit(&mut a)
+    .unwrap();
+    std::fs::write(arp_dir.join("request"), a).unwrap();
+    let icmp_dir = root.join("icmpv4");
+    std::fs::create_dir_all(&icmp_dir).unwrap();
+    let echo = icmpv4::Icmpv4Repr::EchoRequest {
+        ident: 1,
+        seq_no: 1,
+        data: b"abcdefgh",
+    };
+    let mut e = vec![0u8; echo.buffer_len()];
+    echo.emit(&mut e).unwrap();
+    std::fs::write(icmp_dir.join("echo"), e).unwrap();
+}

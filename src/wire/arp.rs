@@ -25,30 +25,18 @@ mod field {
     pub const TPA: Range<usize> = 24..28;
 }
 
-/// A read/write view of an Ethernet/IPv4 ARP packet.
-///
-/// [`Packet::new_checked`] accepts only hardware type Ethernet, protocol type
-/// IPv4 and address lengths 6 and 4; afterwards no accessor can panic.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A read/write view of an Ethernet/IPv4 ARP packet.
+    ///
+    /// [`Packet::new_checked`] accepts only hardware type Ethernet, protocol type
+    /// IPv4 and address lengths 6 and 4; afterwards no accessor can panic.
+    Packet
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps a buffer without checking it.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps a buffer, checking its length and that it is Ethernet/IPv4 ARP
+    /// Checks its length and that it is Ethernet/IPv4 ARP
     /// (`Error::Unrecognized` otherwise).
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let p = Packet::new_unchecked(buffer);
-        p.check()?;
-        Ok(p)
-    }
-
-    fn check(&self) -> Result<()> {
+    pub fn check_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
         if b.len() < PACKET_LEN {
             return Err(Error::Truncated);
@@ -61,11 +49,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::Unrecognized);
         }
         Ok(())
-    }
-
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Operation code (1 request, 2 reply).
@@ -186,7 +169,7 @@ pub struct ArpRepr {
 impl ArpRepr {
     /// Reads a packet.
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Result<ArpRepr> {
-        p.check()?;
+        p.check_len()?;
         Ok(ArpRepr {
             operation: p.operation().into(),
             sender_hw_addr: p.sender_hw_addr(),

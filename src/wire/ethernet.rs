@@ -25,40 +25,22 @@ mod field {
     pub const TAGGED_LEN: usize = 18;
 }
 
-/// A read/write view of an Ethernet II frame (optionally 802.1Q tagged).
-///
-/// After [`Frame::new_checked`] succeeds no accessor can panic.
-#[derive(Debug, Clone)]
-pub struct Frame<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A read/write view of an Ethernet II frame (optionally 802.1Q tagged).
+    ///
+    /// After [`Frame::new_checked`] succeeds no accessor can panic.
+    Frame
 }
 
 impl<T: AsRef<[u8]>> Frame<T> {
-    /// Wraps a buffer without checking it; accessors may panic on a short one.
-    pub const fn new_unchecked(buffer: T) -> Frame<T> {
-        Frame { buffer }
-    }
-
-    /// Wraps a buffer, checking that it holds the whole header (18 bytes when
-    /// the frame carries an 802.1Q tag, 14 otherwise).
-    pub fn new_checked(buffer: T) -> Result<Frame<T>> {
-        let frame = Frame::new_unchecked(buffer);
-        frame.check_len()?;
-        Ok(frame)
-    }
-
-    /// Checks that the buffer is long enough for the header it announces.
+    /// Checks that the buffer holds the whole header it announces: 18 bytes
+    /// when the frame carries an 802.1Q tag, 14 otherwise.
     pub fn check_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
         if b.len() < field::UNTAGGED_LEN || b.len() < self.header_len() {
             return Err(Error::Truncated);
         }
         Ok(())
-    }
-
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     fn outer_type(&self) -> u16 {

@@ -151,11 +151,49 @@ pub fn glbp(data: &[u8]) {
     }
 }
 
-/// A whole frame down to the GLBP message.
+/// A whole frame down to the GLBP message. Random bytes almost never carry
+/// valid checksums, so an IPv4 frame rejected for its checksums is repaired
+/// and tried again, letting the fuzzer reach GLBP.
 pub fn frame(data: &[u8]) {
-    if let Ok(rx) = ReceivedFrame::parse(data) {
-        glbp(rx.payload);
+    match ReceivedFrame::parse(data) {
+        Ok(rx) => glbp(rx.payload),
+        Err(super::Error::Checksum) => {
+            let mut copy = data.to_vec();
+            if repair_ipv4_udp(&mut copy) {
+                let rx = ReceivedFrame::parse(&copy).expect("checksums repaired");
+                glbp(rx.payload);
+            }
+        }
+        Err(_) => {}
     }
+}
+
+/// Fills the IPv4 header and UDP checksums of an IPv4 frame whose lengths
+/// are already valid; `false` if it is not one.
+fn repair_ipv4_udp(frame: &mut [u8]) -> bool {
+    let Ok(eth) = ethernet::Frame::new_checked(&*frame) else {
+        return false;
+    };
+    if eth.ethertype() != ethernet::ETHERTYPE_IPV4 {
+        return false;
+    }
+    let start = eth.header_len();
+    let Some(ip_bytes) = frame.get_mut(start..) else {
+        return false;
+    };
+    let Ok(mut ip) = ipv4::Packet::new_checked(ip_bytes) else {
+        return false;
+    };
+    if ip.is_fragment() {
+        return false;
+    }
+    ip.fill_checksum();
+    let (src, dst) = (IpAddr::V4(ip.src_addr()), IpAddr::V4(ip.dst_addr()));
+    let Ok(mut u) = udp::Packet::new_checked(ip.payload_mut()) else {
+        return false;
+    };
+    u.fill_checksum(src, dst);
+    true
 }
 
 /// Every harness above.

@@ -31,11 +31,17 @@ pub const VF_PRIORITY_RESIGN: u8 = 160;
 /// Virtual gateway state, as carried at offset 3 of the Hello TLV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum VgState {
+    /// 0x01 (never sent).
     Disabled,
+    /// 0x02 (never sent).
     Init,
+    /// 0x04.
     Listen,
+    /// 0x08.
     Speak,
+    /// 0x10.
     Standby,
+    /// 0x20.
     Active,
     /// A value this implementation does not know; kept so that it can be
     /// reported, never acted on.
@@ -47,48 +53,71 @@ pub enum VgState {
 pub enum VfState {
     /// 0: used in unicast requests and in the AVG's responses.
     Unspecified,
+    /// 0x01 (never sent).
     Disabled,
+    /// 0x02 (never sent).
     Init,
+    /// 0x04.
     Listen,
+    /// 0x20.
     Active,
+    /// A value this implementation does not know.
     Unknown(u8),
 }
 
 /// Authentication TLV (type 3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthRepr {
-    /// Type 1: plain text, at most 249 bytes.
+    /// Type 1: plain text; at most [`MAX_TEXT_LEN`] bytes fit a TLV.
     Text(Vec<u8>),
     /// Type 2: MD5 key-string; the 16-byte digest as received or to be filled.
-    Md5String { digest: [u8; 16] },
+    Md5String {
+        /// Keyed MD5 digest (see [`auth::keyed_md5`]).
+        digest: [u8; 16],
+    },
     /// Type 3: MD5 key-chain; key id then digest.
-    Md5Chain { key_id: u32, digest: [u8; 16] },
+    Md5Chain {
+        /// Key id in the sender's key chain.
+        key_id: u32,
+        /// Keyed MD5 digest (see [`auth::keyed_md5`]).
+        digest: [u8; 16],
+    },
 }
 
 /// One peer entry of the type-4 nonce TLV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NoncePeer {
+    /// The peer's owner ID.
     pub owner: MacAddr,
+    /// The last nonce received from that peer.
     pub echo: u32,
 }
 
 /// Type-4 TLV: sender's nonce and echoes of its peers' nonces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NonceRepr {
+    /// Generation counter, +1 for each new nonce.
     pub counter: u8,
+    /// The sender's current nonce.
     pub nonce: u32,
+    /// Echoes of the peers' nonces.
     pub peers: Vec<NoncePeer>,
 }
 
 /// Hello TLV (type 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HelloRepr {
+    /// The sender's gateway state.
     pub state: VgState,
     /// 1..=255; 0 means the sender resigns.
     pub priority: u8,
+    /// Hello interval, milliseconds.
     pub hello_ms: u32,
+    /// Hold time, milliseconds.
     pub hold_ms: u32,
+    /// Redirect timer, seconds.
     pub redirect_s: u16,
+    /// Forwarder timeout, seconds.
     pub timeout_s: u16,
     /// Virtual IP: IPv4 (address type 1) or IPv6 (address type 2).
     pub vip: IpAddr,
@@ -99,25 +128,32 @@ pub struct HelloRepr {
 pub struct ReqRespRepr {
     /// 1..=4; 0 in a unicast request for a forwarder.
     pub forwarder: u8,
+    /// The forwarder's state at the sender.
     pub state: VfState,
     /// 167 primary, 135 secondary, 160 in a resign.
     pub priority: u8,
+    /// Weighting (default 100).
     pub weight: u8,
     /// Forwarder timeout in seconds (remaining, when held as secondary).
     pub timeout_s: u16,
     /// Redirect in seconds (remaining, when held as secondary).
     pub redirect_s: u16,
+    /// The forwarder's virtual MAC.
     pub vmac: MacAddr,
 }
 
 /// One whole GLBP message (the UDP payload).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlbpRepr {
+    /// Group number, 0..=1023.
     pub group: u16,
     /// Sender's own interface MAC, even when the Ethernet source is a VMAC.
     pub owner: MacAddr,
+    /// Authentication TLV; `None` also for a type-0 ("none") TLV.
     pub auth: Option<AuthRepr>,
+    /// Type-4 nonce TLV.
     pub nonce: Option<NonceRepr>,
+    /// Hello TLV; absent in forwarder-only messages.
     pub hello: Option<HelloRepr>,
     /// Request/Response TLVs in wire order.
     pub forwarders: Vec<ReqRespRepr>,
@@ -367,36 +403,26 @@ impl<'a> Iterator for TlvIter<'a> {
     }
 }
 
-/// A read/write view of a GLBP message (the UDP payload).
-///
-/// [`Packet::new_checked`] validates the 12-byte header and version 1;
-/// afterwards no accessor can panic. TLVs are reached through
-/// [`Packet::tlvs`], which checks each length before use.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A read/write view of a GLBP message (the UDP payload).
+    ///
+    /// [`Packet::new_checked`] validates the 12-byte header and version 1;
+    /// afterwards no accessor can panic. TLVs are reached through
+    /// [`Packet::tlvs`], which checks each length before use.
+    Packet
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps a buffer without checking it.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-    /// Wraps a buffer, checking the header length and version
-    /// (`Unrecognized` unless 1).
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let b = buffer.as_ref();
+    /// Checks the header length and the version (`Unrecognized` unless 1).
+    pub fn check_len(&self) -> Result<()> {
+        let b = self.buffer.as_ref();
         if b.len() < HEADER_LEN {
             return Err(Error::Truncated);
         }
         if b[field::VERSION] != VERSION {
             return Err(Error::Unrecognized);
         }
-        Ok(Packet { buffer })
-    }
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
+        Ok(())
     }
     /// Version.
     #[inline]
@@ -694,7 +720,7 @@ impl GlbpRepr {
     /// a known TLV too short for its fields, more than one Auth, nonce or
     /// Hello TLV (ambiguous, and an authentication bypass risk).
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Result<GlbpRepr> {
-        let p = Packet::new_checked(p.buffer.as_ref())?;
+        p.check_len()?;
         let group = p.group();
         if group > MAX_GROUP {
             return Err(Error::Malformed("GLBP group > 1023"));

@@ -21,30 +21,21 @@ mod field {
     pub const ECHO_SEQNO: usize = 6;
 }
 
-/// A read/write view of an ICMPv4 message (the whole IP payload).
-///
-/// [`Packet::new_checked`] validates the 8-byte header; afterwards no
-/// accessor can panic.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A read/write view of an ICMPv4 message (the whole IP payload).
+    ///
+    /// [`Packet::new_checked`] validates the 8-byte header; afterwards no
+    /// accessor can panic.
+    Packet
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps a buffer without checking it.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-    /// Wraps a buffer, checking that it holds the header.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        if buffer.as_ref().len() < HEADER_LEN {
+    /// Checks that the buffer holds the 8-byte header.
+    pub fn check_len(&self) -> Result<()> {
+        if self.buffer.as_ref().len() < HEADER_LEN {
             return Err(Error::Truncated);
         }
-        Ok(Packet::new_unchecked(buffer))
-    }
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
+        Ok(())
     }
     /// Message type.
     #[inline]
@@ -145,8 +136,8 @@ impl<'a> Icmpv4Repr<'a> {
     /// Reads a message, verifying its checksum. Other types are
     /// `Unrecognized`.
     pub fn parse<T: AsRef<[u8]> + ?Sized>(p: &'a Packet<&'a T>) -> Result<Icmpv4Repr<'a>> {
+        p.check_len()?;
         let b = p.buffer.as_ref();
-        let p = Packet::new_checked(b)?;
         if !p.verify_checksum() {
             return Err(Error::Checksum);
         }

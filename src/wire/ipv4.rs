@@ -24,32 +24,20 @@ mod field {
     pub const DST: usize = 16;
 }
 
-/// A read/write view of an IPv4 packet.
-///
-/// [`Packet::new_checked`] validates version, header length and total length
-/// against the buffer; afterwards no accessor can panic. The buffer may be
-/// longer than the total length (Ethernet padding): [`Packet::payload`] stops
-/// at the total length.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A read/write view of an IPv4 packet.
+    ///
+    /// [`Packet::new_checked`] validates version, header length and total length
+    /// against the buffer; afterwards no accessor can panic. The buffer may be
+    /// longer than the total length (Ethernet padding): [`Packet::payload`] stops
+    /// at the total length.
+    Packet
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps a buffer without checking it.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps a buffer, checking version 4, `20 <= header_len <= total_len <=
+    /// Checks version 4, `20 <= header_len <= total_len <=
     /// buffer length`.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let p = Packet::new_unchecked(buffer);
-        p.check()?;
-        Ok(p)
-    }
-
-    fn check(&self) -> Result<()> {
+    pub fn check_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
         if b.len() < HEADER_LEN {
             return Err(Error::Truncated);
@@ -68,11 +56,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::Truncated);
         }
         Ok(())
-    }
-
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Version (4).
@@ -246,7 +229,7 @@ impl Ipv4Repr {
     /// Reads a header, verifying its checksum. Fragments are rejected
     /// (`Malformed`): nothing in this project reassembles.
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Result<Ipv4Repr> {
-        p.check()?;
+        p.check_len()?;
         if !p.verify_checksum() {
             return Err(Error::Checksum);
         }

@@ -16,40 +16,28 @@ mod field {
     pub const DST: usize = 24;
 }
 
-/// A read/write view of an IPv6 packet.
-///
-/// [`Packet::new_checked`] validates version 6 and that the payload length
-/// fits the buffer; afterwards no accessor can panic.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A read/write view of an IPv6 packet.
+    ///
+    /// [`Packet::new_checked`] validates version 6 and that the payload length
+    /// fits the buffer; afterwards no accessor can panic.
+    Packet
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps a buffer without checking it.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps a buffer, checking version and lengths.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let p = Packet::new_unchecked(buffer);
-        let b = p.buffer.as_ref();
+    /// Checks version 6 and that the payload length fits the buffer.
+    pub fn check_len(&self) -> Result<()> {
+        let b = self.buffer.as_ref();
         if b.len() < HEADER_LEN {
             return Err(Error::Truncated);
         }
-        if p.version() != 6 {
+        if self.version() != 6 {
             return Err(Error::Unrecognized);
         }
-        if b.len() < HEADER_LEN + usize::from(p.payload_len()) {
+        if b.len() < HEADER_LEN + usize::from(self.payload_len()) {
             return Err(Error::Truncated);
         }
-        Ok(p)
-    }
-
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
+        Ok(())
     }
 
     /// Version (6).
@@ -138,7 +126,7 @@ pub struct Ipv6Repr {
 impl Ipv6Repr {
     /// Reads the fixed header.
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Result<Ipv6Repr> {
-        Packet::new_checked(p.buffer.as_ref())?;
+        p.check_len()?;
         Ok(Ipv6Repr {
             src: p.src_addr(),
             dst: p.dst_addr(),

@@ -8,23 +8,33 @@ use std::str::FromStr;
 pub struct MacAddr(pub [u8; 6]);
 
 impl MacAddr {
+    /// ff:ff:ff:ff:ff:ff.
     pub const BROADCAST: MacAddr = MacAddr([0xff; 6]);
+    /// 00:00:00:00:00:00.
     pub const ZERO: MacAddr = MacAddr([0; 6]);
 
+    /// The first six bytes of `b`.
+    ///
+    /// # Panics
+    /// If `b` is shorter than 6 bytes.
     pub fn from_bytes(b: &[u8]) -> MacAddr {
         let mut m = [0u8; 6];
         m.copy_from_slice(&b[..6]);
         MacAddr(m)
     }
+    /// The six bytes.
     pub const fn as_bytes(&self) -> &[u8; 6] {
         &self.0
     }
+    /// Group bit set (broadcast included).
     pub const fn is_multicast(&self) -> bool {
         self.0[0] & 1 == 1
     }
+    /// ff:ff:ff:ff:ff:ff.
     pub const fn is_broadcast(&self) -> bool {
         matches!(self.0, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
     }
+    /// Group bit clear.
     pub const fn is_unicast(&self) -> bool {
         !self.is_multicast()
     }

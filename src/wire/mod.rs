@@ -4,6 +4,41 @@
 //! `new_checked`, after which no accessor can panic) plus a validated value
 //! type (`Repr`) with `parse` and `emit`.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+/// Declares a zero-copy view `$name<T: AsRef<[u8]>>` over a buffer with
+/// `new_unchecked`, `new_checked` and `into_inner`; the module provides
+/// `check_len`, which validates every length its accessors rely on.
+macro_rules! view {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name<T: AsRef<[u8]>> {
+            buffer: T,
+        }
+
+        impl<T: AsRef<[u8]>> $name<T> {
+            /// Wraps a buffer without checking it: accessors may panic on a
+            /// buffer that `new_checked` would reject.
+            pub const fn new_unchecked(buffer: T) -> Self {
+                Self { buffer }
+            }
+
+            /// Wraps a buffer after `check_len` accepted it; from then on no
+            /// accessor can panic.
+            pub fn new_checked(buffer: T) -> Result<Self> {
+                let view = Self::new_unchecked(buffer);
+                view.check_len()?;
+                Ok(view)
+            }
+
+            /// Returns the underlying buffer.
+            pub fn into_inner(self) -> T {
+                self.buffer
+            }
+        }
+    };
+}
 
 pub mod arp;
 pub mod checksum;
@@ -45,6 +80,7 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Result of the wire parsers.
 pub type Result<T> = core::result::Result<T, Error>;
 
 // Big-endian field access for the views. Callers index only after

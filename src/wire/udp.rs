@@ -13,13 +13,12 @@ mod field {
     pub const CHECKSUM: usize = 6;
 }
 
-/// A read/write view of a UDP datagram.
-///
-/// [`Packet::new_checked`] validates `8 <= length <= buffer length`;
-/// afterwards no accessor can panic.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A read/write view of a UDP datagram.
+    ///
+    /// [`Packet::new_checked`] validates `8 <= length <= buffer length`;
+    /// afterwards no accessor can panic.
+    Packet
 }
 
 /// Sum of the pseudo-header for a datagram of `len` bytes, or `None` when the
@@ -43,19 +42,8 @@ fn pseudo_header(src: IpAddr, dst: IpAddr, len: usize) -> Option<u16> {
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps a buffer without checking it.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps a buffer, checking the header and length field.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let p = Packet::new_unchecked(buffer);
-        p.check()?;
-        Ok(p)
-    }
-
-    fn check(&self) -> Result<()> {
+    /// Checks the header and length field.
+    pub fn check_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
         if b.len() < HEADER_LEN {
             return Err(Error::Truncated);
@@ -68,11 +56,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::Truncated);
         }
         Ok(())
-    }
-
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Source port.
@@ -173,7 +156,7 @@ pub struct UdpRepr {
 impl UdpRepr {
     /// Reads the header, verifying the checksum against the pseudo-header.
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>, src: IpAddr, dst: IpAddr) -> Result<UdpRepr> {
-        p.check()?;
+        p.check_len()?;
         if !p.verify_checksum(src, dst) {
             return Err(Error::Checksum);
         }

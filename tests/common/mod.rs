@@ -91,6 +91,15 @@ pub fn chain() -> KeyChain {
     c
 }
 
+fn case(name: &'static str, builder: FrameBuilder, msg: GlbpRepr, key: AuthKey) -> Case {
+    Case {
+        name,
+        builder,
+        msg,
+        key,
+    }
+}
+
 /// Every message kind the wire layer can emit.
 pub fn cases() -> Vec<Case> {
     let vip4 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 254));
@@ -102,12 +111,7 @@ pub fn cases() -> Vec<Case> {
     let mut m = msg(1, OWNER_A);
     m.hello = Some(hello(VgState::Active, 100, vip4));
     m.forwarders.push(fwd(1, 1, VfState::Active, 167));
-    v.push(Case {
-        name: "hello",
-        builder: mcast_a,
-        msg: m,
-        key: AuthKey::None,
-    });
+    v.push(case("hello", mcast_a, m, AuthKey::None));
 
     // 2. Takeover announcement: Request/Response only, sourced from the VMAC.
     let mut m = msg(40, OWNER_B);
@@ -117,72 +121,40 @@ pub fn cases() -> Vec<Case> {
         ..fwd(40, 2, VfState::Active, 135)
     });
     let b = FrameBuilder::multicast_v4(virtual_mac(40, 2).unwrap(), IP_B);
-    v.push(Case {
-        name: "takeover",
-        builder: b,
-        msg: m,
-        key: AuthKey::None,
-    });
+    v.push(case("takeover", b, m, AuthKey::None));
 
     // 3. Resign: hello with priority 0 and the VF TLV with priority 160.
     let mut m = msg(1020, OWNER_A);
     m.hello = Some(hello(VgState::Active, 0, vip4));
     m.forwarders.push(fwd(1020, 1, VfState::Active, 160));
-    v.push(Case {
-        name: "resign",
-        builder: mcast_a,
-        msg: m,
-        key: AuthKey::None,
-    });
+    v.push(case("resign", mcast_a, m, AuthKey::None));
 
     // 4. Unicast request for a forwarder (forwarder 0, all else zero).
     let mut m = msg(1, OWNER_B);
     m.forwarders.push(ReqRespRepr::REQUEST);
     let b = FrameBuilder::unicast(OWNER_B, OWNER_A, IP_B.into(), IP_A.into());
-    v.push(Case {
-        name: "request",
-        builder: b,
-        msg: m,
-        key: AuthKey::None,
-    });
+    v.push(case("request", b, m, AuthKey::None));
 
     // 5. Unicast response from the AVG (VF state 0, number and VMAC).
     let mut m = msg(1, OWNER_A);
-    m.forwarders.push(ReqRespRepr {
-        state: VfState::Unspecified,
-        ..fwd(1, 2, VfState::Unspecified, 0)
-    });
+    m.forwarders.push(fwd(1, 2, VfState::Unspecified, 0));
     let b = FrameBuilder::unicast(OWNER_A, OWNER_B, IP_A.into(), IP_B.into());
-    v.push(Case {
-        name: "response",
-        builder: b,
-        msg: m,
-        key: AuthKey::None,
-    });
+    v.push(case("response", b, m, AuthKey::None));
 
     // 6. IPv6 hello from a link-local source, two forwarders, Standby.
     let mut m = msg(46, OWNER_A);
     m.hello = Some(hello(VgState::Standby, 120, vip6));
     m.forwarders.push(fwd(46, 1, VfState::Active, 167));
     m.forwarders.push(fwd(46, 3, VfState::Listen, 135));
-    v.push(Case {
-        name: "hello-v6",
-        builder: FrameBuilder::multicast_v6(OWNER_A, ll_a()),
-        msg: m,
-        key: AuthKey::None,
-    });
+    let b = FrameBuilder::multicast_v6(OWNER_A, ll_a());
+    v.push(case("hello-v6", b, m, AuthKey::None));
 
     // 7. Plain-text authentication, Speak, 802.1Q tagged.
     let mut m = msg(30, OWNER_B);
     m.auth = Some(AuthRepr::Text(b"cisco123".to_vec()));
     m.hello = Some(hello(VgState::Speak, 100, vip4));
     let b = FrameBuilder::multicast_v4(OWNER_B, IP_B).with_vlan(30);
-    v.push(Case {
-        name: "text",
-        builder: b,
-        msg: m,
-        key: AuthKey::Text(b"cisco123".to_vec()),
-    });
+    v.push(case("text", b, m, AuthKey::Text(b"cisco123".to_vec())));
 
     // 8..10. MD5 key-string with nonce TLVs of 0, 1 and 3 peers.
     for (name, peers) in [("md5-nonce0", 0), ("md5-nonce1", 1), ("md5-nonce3", 3)] {
@@ -191,12 +163,12 @@ pub fn cases() -> Vec<Case> {
         m.nonce = Some(nonce(peers));
         m.hello = Some(hello(VgState::Listen, 90, vip4));
         m.forwarders.push(fwd(2, 1, VfState::Listen, 167));
-        v.push(Case {
+        v.push(case(
             name,
-            builder: mcast_a,
-            msg: m,
-            key: AuthKey::Md5String(b"glbp-secret".to_vec()),
-        });
+            mcast_a,
+            m,
+            AuthKey::Md5String(b"glbp-secret".to_vec()),
+        ));
     }
 
     // 11. MD5 key-chain (key id 7) with a 2-peer nonce.
@@ -208,12 +180,7 @@ pub fn cases() -> Vec<Case> {
     m.nonce = Some(nonce(2));
     m.hello = Some(hello(VgState::Active, 255, vip4));
     m.forwarders.push(fwd(3, 1, VfState::Active, 167));
-    v.push(Case {
-        name: "md5-chain",
-        builder: mcast_a,
-        msg: m,
-        key: AuthKey::Md5Chain(chain()),
-    });
+    v.push(case("md5-chain", mcast_a, m, AuthKey::Md5Chain(chain())));
 
     // 12. IPv6 with MD5 key-string and a 1-peer nonce.
     let mut m = msg(46, OWNER_A);
@@ -221,12 +188,12 @@ pub fn cases() -> Vec<Case> {
     m.nonce = Some(nonce(1));
     m.hello = Some(hello(VgState::Active, 100, vip6));
     let b = FrameBuilder::multicast_v6(OWNER_A, ll_a());
-    v.push(Case {
-        name: "md5-v6",
-        builder: b,
-        msg: m,
-        key: AuthKey::Md5String(b"glbp-secret".to_vec()),
-    });
+    v.push(case(
+        "md5-v6",
+        b,
+        m,
+        AuthKey::Md5String(b"glbp-secret".to_vec()),
+    ));
     v
 }
 

@@ -199,31 +199,34 @@ pub struct ReceivedFrame<'a> {
 
 impl<'a> ReceivedFrame<'a> {
     /// Walks Ethernet (optionally 802.1Q), IPv4 or IPv6 and UDP and returns
-    /// the GLBP message. `Unrecognized` for anything that is not UDP
-    /// 3222 -> 3222 (and for IPv6 extension headers); `Checksum` for a bad
-    /// IPv4 header or UDP checksum; `Truncated`/`Malformed` for broken
-    /// headers. Allocates nothing.
+    /// the GLBP message, allocating nothing.
+    ///
+    /// `Unrecognized` for anything that is not recognisably UDP
+    /// 3222 -> 3222 (including frames too short or broken to tell, and IPv6
+    /// with extension headers). Once the ports say GLBP: `Checksum` for a bad
+    /// IPv4 header or UDP checksum, `Malformed` for an IPv4 fragment.
     pub fn parse(frame: &'a [u8]) -> Result<ReceivedFrame<'a>> {
-        let eth = ethernet::Frame::new_checked(frame)?;
+        let not_glbp = |_| Error::Unrecognized;
+        let eth = ethernet::Frame::new_checked(frame).map_err(not_glbp)?;
         let (src_mac, dst_mac, vlan_tci) = (eth.src_addr(), eth.dst_addr(), eth.vlan_tci());
         let eth_payload = &frame[eth.header_len()..];
-        let (src_ip, dst_ip, ttl, ip_payload) = match eth.ethertype() {
+        let (src_ip, dst_ip, ttl, ip_payload, ip4) = match eth.ethertype() {
             ETHERTYPE_IPV4 => {
-                let ip = ipv4::Packet::new_checked(eth_payload)?;
-                let repr = Ipv4Repr::parse(&ip)?;
-                if repr.protocol != PROTO_UDP {
+                let ip = ipv4::Packet::new_checked(eth_payload).map_err(not_glbp)?;
+                if ip.protocol() != PROTO_UDP {
                     return Err(Error::Unrecognized);
                 }
                 let payload = &eth_payload[ip.header_len()..usize::from(ip.total_len())];
                 (
-                    IpAddr::V4(repr.src),
-                    IpAddr::V4(repr.dst),
-                    repr.ttl,
+                    IpAddr::V4(ip.src_addr()),
+                    IpAddr::V4(ip.dst_addr()),
+                    ip.ttl(),
                     payload,
+                    Some(ip),
                 )
             }
             ETHERTYPE_IPV6 => {
-                let ip = ipv6::Packet::new_checked(eth_payload)?;
+                let ip = ipv6::Packet::new_checked(eth_payload).map_err(not_glbp)?;
                 if ip.next_header() != PROTO_UDP {
                     return Err(Error::Unrecognized);
                 }
@@ -234,13 +237,17 @@ impl<'a> ReceivedFrame<'a> {
                     IpAddr::V6(ip.dst_addr()),
                     ip.hop_limit(),
                     payload,
+                    None,
                 )
             }
             _ => return Err(Error::Unrecognized),
         };
-        let udp = udp::Packet::new_checked(ip_payload)?;
+        let udp = udp::Packet::new_checked(ip_payload).map_err(not_glbp)?;
         if udp.src_port() != UDP_PORT || udp.dst_port() != UDP_PORT {
             return Err(Error::Unrecognized);
+        }
+        if let Some(ip) = ip4 {
+            Ipv4Repr::parse(&ip)?;
         }
         UdpRepr::parse(&udp, src_ip, dst_ip)?;
         let payload = &ip_payload[udp::HEADER_LEN..usize::from(udp.len())];
