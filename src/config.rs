@@ -28,6 +28,18 @@ pub struct Config {
     pub neighbors: Vec<NeighborConfig>,
     #[serde(default, rename = "group")]
     pub groups: Vec<GroupConfig>,
+    #[serde(default)]
+    pub ops: OpsConfig,
+}
+
+/// `[ops]`: operations endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OpsConfig {
+    /// Serve Prometheus metrics (text format) on this address, e.g.
+    /// "127.0.0.1:9101". Off when absent.
+    #[serde(default)]
+    pub prometheus: Option<std::net::SocketAddr>,
 }
 
 /// `[eal]`: how DPDK starts.

@@ -12,5 +12,6 @@ pub mod decode;
 pub mod dpdk;
 pub mod protocol;
 pub mod runtime;
+pub mod show;
 pub mod sim;
 pub mod wire;

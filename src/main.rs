@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
@@ -42,6 +40,10 @@ enum Cmd {
     },
     /// Print the GLBP packets of a pcap/pcapng file like IOS `debug glbp`.
     Decode(glbpd::decode::DecodeArgs),
+    /// Show the groups and counters of a running instance (`show glbp`).
+    Show(glbpd::show::ShowArgs),
+    /// Make a running instance re-read its configuration (as SIGHUP does).
+    Reload(glbpd::show::Target),
 }
 
 /// Exit status for an invalid configuration or command line.
@@ -64,6 +66,29 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.cmd {
+        Cmd::Show(args) => match glbpd::show::show(&args) {
+            Ok(text) => {
+                print!("{text}");
+                if !text.ends_with('\n') {
+                    println!();
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Cmd::Reload(target) => match glbpd::show::reload(&target) {
+            Ok(msg) => {
+                println!("reloaded: {msg}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("reload refused: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Cmd::Decode(args) => match glbpd::decode::run(&args, &mut std::io::stdout().lock()) {
             Ok(s) => {
                 eprintln!(
@@ -95,18 +120,24 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let stop = Arc::new(AtomicBool::new(false));
+            let signals = glbpd::runtime::Signals::default();
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 // A second signal while stopping exits at once.
                 let installed =
-                    signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
-                        .and_then(|_| signal_hook::flag::register(sig, stop.clone()));
+                    signal_hook::flag::register_conditional_shutdown(sig, 1, signals.stop.clone())
+                        .and_then(|_| signal_hook::flag::register(sig, signals.stop.clone()));
                 if let Err(e) = installed {
                     eprintln!("error: cannot install signal handler: {e}");
                     return ExitCode::FAILURE;
                 }
             }
-            match glbpd::runtime::run(&cfg, stop) {
+            if let Err(e) =
+                signal_hook::flag::register(signal_hook::consts::SIGHUP, signals.reload.clone())
+            {
+                eprintln!("error: cannot install signal handler: {e}");
+                return ExitCode::FAILURE;
+            }
+            match glbpd::runtime::run(&cfg, &config, signals) {
                 Ok(counts) => {
                     log::info!(
                         "final counters: {}",

@@ -17,6 +17,7 @@ mod ethdev;
 mod lpm;
 mod mbuf;
 mod ring;
+pub mod telemetry;
 
 pub use eal::{lcore_id, tsc, tsc_hz, version, Eal, LaunchHandle};
 pub use error::{Error, Result};

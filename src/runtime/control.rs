@@ -3,8 +3,10 @@
 //! dataplane snapshot. GLBP itself is driven from here too (see `glbp`).
 
 mod glbp;
+mod reload;
 
-pub use glbp::{vf_name, vg_name, GlbpPort};
+pub use glbp::GlbpPort;
+pub use reload::ReloadSummary;
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;

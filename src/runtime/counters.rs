@@ -184,3 +184,41 @@ impl Shared {
         }
     }
 }
+
+/// ARP replies for virtual IPs by (port, group, forwarder): the AVG's
+/// "client selection count". One block per worker, written by that worker
+/// only with plain (relaxed) load and store: no lock, no atomic
+/// read-modify-write on the fast path.
+pub struct ArpClients {
+    cells: Box<[AtomicU64]>,
+}
+
+const GROUPS: usize = 1024;
+
+impl ArpClients {
+    pub fn new(ports: usize) -> ArpClients {
+        ArpClients {
+            cells: (0..ports * GROUPS * 4).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    #[inline]
+    fn index(port: usize, group: u16, forwarder: u8) -> usize {
+        (port * GROUPS + usize::from(group) % GROUPS) * 4 + usize::from(forwarder.clamp(1, 4) - 1)
+    }
+
+    /// Counts one reply (owning worker only).
+    #[inline]
+    pub fn bump(&self, port: usize, group: u16, forwarder: u8) {
+        if let Some(c) = self.cells.get(Self::index(port, group, forwarder)) {
+            c.store(c.load(Relaxed) + 1, Relaxed);
+        }
+    }
+
+    /// Replies counted so far (any thread).
+    pub fn get(&self, port: usize, group: u16, forwarder: u8) -> u64 {
+        self.cells
+            .get(Self::index(port, group, forwarder))
+            .map_or(0, |c| c.load(Relaxed))
+    }
+}

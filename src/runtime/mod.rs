@@ -5,10 +5,13 @@
 pub mod control;
 pub mod counters;
 pub mod neighbors;
+pub mod ops;
 pub mod state;
+pub mod status;
 pub mod worker;
 
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +24,7 @@ use crate::config::Config;
 use crate::dpdk::{self, Eal, Lpm, MbufRing, Mempool, Port, PortConf};
 use crate::wire::{glbp, MacAddr};
 use control::{Control, ControlParts, CtlPort};
-use counters::{Counts, Shared};
+use counters::{ArpClients, Counts, Shared};
 use neighbors::Neighbors;
 use state::{DataplaneState, FxMap, PortView};
 use worker::{TxPath, Worker};
@@ -93,6 +96,21 @@ fn port_lookup_name(cfg_port: &crate::config::PortConfig) -> String {
     }
 }
 
+/// A name no other LPM table of this process has (rte_lpm names are unique).
+pub(crate) fn lpm_name() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!("glbpd_lpm_{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// What the binary's signal handlers set.
+#[derive(Clone, Default)]
+pub struct Signals {
+    /// SIGINT/SIGTERM: resign and stop.
+    pub stop: Arc<AtomicBool>,
+    /// SIGHUP: reload the configuration file.
+    pub reload: Arc<AtomicBool>,
+}
+
 /// Builds a dataplane snapshot from the config and the ports' MACs.
 fn build_state(
     cfg: &Config,
@@ -107,12 +125,7 @@ fn build_state(
         .collect();
     let statics: Vec<_> = cfg.routes.iter().map(|r| (r.prefix, r.via)).collect();
     let (entries, next_hops) = state::route_entries(&port_nets, &statics);
-    let mut lpm = Lpm::new(
-        &format!("glbpd_lpm_{generation}"),
-        (entries.len() as u32 + 16).max(256),
-        256,
-        -1,
-    )?;
+    let mut lpm = Lpm::new(&lpm_name(), (entries.len() as u32 + 16).max(256), 256, -1)?;
     for (net, nh) in &entries {
         lpm.add(net.addr, net.len, *nh)?;
     }
@@ -144,8 +157,10 @@ fn build_state(
     })
 }
 
-/// Runs glbpd until `stop` is set (by a signal). Returns the final counters.
-pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
+/// Runs glbpd until `signals.stop` is set. `path` is re-read on
+/// `signals.reload`. Returns the final counters.
+pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunError> {
+    let stop = signals.stop.clone();
     let args = eal_args(cfg);
     log::info!("starting EAL: {}", args.join(" "));
     let eal = Eal::init(&args)?;
@@ -266,6 +281,9 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
     let worker_counters: Vec<Arc<Shared>> = (0..workers)
         .map(|_| Arc::new(Shared::new(ports.len())))
         .collect();
+    let worker_clients: Vec<Arc<ArpClients>> = (0..workers)
+        .map(|_| Arc::new(ArpClients::new(ports.len())))
+        .collect();
     let worker_stop = Arc::new(AtomicBool::new(false));
 
     let mut handles = Vec::new();
@@ -304,6 +322,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
             resolve: resolve.clone(),
             state: state.clone(),
             counters: worker_counters[w].clone(),
+            clients: worker_clients[w].clone(),
             stop: worker_stop.clone(),
             idle: d.idle,
             burst: usize::from(d.burst),
@@ -361,26 +380,75 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
         state: state.clone(),
     });
     ctl.glbp_configure(cfg).map_err(RunError)?;
+
+    // Operations: status for `glbpd show`, telemetry and Prometheus.
+    let workers_info: Vec<(u32, Arc<Shared>, Arc<ArpClients>)> = lcores
+        .iter()
+        .take(workers)
+        .zip(&worker_counters)
+        .zip(&worker_clients)
+        .map(|((l, s), c)| (*l, s.clone(), c.clone()))
+        .collect();
+    let status_cell: Arc<ArcSwap<serde_json::Value>> =
+        Arc::new(ArcSwap::from_pointee(serde_json::Value::Null));
+    ops::register_telemetry(&status_cell);
+    if let Err(e) = dpdk::telemetry::pdump_init() {
+        log::info!("packet capture (dpdk-dumpcap) unavailable: {e}");
+    }
+    let status_file = eal.runtime_dir().map(|d| d.join(ops::STATUS_FILE));
+    let _prometheus = match cfg.ops.prometheus {
+        Some(addr) => {
+            Some(ops::serve_prometheus(addr, status_cell.clone(), stop.clone()).map_err(RunError)?)
+        }
+        None => None,
+    };
+    let mut running = cfg.clone();
+    let mut last_reload = serde_json::Value::Null;
     let started = Instant::now();
-    let mut next_stats = started;
+    let mut next_status = started;
     let mut last_stats = Counts::default();
+    let control_lcore = eal.main_lcore();
+    log::info!(
+        "glbpd running: {} port(s), {workers} worker(s), idle = {:?}",
+        ports.len(),
+        d.idle
+    );
     while !stop.load(Ordering::Relaxed) {
         let busy = ctl.poll();
         control_counters.publish(&ctl.counts);
-        if log::log_enabled!(log::Level::Debug) && Instant::now() >= next_stats {
-            next_stats += Duration::from_secs(1);
-            let mut total = ctl.counts.clone();
-            worker_counters.iter().for_each(|c| total.add(&c.read()));
-            if total != last_stats {
-                log::debug!(
-                    "stats: {}",
-                    serde_json::to_string(&total).unwrap_or_default()
-                );
-                log::debug!(
-                    "control: {}",
-                    serde_json::to_string(&ctl.stats).unwrap_or_default()
-                );
-                last_stats = total;
+        if signals.reload.swap(false, Ordering::SeqCst) {
+            last_reload = reload(&mut ctl, &mut running, path);
+            next_status = Instant::now();
+        }
+        if Instant::now() >= next_status {
+            next_status = Instant::now() + STATUS_INTERVAL;
+            let src = status::Sources {
+                prefix: &cfg.eal.file_prefix,
+                started_ms: 0,
+                control_lcore,
+                workers: &workers_info,
+                control_counts: &ctl.counts,
+                last_reload: &last_reload,
+            };
+            let st = status::build(&ctl, &src);
+            if let Some(f) = &status_file {
+                ops::write_status(f, &st);
+            }
+            status_cell.store(Arc::new(st));
+            if log::log_enabled!(log::Level::Debug) {
+                let mut total = ctl.counts.clone();
+                worker_counters.iter().for_each(|c| total.add(&c.read()));
+                if total != last_stats {
+                    log::debug!(
+                        "stats: {}",
+                        serde_json::to_string(&total).unwrap_or_default()
+                    );
+                    log::debug!(
+                        "control: {}",
+                        serde_json::to_string(&ctl.stats).unwrap_or_default()
+                    );
+                    last_stats = total;
+                }
             }
         }
         if !busy {
@@ -429,6 +497,32 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
         return err("a worker lcore failed");
     }
     Ok(total)
+}
+
+/// How often the status document is rebuilt.
+const STATUS_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Re-reads `path` and applies it; the running config stays on failure.
+/// Returns the outcome for the status document.
+fn reload(ctl: &mut Control, running: &mut Config, path: &Path) -> serde_json::Value {
+    let at = ctl.now_ms();
+    let result = Config::load(path)
+        .map_err(|e| e.to_string())
+        .and_then(|new| ctl.reload(running, &new).map(|sum| (new, sum)));
+    match result {
+        Ok((new, sum)) => {
+            log::info!("%SYS-5-CONFIG: reloaded {}: {sum}", path.display());
+            *running = new;
+            serde_json::json!({"at_ms": at, "ok": true, "message": sum.to_string()})
+        }
+        Err(e) => {
+            log::error!(
+                "%SYS-3-CONFIG: reload of {} refused, running configuration kept: {e}",
+                path.display()
+            );
+            serde_json::json!({"at_ms": at, "ok": false, "message": e})
+        }
+    }
 }
 
 /// Sets the flag when dropped.

@@ -90,6 +90,20 @@ impl Neighbors {
         self.version += 1;
     }
 
+    /// Removes a static entry (a reload dropped it).
+    pub fn remove_static(&mut self, port: u16, ip: Ipv4Addr) {
+        if matches!(
+            self.entries.get(&(port, ip)),
+            Some(Entry {
+                state: State::Static,
+                ..
+            })
+        ) {
+            self.entries.remove(&(port, ip));
+            self.version += 1;
+        }
+    }
+
     /// The resolved MAC of `ip` on `port`.
     pub fn get(&self, port: u16, ip: Ipv4Addr) -> Option<MacAddr> {
         self.entries.get(&(port, ip)).and_then(|e| e.mac)

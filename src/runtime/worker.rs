@@ -9,7 +9,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 
-use super::counters::{Counts, Drop, Shared};
+use super::counters::{ArpClients, Counts, Drop, Shared};
 use super::state::{DataplaneState, Routes};
 use crate::config::Idle;
 use crate::dpdk::{self, Burst, Mbuf, MbufRing, RxQueue, TxQueue};
@@ -23,8 +23,8 @@ pub enum Verdict {
     /// Hand to the control lcore.
     Exception,
     /// An ARP request for a virtual IP, turned into the reply in place:
-    /// send it back on the ingress port. Carries the forwarder number.
-    ArpReply(u8),
+    /// send it back on the ingress port.
+    ArpReply { group: u16, forwarder: u8 },
     /// Drop and count.
     Drop(Drop),
     /// Drop (counted as unresolved) and ask the control lcore to resolve
@@ -70,7 +70,10 @@ pub fn process<R: Routes>(
                     a.make_reply(vmac);
                     eth.set_dst_addr(host);
                     eth.set_src_addr(port.mac);
-                    return Verdict::ArpReply(number);
+                    return Verdict::ArpReply {
+                        group: v.group,
+                        forwarder: number,
+                    };
                 }
                 if port.silent.contains(&target) {
                     return Verdict::Drop(Drop::ArpNotAvg);
@@ -214,6 +217,7 @@ pub struct Worker {
     pub resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
     pub state: Arc<ArcSwap<DataplaneState>>,
     pub counters: Arc<Shared>,
+    pub clients: Arc<ArpClients>,
     pub stop: Arc<AtomicBool>,
     pub idle: Idle,
     pub burst: usize,
@@ -263,9 +267,10 @@ impl Worker {
                                 drop(m);
                             }
                         }
-                        Verdict::ArpReply(number) => {
+                        Verdict::ArpReply { group, forwarder } => {
                             c.arp_replies += 1;
-                            c.arp_by_forwarder[usize::from(number.clamp(1, 4) - 1)] += 1;
+                            c.arp_by_forwarder[usize::from(forwarder.clamp(1, 4) - 1)] += 1;
+                            self.clients.bump(*pidx, group, forwarder);
                             let p = *pidx;
                             if out[p].is_full() {
                                 flush(&mut self.tx[p], &mut out[p], p, &mut c);

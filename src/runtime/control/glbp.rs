@@ -15,41 +15,16 @@ use crate::wire::arp::{ArpOperation, ArpRepr};
 use crate::wire::ethernet::{self, EthernetRepr};
 use crate::wire::glbp::auth::{self, AuthKey, KeyChain};
 use crate::wire::glbp::frame::{FrameBuilder, ReceivedFrame};
-use crate::wire::glbp::{self as wglbp, GlbpRepr, VfState, VgState};
+use crate::wire::glbp::{self as wglbp, GlbpRepr};
 use crate::wire::MacAddr;
 
 /// GLBP state of one port.
 pub struct GlbpPort {
     pub engine: protocol::Port,
     /// Group id -> authentication key (signing and verification).
-    keys: BTreeMap<u16, AuthKey>,
+    pub(super) keys: BTreeMap<u16, AuthKey>,
     /// Tracked ports (object id = port index) and their last link state.
-    tracked: BTreeMap<u32, bool>,
-}
-
-/// IOS's word for a gateway state.
-pub fn vg_name(s: VgState) -> String {
-    match s {
-        VgState::Disabled => "Disabled".into(),
-        VgState::Init => "Init".into(),
-        VgState::Listen => "Listen".into(),
-        VgState::Speak => "Speak".into(),
-        VgState::Standby => "Standby".into(),
-        VgState::Active => "Active".into(),
-        VgState::Unknown(v) => format!("Unknown({v:#x})"),
-    }
-}
-
-/// IOS's word for a forwarder state.
-pub fn vf_name(s: VfState) -> String {
-    match s {
-        VfState::Unspecified => "Unspecified".into(),
-        VfState::Disabled => "Disabled".into(),
-        VfState::Init => "Init".into(),
-        VfState::Listen => "Listen".into(),
-        VfState::Active => "Active".into(),
-        VfState::Unknown(v) => format!("Unknown({v:#x})"),
-    }
+    pub(super) tracked: BTreeMap<u32, bool>,
 }
 
 /// The engine's configuration for a `[[group]]`.
@@ -300,7 +275,7 @@ impl Control {
         self.flush();
     }
 
-    fn glbp_apply_pending(&mut self, now: u64) {
+    pub(super) fn glbp_apply_pending(&mut self, now: u64) {
         let pending = std::mem::take(&mut self.pending);
         for (pidx, actions) in pending {
             for a in actions {
@@ -380,11 +355,7 @@ impl Control {
             }
             Action::GratuitousArp { .. } => {}
             Action::VgStateChange { group, old, new } => {
-                log::info!(
-                    "%GLBP-6-STATECHANGE: {name} Grp {group} state {} -> {}",
-                    vg_name(old),
-                    vg_name(new)
-                );
+                log::info!("%GLBP-6-STATECHANGE: {name} Grp {group} state {old} -> {new}");
             }
             Action::VfStateChange {
                 group,
@@ -393,9 +364,7 @@ impl Control {
                 new,
             } => {
                 log::info!(
-                    "%GLBP-6-FWDSTATECHANGE: {name} Grp {group} Fwd {forwarder} state {} -> {}",
-                    vf_name(old),
-                    vf_name(new)
+                    "%GLBP-6-FWDSTATECHANGE: {name} Grp {group} Fwd {forwarder} state {old} -> {new}"
                 );
             }
             Action::Mismatch { group, peer, kind } => {

@@ -1,0 +1,209 @@
+//! DPDK telemetry commands backed by Rust closures returning JSON, so that
+//! `dpdk-telemetry.py` works against glbpd as against testpmd; and
+//! `rte_pdump` for `dpdk-dumpcap`.
+
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, CStr};
+use std::sync::{Mutex, OnceLock};
+
+use dpdk_ffi as ffi;
+use serde_json::Value;
+
+use super::error::{check, cstring, Result};
+
+type Handler = Box<dyn Fn(&str) -> Value + Send + Sync>;
+
+fn registry() -> &'static Mutex<HashMap<String, Handler>> {
+    static R: OnceLock<Mutex<HashMap<String, Handler>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Registers telemetry command `cmd` (e.g. "/glbp/groups"): `handler`
+/// gets the parameters after the comma and returns the JSON to send.
+/// Objects become dictionaries, arrays become arrays; telemetry's limits
+/// apply (strings of 127 bytes, 256 dictionary and 512 array entries).
+pub fn register(
+    cmd: &str,
+    help: &str,
+    handler: impl Fn(&str) -> Value + Send + Sync + 'static,
+) -> Result<()> {
+    let ccmd = cstring("rte_telemetry_register_cmd", cmd)?;
+    let chelp = cstring("rte_telemetry_register_cmd", help)?;
+    registry()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(cmd.to_string(), Box::new(handler));
+    // SAFETY: both strings are valid for the call (telemetry copies them);
+    // `dispatch` has the telemetry_cb signature.
+    check("rte_telemetry_register_cmd", unsafe {
+        ffi::rte_telemetry_register_cmd(ccmd.as_ptr(), Some(dispatch), chelp.as_ptr())
+    })?;
+    Ok(())
+}
+
+extern "C" fn dispatch(
+    cmd: *const c_char,
+    params: *const c_char,
+    d: *mut ffi::rte_tel_data,
+) -> c_int {
+    let text = |p: *const c_char| {
+        if p.is_null() {
+            String::new()
+        } else {
+            // SAFETY: telemetry passes NUL-terminated strings valid for the
+            // duration of the callback.
+            unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+        }
+    };
+    let (cmd, params) = (text(cmd), text(params));
+    let value = {
+        let reg = registry().lock().unwrap_or_else(|e| e.into_inner());
+        match reg.get(&cmd) {
+            Some(h) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(&params))).ok(),
+            None => None,
+        }
+    };
+    match value {
+        // SAFETY: d is the container telemetry handed to this callback.
+        Some(v) => unsafe { fill(d, &v) },
+        None => -libc_einval(),
+    }
+}
+
+const fn libc_einval() -> c_int {
+    22
+}
+
+fn short(s: &str) -> std::ffi::CString {
+    let max = ffi::RTE_TEL_MAX_STRING_LEN as usize - 1;
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::ffi::CString::new(s[..end].replace('\0', "")).unwrap_or_default()
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Telemetry names: alphanumerics, '_' and '/'.
+fn sanitize(k: &str) -> String {
+    k.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '/' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Flattens nested objects and arrays into `prefix/key/index` names with
+/// scalar values: DPDK 22.11 telemetry nests containers one level deep only.
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+    let join = |k: &str| {
+        if prefix.is_empty() {
+            sanitize(k)
+        } else {
+            format!("{prefix}/{}", sanitize(k))
+        }
+    };
+    match v {
+        Value::Object(m) => m.iter().for_each(|(k, x)| flatten(&join(k), x, out)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| flatten(&join(&i.to_string()), x, out)),
+        scalar => out.push((prefix.to_string(), scalar.clone())),
+    }
+}
+
+/// Adds a scalar to a started dict.
+///
+/// # Safety
+/// `d` must be a valid dict container.
+unsafe fn add_scalar(d: *mut ffi::rte_tel_data, name: &str, v: &Value) {
+    let name = short(name);
+    // SAFETY: d is a started dict (caller); name and value are valid C data
+    // that telemetry copies.
+    unsafe {
+        match v {
+            Value::Number(n) if n.is_u64() => {
+                ffi::rte_tel_data_add_dict_u64(d, name.as_ptr(), n.as_u64().unwrap_or(0));
+            }
+            Value::Number(n) if n.is_i64() => {
+                let x = n
+                    .as_i64()
+                    .unwrap_or(0)
+                    .clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+                ffi::rte_tel_data_add_dict_int(d, name.as_ptr(), x as i32);
+            }
+            other => {
+                let s = short(&scalar_text(other));
+                ffi::rte_tel_data_add_dict_string(d, name.as_ptr(), s.as_ptr());
+            }
+        }
+    }
+}
+
+/// Fills `d` with `v`: an object becomes a dictionary whose nested objects
+/// and arrays become one-level containers with flattened names.
+///
+/// # Safety
+/// `d` must be a valid, empty `rte_tel_data`.
+unsafe fn fill(d: *mut ffi::rte_tel_data, v: &Value) -> c_int {
+    let max = ffi::RTE_TEL_MAX_DICT_ENTRIES as usize;
+    match v {
+        Value::Object(map) => {
+            // SAFETY: d is valid (caller).
+            unsafe { ffi::rte_tel_data_start_dict(d) };
+            for (k, v) in map.iter().take(max) {
+                if v.is_object() || v.is_array() {
+                    let mut flat = Vec::new();
+                    flatten("", v, &mut flat);
+                    // SAFETY: a fresh container, handed to telemetry with
+                    // keep = 0 so that it frees it.
+                    unsafe {
+                        let child = ffi::rte_tel_data_alloc();
+                        if child.is_null() {
+                            continue;
+                        }
+                        ffi::rte_tel_data_start_dict(child);
+                        for (name, x) in flat.iter().take(max) {
+                            add_scalar(child, name, x);
+                        }
+                        ffi::rte_tel_data_add_dict_container(
+                            d,
+                            short(&sanitize(k)).as_ptr(),
+                            child,
+                            0,
+                        );
+                    }
+                } else {
+                    // SAFETY: d is a started dict.
+                    unsafe { add_scalar(d, &sanitize(k), v) };
+                }
+            }
+            0
+        }
+        other => {
+            let s = std::ffi::CString::new(other.to_string().replace('\0', "")).unwrap_or_default();
+            // SAFETY: d is valid; telemetry copies the string (truncating at
+            // its single-string limit).
+            unsafe { ffi::rte_tel_data_string(d, s.as_ptr()) }
+        }
+    }
+}
+
+/// Initialises `rte_pdump` so that `dpdk-dumpcap` can capture from this
+/// process (needs multi-process support, i.e. no `--no-shconf`).
+pub fn pdump_init() -> Result<()> {
+    // SAFETY: plain call after EAL init.
+    check("rte_pdump_init", unsafe { ffi::rte_pdump_init() })?;
+    Ok(())
+}

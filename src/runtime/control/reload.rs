@@ -1,0 +1,179 @@
+//! Hitless reload: the new configuration is diffed against the running one
+//! and applied in place. Unchanged groups are not touched at all (no state
+//! transition, no flap); changed groups get their new knobs through the
+//! engine, which applies them where IOS would; added groups start, removed
+//! groups resign. Routes and static neighbours are republished. What
+//! cannot change without a restart (EAL, dataplane, ports) makes the whole
+//! reload fail, and the running configuration stays.
+
+use std::sync::Arc;
+
+use super::glbp::{group_config, GlbpPort};
+use super::Control;
+use crate::config::Config;
+use crate::dpdk::Lpm;
+use crate::protocol;
+use crate::runtime::state::route_entries;
+
+/// What a successful reload changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReloadSummary {
+    pub groups_added: usize,
+    pub groups_changed: usize,
+    pub groups_removed: usize,
+    pub groups_unchanged: usize,
+    pub routes_changed: bool,
+    pub neighbors_changed: bool,
+}
+
+impl std::fmt::Display for ReloadSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "groups: {} added, {} changed, {} removed, {} unchanged; routes {}; static neighbours {}",
+            self.groups_added,
+            self.groups_changed,
+            self.groups_removed,
+            self.groups_unchanged,
+            if self.routes_changed { "changed" } else { "unchanged" },
+            if self.neighbors_changed { "changed" } else { "unchanged" },
+        )
+    }
+}
+
+/// Fails when `new` differs from `old` in what needs a restart.
+fn restart_needed(old: &Config, new: &Config) -> Option<String> {
+    if old.eal != new.eal {
+        return Some("[eal] changed".into());
+    }
+    if old.dataplane != new.dataplane {
+        return Some("[dataplane] changed".into());
+    }
+    if old.ports.len() != new.ports.len() {
+        return Some("ports were added or removed".into());
+    }
+    for (a, b) in old.ports.iter().zip(&new.ports) {
+        if a != b {
+            return Some(format!("[[port]] {} changed", a.name));
+        }
+    }
+    None
+}
+
+impl Control {
+    /// Applies `new` in place of `old`; on error nothing has changed.
+    pub fn reload(&mut self, old: &Config, new: &Config) -> Result<ReloadSummary, String> {
+        if let Some(why) = restart_needed(old, new) {
+            return Err(format!("{why}: restart glbpd to apply it"));
+        }
+        // Validate everything before touching anything.
+        let mut planned = Vec::new();
+        for g in &new.groups {
+            let (pc, key) = group_config(new, g);
+            pc.validate()
+                .map_err(|e| format!("group {} on {}: {e:?}", g.id, g.port))?;
+            let pidx = self
+                .ports
+                .iter()
+                .position(|p| p.name == g.port)
+                .ok_or_else(|| format!("no port {}", g.port))?;
+            planned.push((pidx, pc, key));
+        }
+        let routes = if old.routes != new.routes {
+            let port_nets: Vec<_> = new
+                .ports
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.address, i as u16))
+                .collect();
+            let statics: Vec<_> = new.routes.iter().map(|r| (r.prefix, r.via)).collect();
+            let (entries, hops) = route_entries(&port_nets, &statics);
+            let mut lpm = Lpm::new(
+                &crate::runtime::lpm_name(),
+                (entries.len() as u32 + 16).max(256),
+                256,
+                -1,
+            )
+            .map_err(|e| e.to_string())?;
+            for (net, nh) in &entries {
+                lpm.add(net.addr, net.len, *nh)
+                    .map_err(|e| format!("route {net}: {e}"))?;
+            }
+            Some((Arc::new(lpm), hops))
+        } else {
+            None
+        };
+
+        let now = self.now_ms();
+        let mut sum = ReloadSummary::default();
+        // Removed groups resign.
+        for g in &old.groups {
+            if !new.groups.iter().any(|n| n.port == g.port && n.id == g.id) {
+                if let Some(pidx) = self.ports.iter().position(|p| p.name == g.port) {
+                    if let Some(gp) = self.glbp[pidx].as_mut() {
+                        let a = gp.engine.remove(now, g.id);
+                        gp.keys.remove(&g.id);
+                        self.pending.push((pidx, a));
+                        sum.groups_removed += 1;
+                    }
+                }
+            }
+        }
+        // Added and changed groups; unchanged ones are left alone.
+        for ((pidx, pc, key), g) in planned.into_iter().zip(&new.groups) {
+            let before = old.groups.iter().find(|o| o.port == g.port && o.id == g.id);
+            if before == Some(g) {
+                sum.groups_unchanged += 1;
+                continue;
+            }
+            if before.is_some() {
+                sum.groups_changed += 1;
+            } else {
+                sum.groups_added += 1;
+            }
+            let (p, seed) = (&self.ports[pidx], crate::dpdk::tsc());
+            let gp = self.glbp[pidx].get_or_insert_with(|| GlbpPort {
+                engine: protocol::Port::new(
+                    pidx as u16,
+                    std::net::IpAddr::V4(p.addr.addr),
+                    p.mac,
+                    seed,
+                ),
+                keys: Default::default(),
+                tracked: Default::default(),
+            });
+            for t in pc.tracking.keys() {
+                gp.tracked.entry(*t).or_insert(true);
+            }
+            gp.keys.insert(g.id, key);
+            let a = gp
+                .engine
+                .configure(now, pc)
+                .map_err(|e| format!("group {}: {e:?}", g.id))?;
+            self.pending.push((pidx, a));
+        }
+        if let Some((lpm, hops)) = routes {
+            self.routes = lpm;
+            self.next_hops = hops;
+            sum.routes_changed = true;
+        }
+        if old.neighbors != new.neighbors {
+            for n in &old.neighbors {
+                if let Some(pi) = old.ports.iter().position(|p| p.name == n.port) {
+                    self.neighbors.remove_static(pi as u16, n.ip);
+                }
+            }
+            for n in &new.neighbors {
+                if let Some(pi) = new.ports.iter().position(|p| p.name == n.port) {
+                    self.neighbors.add_static(pi as u16, n.ip, n.mac);
+                }
+            }
+            sum.neighbors_changed = true;
+        }
+        self.glbp_apply_pending(now);
+        if sum.routes_changed || sum.neighbors_changed {
+            self.publish();
+        }
+        Ok(sum)
+    }
+}

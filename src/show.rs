@@ -1,0 +1,378 @@
+//! Client side of operations: `glbpd show` and `glbpd reload` against a
+//! running instance, found by its DPDK file prefix. They read the status
+//! document the instance keeps in its runtime folder (the same data its
+//! DPDK telemetry commands return).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::runtime::ops::STATUS_FILE;
+
+/// Which running instance.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Target {
+    /// DPDK file prefix of the instance (`eal.file_prefix`).
+    #[arg(long, default_value = "glbpd", conflicts_with = "config")]
+    pub prefix: String,
+    /// Take the prefix from this configuration file.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `glbpd show`.
+#[derive(clap::Args, Debug)]
+pub struct ShowArgs {
+    /// `brief` (one line per group and forwarder), `detail` (as `show
+    /// glbp`), or `stats` (counters).
+    #[arg(value_enum, default_value_t = View::Detail)]
+    pub view: View,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Brief,
+    Detail,
+    Stats,
+}
+
+/// The runtime folder DPDK uses for `prefix`.
+pub fn runtime_dir(prefix: &str) -> PathBuf {
+    let root = nix::unistd::Uid::effective().is_root();
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|_| !root) {
+        Some(d) => PathBuf::from(d).join("dpdk").join(prefix),
+        None => PathBuf::from("/var/run/dpdk").join(prefix),
+    }
+}
+
+impl Target {
+    fn prefix(&self) -> Result<String, String> {
+        match &self.config {
+            Some(p) => crate::config::Config::load(p)
+                .map(|c| c.eal.file_prefix)
+                .map_err(|e| e.to_string()),
+            None => Ok(self.prefix.clone()),
+        }
+    }
+
+    /// Reads the instance's current status.
+    pub fn status(&self) -> Result<Value, String> {
+        let prefix = self.prefix()?;
+        let path = runtime_dir(&prefix).join(STATUS_FILE);
+        let text = std::fs::read(&path).map_err(|e| {
+            format!(
+                "no running glbpd with prefix {prefix:?} ({}: {e})",
+                path.display()
+            )
+        })?;
+        let v: Value =
+            serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let pid = v["pid"].as_u64().unwrap_or(0);
+        if pid == 0 || !Path::new(&format!("/proc/{pid}")).exists() {
+            return Err(format!(
+                "glbpd with prefix {prefix:?} is not running (stale {})",
+                path.display()
+            ));
+        }
+        Ok(v)
+    }
+}
+
+fn cisco_mac(s: &str) -> String {
+    let h: String = s.chars().filter(|c| *c != ':').collect();
+    if h.len() == 12 {
+        format!("{}.{}.{}", &h[0..4], &h[4..8], &h[8..12])
+    } else {
+        s.to_string()
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn secs(ms: &Value) -> String {
+    ms.as_u64()
+        .map_or("-".into(), |m| format!("{:.3}", m as f64 / 1000.0))
+}
+
+fn timer(ms: &Value) -> String {
+    match ms.as_u64() {
+        Some(m) if m % 1000 == 0 => format!("{} sec", m / 1000),
+        Some(m) => format!("{m} msec"),
+        None => "-".into(),
+    }
+}
+
+/// `show glbp brief`.
+pub fn render_brief(st: &Value) -> String {
+    let mut o = format!(
+        "{:<11} {:<4} {:<3} {:<3} {:<8} {:<15} {:<15} {:<15}\n",
+        "Interface", "Grp", "Fwd", "Pri", "State", "Address", "Active router", "Standby router"
+    );
+    for r in st["brief"].as_array().into_iter().flatten() {
+        let fwd = text(&r["fwd"]);
+        let pri = if fwd == "-" {
+            text(&r["priority"])
+        } else {
+            "-".into()
+        };
+        let addr = if fwd == "-" {
+            text(&r["address"])
+        } else {
+            cisco_mac(&text(&r["address"]))
+        };
+        o.push_str(&format!(
+            "{:<11} {:<4} {:<3} {:<3} {:<8} {:<15} {:<15} {:<15}\n",
+            text(&r["interface"]),
+            text(&r["group"]),
+            fwd,
+            pri,
+            text(&r["state"]),
+            addr,
+            text(&r["active_router"]),
+            text(&r["standby_router"]),
+        ));
+    }
+    o
+}
+
+fn router(p: &Value) -> String {
+    if p.is_null() {
+        return "unknown".into();
+    }
+    if p["local"] == true {
+        return "local".into();
+    }
+    let mut s = format!("{}, priority {}", text(&p["ip"]), text(&p["priority"]));
+    if !p["expires_in_ms"].is_null() {
+        s.push_str(&format!(" (expires in {} sec)", secs(&p["expires_in_ms"])));
+    }
+    s
+}
+
+/// `show glbp`.
+pub fn render_detail(st: &Value) -> String {
+    let mut o = String::new();
+    for g in st["groups"].as_array().into_iter().flatten() {
+        o.push_str(&format!(
+            "{} - Group {}\n",
+            text(&g["port"]),
+            text(&g["group"])
+        ));
+        o.push_str(&format!("  State is {}\n", text(&g["state"])));
+        o.push_str(&format!(
+            "    {} state changes\n",
+            text(&g["counters"]["vg_transitions"])
+        ));
+        o.push_str(&format!("  Virtual IP address is {}\n", text(&g["vip"])));
+        let cfgd = |k: &str, c: &str| {
+            if g[k] == g[c] {
+                timer(&g[k])
+            } else {
+                format!("{} (cfgd {})", timer(&g[k]), timer(&g[c]))
+            }
+        };
+        o.push_str(&format!(
+            "  Hello time {}, hold time {}\n",
+            cfgd("hello_ms", "configured_hello_ms"),
+            cfgd("hold_ms", "configured_hold_ms")
+        ));
+        if !g["next_hello_in_ms"].is_null() {
+            o.push_str(&format!(
+                "    Next hello sent in {} secs\n",
+                secs(&g["next_hello_in_ms"])
+            ));
+        }
+        o.push_str(&format!(
+            "  Redirect time {} sec, forwarder time-out {} sec\n",
+            text(&g["redirect_s"]),
+            text(&g["timeout_s"])
+        ));
+        o.push_str(&format!("  Active is {}\n", router(&g["active_router"])));
+        o.push_str(&format!("  Standby is {}\n", router(&g["standby_router"])));
+        o.push_str(&format!(
+            "  Priority {} (configured)\n",
+            text(&g["priority"])
+        ));
+        let w = &g["weighting"];
+        o.push_str(&format!(
+            "  Weighting {} (configured {}), thresholds: lower {}, upper {}{}\n",
+            text(&g["weight"]),
+            text(&w["max"]),
+            text(&w["lower"]),
+            text(&w["upper"]),
+            if g["weight_low"] == true {
+                " (below lower: not forwarding)"
+            } else {
+                ""
+            }
+        ));
+        o.push_str(&format!(
+            "  Load balancing: {}\n",
+            text(&g["load_balancing"])
+        ));
+        let members = g["members"].as_array().cloned().unwrap_or_default();
+        o.push_str("  Group members:\n");
+        for m in &members {
+            o.push_str(&format!(
+                "    {} ({}){}\n",
+                cisco_mac(&text(&m["mac"])),
+                text(&m["ip"]),
+                if m["local"] == true { " local" } else { "" }
+            ));
+        }
+        let fwds = g["forwarders"].as_array().cloned().unwrap_or_default();
+        let active = fwds.iter().filter(|f| f["state"] == "Active").count();
+        o.push_str(&format!(
+            "  There are {} forwarders ({} active)\n",
+            fwds.len(),
+            active
+        ));
+        for f in &fwds {
+            o.push_str(&format!("  Forwarder {}\n", text(&f["number"])));
+            o.push_str(&format!("    State is {}\n", text(&f["state"])));
+            o.push_str(&format!(
+                "    MAC address is {} ({})\n",
+                cisco_mac(&text(&f["vmac"])),
+                if f["primary"] == true {
+                    "default"
+                } else {
+                    "learnt"
+                }
+            ));
+            o.push_str(&format!(
+                "    Owner ID is {}\n",
+                cisco_mac(&text(&f["owner"]))
+            ));
+            match f["redirect_left_ms"].as_u64() {
+                Some(_) => o.push_str(&format!(
+                    "    Redirection enabled, {} sec remaining (maximum {} sec)\n    Time to live: {} sec (maximum {} sec)\n",
+                    secs(&f["redirect_left_ms"]),
+                    text(&g["redirect_s"]),
+                    secs(&f["timeout_left_ms"]),
+                    text(&g["timeout_s"])
+                )),
+                None => o.push_str("    Redirection enabled\n"),
+            }
+            let by = if f["state"] == "Active" {
+                "local".to_string()
+            } else {
+                text(&f["active_router"])
+            };
+            o.push_str(&format!(
+                "    Active is {by}, weighting {}\n",
+                text(&f["weight"])
+            ));
+            o.push_str(&format!(
+                "    Client selection count: {}\n",
+                text(&f["clients"])
+            ));
+        }
+    }
+    if o.is_empty() {
+        o.push_str("No GLBP groups configured.\n");
+    }
+    o
+}
+
+/// Counters as text.
+pub fn render_stats(st: &Value) -> String {
+    let t = &st["stats"]["total"];
+    let mut o = String::new();
+    for p in st["ports"].as_array().into_iter().flatten() {
+        let n = text(&p["name"]);
+        o.push_str(&format!(
+            "{n}: rx {} pkts {} bytes, tx {} pkts {} bytes, missed {}, link {}\n",
+            text(&t["rx_packets"][&n]),
+            text(&t["rx_bytes"][&n]),
+            text(&t["tx_packets"][&n]),
+            text(&t["tx_bytes"][&n]),
+            text(&p["imissed"]),
+            if p["link_up"] == true { "up" } else { "down" },
+        ));
+    }
+    o.push_str(&format!(
+        "forwarded {}, ARP replies {}, punted {}\n",
+        text(&t["forwarded"]),
+        text(&t["arp_replies"]),
+        text(&t["punted"])
+    ));
+    o.push_str("drops:");
+    for (k, v) in t["drops"].as_object().into_iter().flatten() {
+        o.push_str(&format!(" {k} {v}"));
+    }
+    o.push('\n');
+    for g in st["groups"].as_array().into_iter().flatten() {
+        let c = &g["counters"];
+        o.push_str(&format!(
+            "{} Grp {}: hellos in {} out {}, auth failures {}, malformed {}, state changes {}\n",
+            text(&g["port"]),
+            text(&g["group"]),
+            text(&c["hellos_in"]),
+            text(&c["hellos_out"]),
+            text(&c["auth_failures"]),
+            text(&c["malformed"]),
+            text(&c["vg_transitions"])
+        ));
+    }
+    o
+}
+
+/// Runs `glbpd show`; returns the text to print.
+pub fn show(args: &ShowArgs) -> Result<String, String> {
+    let st = args.target.status()?;
+    Ok(match (args.view, args.json) {
+        (View::Brief, true) => {
+            serde_json::to_string_pretty(&serde_json::json!({"brief": st["brief"]}))
+                .unwrap_or_default()
+        }
+        (View::Detail, true) => {
+            serde_json::to_string_pretty(&serde_json::json!({"groups": st["groups"]}))
+                .unwrap_or_default()
+        }
+        (View::Stats, true) => serde_json::to_string_pretty(
+            &serde_json::json!({"stats": st["stats"], "ports": st["ports"]}),
+        )
+        .unwrap_or_default(),
+        (View::Brief, false) => render_brief(&st),
+        (View::Detail, false) => render_detail(&st),
+        (View::Stats, false) => render_stats(&st),
+    })
+}
+
+/// Runs `glbpd reload`: SIGHUP to the instance, then waits (up to 10 s)
+/// for its verdict. Ok(message) when applied, Err(message) when refused.
+pub fn reload(target: &Target) -> Result<String, String> {
+    let before = target.status()?;
+    let pid = before["pid"].as_u64().unwrap_or(0) as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .map_err(|e| format!("cannot signal pid {pid}: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        let Ok(now) = target.status() else { continue };
+        if now["last_reload"] != before["last_reload"] && !now["last_reload"].is_null() {
+            let msg = text(&now["last_reload"]["message"]);
+            return if now["last_reload"]["ok"] == true {
+                Ok(msg)
+            } else {
+                Err(msg)
+            };
+        }
+    }
+    Err("no answer from the instance within 10 s".into())
+}
