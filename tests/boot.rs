@@ -228,3 +228,112 @@ mac = "02:00:00:00:00:fe"
         "quotes the IP header + 8 bytes"
     );
 }
+
+/// Runs `glbpd show VIEW --json --prefix P` and parses it.
+fn show_json(prefix: &str, view: &str) -> serde_json::Value {
+    let (st, out, err) = glbpd(&["show", view, "--json", "--prefix", prefix]);
+    assert!(st.success(), "show {view}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("show {view} --json: {e}: {out}"))
+}
+
+/// Polls `f` until it returns Some, for up to `secs` seconds.
+fn poll<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn two_workers_each_poll_their_own_queue_and_show_agrees_with_telemetry() {
+    let p = prefix("mq");
+    let cfg = format!(
+        r#"
+[eal]
+{EAL_ARGS}
+file_prefix = "{p}"
+[dataplane]
+workers = 2
+idle = "adaptive"
+[[port]]
+name = "lan0"
+device = "net_null0"
+address = "10.0.0.2/24"
+[[port]]
+name = "up0"
+device = "net_null1,no-rx=1"
+address = "192.0.2.2/24"
+[[group]]
+port = "lan0"
+id = 7
+vip = "10.0.0.1"
+hello_ms = 100
+hold_ms = 400
+"#
+    );
+    let mut g = Instance::start(&p, &cfg);
+    // Alone on its LAN, the router becomes AVG of group 7 after its timers.
+    let groups = poll(10, "AVG", || {
+        let v = show_json(&p, "detail");
+        (v["groups"][0]["state"] == "Active").then_some(v)
+    });
+    let grp = &groups["groups"][0];
+    assert_eq!(grp["group"], 7);
+    assert_eq!(grp["vip"], "10.0.0.1");
+    assert_eq!(grp["hello_ms"], 100);
+    assert_eq!(grp["forwarders"][0]["vmac"], "00:07:b4:00:07:01");
+    assert_eq!(grp["forwarders"][0]["primary"], true);
+    // Both workers received from their own RX queue of lan0.
+    let stats = poll(10, "traffic on both workers", || {
+        let v = show_json(&p, "stats");
+        let lcores = v["stats"]["lcores"].as_array()?.clone();
+        let workers: Vec<_> = lcores.iter().filter(|l| l["role"] == "worker").collect();
+        (workers.len() == 2
+            && workers
+                .iter()
+                .all(|w| w["counters"]["rx_packets"]["lan0"].as_u64() > Some(0)))
+        .then_some(v)
+    });
+    assert_eq!(stats["ports"][0]["name"], "lan0");
+    // dpdk-telemetry.py reports the same group.
+    let out = std::process::Command::new("dpdk-telemetry.py")
+        .args(["-f", &p])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"/glbp/groups,7\n")?;
+            c.wait_with_output()
+        })
+        .expect("dpdk-telemetry.py (package dpdk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("/glbp/groups"))
+        .unwrap_or_else(|| panic!("telemetry said: {text}"));
+    let tel: serde_json::Value =
+        serde_json::from_str(line.trim_start_matches("--> ")).expect("telemetry JSON");
+    let tg = &tel["/glbp/groups"]["lan0/7"];
+    assert_eq!(tg["state"], "Active", "{tel}");
+    assert_eq!(tg["vip"], "10.0.0.1");
+    assert_eq!(tg["forwarders/0/vmac"], "00:07:b4:00:07:01");
+    assert_eq!(tg["priority"], grp["priority"]);
+    let log = g.stop_clean();
+    assert!(
+        log.contains("%GLBP-6-STATECHANGE: lan0 Grp 7 state Speak -> Active"),
+        "{log}"
+    );
+    assert!(
+        log.contains("%GLBP-6-STATECHANGE: lan0 Grp 7 state Active -> Disabled")
+            || log.contains("Active -> Init"),
+        "resigns on SIGTERM:\n{log}"
+    );
+}
