@@ -279,8 +279,8 @@ pub struct Group {
     active: Option<Peer>,
     standby: Option<Peer>,
     members: BTreeMap<IpAddr, Member>,
-    /// Most members seen since we were last alone (lone-survivor detection).
-    had_members: bool,
+    /// A lone-survivor gratuitous ARP was sent since we last had peers.
+    alone_garp_sent: bool,
     fwds: [Option<Forwarder>; MAX_FORWARDERS as usize],
     tracked_down: BTreeSet<u32>,
     low: bool,
@@ -323,7 +323,7 @@ impl Group {
             active: None,
             standby: None,
             members: BTreeMap::new(),
-            had_members: false,
+            alone_garp_sent: false,
             fwds: Default::default(),
             tracked_down: BTreeSet::new(),
             low: false,
@@ -446,6 +446,9 @@ impl Group {
             Event::Disable | Event::Shutdown => self.resign(now, &mut out),
             Event::Configure(cfg) => self.configure(now, cfg, &mut out),
         }
+        if self.members.is_empty() && !self.alone_garp_sent {
+            self.lone_survivor(&mut out);
+        }
         out
     }
 
@@ -524,7 +527,13 @@ impl Group {
         ReqRespRepr {
             forwarder: f.number,
             state: f.vf_state(),
-            priority: f.vf_priority(),
+            // An owner below the lower weight threshold advertises 160: "mine,
+            // alive, but take it" (the IOS signal is unknown, notes §10).
+            priority: if f.primary && !f.active && self.low {
+                VF_PRIORITY_RESIGN
+            } else {
+                f.vf_priority()
+            },
             weight: self.weight(),
             timeout_s: secs_left(f.timeout_at, now, self.t.timeout_s),
             redirect_s: secs_left(f.redirect_at, now, self.t.redirect_s),
@@ -557,7 +566,10 @@ impl Group {
             .fwds
             .iter()
             .flatten()
-            .filter(|f| f.active || f.primary)
+            // A member below its lower threshold also advertises forwarders
+            // nobody forwards (Listen/135), so members that never saw them
+            // active (e.g. just booted) learn them and take them over.
+            .filter(|f| f.active || f.primary || (self.low && f.holder.is_none()))
             .map(|f| self.tlv(f, now))
             .collect();
         let msg = self.message(Some(hello), tlvs);
@@ -706,7 +718,7 @@ impl Group {
         }
         self.fwds = Default::default();
         self.members.clear();
-        self.had_members = false;
+        self.alone_garp_sent = false;
         self.active = None;
         self.standby = None;
         self.hello_at = None;
@@ -800,15 +812,11 @@ impl Group {
                 let Some(f) = self.fwds[i].as_mut() else {
                     continue;
                 };
-                if !f.primary {
-                    continue;
-                }
-                if f.holder.is_some() {
-                    if self.cfg.forwarder_preempt {
-                        f.preempt_at = Some(now + self.cfg.forwarder_preempt_delay_ms);
-                    }
-                } else {
+                if f.holder.is_none() {
+                    // Nobody forwards it (we may have been the only candidate).
                     self.take_over(now, i, out);
+                } else if f.primary && self.cfg.forwarder_preempt {
+                    f.preempt_at = Some(now + self.cfg.forwarder_preempt_delay_ms);
                 }
             }
         }
@@ -818,7 +826,7 @@ impl Group {
     // ----- timers ----------------------------------------------------------
 
     fn on_timer(&mut self, now: Millis, out: &mut Vec<Action>) {
-        self.age_members(now, out);
+        self.age_members(now);
         self.vg_timers(now, out);
         self.fwd_timers(now, out);
         if let Some(n) = &self.nonce {
@@ -832,7 +840,7 @@ impl Group {
         }
     }
 
-    fn age_members(&mut self, now: Millis, out: &mut Vec<Action>) {
+    fn age_members(&mut self, now: Millis) {
         let hold = self.hold();
         let before = self.members.len();
         self.members.retain(|_, m| m.last_seen + hold > now);
@@ -843,14 +851,12 @@ impl Group {
             let alive: BTreeSet<MacAddr> = self.members.values().map(|m| m.mac).collect();
             n.peers.retain(|mac, _| alive.contains(mac));
         }
-        if self.members.is_empty() && self.had_members {
-            self.had_members = false;
-            self.lone_survivor(out);
-        }
     }
 
     /// Patent: a member left alone after a failure sends a gratuitous ARP with
     /// its own VMAC so that no host stays pointed at a VMAC nobody forwards.
+    /// Also when it first forwards while alone (e.g. rebooted into an
+    /// isolated segment whose hosts cached VMACs it never heard of).
     fn lone_survivor(&mut self, out: &mut Vec<Action>) {
         let Some(vip) = self.vip else { return };
         if !self.can_forward() {
@@ -864,6 +870,7 @@ impl Group {
             .min_by_key(|f| (!f.primary, f.number))
             .map(|f| f.vmac);
         if let Some(vmac) = pick {
+            self.alone_garp_sent = true;
             self.counters.lone_survivor_garps += 1;
             out.push(Action::GratuitousArp { vip, vmac });
         }
@@ -1063,8 +1070,9 @@ impl Group {
         if !self.running() {
             return;
         }
+        let in_hello = m.repr.hello.is_some();
         for t in &m.repr.forwarders {
-            self.on_tlv(now, sender, t, out);
+            self.on_tlv(now, sender, t, in_hello, out);
         }
     }
 
@@ -1091,7 +1099,7 @@ impl Group {
                     last_seen: now,
                 },
             );
-            self.had_members = true;
+            self.alone_garp_sent = false;
         }
         // Virtual IP: learn it from the AVG, or report a disagreement once.
         match self.cfg.vip {
@@ -1229,7 +1237,14 @@ impl Group {
         self.send(Dest::Unicast(avg), src, msg, out);
     }
 
-    fn on_tlv(&mut self, now: Millis, p: Peer, t: &ReqRespRepr, out: &mut Vec<Action>) {
+    fn on_tlv(
+        &mut self,
+        now: Millis,
+        p: Peer,
+        t: &ReqRespRepr,
+        in_hello: bool,
+        out: &mut Vec<Action>,
+    ) {
         if t.forwarder == 0 {
             if t.state == VfState::Unspecified && self.vg == VgState::Active {
                 self.on_request(now, p, out);
@@ -1244,14 +1259,7 @@ impl Group {
         }
         let idx = usize::from(t.forwarder - 1);
         if t.priority == VF_PRIORITY_RESIGN {
-            // Release: take over at once instead of after the hold time.
-            if let Some(f) = self.fwds[idx].as_mut() {
-                if f.holder.is_some_and(|h| h.ip == p.ip) || f.holder.is_none() {
-                    f.holder = None;
-                    f.hold_at = None;
-                    self.take_over(now, idx, out);
-                }
-            }
+            self.on_release(now, p, idx, in_hello, out);
             return;
         }
         match t.state {
@@ -1285,7 +1293,9 @@ impl Group {
                     f.timeout_at = Some(now + ms(t.timeout_s).min(timeout));
                 }
                 if !active {
-                    if f.holder.is_some_and(|h| h.ip == p.ip) {
+                    let orphan =
+                        t.priority == VF_PRIORITY_SECONDARY && f.holder.is_none() && !f.active;
+                    if orphan || f.holder.is_some_and(|h| h.ip == p.ip) {
                         f.holder = None;
                         f.hold_at = None;
                         self.take_over(now, idx, out);
@@ -1316,6 +1326,38 @@ impl Group {
                 }
             }
             _ => self.counters.malformed += 1,
+        }
+    }
+
+    /// VF priority 160: the sender stops forwarding (resign, weight below the
+    /// lower threshold). Sent in a hello it is also the owner's periodic
+    /// advert of a forwarder it owns but cannot forward, which keeps its
+    /// redirect/timeout running like a 167 advert. Nobody else active for it:
+    /// take over at once (collisions resolve as usual).
+    fn on_release(
+        &mut self,
+        now: Millis,
+        p: Peer,
+        idx: usize,
+        in_hello: bool,
+        out: &mut Vec<Action>,
+    ) {
+        if self.fwds[idx].is_none() && !in_hello {
+            return;
+        }
+        let (redirect, timeout) = (ms(self.t.redirect_s), ms(self.t.timeout_s));
+        let group = self.cfg.id;
+        let f = self.fwds[idx].get_or_insert_with(|| Forwarder::new(group, idx as u8 + 1));
+        let from_owner = f.owner.map_or(true, |(m, _)| m == p.mac);
+        if in_hello && from_owner && !f.primary {
+            f.owner = Some((p.mac, p.ip));
+            f.redirect_at = Some(now + redirect);
+            f.timeout_at = Some(now + timeout);
+        }
+        if !f.active && f.holder.map_or(true, |h| h.ip == p.ip) {
+            f.holder = None;
+            f.hold_at = None;
+            self.take_over(now, idx, out);
         }
     }
 
