@@ -33,6 +33,11 @@ pub enum Fault {
     Priority(usize, u8),
     /// A tracked object goes down (weight below the lower threshold) or up.
     Weight(usize, bool),
+    /// The router stops (true) or resumes (false) receiving GLBP messages while
+    /// still sending them (a NIC multicast filter gone wrong, notes §8). Never
+    /// generated at random: it breaks the protocol's assumptions, and the
+    /// invariants are expected to catch it.
+    Deaf(usize, bool),
 }
 
 impl Fault {
@@ -47,6 +52,7 @@ impl Fault {
             Fault::Loss { .. } => "loss",
             Fault::Priority(..) => "priority",
             Fault::Weight(..) => "weight",
+            Fault::Deaf(..) => "deaf",
         }
     }
 }
@@ -109,14 +115,14 @@ pub fn parse_duration(s: &str) -> Result<Millis, String> {
 /// ```toml
 /// [[fault]]
 /// at = "5m"
-/// kind = "crash"        # crash|stop|restart|partition|heal|loss|priority|weight
+/// kind = "crash"        # crash|stop|restart|partition|heal|loss|priority|weight|deaf
 /// router = 0            # crash, stop, restart, priority, weight
 /// # routers = [0, 1]    # partition: side 1 (the rest is side 0)
 /// # hosts = [0, 1, 2]   # partition: hosts on side 1
 /// # rate = 0.05         # loss
 /// # duration = "60s"    # loss
 /// # priority = 120      # priority
-/// # down = true         # weight: tracked object down (true) or up
+/// # down = true         # weight: tracked object down (true) or up; deaf: on/off
 /// ```
 pub fn parse_script(text: &str, routers: usize) -> Result<Vec<Scheduled>, String> {
     let file: FaultFile = toml::from_str(text).map_err(|e| e.to_string())?;
@@ -150,9 +156,10 @@ pub fn parse_script(text: &str, routers: usize) -> Result<Vec<Scheduled>, String
                 Fault::Priority(router()?, p)
             }
             "weight" => Fault::Weight(router()?, f.down.unwrap_or(true)),
+            "deaf" => Fault::Deaf(router()?, f.down.unwrap_or(true)),
             k => {
                 return Err(format!(
-                    "fault[{i}].kind: unknown {k:?}, expected crash|stop|restart|partition|heal|loss|priority|weight"
+                    "fault[{i}].kind: unknown {k:?}, expected crash|stop|restart|partition|heal|loss|priority|weight|deaf"
                 ))
             }
         };

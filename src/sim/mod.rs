@@ -10,6 +10,8 @@
 
 mod cli;
 mod faults;
+#[cfg(test)]
+mod tests;
 mod world;
 
 pub use cli::{run, SimArgs};

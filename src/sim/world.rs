@@ -240,6 +240,7 @@ struct Router {
     /// Deadline for which a Timer event is queued.
     timer_at: Option<Millis>,
     low: bool,
+    deaf: bool,
     ip: IpAddr,
     mac: MacAddr,
 }
@@ -296,6 +297,7 @@ impl World {
                     forwarding: BTreeSet::new(),
                     timer_at: None,
                     low: false,
+                    deaf: false,
                     ip,
                     mac,
                 }
@@ -977,6 +979,7 @@ impl World {
                     up: !down,
                 },
             ),
+            Fault::Deaf(r, on) => self.routers[r].deaf = on,
         }
         self.coverage_changed();
     }
@@ -1021,7 +1024,8 @@ impl World {
                     }
                 }
                 Ev::Glbp { from, to, msg } => {
-                    if self.routers[to].alive && self.routers[to].part == self.routers[from].part {
+                    let rt = &self.routers[to];
+                    if rt.alive && !rt.deaf && rt.part == self.routers[from].part {
                         self.router_event(to, PortEvent::Rx(msg));
                     }
                 }
