@@ -1207,3 +1207,194 @@ fn vmac_layout() {
     assert_eq!(vmac(40, 1).to_string(), "00:07:b4:00:28:01");
     assert_eq!(vmac(1020, 1).to_string(), "00:07:b4:03:fc:01");
 }
+
+#[test]
+fn new_avg_inherits_redirect_bookkeeping_and_number_is_reused_after_timeout() {
+    let c = GroupConfig {
+        redirect_s: 30,
+        timeout_s: 60,
+        ..cfg()
+    };
+    let mut n = Net::new(vec![(1, c.clone()), (2, c.clone()), (3, c.clone())]);
+    n.run_until(60_000);
+    // R3 (highest IP) is AVG, R2 standby; R1 owns some forwarder.
+    assert_eq!(
+        (n.state(2), n.state(1)),
+        (VgState::Active, VgState::Standby)
+    );
+    let v = n.forwarders_of(0)[0];
+    n.crash(0);
+    n.run_until(n.now + 15_000);
+    n.crash(2);
+    let t = n.now;
+    n.run_until(t + HOLD + HELLO);
+    assert_eq!(n.state(1), VgState::Active, "standby became AVG");
+    let handed: std::collections::BTreeSet<_> = (0..8)
+        .filter_map(|h| arp(&mut n.routers[1], n.now, h))
+        .collect();
+    assert!(
+        handed.contains(&v),
+        "within redirect the new AVG still hands out {v}"
+    );
+    n.run_until(t + 20_000);
+    assert!(
+        (0..8).all(|h| arp(&mut n.routers[1], n.now, h) != Some(v)),
+        "redirect counted from R1's last advert"
+    );
+    n.run_until(t + 50_000);
+    assert!(n.holders(v).is_empty(), "timed out");
+    // A new member now gets the freed number.
+    n.routers[0] = group(4, c);
+    n.up[0] = true;
+    n.event(0, Event::Enable);
+    n.run_until(n.now + 2 * HOLD + 2 * HELLO);
+    let numbers: Vec<u8> = n.routers[0]
+        .status(n.now)
+        .forwarders
+        .iter()
+        .filter(|f| f.primary)
+        .map(|f| f.number)
+        .collect();
+    assert_eq!(numbers, [v.0[5]]);
+}
+
+#[test]
+fn two_owners_of_one_number_resolve_to_the_higher_ip() {
+    let mut g = group(2, cfg());
+    g.handle(0, Event::Enable);
+    g.handle(10, Event::Rx(hello_from(9, VgState::Active, 100)));
+    g.handle(
+        20,
+        Event::Rx(msg_from(9, None, vec![tlv(3, VfState::Unspecified, 167)])),
+    );
+    let mut a = Vec::new();
+    for t in [3000, 6000, 9000] {
+        a.extend(run(&mut g, t));
+        g.handle(t, Event::Rx(hello_from(9, VgState::Active, 100)));
+    }
+    a.extend(run(&mut g, 20 + HOLD));
+    assert_eq!(starts(&a), [vmac(1, 3)]);
+    assert_eq!(g.state(), VgState::Speak);
+    // Another owner with a lower IP claims 3 (e.g. after a partition): ignored.
+    g.handle(
+        HOLD + 100,
+        Event::Rx(with_tlvs(
+            hello_from(1, VgState::Listen, 100),
+            vec![tlv(3, VfState::Active, 167)],
+        )),
+    );
+    assert!(g
+        .status(HOLD + 100)
+        .forwarders
+        .iter()
+        .any(|f| f.primary && f.state == VfState::Active));
+    // A higher IP claims it: we give the number up, stop, and ask again.
+    let a = g.handle(
+        HOLD + 200,
+        Event::Rx(with_tlvs(
+            hello_from(5, VgState::Listen, 100),
+            vec![tlv(3, VfState::Active, 167)],
+        )),
+    );
+    assert_eq!(stops(&a), [vmac(1, 3)]);
+    let a = g.handle(HOLD + 300, Event::Rx(hello_from(9, VgState::Active, 100)));
+    assert!(
+        sends(&a).iter().any(|s| s.0 == &Dest::Unicast(ip(9))),
+        "requests a new forwarder"
+    );
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_vg() -> impl Strategy<Value = VgState> {
+        prop_oneof![
+            Just(VgState::Listen),
+            Just(VgState::Speak),
+            Just(VgState::Standby),
+            Just(VgState::Active),
+            Just(VgState::Init),
+            any::<u8>().prop_map(VgState::Unknown),
+        ]
+    }
+
+    fn any_vf() -> impl Strategy<Value = VfState> {
+        prop_oneof![
+            Just(VfState::Unspecified),
+            Just(VfState::Listen),
+            Just(VfState::Active),
+            Just(VfState::Disabled),
+            any::<u8>().prop_map(VfState::Unknown),
+        ]
+    }
+
+    fn any_msg() -> impl Strategy<Value = RxMessage> {
+        let hello = (
+            any_vg(),
+            any::<u8>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u16>(),
+            any::<u16>(),
+        )
+            .prop_map(
+                |(state, priority, hello_ms, hold_ms, redirect_s, timeout_s)| HelloRepr {
+                    state,
+                    priority,
+                    hello_ms,
+                    hold_ms,
+                    redirect_s,
+                    timeout_s,
+                    vip: VIP,
+                },
+            );
+        let tlv = (
+            any::<u8>(),
+            any_vf(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u16>(),
+            any::<u16>(),
+        )
+            .prop_map(
+                |(forwarder, state, priority, weight, timeout_s, redirect_s)| ReqRespRepr {
+                    forwarder,
+                    state,
+                    priority,
+                    weight,
+                    timeout_s,
+                    redirect_s,
+                    vmac: MacAddr([0, 7, 0xb4, 0, 1, forwarder]),
+                },
+            );
+        (
+            1u8..6,
+            proptest::option::of(hello),
+            proptest::collection::vec(tlv, 0..6),
+        )
+            .prop_map(|(i, h, t)| msg_from(i, h, t))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Hostile peers: any field values, any order, never a panic, and the
+        /// engine always asks to be woken in the future.
+        #[test]
+        fn hostile_message_sequences_never_panic(msgs in proptest::collection::vec((0u64..20_000, any_msg()), 1..40)) {
+            let mut g = group(3, GroupConfig { hello_jitter_pct: 20, ..cfg() });
+            g.handle(0, Event::Enable);
+            let mut now = 0;
+            for (dt, m) in msgs {
+                now += dt;
+                run(&mut g, now);
+                g.handle(now, Event::Rx(m));
+                g.handle(now, Event::Arp { host_ip: ip(200), host_mac: host(1) });
+                prop_assert!(g.next_deadline().map_or(true, |d| d > now));
+            }
+            let _ = g.status(now);
+            g.handle(now, Event::Shutdown);
+            prop_assert_eq!(g.next_deadline(), None);
+        }
+    }
+}

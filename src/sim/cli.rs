@@ -207,6 +207,23 @@ fn print_report(out: &mut dyn Write, cfg: &SimConfig, r: &Report) -> std::io::Re
         "longest host outage: {} ms; by cause: {:?}",
         r.max_outage_ms, r.max_outage_by_cause_ms
     )?;
+    let mut worst: Vec<(usize, Millis)> = r
+        .max_outage_per_host_ms
+        .iter()
+        .copied()
+        .enumerate()
+        .collect();
+    worst.sort_by_key(|&(h, ms)| (std::cmp::Reverse(ms), h));
+    let worst: Vec<String> = worst
+        .iter()
+        .take(5)
+        .map(|(h, ms)| format!("host {h}: {ms} ms"))
+        .collect();
+    writeln!(
+        out,
+        "longest outage per host (worst 5): {}",
+        worst.join(", ")
+    )?;
     writeln!(
         out,
         "stranded hosts (VMAC unknown to every live router of their partition): {}",

@@ -163,6 +163,8 @@ pub struct Report {
     pub max_outage_ms: Millis,
     /// Longest host outage per cause (the fault that preceded it), ms.
     pub max_outage_by_cause_ms: BTreeMap<&'static str, Millis>,
+    /// Longest outage of each host, ms (index = host).
+    pub max_outage_per_host_ms: Vec<Millis>,
     /// Host outages (of any length) observed.
     pub outages: u64,
     /// Times a host held a VMAC that no live router of its partition knew
@@ -639,13 +641,17 @@ impl World {
         // A VMAC no live router of the partition knows any more (everyone who
         // knew it died or was on the other side) is gone: the host is
         // stranded until it re-ARPs. Counted apart, not an invariant breach.
-        let stranded = !covered && host.vmac.is_some_and(|v| !self.known(host.part, v));
+        let servable = self.servable(host.part);
+        let stranded = servable && !covered && host.vmac.is_some_and(|v| !self.known(host.part, v));
         if stranded && !self.hosts[h].stranded {
             self.report.stranded += 1;
+            if std::env::var_os("GLBP_SIM_DEBUG").is_some() {
+                eprintln!("{} ms host {h} stranded: {}", self.now, self.snapshot());
+            }
         }
         self.hosts[h].stranded = stranded;
         let host = &self.hosts[h];
-        let ok = starting || stranded || covered || !self.servable(host.part);
+        let ok = starting || stranded || covered || !servable;
         match (ok, host.outage) {
             (false, None) => {
                 let c = self.cause();
@@ -662,6 +668,11 @@ impl World {
     fn end_outage(&mut self, h: usize, start: Millis, cause: &'static str) {
         let len = self.now - start;
         self.report.outages += 1;
+        let per_host = &mut self.report.max_outage_per_host_ms;
+        if per_host.len() < self.hosts.len() {
+            per_host.resize(self.hosts.len(), 0);
+        }
+        per_host[h] = per_host[h].max(len);
         self.report.max_outage_ms = self.report.max_outage_ms.max(len);
         let m = self.report.max_outage_by_cause_ms.entry(cause).or_insert(0);
         *m = (*m).max(len);
@@ -1079,6 +1090,9 @@ impl World {
             }
         }
         self.report.hosts_per_forwarder = self.hosts_per_forwarder();
+        self.report
+            .max_outage_per_host_ms
+            .resize(self.hosts.len(), 0);
         self.check_host_dependent();
         self.report
     }
@@ -1103,4 +1117,38 @@ impl World {
 /// Runs one simulation.
 pub fn simulate(cfg: &SimConfig) -> Report {
     World::new(cfg.clone()).run()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The redirect (c) and timeout (d) checks fire on a forged history.
+    #[test]
+    fn redirect_and_timeout_checks_can_fail() {
+        let mut w = World::new(SimConfig {
+            redirect_s: 10,
+            timeout_s: 60,
+            host_arp_lifetime_ms: 30_000,
+            faults: FaultMode::None,
+            ..SimConfig::default()
+        });
+        let v = vmac(GROUP, 2);
+        w.primary_seen.insert(v, 1000);
+        w.now = 11_000 + w.margin();
+        w.check_redirect(0, v);
+        assert!(w.report.violations.is_empty());
+        w.now += 1;
+        w.check_redirect(0, v);
+        assert_eq!(w.report.violations[0].invariant, "c-redirect");
+        w.routers[0].alive = true;
+        w.routers[0].forwarding.insert(v);
+        w.now = 61_000 + w.margin() + w.hello() + 1;
+        w.periodic_check();
+        assert!(w
+            .report
+            .violations
+            .iter()
+            .any(|x| x.invariant == "d-timeout"));
+    }
 }
