@@ -17,6 +17,16 @@ use crate::wire::MacAddr;
 const NONCE_ROTATE_MS: Millis = 20_000;
 /// At most this many peer echoes fit in a type-4 TLV (8 + 12 N <= 255).
 const MAX_NONCE_PEERS: usize = 20;
+/// The Request/Response TLV of a member asking the AVG for a forwarder.
+pub(super) const FORWARDER_REQUEST: ReqRespRepr = ReqRespRepr {
+    forwarder: 0,
+    state: VfState::Unspecified,
+    priority: 0,
+    weight: 0,
+    timeout_s: 0,
+    redirect_s: 0,
+    vmac: MacAddr::ZERO,
+};
 /// Upper bound on adopted hold times (hostile peers).
 const MAX_HOLD_MS: u32 = 180_000;
 
@@ -684,6 +694,29 @@ impl Group {
         }
     }
 
+    /// Sends one ReqResp-only message releasing (VF priority 160) every
+    /// forwarder we are active for, so that peers take them over at once.
+    /// Returns the Ethernet source it used (or would have used).
+    fn release_all(&mut self, now: Millis, out: &mut Vec<Action>) -> MacAddr {
+        let released: Vec<ReqRespRepr> = self
+            .fwds
+            .iter()
+            .flatten()
+            .filter(|f| f.active)
+            .map(|f| ReqRespRepr {
+                state: VfState::Listen,
+                priority: VF_PRIORITY_RESIGN,
+                ..self.tlv(f, now)
+            })
+            .collect();
+        let src = self.eth_src();
+        if !released.is_empty() {
+            let msg = self.message(None, released);
+            self.send(Dest::Multicast, src, msg, out);
+        }
+        src
+    }
+
     /// Graceful leave: release active forwarders (VF priority 160), then a
     /// hello with priority 0, then disable (notes §6.3).
     fn resign(&mut self, now: Millis, out: &mut Vec<Action>) {
@@ -691,22 +724,7 @@ impl Group {
             return;
         }
         if self.running() {
-            let released: Vec<ReqRespRepr> = self
-                .fwds
-                .iter()
-                .flatten()
-                .filter(|f| f.active)
-                .map(|f| ReqRespRepr {
-                    state: VfState::Listen,
-                    priority: VF_PRIORITY_RESIGN,
-                    ..self.tlv(f, now)
-                })
-                .collect();
-            let src = self.eth_src();
-            if !released.is_empty() {
-                let msg = self.message(None, released);
-                self.send(Dest::Multicast, src, msg, out);
-            }
+            let src = self.release_all(now, out);
             if let Some(h) = self.hello_repr(0) {
                 let msg = self.message(Some(h), Vec::new());
                 self.counters.hellos_out += 1;
@@ -785,22 +803,7 @@ impl Group {
         }
         if self.low && !was_low {
             // Hand over at once, like a resign, so peers do not wait a hold time.
-            let released: Vec<ReqRespRepr> = self
-                .fwds
-                .iter()
-                .flatten()
-                .filter(|f| f.active)
-                .map(|f| ReqRespRepr {
-                    state: VfState::Listen,
-                    priority: VF_PRIORITY_RESIGN,
-                    ..self.tlv(f, now)
-                })
-                .collect();
-            if !released.is_empty() {
-                let src = self.eth_src();
-                let msg = self.message(None, released);
-                self.send(Dest::Multicast, src, msg, out);
-            }
+            self.release_all(now, out);
             for i in 0..self.fwds.len() {
                 self.set_active(i, false, out);
                 if let Some(f) = self.fwds[i].as_mut() {
@@ -1222,16 +1225,7 @@ impl Group {
     }
 
     fn request_forwarder(&mut self, avg: IpAddr, out: &mut Vec<Action>) {
-        let req = ReqRespRepr {
-            forwarder: 0,
-            state: VfState::Unspecified,
-            priority: 0,
-            weight: 0,
-            timeout_s: 0,
-            redirect_s: 0,
-            vmac: MacAddr::ZERO,
-        };
-        let msg = self.message(None, vec![req]);
+        let msg = self.message(None, vec![FORWARDER_REQUEST]);
         self.counters.requests_out += 1;
         let src = self.eth_src();
         self.send(Dest::Unicast(avg), src, msg, out);

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::group::FORWARDER_REQUEST;
 use super::*;
 use crate::wire::glbp::{AuthRepr, GlbpRepr, HelloRepr, ReqRespRepr, VfState, VgState};
 use crate::wire::MacAddr;
@@ -103,22 +104,24 @@ fn sends(a: &[Action]) -> Vec<(&Dest, &MacAddr, &GlbpRepr)> {
         .collect()
 }
 
-fn starts(a: &[Action]) -> Vec<MacAddr> {
+/// VMACs started (`true`) or stopped (`false`).
+fn forwarding_changes(a: &[Action], start: bool) -> Vec<MacAddr> {
     a.iter()
-        .filter_map(|a| match a {
-            Action::StartForwarding { vmac } => Some(*vmac),
+        .filter_map(|a| match (a, start) {
+            (Action::StartForwarding { vmac }, true) | (Action::StopForwarding { vmac }, false) => {
+                Some(*vmac)
+            }
             _ => None,
         })
         .collect()
 }
 
+fn starts(a: &[Action]) -> Vec<MacAddr> {
+    forwarding_changes(a, true)
+}
+
 fn stops(a: &[Action]) -> Vec<MacAddr> {
-    a.iter()
-        .filter_map(|a| match a {
-            Action::StopForwarding { vmac } => Some(*vmac),
-            _ => None,
-        })
-        .collect()
+    forwarding_changes(a, false)
 }
 
 fn arp(g: &mut Group, now: Millis, h: u16) -> Option<MacAddr> {
@@ -520,10 +523,7 @@ fn member_requests_a_forwarder_and_goes_active_after_one_hold() {
     let s = sends(&a);
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].0, &Dest::Unicast(ip(1)));
-    assert_eq!(
-        s[0].2.forwarders,
-        [tlv(0, VfState::Unspecified, 0).with_zero()]
-    );
+    assert_eq!(s[0].2.forwarders, [FORWARDER_REQUEST]);
     // The AVG's response: forwarder 2.
     let resp = ReqRespRepr {
         state: VfState::Unspecified,
@@ -538,30 +538,13 @@ fn member_requests_a_forwarder_and_goes_active_after_one_hold() {
     assert_eq!(starts(&a), [vmac(1, 2)]);
 }
 
-trait Zero {
-    fn with_zero(self) -> Self;
-}
-impl Zero for ReqRespRepr {
-    fn with_zero(self) -> Self {
-        ReqRespRepr {
-            forwarder: 0,
-            state: VfState::Unspecified,
-            priority: 0,
-            weight: 0,
-            timeout_s: 0,
-            redirect_s: 0,
-            vmac: MacAddr::ZERO,
-        }
-    }
-}
-
 #[test]
 fn avg_assigns_lowest_free_number_and_gives_returning_members_their_old_one() {
     let mut g = group(1, cfg());
     g.handle(0, Event::Enable);
     run(&mut g, HOLD + HELLO);
     assert_eq!(g.state(), VgState::Active);
-    let req = |i| msg_from(i, None, vec![tlv(0, VfState::Unspecified, 0).with_zero()]);
+    let req = |i| msg_from(i, None, vec![FORWARDER_REQUEST]);
     let number = |a: Vec<Action>| sends(&a).first().map(|s| s.2.forwarders[0].forwarder);
     assert_eq!(number(g.handle(20_000, Event::Rx(req(3)))), Some(2));
     assert_eq!(

@@ -243,6 +243,11 @@ fn print_report(out: &mut dyn Write, cfg: &SimConfig, r: &Report) -> std::io::Re
     Ok(())
 }
 
+fn json_line(out: &mut dyn Write, v: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, v)?;
+    writeln!(out)
+}
+
 /// Runs `glbpd sim`; returns the exit status: 0 clean, 1 when an invariant
 /// was violated, 2 on bad arguments.
 pub fn run(args: &SimArgs, out: &mut dyn Write) -> i32 {
@@ -265,9 +270,7 @@ pub fn run(args: &SimArgs, out: &mut dyn Write) -> i32 {
             let r = simulate(&cfg);
             let bad = !r.violations.is_empty();
             let w = if args.json {
-                serde_json::to_writer(&mut *out, &r)
-                    .map_err(std::io::Error::from)
-                    .and_then(|_| writeln!(out))
+                json_line(out, &r)
             } else {
                 print_report(out, &cfg, &r)
             };
@@ -277,9 +280,7 @@ pub fn run(args: &SimArgs, out: &mut dyn Write) -> i32 {
             let sweep = sweep(&cfg, range, args.jobs.max(1));
             let bad = !sweep.failed_seeds.is_empty();
             let w = if args.json {
-                serde_json::to_writer(&mut *out, &sweep)
-                    .map_err(std::io::Error::from)
-                    .and_then(|_| writeln!(out))
+                json_line(out, &sweep)
             } else {
                 writeln!(
                     out,

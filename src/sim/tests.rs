@@ -154,34 +154,46 @@ fn checker_catches_a_deaf_router() {
     assert!(!r.violations[0].trace.is_empty());
 }
 
-#[test]
-fn random_seed_sweep_default_timers() {
-    for seed in 1..=24 {
+/// Random faults over `seeds`: no violation, crash outages within hold +
+/// hello (+ LAN delays), graceful-stop outages within one hello.
+fn sweep(c: SimConfig, seeds: std::ops::RangeInclusive<u64>) {
+    let crash_bound = u64::from(c.hold_ms + c.hello_ms) + 2 * c.max_delay_ms + 1;
+    for seed in seeds {
         let r = simulate(&SimConfig {
             seed,
             faults: FaultMode::Random,
-            ..SimConfig::default()
+            ..c.clone()
         });
         clean(&r);
-        assert!(r.faults.values().sum::<u64>() > 50);
-        assert!(r.max_outage_by_cause_ms.get("crash").copied().unwrap_or(0) <= 13_005);
-        assert!(r.max_outage_by_cause_ms.get("stop").copied().unwrap_or(0) <= 3000);
+        assert!(r.faults.values().sum::<u64>() > 50, "{:?}", r.faults);
+        let worst = |k| r.max_outage_by_cause_ms.get(k).copied().unwrap_or(0);
+        assert!(
+            worst("crash") <= crash_bound,
+            "seed {seed}: crash {}",
+            worst("crash")
+        );
+        assert!(
+            worst("stop") <= u64::from(c.hello_ms),
+            "seed {seed}: stop {}",
+            worst("stop")
+        );
     }
 }
 
 #[test]
+fn random_seed_sweep_default_timers() {
+    sweep(SimConfig::default(), 1..=24);
+}
+
+#[test]
 fn random_seed_sweep_ms_timers() {
-    for seed in 1..=4 {
-        let r = simulate(&SimConfig {
-            seed,
-            faults: FaultMode::Random,
-            duration_ms: 120_000,
+    sweep(
+        SimConfig {
+            duration_ms: 600_000,
             ..ms_timers()
-        });
-        clean(&r);
-        assert!(r.max_outage_by_cause_ms.get("crash").copied().unwrap_or(0) <= 205);
-        assert!(r.max_outage_by_cause_ms.get("stop").copied().unwrap_or(0) <= 50);
-    }
+        },
+        1..=8,
+    );
 }
 
 /// The CI-size sweep: `cargo test --release -- --ignored` (or `glbpd sim
