@@ -952,14 +952,7 @@ impl Group {
         self.t = Timers::of(&self.cfg);
         self.set_vg(now, VgState::Active, out);
         if !self.has_primary() {
-            let mine = self
-                .fwds
-                .iter()
-                .flatten()
-                .find(|f| f.owner.is_some_and(|(m, _)| m == self.mac))
-                .map(|f| f.number);
-            let free = (1..=MAX_FORWARDERS).find(|n| self.fwds[usize::from(n - 1)].is_none());
-            if let Some(n) = mine.or(free) {
+            if let Some(n) = self.number_for(self.mac) {
                 self.become_primary(now, n);
             }
         }
@@ -1355,17 +1348,24 @@ impl Group {
         }
     }
 
-    /// AVG: assign the requester its old forwarder or the lowest free number.
-    fn on_request(&mut self, now: Millis, p: Peer, out: &mut Vec<Action>) {
-        self.counters.requests_in += 1;
+    /// The forwarder `owner` had (IOS gives returning members their number
+    /// back), else the lowest free number; numbers follow arrival order.
+    fn number_for(&self, owner: MacAddr) -> Option<u8> {
         let old = self
             .fwds
             .iter()
             .flatten()
-            .find(|f| f.owner.is_some_and(|(m, _)| m == p.mac))
-            .map(|f| f.number);
-        let free = (1..=MAX_FORWARDERS).find(|n| self.fwds[usize::from(n - 1)].is_none());
-        let Some(n) = old.or(free) else { return };
+            .find(|f| f.owner.is_some_and(|(m, _)| m == owner));
+        old.map(|f| f.number)
+            .or_else(|| (1..=MAX_FORWARDERS).find(|n| self.fwds[usize::from(n - 1)].is_none()))
+    }
+
+    /// AVG: assign the requester its old forwarder or the lowest free number.
+    fn on_request(&mut self, now: Millis, p: Peer, out: &mut Vec<Action>) {
+        self.counters.requests_in += 1;
+        let Some(n) = self.number_for(p.mac) else {
+            return;
+        };
         let (redirect, timeout) = (ms(self.t.redirect_s), ms(self.t.timeout_s));
         let group = self.cfg.id;
         let f = self.fwds[usize::from(n - 1)].get_or_insert_with(|| Forwarder::new(group, n));
