@@ -1,4 +1,27 @@
 //! The per-group engine: gateway (VG) and forwarder (VF) state machines.
+//!
+//! Follows notes §10. Where the notes leave a choice open, this engine does:
+//! - Speak: the standby timer runs a hold time; when no AVG is known the
+//!   active timer runs one hello only (every contender has announced itself by
+//!   then), so a group without AVG elects one within hold + hello of the last
+//!   AVG hello. A contender that still hears a higher Speak/Standby member
+//!   (within 1.5 hellos) waits instead of going Active.
+//! - Listen members enter Speak as soon as the standby turns Active or
+//!   resigns, instead of waiting for the standby timer.
+//! - Forwarder takeover: only forwarders seen Active (or released) are taken
+//!   over when their holder's timer expires, so a newly assigned primary's
+//!   Listen wait is never raced. Every candidate goes Active and announces;
+//!   the lower (VF priority, IP) backs off on hearing the other.
+//! - VF priority 160 means "released": sent once by a resigning member and by
+//!   a member whose weight fell below the lower threshold (who also keeps
+//!   advertising its own forwarder at 160 while low, and forwarders nobody
+//!   forwards as Listen/135, so late joiners learn and take them). The IOS
+//!   wire signal for a low weight is unknown (notes §10, [H]).
+//! - Two members claiming one forwarder number (two AVGs during a
+//!   partition): the lower IP gives it up and asks the AVG again.
+//! - Lone survivor (patent): a member without peers sends one gratuitous ARP
+//!   for its own (else first) active VMAC, after losing its last peer or when
+//!   it first forwards while alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
