@@ -375,12 +375,14 @@ impl Group {
     fn sanitize_config(&mut self) {
         let c = &mut self.cfg;
         c.priority = c.priority.max(1);
-        c.hello_ms = c.hello_ms.max(1);
-        c.hold_ms = c.hold_ms.clamp(
-            c.hello_ms.saturating_add(1),
-            MAX_HOLD_MS.max(c.hello_ms + 1),
-        );
-        c.timeout_s = c.timeout_s.max(c.redirect_s.saturating_add(1));
+        c.preempt_delay_ms = c.preempt_delay_ms.min(3_600_000);
+        c.forwarder_preempt_delay_ms = c.forwarder_preempt_delay_ms.min(3_600_000);
+        c.hello_ms = c.hello_ms.clamp(1, MAX_HOLD_MS - 1);
+        c.hold_ms = c.hold_ms.clamp(c.hello_ms + 1, MAX_HOLD_MS);
+        c.redirect_s = c.redirect_s.min(u16::MAX - 1);
+        c.timeout_s = c.timeout_s.max(c.redirect_s + 1);
+        c.weighting.lower = c.weighting.lower.min(c.weighting.max);
+        c.weighting.upper = c.weighting.upper.clamp(c.weighting.lower, c.weighting.max);
         c.hello_jitter_pct = c.hello_jitter_pct.min(50);
     }
 

@@ -1361,6 +1361,27 @@ mod fuzz {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Unvalidated configurations are clamped, never a panic.
+        #[test]
+        fn any_config_runs(hello in any::<u32>(), hold in any::<u32>(), redirect in any::<u16>(),
+                           timeout in any::<u16>(), prio in any::<u8>(), w in any::<(u8, u8, u8)>(),
+                           jitter in any::<u8>(), delay in any::<u64>()) {
+            let c = GroupConfig {
+                hello_ms: hello, hold_ms: hold, redirect_s: redirect, timeout_s: timeout, priority: prio,
+                weighting: Weighting { max: w.0, lower: w.1, upper: w.2 }, hello_jitter_pct: jitter,
+                forwarder_preempt_delay_ms: delay, preempt: true, preempt_delay_ms: delay,
+                ..cfg()
+            };
+            let mut g = Group::new(c, ip(1), mac(1), 7);
+            g.handle(0, Event::Enable);
+            g.handle(1, Event::Rx(hello_from(2, VgState::Active, 1)));
+            for _ in 0..20 {
+                let Some(d) = g.next_deadline() else { break };
+                g.handle(d, Event::Timer);
+            }
+            g.handle(u64::MAX / 4, Event::Arp { host_ip: ip(200), host_mac: host(1) });
+        }
+
         /// Hostile peers: any field values, any order, never a panic, and the
         /// engine always asks to be woken in the future.
         #[test]
