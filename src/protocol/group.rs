@@ -232,6 +232,8 @@ pub struct ForwarderStatus {
 pub struct GroupStatus {
     /// Group number.
     pub group: u16,
+    /// Configuration in force (preemption, thresholds, method...).
+    pub config: GroupConfig,
     /// Gateway state.
     pub state: VgState,
     /// Virtual IP (configured or learnt).
@@ -1531,6 +1533,7 @@ impl Group {
             .collect();
         GroupStatus {
             group: self.cfg.id,
+            config: self.cfg.clone(),
             state: self.vg,
             vip: self.vip,
             priority: self.cfg.priority,

@@ -76,6 +76,9 @@ pub struct SimArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Also print `show glbp` of every live router at the end (single run).
+    #[arg(long)]
+    pub show: bool,
 }
 
 fn lb(a: LbArg) -> LoadBalancing {
@@ -272,7 +275,14 @@ pub fn run(args: &SimArgs, out: &mut dyn Write) -> i32 {
             let w = if args.json {
                 json_line(out, &r)
             } else {
-                print_report(out, &cfg, &r)
+                print_report(out, &cfg, &r).and_then(|_| {
+                    let show = if args.show {
+                        r.show.join("\n")
+                    } else {
+                        String::new()
+                    };
+                    write!(out, "{show}")
+                })
             };
             w.map(|_| bad)
         }

@@ -181,6 +181,9 @@ pub struct Report {
     pub faults: BTreeMap<&'static str, u64>,
     /// Events processed.
     pub events: u64,
+    /// `show glbp` of every live router at the end.
+    #[serde(skip)]
+    pub show: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -496,23 +499,18 @@ impl World {
                         }
                     }
                 }
-                Action::VgStateChange { old, new, .. } => {
-                    if new == VgState::Active {
+                a @ (Action::VgStateChange { .. } | Action::VfStateChange { .. }) => {
+                    if matches!(
+                        a,
+                        Action::VgStateChange {
+                            new: VgState::Active,
+                            ..
+                        }
+                    ) {
                         self.report.avg_changes += 1;
                     }
-                    self.log(format!(
-                        "R{r} %GLBP-6-STATECHANGE: Grp {GROUP} state {old:?} -> {new:?}"
-                    ));
-                }
-                Action::VfStateChange {
-                    forwarder,
-                    old,
-                    new,
-                    ..
-                } => {
-                    self.log(format!(
-                        "R{r} %GLBP-6-FWDSTATECHANGE: Grp {GROUP} Fwd {forwarder} state {old:?} -> {new:?}"
-                    ));
+                    let line = a.log_line("lan0").unwrap_or_default();
+                    self.log(format!("R{r} {line}"));
                 }
                 Action::Mismatch { peer, kind, .. } => {
                     self.log(format!("R{r} mismatch {kind:?} with {peer}"))
@@ -1093,6 +1091,13 @@ impl World {
         self.report
             .max_outage_per_host_ms
             .resize(self.hosts.len(), 0);
+        for (i, r) in self.routers.iter().enumerate() {
+            if let Some(g) = r.port.group(GROUP).filter(|_| r.alive) {
+                self.report
+                    .show
+                    .push(g.status(end).show(&format!("R{i}/lan0")));
+            }
+        }
         self.check_host_dependent();
         self.report
     }
