@@ -1450,3 +1450,30 @@ fn show_glbp_reads_like_ios() {
         assert!(s.contains(line), "missing {line:?} in\n{s}");
     }
 }
+
+#[test]
+fn port_runs_1024_groups_on_merged_deadlines() {
+    let mut p = Port::new(0, ip(1), mac(1), 1);
+    for id in 0..=1023u16 {
+        let vip = IpAddr::V4(Ipv4Addr::new(10, 1, (id >> 8) as u8, id as u8));
+        p.configure(
+            0,
+            GroupConfig {
+                id,
+                vip: Some(vip),
+                ..cfg()
+            },
+        )
+        .unwrap();
+    }
+    let mut timers = 0;
+    while let Some(t) = p.next_deadline().filter(|&t| t <= 30_000) {
+        p.handle(t, PortEvent::Timer);
+        timers += 1;
+    }
+    assert!(p
+        .groups()
+        .all(|g| g.state() == VgState::Active && g.forwarding().count() == 1));
+    // Deadlines are merged: groups sharing a deadline are served by one call.
+    assert!(timers < 1024 * 12, "{timers}");
+}
