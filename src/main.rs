@@ -44,6 +44,9 @@ enum Cmd {
     Show(glbpd::show::ShowArgs),
     /// Make a running instance re-read its configuration (as SIGHUP does).
     Reload(glbpd::show::Target),
+    /// Simulate a LAN of GLBP routers and hosts in virtual time and check
+    /// the protocol's invariants.
+    Sim(glbpd::sim::SimArgs),
 }
 
 /// Exit status for an invalid configuration or command line.
@@ -66,6 +69,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.cmd {
+        Cmd::Sim(args) => {
+            let rc = glbpd::sim::run(&args, &mut std::io::stdout().lock());
+            ExitCode::from(u8::try_from(rc).unwrap_or(1))
+        }
         Cmd::Show(args) => match glbpd::show::show(&args) {
             Ok(text) => {
                 print!("{text}");

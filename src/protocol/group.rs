@@ -1,4 +1,27 @@
 //! The per-group engine: gateway (VG) and forwarder (VF) state machines.
+//!
+//! Follows notes §10. Where the notes leave a choice open, this engine does:
+//! - Speak: the standby timer runs a hold time; when no AVG is known the
+//!   active timer runs one hello only (every contender has announced itself by
+//!   then), so a group without AVG elects one within hold + hello of the last
+//!   AVG hello. A contender that still hears a higher Speak/Standby member
+//!   (within 1.5 hellos) waits instead of going Active.
+//! - Listen members enter Speak as soon as the standby turns Active or
+//!   resigns, instead of waiting for the standby timer.
+//! - Forwarder takeover: only forwarders seen Active (or released) are taken
+//!   over when their holder's timer expires, so a newly assigned primary's
+//!   Listen wait is never raced. Every candidate goes Active and announces;
+//!   the lower (VF priority, IP) backs off on hearing the other.
+//! - VF priority 160 means "released": sent once by a resigning member and by
+//!   a member whose weight fell below the lower threshold (who also keeps
+//!   advertising its own forwarder at 160 while low, and forwarders nobody
+//!   forwards as Listen/135, so late joiners learn and take them). The IOS
+//!   wire signal for a low weight is unknown (notes §10, [H]).
+//! - Two members claiming one forwarder number (two AVGs during a
+//!   partition): the lower IP gives it up and asks the AVG again.
+//! - Lone survivor (patent): a member without peers sends one gratuitous ARP
+//!   for its own (else first) active VMAC, after losing its last peer or when
+//!   it first forwards while alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -17,6 +40,16 @@ use crate::wire::MacAddr;
 const NONCE_ROTATE_MS: Millis = 20_000;
 /// At most this many peer echoes fit in a type-4 TLV (8 + 12 N <= 255).
 const MAX_NONCE_PEERS: usize = 20;
+/// The Request/Response TLV of a member asking the AVG for a forwarder.
+pub(super) const FORWARDER_REQUEST: ReqRespRepr = ReqRespRepr {
+    forwarder: 0,
+    state: VfState::Unspecified,
+    priority: 0,
+    weight: 0,
+    timeout_s: 0,
+    redirect_s: 0,
+    vmac: MacAddr::ZERO,
+};
 /// Upper bound on adopted hold times (hostile peers).
 const MAX_HOLD_MS: u32 = 180_000;
 
@@ -210,6 +243,8 @@ pub struct ForwarderStatus {
 pub struct GroupStatus {
     /// Group number.
     pub group: u16,
+    /// Configuration in force (preemption, thresholds, method...).
+    pub config: GroupConfig,
     /// Gateway state.
     pub state: VgState,
     /// Virtual IP (configured or learnt).
@@ -290,8 +325,8 @@ pub struct Group {
     active: Option<Peer>,
     standby: Option<Peer>,
     members: BTreeMap<IpAddr, Member>,
-    /// Most members seen since we were last alone (lone-survivor detection).
-    had_members: bool,
+    /// A lone-survivor gratuitous ARP was sent since we last had peers.
+    alone_garp_sent: bool,
     fwds: [Option<Forwarder>; MAX_FORWARDERS as usize],
     tracked_down: BTreeSet<u32>,
     low: bool,
@@ -334,7 +369,7 @@ impl Group {
             active: None,
             standby: None,
             members: BTreeMap::new(),
-            had_members: false,
+            alone_garp_sent: false,
             fwds: Default::default(),
             tracked_down: BTreeSet::new(),
             low: false,
@@ -353,12 +388,14 @@ impl Group {
     fn sanitize_config(&mut self) {
         let c = &mut self.cfg;
         c.priority = c.priority.max(1);
-        c.hello_ms = c.hello_ms.max(1);
-        c.hold_ms = c.hold_ms.clamp(
-            c.hello_ms.saturating_add(1),
-            MAX_HOLD_MS.max(c.hello_ms + 1),
-        );
-        c.timeout_s = c.timeout_s.max(c.redirect_s.saturating_add(1));
+        c.preempt_delay_ms = c.preempt_delay_ms.min(3_600_000);
+        c.forwarder_preempt_delay_ms = c.forwarder_preempt_delay_ms.min(3_600_000);
+        c.hello_ms = c.hello_ms.clamp(1, MAX_HOLD_MS - 1);
+        c.hold_ms = c.hold_ms.clamp(c.hello_ms + 1, MAX_HOLD_MS);
+        c.redirect_s = c.redirect_s.min(u16::MAX - 1);
+        c.timeout_s = c.timeout_s.max(c.redirect_s + 1);
+        c.weighting.lower = c.weighting.lower.min(c.weighting.max);
+        c.weighting.upper = c.weighting.upper.clamp(c.weighting.lower, c.weighting.max);
         c.hello_jitter_pct = c.hello_jitter_pct.min(50);
     }
 
@@ -457,6 +494,9 @@ impl Group {
             Event::Disable | Event::Shutdown => self.resign(now, &mut out),
             Event::Configure(cfg) => self.configure(now, cfg, &mut out),
         }
+        if self.members.is_empty() && !self.alone_garp_sent {
+            self.lone_survivor(&mut out);
+        }
         out
     }
 
@@ -535,7 +575,13 @@ impl Group {
         ReqRespRepr {
             forwarder: f.number,
             state: f.vf_state(),
-            priority: f.vf_priority(),
+            // An owner below the lower weight threshold advertises 160: "mine,
+            // alive, but take it" (the IOS signal is unknown, notes §10).
+            priority: if f.primary && !f.active && self.low {
+                VF_PRIORITY_RESIGN
+            } else {
+                f.vf_priority()
+            },
             weight: self.weight(),
             timeout_s: secs_left(f.timeout_at, now, self.t.timeout_s),
             redirect_s: secs_left(f.redirect_at, now, self.t.redirect_s),
@@ -568,7 +614,10 @@ impl Group {
             .fwds
             .iter()
             .flatten()
-            .filter(|f| f.active || f.primary)
+            // A member below its lower threshold also advertises forwarders
+            // nobody forwards (Listen/135), so members that never saw them
+            // active (e.g. just booted) learn them and take them over.
+            .filter(|f| f.active || f.primary || (self.low && f.holder.is_none()))
             .map(|f| self.tlv(f, now))
             .collect();
         let msg = self.message(Some(hello), tlvs);
@@ -683,6 +732,29 @@ impl Group {
         }
     }
 
+    /// Sends one ReqResp-only message releasing (VF priority 160) every
+    /// forwarder we are active for, so that peers take them over at once.
+    /// Returns the Ethernet source it used (or would have used).
+    fn release_all(&mut self, now: Millis, out: &mut Vec<Action>) -> MacAddr {
+        let released: Vec<ReqRespRepr> = self
+            .fwds
+            .iter()
+            .flatten()
+            .filter(|f| f.active)
+            .map(|f| ReqRespRepr {
+                state: VfState::Listen,
+                priority: VF_PRIORITY_RESIGN,
+                ..self.tlv(f, now)
+            })
+            .collect();
+        let src = self.eth_src();
+        if !released.is_empty() {
+            let msg = self.message(None, released);
+            self.send(Dest::Multicast, src, msg, out);
+        }
+        src
+    }
+
     /// Graceful leave: release active forwarders (VF priority 160), then a
     /// hello with priority 0, then disable (notes §6.3).
     fn resign(&mut self, now: Millis, out: &mut Vec<Action>) {
@@ -690,22 +762,7 @@ impl Group {
             return;
         }
         if self.running() {
-            let released: Vec<ReqRespRepr> = self
-                .fwds
-                .iter()
-                .flatten()
-                .filter(|f| f.active)
-                .map(|f| ReqRespRepr {
-                    state: VfState::Listen,
-                    priority: VF_PRIORITY_RESIGN,
-                    ..self.tlv(f, now)
-                })
-                .collect();
-            let src = self.eth_src();
-            if !released.is_empty() {
-                let msg = self.message(None, released);
-                self.send(Dest::Multicast, src, msg, out);
-            }
+            let src = self.release_all(now, out);
             if let Some(h) = self.hello_repr(0) {
                 let msg = self.message(Some(h), Vec::new());
                 self.counters.hellos_out += 1;
@@ -717,7 +774,7 @@ impl Group {
         }
         self.fwds = Default::default();
         self.members.clear();
-        self.had_members = false;
+        self.alone_garp_sent = false;
         self.active = None;
         self.standby = None;
         self.hello_at = None;
@@ -784,22 +841,7 @@ impl Group {
         }
         if self.low && !was_low {
             // Hand over at once, like a resign, so peers do not wait a hold time.
-            let released: Vec<ReqRespRepr> = self
-                .fwds
-                .iter()
-                .flatten()
-                .filter(|f| f.active)
-                .map(|f| ReqRespRepr {
-                    state: VfState::Listen,
-                    priority: VF_PRIORITY_RESIGN,
-                    ..self.tlv(f, now)
-                })
-                .collect();
-            if !released.is_empty() {
-                let src = self.eth_src();
-                let msg = self.message(None, released);
-                self.send(Dest::Multicast, src, msg, out);
-            }
+            self.release_all(now, out);
             for i in 0..self.fwds.len() {
                 self.set_active(i, false, out);
                 if let Some(f) = self.fwds[i].as_mut() {
@@ -811,15 +853,11 @@ impl Group {
                 let Some(f) = self.fwds[i].as_mut() else {
                     continue;
                 };
-                if !f.primary {
-                    continue;
-                }
-                if f.holder.is_some() {
-                    if self.cfg.forwarder_preempt {
-                        f.preempt_at = Some(now + self.cfg.forwarder_preempt_delay_ms);
-                    }
-                } else {
+                if f.holder.is_none() {
+                    // Nobody forwards it (we may have been the only candidate).
                     self.take_over(now, i, out);
+                } else if f.primary && self.cfg.forwarder_preempt {
+                    f.preempt_at = Some(now + self.cfg.forwarder_preempt_delay_ms);
                 }
             }
         }
@@ -829,7 +867,7 @@ impl Group {
     // ----- timers ----------------------------------------------------------
 
     fn on_timer(&mut self, now: Millis, out: &mut Vec<Action>) {
-        self.age_members(now, out);
+        self.age_members(now);
         self.vg_timers(now, out);
         self.fwd_timers(now, out);
         if let Some(n) = &self.nonce {
@@ -843,7 +881,7 @@ impl Group {
         }
     }
 
-    fn age_members(&mut self, now: Millis, out: &mut Vec<Action>) {
+    fn age_members(&mut self, now: Millis) {
         let hold = self.hold();
         let before = self.members.len();
         self.members.retain(|_, m| m.last_seen + hold > now);
@@ -854,14 +892,12 @@ impl Group {
             let alive: BTreeSet<MacAddr> = self.members.values().map(|m| m.mac).collect();
             n.peers.retain(|mac, _| alive.contains(mac));
         }
-        if self.members.is_empty() && self.had_members {
-            self.had_members = false;
-            self.lone_survivor(out);
-        }
     }
 
     /// Patent: a member left alone after a failure sends a gratuitous ARP with
     /// its own VMAC so that no host stays pointed at a VMAC nobody forwards.
+    /// Also when it first forwards while alone (e.g. rebooted into an
+    /// isolated segment whose hosts cached VMACs it never heard of).
     fn lone_survivor(&mut self, out: &mut Vec<Action>) {
         let Some(vip) = self.vip else { return };
         if !self.can_forward() {
@@ -875,6 +911,7 @@ impl Group {
             .min_by_key(|f| (!f.primary, f.number))
             .map(|f| f.vmac);
         if let Some(vmac) = pick {
+            self.alone_garp_sent = true;
             self.counters.lone_survivor_garps += 1;
             out.push(Action::GratuitousArp { vip, vmac });
         }
@@ -953,14 +990,7 @@ impl Group {
         self.t = Timers::of(&self.cfg);
         self.set_vg(now, VgState::Active, out);
         if !self.has_primary() {
-            let mine = self
-                .fwds
-                .iter()
-                .flatten()
-                .find(|f| f.owner.is_some_and(|(m, _)| m == self.mac))
-                .map(|f| f.number);
-            let free = (1..=MAX_FORWARDERS).find(|n| self.fwds[usize::from(n - 1)].is_none());
-            if let Some(n) = mine.or(free) {
+            if let Some(n) = self.number_for(self.mac) {
                 self.become_primary(now, n);
             }
         }
@@ -1074,8 +1104,9 @@ impl Group {
         if !self.running() {
             return;
         }
+        let in_hello = m.repr.hello.is_some();
         for t in &m.repr.forwarders {
-            self.on_tlv(now, sender, t, out);
+            self.on_tlv(now, sender, t, in_hello, out);
         }
     }
 
@@ -1102,7 +1133,7 @@ impl Group {
                     last_seen: now,
                 },
             );
-            self.had_members = true;
+            self.alone_garp_sent = false;
         }
         // Virtual IP: learn it from the AVG, or report a disagreement once.
         match self.cfg.vip {
@@ -1225,22 +1256,20 @@ impl Group {
     }
 
     fn request_forwarder(&mut self, avg: IpAddr, out: &mut Vec<Action>) {
-        let req = ReqRespRepr {
-            forwarder: 0,
-            state: VfState::Unspecified,
-            priority: 0,
-            weight: 0,
-            timeout_s: 0,
-            redirect_s: 0,
-            vmac: MacAddr::ZERO,
-        };
-        let msg = self.message(None, vec![req]);
+        let msg = self.message(None, vec![FORWARDER_REQUEST]);
         self.counters.requests_out += 1;
         let src = self.eth_src();
         self.send(Dest::Unicast(avg), src, msg, out);
     }
 
-    fn on_tlv(&mut self, now: Millis, p: Peer, t: &ReqRespRepr, out: &mut Vec<Action>) {
+    fn on_tlv(
+        &mut self,
+        now: Millis,
+        p: Peer,
+        t: &ReqRespRepr,
+        in_hello: bool,
+        out: &mut Vec<Action>,
+    ) {
         if t.forwarder == 0 {
             if t.state == VfState::Unspecified && self.vg == VgState::Active {
                 self.on_request(now, p, out);
@@ -1255,14 +1284,7 @@ impl Group {
         }
         let idx = usize::from(t.forwarder - 1);
         if t.priority == VF_PRIORITY_RESIGN {
-            // Release: take over at once instead of after the hold time.
-            if let Some(f) = self.fwds[idx].as_mut() {
-                if f.holder.is_some_and(|h| h.ip == p.ip) || f.holder.is_none() {
-                    f.holder = None;
-                    f.hold_at = None;
-                    self.take_over(now, idx, out);
-                }
-            }
+            self.on_release(now, p, idx, in_hello, out);
             return;
         }
         match t.state {
@@ -1296,7 +1318,9 @@ impl Group {
                     f.timeout_at = Some(now + ms(t.timeout_s).min(timeout));
                 }
                 if !active {
-                    if f.holder.is_some_and(|h| h.ip == p.ip) {
+                    let orphan =
+                        t.priority == VF_PRIORITY_SECONDARY && f.holder.is_none() && !f.active;
+                    if orphan || f.holder.is_some_and(|h| h.ip == p.ip) {
                         f.holder = None;
                         f.hold_at = None;
                         self.take_over(now, idx, out);
@@ -1330,17 +1354,56 @@ impl Group {
         }
     }
 
-    /// AVG: assign the requester its old forwarder or the lowest free number.
-    fn on_request(&mut self, now: Millis, p: Peer, out: &mut Vec<Action>) {
-        self.counters.requests_in += 1;
+    /// VF priority 160: the sender stops forwarding (resign, weight below the
+    /// lower threshold). Sent in a hello it is also the owner's periodic
+    /// advert of a forwarder it owns but cannot forward, which keeps its
+    /// redirect/timeout running like a 167 advert. Nobody else active for it:
+    /// take over at once (collisions resolve as usual).
+    fn on_release(
+        &mut self,
+        now: Millis,
+        p: Peer,
+        idx: usize,
+        in_hello: bool,
+        out: &mut Vec<Action>,
+    ) {
+        if self.fwds[idx].is_none() && !in_hello {
+            return;
+        }
+        let (redirect, timeout) = (ms(self.t.redirect_s), ms(self.t.timeout_s));
+        let group = self.cfg.id;
+        let f = self.fwds[idx].get_or_insert_with(|| Forwarder::new(group, idx as u8 + 1));
+        let from_owner = f.owner.map_or(true, |(m, _)| m == p.mac);
+        if in_hello && from_owner && !f.primary {
+            f.owner = Some((p.mac, p.ip));
+            f.redirect_at = Some(now + redirect);
+            f.timeout_at = Some(now + timeout);
+        }
+        if !f.active && f.holder.map_or(true, |h| h.ip == p.ip) {
+            f.holder = None;
+            f.hold_at = None;
+            self.take_over(now, idx, out);
+        }
+    }
+
+    /// The forwarder `owner` had (IOS gives returning members their number
+    /// back), else the lowest free number; numbers follow arrival order.
+    fn number_for(&self, owner: MacAddr) -> Option<u8> {
         let old = self
             .fwds
             .iter()
             .flatten()
-            .find(|f| f.owner.is_some_and(|(m, _)| m == p.mac))
-            .map(|f| f.number);
-        let free = (1..=MAX_FORWARDERS).find(|n| self.fwds[usize::from(n - 1)].is_none());
-        let Some(n) = old.or(free) else { return };
+            .find(|f| f.owner.is_some_and(|(m, _)| m == owner));
+        old.map(|f| f.number)
+            .or_else(|| (1..=MAX_FORWARDERS).find(|n| self.fwds[usize::from(n - 1)].is_none()))
+    }
+
+    /// AVG: assign the requester its old forwarder or the lowest free number.
+    fn on_request(&mut self, now: Millis, p: Peer, out: &mut Vec<Action>) {
+        self.counters.requests_in += 1;
+        let Some(n) = self.number_for(p.mac) else {
+            return;
+        };
         let (redirect, timeout) = (ms(self.t.redirect_s), ms(self.t.timeout_s));
         let group = self.cfg.id;
         let f = self.fwds[usize::from(n - 1)].get_or_insert_with(|| Forwarder::new(group, n));
@@ -1509,6 +1572,7 @@ impl Group {
             .collect();
         GroupStatus {
             group: self.cfg.id,
+            config: self.cfg.clone(),
             state: self.vg,
             vip: self.vip,
             priority: self.cfg.priority,

@@ -22,6 +22,7 @@ mod group;
 pub mod lb;
 mod port;
 pub mod rng;
+mod show;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +33,7 @@ pub use group::{
     Balancing, Counters, ForwarderStatus, Group, GroupStatus, MemberStatus, PeerStatus,
 };
 pub use port::{Port, PortCounters, PortEvent};
+pub use show::cisco_mac;
 
 use crate::wire::glbp::{GlbpRepr, VfState, VgState};
 use crate::wire::MacAddr;
@@ -196,4 +198,57 @@ pub enum Action {
         /// What differs.
         kind: MismatchKind,
     },
+}
+
+/// IOS spelling of a gateway state (`Active`, `Standby`...).
+pub fn vg_name(s: VgState) -> std::borrow::Cow<'static, str> {
+    match s {
+        VgState::Disabled => "Disabled".into(),
+        VgState::Init => "Init".into(),
+        VgState::Listen => "Listen".into(),
+        VgState::Speak => "Speak".into(),
+        VgState::Standby => "Standby".into(),
+        VgState::Active => "Active".into(),
+        VgState::Unknown(v) => format!("Unknown({v:#04x})").into(),
+    }
+}
+
+/// IOS spelling of a forwarder state.
+pub fn vf_name(s: VfState) -> std::borrow::Cow<'static, str> {
+    match s {
+        VfState::Unspecified => "-".into(),
+        VfState::Disabled => "Disabled".into(),
+        VfState::Init => "Init".into(),
+        VfState::Listen => "Listen".into(),
+        VfState::Active => "Active".into(),
+        VfState::Unknown(v) => format!("Unknown({v:#04x})").into(),
+    }
+}
+
+impl Action {
+    /// The IOS-style log line for state changes and mismatches, e.g.
+    /// `%GLBP-6-STATECHANGE: lan0 Grp 1 state Speak -> Active`.
+    pub fn log_line(&self, ifname: &str) -> Option<String> {
+        match self {
+            Action::VgStateChange { group, old, new } => Some(format!(
+                "%GLBP-6-STATECHANGE: {ifname} Grp {group} state {} -> {}",
+                vg_name(*old),
+                vg_name(*new)
+            )),
+            Action::VfStateChange {
+                group,
+                forwarder,
+                old,
+                new,
+            } => Some(format!(
+                "%GLBP-6-FWDSTATECHANGE: {ifname} Grp {group} Fwd {forwarder} state {} -> {}",
+                vf_name(*old),
+                vf_name(*new)
+            )),
+            Action::Mismatch { group, peer, kind } => Some(format!(
+                "%GLBP-4-MISCONFIG: {ifname} Grp {group} {peer} disagrees: {kind:?}"
+            )),
+            _ => None,
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::group::FORWARDER_REQUEST;
 use super::*;
 use crate::wire::glbp::{AuthRepr, GlbpRepr, HelloRepr, ReqRespRepr, VfState, VgState};
 use crate::wire::MacAddr;
@@ -103,22 +104,24 @@ fn sends(a: &[Action]) -> Vec<(&Dest, &MacAddr, &GlbpRepr)> {
         .collect()
 }
 
-fn starts(a: &[Action]) -> Vec<MacAddr> {
+/// VMACs started (`true`) or stopped (`false`).
+fn forwarding_changes(a: &[Action], start: bool) -> Vec<MacAddr> {
     a.iter()
-        .filter_map(|a| match a {
-            Action::StartForwarding { vmac } => Some(*vmac),
+        .filter_map(|a| match (a, start) {
+            (Action::StartForwarding { vmac }, true) | (Action::StopForwarding { vmac }, false) => {
+                Some(*vmac)
+            }
             _ => None,
         })
         .collect()
 }
 
+fn starts(a: &[Action]) -> Vec<MacAddr> {
+    forwarding_changes(a, true)
+}
+
 fn stops(a: &[Action]) -> Vec<MacAddr> {
-    a.iter()
-        .filter_map(|a| match a {
-            Action::StopForwarding { vmac } => Some(*vmac),
-            _ => None,
-        })
-        .collect()
+    forwarding_changes(a, false)
 }
 
 fn arp(g: &mut Group, now: Millis, h: u16) -> Option<MacAddr> {
@@ -520,10 +523,7 @@ fn member_requests_a_forwarder_and_goes_active_after_one_hold() {
     let s = sends(&a);
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].0, &Dest::Unicast(ip(1)));
-    assert_eq!(
-        s[0].2.forwarders,
-        [tlv(0, VfState::Unspecified, 0).with_zero()]
-    );
+    assert_eq!(s[0].2.forwarders, [FORWARDER_REQUEST]);
     // The AVG's response: forwarder 2.
     let resp = ReqRespRepr {
         state: VfState::Unspecified,
@@ -538,30 +538,13 @@ fn member_requests_a_forwarder_and_goes_active_after_one_hold() {
     assert_eq!(starts(&a), [vmac(1, 2)]);
 }
 
-trait Zero {
-    fn with_zero(self) -> Self;
-}
-impl Zero for ReqRespRepr {
-    fn with_zero(self) -> Self {
-        ReqRespRepr {
-            forwarder: 0,
-            state: VfState::Unspecified,
-            priority: 0,
-            weight: 0,
-            timeout_s: 0,
-            redirect_s: 0,
-            vmac: MacAddr::ZERO,
-        }
-    }
-}
-
 #[test]
 fn avg_assigns_lowest_free_number_and_gives_returning_members_their_old_one() {
     let mut g = group(1, cfg());
     g.handle(0, Event::Enable);
     run(&mut g, HOLD + HELLO);
     assert_eq!(g.state(), VgState::Active);
-    let req = |i| msg_from(i, None, vec![tlv(0, VfState::Unspecified, 0).with_zero()]);
+    let req = |i| msg_from(i, None, vec![FORWARDER_REQUEST]);
     let number = |a: Vec<Action>| sends(&a).first().map(|s| s.2.forwarders[0].forwarder);
     assert_eq!(number(g.handle(20_000, Event::Rx(req(3)))), Some(2));
     assert_eq!(
@@ -1206,4 +1189,291 @@ fn port_demuxes_by_group_and_merges_deadlines() {
 fn vmac_layout() {
     assert_eq!(vmac(40, 1).to_string(), "00:07:b4:00:28:01");
     assert_eq!(vmac(1020, 1).to_string(), "00:07:b4:03:fc:01");
+}
+
+#[test]
+fn new_avg_inherits_redirect_bookkeeping_and_number_is_reused_after_timeout() {
+    let c = GroupConfig {
+        redirect_s: 30,
+        timeout_s: 60,
+        ..cfg()
+    };
+    let mut n = Net::new(vec![(1, c.clone()), (2, c.clone()), (3, c.clone())]);
+    n.run_until(60_000);
+    // R3 (highest IP) is AVG, R2 standby; R1 owns some forwarder.
+    assert_eq!(
+        (n.state(2), n.state(1)),
+        (VgState::Active, VgState::Standby)
+    );
+    let v = n.forwarders_of(0)[0];
+    n.crash(0);
+    n.run_until(n.now + 15_000);
+    n.crash(2);
+    let t = n.now;
+    n.run_until(t + HOLD + HELLO);
+    assert_eq!(n.state(1), VgState::Active, "standby became AVG");
+    let handed: std::collections::BTreeSet<_> = (0..8)
+        .filter_map(|h| arp(&mut n.routers[1], n.now, h))
+        .collect();
+    assert!(
+        handed.contains(&v),
+        "within redirect the new AVG still hands out {v}"
+    );
+    n.run_until(t + 20_000);
+    assert!(
+        (0..8).all(|h| arp(&mut n.routers[1], n.now, h) != Some(v)),
+        "redirect counted from R1's last advert"
+    );
+    n.run_until(t + 50_000);
+    assert!(n.holders(v).is_empty(), "timed out");
+    // A new member now gets the freed number.
+    n.routers[0] = group(4, c);
+    n.up[0] = true;
+    n.event(0, Event::Enable);
+    n.run_until(n.now + 2 * HOLD + 2 * HELLO);
+    let numbers: Vec<u8> = n.routers[0]
+        .status(n.now)
+        .forwarders
+        .iter()
+        .filter(|f| f.primary)
+        .map(|f| f.number)
+        .collect();
+    assert_eq!(numbers, [v.0[5]]);
+}
+
+#[test]
+fn two_owners_of_one_number_resolve_to_the_higher_ip() {
+    let mut g = group(2, cfg());
+    g.handle(0, Event::Enable);
+    g.handle(10, Event::Rx(hello_from(9, VgState::Active, 100)));
+    g.handle(
+        20,
+        Event::Rx(msg_from(9, None, vec![tlv(3, VfState::Unspecified, 167)])),
+    );
+    let mut a = Vec::new();
+    for t in [3000, 6000, 9000] {
+        a.extend(run(&mut g, t));
+        g.handle(t, Event::Rx(hello_from(9, VgState::Active, 100)));
+    }
+    a.extend(run(&mut g, 20 + HOLD));
+    assert_eq!(starts(&a), [vmac(1, 3)]);
+    assert_eq!(g.state(), VgState::Speak);
+    // Another owner with a lower IP claims 3 (e.g. after a partition): ignored.
+    g.handle(
+        HOLD + 100,
+        Event::Rx(with_tlvs(
+            hello_from(1, VgState::Listen, 100),
+            vec![tlv(3, VfState::Active, 167)],
+        )),
+    );
+    assert!(g
+        .status(HOLD + 100)
+        .forwarders
+        .iter()
+        .any(|f| f.primary && f.state == VfState::Active));
+    // A higher IP claims it: we give the number up, stop, and ask again.
+    let a = g.handle(
+        HOLD + 200,
+        Event::Rx(with_tlvs(
+            hello_from(5, VgState::Listen, 100),
+            vec![tlv(3, VfState::Active, 167)],
+        )),
+    );
+    assert_eq!(stops(&a), [vmac(1, 3)]);
+    let a = g.handle(HOLD + 300, Event::Rx(hello_from(9, VgState::Active, 100)));
+    assert!(
+        sends(&a).iter().any(|s| s.0 == &Dest::Unicast(ip(9))),
+        "requests a new forwarder"
+    );
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_vg() -> impl Strategy<Value = VgState> {
+        prop_oneof![
+            Just(VgState::Listen),
+            Just(VgState::Speak),
+            Just(VgState::Standby),
+            Just(VgState::Active),
+            Just(VgState::Init),
+            any::<u8>().prop_map(VgState::Unknown),
+        ]
+    }
+
+    fn any_vf() -> impl Strategy<Value = VfState> {
+        prop_oneof![
+            Just(VfState::Unspecified),
+            Just(VfState::Listen),
+            Just(VfState::Active),
+            Just(VfState::Disabled),
+            any::<u8>().prop_map(VfState::Unknown),
+        ]
+    }
+
+    fn any_msg() -> impl Strategy<Value = RxMessage> {
+        let hello = (
+            any_vg(),
+            any::<u8>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u16>(),
+            any::<u16>(),
+        )
+            .prop_map(
+                |(state, priority, hello_ms, hold_ms, redirect_s, timeout_s)| HelloRepr {
+                    state,
+                    priority,
+                    hello_ms,
+                    hold_ms,
+                    redirect_s,
+                    timeout_s,
+                    vip: VIP,
+                },
+            );
+        let tlv = (
+            any::<u8>(),
+            any_vf(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u16>(),
+            any::<u16>(),
+        )
+            .prop_map(
+                |(forwarder, state, priority, weight, timeout_s, redirect_s)| ReqRespRepr {
+                    forwarder,
+                    state,
+                    priority,
+                    weight,
+                    timeout_s,
+                    redirect_s,
+                    vmac: MacAddr([0, 7, 0xb4, 0, 1, forwarder]),
+                },
+            );
+        (
+            1u8..6,
+            proptest::option::of(hello),
+            proptest::collection::vec(tlv, 0..6),
+        )
+            .prop_map(|(i, h, t)| msg_from(i, h, t))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Unvalidated configurations are clamped, never a panic.
+        #[test]
+        fn any_config_runs(hello in any::<u32>(), hold in any::<u32>(), redirect in any::<u16>(),
+                           timeout in any::<u16>(), prio in any::<u8>(), w in any::<(u8, u8, u8)>(),
+                           jitter in any::<u8>(), delay in any::<u64>()) {
+            let c = GroupConfig {
+                hello_ms: hello, hold_ms: hold, redirect_s: redirect, timeout_s: timeout, priority: prio,
+                weighting: Weighting { max: w.0, lower: w.1, upper: w.2 }, hello_jitter_pct: jitter,
+                forwarder_preempt_delay_ms: delay, preempt: true, preempt_delay_ms: delay,
+                ..cfg()
+            };
+            let mut g = Group::new(c, ip(1), mac(1), 7);
+            g.handle(0, Event::Enable);
+            g.handle(1, Event::Rx(hello_from(2, VgState::Active, 1)));
+            for _ in 0..20 {
+                let Some(d) = g.next_deadline() else { break };
+                g.handle(d, Event::Timer);
+            }
+            g.handle(u64::MAX / 4, Event::Arp { host_ip: ip(200), host_mac: host(1) });
+        }
+
+        /// Hostile peers: any field values, any order, never a panic, and the
+        /// engine always asks to be woken in the future.
+        #[test]
+        fn hostile_message_sequences_never_panic(msgs in proptest::collection::vec((0u64..20_000, any_msg()), 1..40)) {
+            let mut g = group(3, GroupConfig { hello_jitter_pct: 20, ..cfg() });
+            g.handle(0, Event::Enable);
+            let mut now = 0;
+            for (dt, m) in msgs {
+                now += dt;
+                run(&mut g, now);
+                g.handle(now, Event::Rx(m));
+                g.handle(now, Event::Arp { host_ip: ip(200), host_mac: host(1) });
+                prop_assert!(g.next_deadline().map_or(true, |d| d > now));
+            }
+            let _ = g.status(now);
+            g.handle(now, Event::Shutdown);
+            prop_assert_eq!(g.next_deadline(), None);
+        }
+    }
+}
+
+#[test]
+fn log_lines_read_like_ios() {
+    let a = Action::VgStateChange {
+        group: 1,
+        old: VgState::Speak,
+        new: VgState::Active,
+    };
+    assert_eq!(
+        a.log_line("lan0").unwrap(),
+        "%GLBP-6-STATECHANGE: lan0 Grp 1 state Speak -> Active"
+    );
+    let a = Action::VfStateChange {
+        group: 1,
+        forwarder: 2,
+        old: VfState::Listen,
+        new: VfState::Active,
+    };
+    assert_eq!(
+        a.log_line("lan0").unwrap(),
+        "%GLBP-6-FWDSTATECHANGE: lan0 Grp 1 Fwd 2 state Listen -> Active"
+    );
+    assert_eq!(
+        Action::StartForwarding { vmac: vmac(1, 1) }.log_line("lan0"),
+        None
+    );
+}
+
+#[test]
+fn show_glbp_reads_like_ios() {
+    let mut n = three();
+    n.run_until(60_000);
+    let s = n.routers[0].status(n.now).show("lan0");
+    for line in [
+        "lan0 - Group 1",
+        "  State is Active",
+        "  Virtual IP address is 10.0.0.254",
+        "  Hello time 3 sec, hold time 10 sec",
+        "  Standby is 10.0.0.2, priority 105",
+        "  There are 3 forwarders (1 active)",
+        "    MAC address is 0007.b400.0101 (default)",
+        "    Owner ID is 0200.0000.0001 (local)",
+        "    Active is local, weighting 100",
+        "    0200.0000.0003 (10.0.0.3)",
+    ] {
+        assert!(s.contains(line), "missing {line:?} in\n{s}");
+    }
+}
+
+#[test]
+fn port_runs_1024_groups_on_merged_deadlines() {
+    let mut p = Port::new(0, ip(1), mac(1), 1);
+    for id in 0..=1023u16 {
+        let vip = IpAddr::V4(Ipv4Addr::new(10, 1, (id >> 8) as u8, id as u8));
+        p.configure(
+            0,
+            GroupConfig {
+                id,
+                vip: Some(vip),
+                ..cfg()
+            },
+        )
+        .unwrap();
+    }
+    let mut timers = 0;
+    while let Some(t) = p.next_deadline().filter(|&t| t <= 30_000) {
+        p.handle(t, PortEvent::Timer);
+        timers += 1;
+    }
+    assert!(p
+        .groups()
+        .all(|g| g.state() == VgState::Active && g.forwarding().count() == 1));
+    // Deadlines are merged: groups sharing a deadline are served by one call.
+    assert!(timers < 1024 * 12, "{timers}");
 }

@@ -1,0 +1,1159 @@
+//! The simulated world: routers, hosts, LAN, faults and invariant checks.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::faults::{Fault, Scheduled};
+use crate::protocol::rng::SplitMix64;
+use crate::protocol::{
+    vmac, Action, Dest, GroupConfig, LoadBalancing, Millis, Port, PortEvent, RxMessage, Weighting,
+};
+use crate::wire::glbp::{VgState, VF_PRIORITY_PRIMARY, VF_PRIORITY_RESIGN};
+use crate::wire::MacAddr;
+
+const GROUP: u16 = 1;
+const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 254));
+/// Tracked object used by weight faults.
+const TRACK: u32 = 1;
+
+/// Where faults come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultMode {
+    /// No faults.
+    None,
+    /// Seeded random faults, spaced so each can settle.
+    Random,
+    /// A script.
+    Script(Vec<Scheduled>),
+}
+
+/// Parameters of one simulation run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// Number of routers (>= 1).
+    pub routers: usize,
+    /// Number of hosts.
+    pub hosts: usize,
+    /// Simulated time, ms.
+    pub duration_ms: Millis,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Fault source.
+    pub faults: FaultMode,
+    /// Hello, ms.
+    pub hello_ms: u32,
+    /// Hold, ms.
+    pub hold_ms: u32,
+    /// Redirect, s.
+    pub redirect_s: u16,
+    /// Timeout, s.
+    pub timeout_s: u16,
+    /// Load-balancing method.
+    pub load_balancing: LoadBalancing,
+    /// Priority per router (missing: 100).
+    pub priorities: Vec<u8>,
+    /// Weighting per router (missing: 100).
+    pub weights: Vec<u8>,
+    /// Host ARP cache lifetime, ms (must be below timeout - redirect).
+    pub host_arp_lifetime_ms: Millis,
+    /// Hello jitter, percent.
+    pub jitter_pct: u8,
+    /// LAN delay is uniform in 1..=max_delay_ms.
+    pub max_delay_ms: Millis,
+    /// Events kept for violation traces.
+    pub trace_len: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            routers: 4,
+            hosts: 200,
+            duration_ms: 3_600_000,
+            seed: 1,
+            faults: FaultMode::Random,
+            hello_ms: 3000,
+            hold_ms: 10_000,
+            redirect_s: 600,
+            timeout_s: 14_400,
+            load_balancing: LoadBalancing::RoundRobin,
+            priorities: Vec::new(),
+            weights: Vec::new(),
+            host_arp_lifetime_ms: 300_000,
+            jitter_pct: 20,
+            max_delay_ms: 2,
+            trace_len: 40,
+        }
+    }
+}
+
+impl SimConfig {
+    /// Checks that the run can be meaningful; the error says what to change.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.routers == 0 || self.routers > 250 {
+            return Err("--routers: expected 1..=250".into());
+        }
+        if self.hosts > 60_000 {
+            return Err("--hosts: expected at most 60000".into());
+        }
+        self.group_config(0)
+            .validate()
+            .map_err(|e| format!("timers: {e}"))?;
+        let window = (u64::from(self.timeout_s) - u64::from(self.redirect_s)) * 1000;
+        if self.host_arp_lifetime_ms == 0 || self.host_arp_lifetime_ms >= window {
+            return Err(format!(
+                "--host-arp-lifetime-s must be below timeout - redirect ({} s) so hosts never keep a deleted VMAC",
+                window / 1000
+            ));
+        }
+        if self.max_delay_ms == 0 || self.max_delay_ms * 4 >= u64::from(self.hello_ms) {
+            return Err("LAN delay must be at least 1 ms and well below the hello time".into());
+        }
+        Ok(())
+    }
+
+    fn group_config(&self, r: usize) -> GroupConfig {
+        let w = self.weights.get(r).copied().unwrap_or(100);
+        let mut tracking = BTreeMap::new();
+        tracking.insert(TRACK, w);
+        GroupConfig {
+            id: GROUP,
+            vip: Some(VIP),
+            priority: self.priorities.get(r).copied().unwrap_or(100),
+            hello_ms: self.hello_ms,
+            hold_ms: self.hold_ms,
+            redirect_s: self.redirect_s,
+            timeout_s: self.timeout_s,
+            load_balancing: self.load_balancing,
+            weighting: Weighting {
+                max: w,
+                lower: 1,
+                upper: w,
+            },
+            tracking,
+            hello_jitter_pct: self.jitter_pct,
+            ..GroupConfig::default()
+        }
+    }
+}
+
+/// An invariant violation with the events that led to it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Violation {
+    /// Simulated time, ms.
+    pub at_ms: Millis,
+    /// Which invariant: `a-one-avg`, `b-outage`, `b-duplicate`, `c-redirect`,
+    /// `d-timeout`, `e-distribution`.
+    pub invariant: &'static str,
+    /// What exactly.
+    pub detail: String,
+    /// The last events before it.
+    pub trace: Vec<String>,
+}
+
+/// Result of one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Report {
+    /// Seed of the run.
+    pub seed: u64,
+    /// Invariant violations.
+    pub violations: Vec<Violation>,
+    /// Longest host outage of any cause, ms.
+    pub max_outage_ms: Millis,
+    /// Longest host outage per cause (the fault that preceded it), ms.
+    pub max_outage_by_cause_ms: BTreeMap<&'static str, Millis>,
+    /// Longest outage of each host, ms (index = host).
+    pub max_outage_per_host_ms: Vec<Millis>,
+    /// Host outages (of any length) observed.
+    pub outages: u64,
+    /// Times a host held a VMAC that no live router of its partition knew
+    /// (after multiple failures and a partition): it waits for its ARP entry
+    /// to expire. Not an invariant violation; reported for information.
+    pub stranded: u64,
+    /// Hosts using forwarder 1..=4 at the end.
+    pub hosts_per_forwarder: Vec<usize>,
+    /// Hosts per forwarder right after the first ARP round (before faults).
+    pub initial_hosts_per_forwarder: Vec<usize>,
+    /// Transitions to Active of any router.
+    pub avg_changes: u64,
+    /// Faults injected, by kind.
+    pub faults: BTreeMap<&'static str, u64>,
+    /// Events processed.
+    pub events: u64,
+    /// `show glbp` of every live router at the end.
+    #[serde(skip)]
+    pub show: Vec<String>,
+}
+
+#[derive(Debug)]
+enum Ev {
+    Timer(usize),
+    Glbp {
+        from: usize,
+        to: usize,
+        msg: RxMessage,
+    },
+    ArpRequest {
+        router: usize,
+        host: usize,
+    },
+    ArpReply {
+        host: usize,
+        vmac: MacAddr,
+    },
+    Garp {
+        host: usize,
+        vmac: MacAddr,
+    },
+    HostTimer(usize),
+    Fault(Fault),
+    NextRandomFault,
+    LossEnd,
+    Check,
+    Distribution,
+}
+
+struct Queued {
+    at: Millis,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+struct Router {
+    port: Port,
+    alive: bool,
+    part: u8,
+    forwarding: BTreeSet<MacAddr>,
+    /// Deadline for which a Timer event is queued.
+    timer_at: Option<Millis>,
+    low: bool,
+    deaf: bool,
+    ip: IpAddr,
+    mac: MacAddr,
+}
+
+struct Host {
+    mac: MacAddr,
+    ip: IpAddr,
+    part: u8,
+    vmac: Option<MacAddr>,
+    expires: Millis,
+    timer_at: Millis,
+    outage: Option<(Millis, &'static str)>,
+    stranded: bool,
+    replies: BTreeSet<MacAddr>,
+}
+
+struct World {
+    cfg: SimConfig,
+    now: Millis,
+    seq: u64,
+    queue: BinaryHeap<Reverse<Queued>>,
+    rng: SplitMix64,
+    routers: Vec<Router>,
+    hosts: Vec<Host>,
+    loss: f64,
+    /// Last topology change (fault) and its kind.
+    last_fault: (Millis, &'static str),
+    /// Violation of (a) already reported in the current stable episode.
+    a_reported: bool,
+    /// Last time a primary (167) advert or an assignment for a VMAC was sent.
+    primary_seen: BTreeMap<MacAddr, Millis>,
+    /// (partition, vmac) -> since when more than one router forwards it.
+    dup_since: BTreeMap<(u8, MacAddr), Millis>,
+    hosts_start: Millis,
+    reported_outages: BTreeSet<(Millis, &'static str)>,
+    trace: VecDeque<String>,
+    report: Report,
+}
+
+fn router_ip(r: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 0, 0, (r + 1) as u8))
+}
+
+impl World {
+    fn new(cfg: SimConfig) -> World {
+        let routers = (0..cfg.routers)
+            .map(|r| {
+                let mac = MacAddr([2, 0, 0, 0, 1, (r + 1) as u8]);
+                let ip = router_ip(r);
+                Router {
+                    port: Port::new(0, ip, mac, cfg.seed ^ (r as u64) << 32),
+                    alive: false,
+                    part: 0,
+                    forwarding: BTreeSet::new(),
+                    timer_at: None,
+                    low: false,
+                    deaf: false,
+                    ip,
+                    mac,
+                }
+            })
+            .collect();
+        let hosts = (0..cfg.hosts)
+            .map(|h| {
+                let b = (h as u16).to_be_bytes();
+                Host {
+                    mac: MacAddr([2, 0x10, 0, 0, b[0], b[1]]),
+                    ip: IpAddr::V4(Ipv4Addr::new(10, 1, b[0], b[1])),
+                    part: 0,
+                    vmac: None,
+                    expires: 0,
+                    timer_at: 0,
+                    outage: None,
+                    stranded: false,
+                    replies: BTreeSet::new(),
+                }
+            })
+            .collect();
+        let settle = 3 * Millis::from(cfg.hold_ms + cfg.hello_ms);
+        World {
+            rng: SplitMix64::new(cfg.seed),
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            routers,
+            hosts,
+            loss: 0.0,
+            last_fault: (0, "start"),
+            a_reported: false,
+            primary_seen: BTreeMap::new(),
+            dup_since: BTreeMap::new(),
+            hosts_start: settle + 1000,
+            reported_outages: BTreeSet::new(),
+            trace: VecDeque::new(),
+            report: Report {
+                seed: cfg.seed,
+                ..Report::default()
+            },
+            cfg,
+        }
+    }
+
+    fn hello(&self) -> Millis {
+        Millis::from(self.cfg.hello_ms)
+    }
+    fn hold(&self) -> Millis {
+        Millis::from(self.cfg.hold_ms)
+    }
+    fn margin(&self) -> Millis {
+        2 * self.cfg.max_delay_ms + 1
+    }
+    /// Time for the group to settle after a fault: hold + hello (+ LAN delays).
+    fn settle(&self) -> Millis {
+        self.hold() + self.hello() + self.margin()
+    }
+
+    fn push(&mut self, at: Millis, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse(Queued {
+            at,
+            seq: self.seq,
+            ev,
+        }));
+    }
+
+    fn delay(&mut self) -> Millis {
+        1 + self.rng.below(self.cfg.max_delay_ms)
+    }
+
+    fn log(&mut self, s: String) {
+        if self.trace.len() >= self.cfg.trace_len.max(1) {
+            self.trace.pop_front();
+        }
+        let t = self.now;
+        self.trace
+            .push_back(format!("{}.{:03}s {s}", t / 1000, t % 1000));
+    }
+
+    fn violation(&mut self, invariant: &'static str, detail: String) {
+        if self.report.violations.len() >= 100 {
+            return;
+        }
+        self.report.violations.push(Violation {
+            at_ms: self.now,
+            invariant,
+            detail,
+            trace: self.trace.iter().cloned().collect(),
+        });
+    }
+
+    // ----- routers ---------------------------------------------------------
+
+    fn boot(&mut self, r: usize) {
+        let cfg = self.cfg.group_config(r);
+        let rt = &mut self.routers[r];
+        rt.port = Port::new(0, rt.ip, rt.mac, self.rng.next_u64());
+        rt.alive = true;
+        rt.low = false;
+        rt.timer_at = None;
+        match self.routers[r].port.configure(self.now, cfg) {
+            Ok(a) => self.apply(r, a),
+            Err(e) => self.violation("config", e.to_string()),
+        }
+    }
+
+    fn router_event(&mut self, r: usize, ev: PortEvent) {
+        if !self.routers[r].alive {
+            return;
+        }
+        let a = self.routers[r].port.handle(self.now, ev);
+        self.apply(r, a);
+    }
+
+    fn schedule_timer(&mut self, r: usize) {
+        let d = self.routers[r].port.next_deadline();
+        if self.routers[r].alive && d.is_some() && d != self.routers[r].timer_at {
+            self.routers[r].timer_at = d;
+            let at = d.unwrap_or(self.now).max(self.now);
+            self.push(at, Ev::Timer(r));
+        }
+    }
+
+    fn apply(&mut self, r: usize, actions: Vec<Action>) {
+        let mut fwd_changed = false;
+        for a in actions {
+            match a {
+                Action::Send { dst, msg, eth_src } => {
+                    for t in &msg.forwarders {
+                        // Owner adverts: 167, or 160 in a hello (owner below its
+                        // lower weight threshold); 160 alone is a release.
+                        let owner = t.priority == VF_PRIORITY_PRIMARY
+                            || t.priority == VF_PRIORITY_RESIGN && msg.hello.is_some();
+                        if owner && (1..=4).contains(&t.forwarder) {
+                            self.primary_seen.insert(vmac(GROUP, t.forwarder), self.now);
+                        }
+                    }
+                    let from = self.routers[r].ip;
+                    let targets: Vec<usize> = (0..self.routers.len())
+                        .filter(|&to| to != r && self.routers[to].part == self.routers[r].part)
+                        .filter(|&to| match dst {
+                            Dest::Multicast => true,
+                            Dest::Unicast(ip) => self.routers[to].ip == ip,
+                        })
+                        .collect();
+                    for to in targets {
+                        if self.loss > 0.0 && self.rng.chance(self.loss) {
+                            continue;
+                        }
+                        let d = self.delay();
+                        let m = RxMessage {
+                            src_ip: from,
+                            src_mac: eth_src,
+                            port: 0,
+                            auth_ok: true,
+                            repr: msg.clone(),
+                        };
+                        self.push(
+                            self.now + d,
+                            Ev::Glbp {
+                                from: r,
+                                to,
+                                msg: m,
+                            },
+                        );
+                    }
+                }
+                Action::StartForwarding { vmac } => {
+                    self.routers[r].forwarding.insert(vmac);
+                    self.log(format!("R{r} starts forwarding {vmac}"));
+                    fwd_changed = true;
+                }
+                Action::StopForwarding { vmac } => {
+                    self.routers[r].forwarding.remove(&vmac);
+                    self.log(format!("R{r} stops forwarding {vmac}"));
+                    fwd_changed = true;
+                }
+                Action::ArpReply { host_mac, vmac, .. } => {
+                    self.check_redirect(r, vmac);
+                    if let Some(h) = self.hosts.iter().position(|h| h.mac == host_mac) {
+                        let d = self.delay();
+                        self.push(self.now + d, Ev::ArpReply { host: h, vmac });
+                    }
+                }
+                Action::GratuitousArp { vmac, .. } => {
+                    self.log(format!("R{r} gratuitous ARP {vmac}"));
+                    let part = self.routers[r].part;
+                    for h in 0..self.hosts.len() {
+                        if self.hosts[h].part == part {
+                            let d = self.delay();
+                            self.push(self.now + d, Ev::Garp { host: h, vmac });
+                        }
+                    }
+                }
+                a @ (Action::VgStateChange { .. } | Action::VfStateChange { .. }) => {
+                    if matches!(
+                        a,
+                        Action::VgStateChange {
+                            new: VgState::Active,
+                            ..
+                        }
+                    ) {
+                        self.report.avg_changes += 1;
+                    }
+                    let line = a.log_line("lan0").unwrap_or_default();
+                    self.log(format!("R{r} {line}"));
+                }
+                Action::Mismatch { peer, kind, .. } => {
+                    self.log(format!("R{r} mismatch {kind:?} with {peer}"))
+                }
+            }
+        }
+        if let Some(g) = self.routers[r].port.group(GROUP) {
+            self.routers[r].low = g.status(self.now).weight_low;
+        }
+        self.schedule_timer(r);
+        if fwd_changed {
+            self.coverage_changed();
+        }
+    }
+
+    // ----- invariants ------------------------------------------------------
+
+    /// (c): no ARP reply hands out a VMAC whose redirect has expired.
+    fn check_redirect(&mut self, r: usize, v: MacAddr) {
+        let last = self.primary_seen.get(&v).copied().unwrap_or(0);
+        let limit = last + Millis::from(self.cfg.redirect_s) * 1000 + self.margin();
+        if self.now > limit {
+            self.violation(
+                "c-redirect",
+                format!(
+                    "R{r} handed out {v}, redirect expired {} ms ago",
+                    self.now - limit
+                ),
+            );
+        }
+    }
+
+    /// One line per router: liveness, partition, VG state, forwarders known.
+    fn snapshot(&self) -> String {
+        let mut s = String::new();
+        for (i, r) in self.routers.iter().enumerate() {
+            if !r.alive {
+                s += &format!("[R{i} down] ");
+                continue;
+            }
+            let Some(g) = r.port.group(GROUP) else {
+                continue;
+            };
+            let st = g.status(self.now);
+            let fw: Vec<String> = st
+                .forwarders
+                .iter()
+                .map(|f| {
+                    let who = f.active_router.map_or("-".to_string(), |ip| ip.to_string());
+                    format!(
+                        "{}{}:{:?}@{who}",
+                        f.number,
+                        if f.primary { "*" } else { "" },
+                        f.state
+                    )
+                })
+                .collect();
+            s += &format!(
+                "[R{i} p{} {:?}{} {}] ",
+                r.part,
+                st.state,
+                if st.weight_low { " low" } else { "" },
+                fw.join(",")
+            );
+        }
+        s
+    }
+
+    fn servable(&self, part: u8) -> bool {
+        self.routers
+            .iter()
+            .any(|r| r.alive && r.part == part && !r.low)
+    }
+
+    fn known(&self, part: u8, v: MacAddr) -> bool {
+        self.routers
+            .iter()
+            .filter(|r| r.alive && r.part == part)
+            .any(|r| {
+                r.port
+                    .group(GROUP)
+                    .is_some_and(|g| g.status(self.now).forwarders.iter().any(|f| f.vmac == v))
+            })
+    }
+
+    fn forwarded(&self, part: u8, v: MacAddr) -> usize {
+        self.routers
+            .iter()
+            .filter(|r| r.alive && r.part == part && r.forwarding.contains(&v))
+            .count()
+    }
+
+    /// The fault an outage starting now is attributed to.
+    fn cause(&self) -> &'static str {
+        let (t, kind) = self.last_fault;
+        let window = self.bound(kind).unwrap_or(0).max(self.settle());
+        if self.loss > 0.0 || kind == "loss" && self.now <= t + self.settle() {
+            "loss"
+        } else if self.now <= t + window {
+            kind
+        } else {
+            "none"
+        }
+    }
+
+    fn bound(&self, cause: &'static str) -> Option<Millis> {
+        match cause {
+            "loss" | "start" => None,
+            "stop" | "weight" => Some(self.hello() + self.margin()),
+            "none" => Some(self.margin()),
+            // A fresh router may be alone in its segment: Listen, Speak, then
+            // one hold in Listen for its forwarder.
+            "restart" => Some(2 * self.settle()),
+            _ => Some(self.settle()),
+        }
+    }
+
+    fn update_host(&mut self, h: usize) {
+        if self.now < self.hosts_start {
+            return;
+        }
+        let host = &self.hosts[h];
+        // A host still waiting for its very first reply is starting, not out.
+        let starting = host.vmac.is_none() && host.replies.is_empty();
+        let covered = host.vmac.is_some_and(|v| self.forwarded(host.part, v) > 0);
+        // A VMAC no live router of the partition knows any more (everyone who
+        // knew it died or was on the other side) is gone: the host is
+        // stranded until it re-ARPs. Counted apart, not an invariant breach.
+        let servable = self.servable(host.part);
+        let stranded = servable && !covered && host.vmac.is_some_and(|v| !self.known(host.part, v));
+        if stranded && !self.hosts[h].stranded {
+            self.report.stranded += 1;
+            if std::env::var_os("GLBP_SIM_DEBUG").is_some() {
+                eprintln!("{} ms host {h} stranded: {}", self.now, self.snapshot());
+            }
+        }
+        self.hosts[h].stranded = stranded;
+        let host = &self.hosts[h];
+        let ok = starting || stranded || covered || !servable;
+        match (ok, host.outage) {
+            (false, None) => {
+                let c = self.cause();
+                self.hosts[h].outage = Some((self.now, c));
+            }
+            (true, Some((start, cause))) => {
+                self.hosts[h].outage = None;
+                self.end_outage(h, start, cause);
+            }
+            _ => {}
+        }
+    }
+
+    fn end_outage(&mut self, h: usize, start: Millis, cause: &'static str) {
+        let len = self.now - start;
+        self.report.outages += 1;
+        let per_host = &mut self.report.max_outage_per_host_ms;
+        if per_host.len() < self.hosts.len() {
+            per_host.resize(self.hosts.len(), 0);
+        }
+        per_host[h] = per_host[h].max(len);
+        self.report.max_outage_ms = self.report.max_outage_ms.max(len);
+        let m = self.report.max_outage_by_cause_ms.entry(cause).or_insert(0);
+        *m = (*m).max(len);
+        if let Some(b) = self.bound(cause) {
+            // One report per outage episode (all hosts hit by the same event).
+            if len > b && self.reported_outages.insert((start, cause)) {
+                let v = self.hosts[h]
+                    .vmac
+                    .map_or("none".to_string(), |v| v.to_string());
+                let snap = self.snapshot();
+                self.violation(
+                    "b-outage",
+                    format!("host {h} (VMAC {v}) without gateway for {len} ms after {cause} (bound {b} ms); now: {snap}"),
+                );
+            }
+        }
+    }
+
+    fn coverage_changed(&mut self) {
+        for h in 0..self.hosts.len() {
+            self.update_host(h);
+        }
+    }
+
+    fn periodic_check(&mut self) {
+        let stable =
+            self.loss == 0.0 && self.now >= self.last_fault.0 + self.settle() + self.margin();
+        let parts: BTreeSet<u8> = self
+            .routers
+            .iter()
+            .filter(|r| r.alive)
+            .map(|r| r.part)
+            .collect();
+        // (a) exactly one AVG per partition.
+        if stable && !self.a_reported && self.now >= self.hosts_start {
+            for p in &parts {
+                let avgs: Vec<usize> = (0..self.routers.len())
+                    .filter(|&r| self.routers[r].alive && self.routers[r].part == *p)
+                    .filter(|&r| {
+                        self.routers[r]
+                            .port
+                            .group(GROUP)
+                            .is_some_and(|g| g.state() == VgState::Active)
+                    })
+                    .collect();
+                if avgs.len() != 1 {
+                    self.a_reported = true;
+                    self.violation("a-one-avg", format!("partition {p} has AVGs {avgs:?}"));
+                }
+            }
+        }
+        // (b) no VMAC forwarded twice for longer than a hello once settled;
+        // (d) nobody forwards a VMAC after its timeout.
+        let timeout = Millis::from(self.cfg.timeout_s) * 1000;
+        let mut dups = BTreeSet::new();
+        for r in 0..self.routers.len() {
+            if !self.routers[r].alive {
+                continue;
+            }
+            let part = self.routers[r].part;
+            for v in self.routers[r].forwarding.clone() {
+                if self.forwarded(part, v) > 1 {
+                    dups.insert((part, v));
+                }
+                let last = self.primary_seen.get(&v).copied().unwrap_or(0);
+                if self.now > last + timeout + self.margin() + self.hello() {
+                    self.violation(
+                        "d-timeout",
+                        format!(
+                            "R{r} forwards {v} {} ms after its timeout",
+                            self.now - last - timeout
+                        ),
+                    );
+                }
+            }
+        }
+        self.dup_since.retain(|k, _| dups.contains(k));
+        for k in dups {
+            let since = *self.dup_since.entry(k).or_insert(self.now);
+            if stable && self.now > since + self.hello() + self.margin() {
+                self.dup_since.insert(k, self.now);
+                self.violation(
+                    "b-duplicate",
+                    format!(
+                        "{} forwarded by several routers of partition {} since {since} ms",
+                        k.1, k.0
+                    ),
+                );
+            }
+        }
+    }
+
+    fn distribution(&mut self) {
+        let counts = self.hosts_per_forwarder();
+        self.report.initial_hosts_per_forwarder = counts.clone();
+        if self.last_fault.1 != "start" || self.cfg.hosts == 0 {
+            return; // Faults disturbed the first round.
+        }
+        let live: Vec<(usize, usize)> = counts
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| self.is_forwarded(*n as u8 + 1))
+            .map(|(n, c)| (n, *c))
+            .collect();
+        let unassigned = self.hosts.iter().filter(|h| h.vmac.is_none()).count();
+        if unassigned > 0 {
+            self.violation(
+                "e-distribution",
+                format!("{unassigned} hosts got no ARP reply in the first round"),
+            );
+        }
+        match self.cfg.load_balancing {
+            LoadBalancing::RoundRobin => {
+                let (min, max) = (
+                    live.iter().map(|x| x.1).min(),
+                    live.iter().map(|x| x.1).max(),
+                );
+                if let (Some(min), Some(max)) = (min, max) {
+                    if max - min > 1 {
+                        self.violation(
+                            "e-distribution",
+                            format!("round-robin spread {min}..{max}: {counts:?}"),
+                        );
+                    }
+                }
+            }
+            LoadBalancing::Weighted if self.cfg.hosts >= 1000 => {
+                let w: Vec<(usize, f64)> = live
+                    .iter()
+                    .map(|&(n, c)| (c, f64::from(self.holder_weight(n as u8 + 1))))
+                    .collect();
+                let total_w: f64 = w.iter().map(|x| x.1).sum();
+                let total_h: f64 = w.iter().map(|x| x.0 as f64).sum();
+                for (c, wt) in w {
+                    let want = wt / total_w * total_h;
+                    if (c as f64 - want).abs() > 0.05 * want.max(1.0) {
+                        self.violation(
+                            "e-distribution",
+                            format!("weighted: {c} hosts where {want:.0} expected: {counts:?}"),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn is_forwarded(&self, n: u8) -> bool {
+        let v = vmac(GROUP, n);
+        self.routers
+            .iter()
+            .any(|r| r.alive && r.forwarding.contains(&v))
+    }
+
+    fn holder_weight(&self, n: u8) -> u8 {
+        let v = vmac(GROUP, n);
+        let r = self
+            .routers
+            .iter()
+            .position(|r| r.alive && r.forwarding.contains(&v));
+        r.map_or(0, |r| self.cfg.weights.get(r).copied().unwrap_or(100))
+    }
+
+    fn hosts_per_forwarder(&self) -> Vec<usize> {
+        let mut c = vec![0; 4];
+        for h in &self.hosts {
+            if let Some(v) = h.vmac {
+                let n = usize::from(v.0[5]);
+                if (1..=4).contains(&n) {
+                    c[n - 1] += 1;
+                }
+            }
+        }
+        c
+    }
+
+    // ----- hosts -------------------------------------------------------------
+
+    fn host_arp(&mut self, h: usize) {
+        let part = self.hosts[h].part;
+        for r in 0..self.routers.len() {
+            if self.routers[r].alive && self.routers[r].part == part {
+                let d = self.delay();
+                self.push(self.now + d, Ev::ArpRequest { router: r, host: h });
+            }
+        }
+        // Retry in a second (or sooner) until a reply comes.
+        let retry = self.cfg.host_arp_lifetime_ms.min(1000);
+        self.hosts[h].timer_at = self.now + retry;
+        self.push(self.now + retry, Ev::HostTimer(h));
+    }
+
+    fn host_learn(&mut self, h: usize, v: MacAddr) {
+        let life = self.cfg.host_arp_lifetime_ms;
+        let host = &mut self.hosts[h];
+        host.vmac = Some(v);
+        host.replies.insert(v);
+        host.expires = self.now + life;
+        host.timer_at = host.expires;
+        let at = host.expires;
+        self.push(at, Ev::HostTimer(h));
+        self.update_host(h);
+    }
+
+    // ----- faults ----------------------------------------------------------------
+
+    fn random_fault(&mut self) -> Option<Fault> {
+        let n = self.routers.len();
+        let alive: Vec<usize> = (0..n).filter(|&r| self.routers[r].alive).collect();
+        let dead: Vec<usize> = (0..n).filter(|&r| !self.routers[r].alive).collect();
+        let partitioned =
+            self.routers.iter().any(|r| r.part != 0) || self.hosts.iter().any(|h| h.part != 0);
+        let low: Vec<usize> = alive
+            .iter()
+            .copied()
+            .filter(|&r| self.routers[r].low)
+            .collect();
+        for _ in 0..16 {
+            let pick = |w: &mut World, v: &[usize]| v[w.rng.below(v.len() as u64) as usize];
+            let f = match self.rng.below(16) {
+                0..=2 if alive.len() >= 2 => Fault::Crash(pick(self, &alive)),
+                3..=4 if alive.len() >= 2 => Fault::Stop(pick(self, &alive)),
+                5..=7 if !dead.is_empty() => Fault::Restart(pick(self, &dead)),
+                8 if !partitioned && n >= 2 => {
+                    let mut routers: Vec<usize> = (0..n).filter(|_| self.rng.chance(0.5)).collect();
+                    if routers.is_empty() || routers.len() == n {
+                        routers = vec![self.rng.below(n as u64) as usize];
+                    }
+                    let hosts = (0..self.hosts.len())
+                        .filter(|_| self.rng.chance(0.5))
+                        .collect();
+                    Fault::Partition { routers, hosts }
+                }
+                9..=10 if partitioned => Fault::Heal,
+                11 if self.loss == 0.0 => {
+                    let rate = 0.02 + self.rng.below(20) as f64 / 100.0;
+                    Fault::Loss {
+                        rate,
+                        duration_ms: self.settle() + self.rng.below(self.settle()),
+                    }
+                }
+                12 if !alive.is_empty() => {
+                    Fault::Priority(pick(self, &alive), 90 + self.rng.below(30) as u8)
+                }
+                13 if !low.is_empty() => Fault::Weight(pick(self, &low), false),
+                14 if alive.len() - low.len() >= 2 => {
+                    let ok: Vec<usize> =
+                        alive.iter().copied().filter(|r| !low.contains(r)).collect();
+                    Fault::Weight(pick(self, &ok), true)
+                }
+                _ => continue,
+            };
+            return Some(f);
+        }
+        None
+    }
+
+    fn inject(&mut self, f: Fault) {
+        *self.report.faults.entry(f.kind()).or_insert(0) += 1;
+        self.log(format!("FAULT {f:?}"));
+        // Outages in progress keep their cause; new ones get this fault's.
+        self.last_fault = (self.now, f.kind());
+        self.a_reported = false;
+        match f {
+            Fault::Crash(r) => {
+                self.routers[r].alive = false;
+                self.routers[r].forwarding.clear();
+            }
+            Fault::Stop(r) => {
+                self.router_event(r, PortEvent::Shutdown);
+                self.routers[r].alive = false;
+                self.routers[r].forwarding.clear();
+            }
+            Fault::Restart(r) => {
+                if !self.routers[r].alive {
+                    self.routers[r].forwarding.clear();
+                    self.boot(r);
+                }
+            }
+            Fault::Partition { routers, hosts } => {
+                for (i, r) in self.routers.iter_mut().enumerate() {
+                    r.part = u8::from(routers.contains(&i));
+                }
+                for (i, h) in self.hosts.iter_mut().enumerate() {
+                    h.part = u8::from(hosts.contains(&i));
+                }
+            }
+            Fault::Heal => {
+                self.routers.iter_mut().for_each(|r| r.part = 0);
+                self.hosts.iter_mut().for_each(|h| h.part = 0);
+            }
+            Fault::Loss { rate, duration_ms } => {
+                self.loss = rate;
+                self.push(self.now + duration_ms, Ev::LossEnd);
+            }
+            Fault::Priority(r, p) => {
+                if let Some(mut c) = self.routers[r]
+                    .port
+                    .group(GROUP)
+                    .map(|g| g.config().clone())
+                {
+                    c.priority = p;
+                    if self.routers[r].alive {
+                        match self.routers[r].port.configure(self.now, c) {
+                            Ok(a) => self.apply(r, a),
+                            Err(e) => self.violation("config", e.to_string()),
+                        }
+                    }
+                }
+            }
+            Fault::Weight(r, down) => self.router_event(
+                r,
+                PortEvent::Track {
+                    object: TRACK,
+                    up: !down,
+                },
+            ),
+            Fault::Deaf(r, on) => self.routers[r].deaf = on,
+        }
+        self.coverage_changed();
+    }
+
+    // ----- main loop --------------------------------------------------------------
+
+    fn run(mut self) -> Report {
+        for r in 0..self.routers.len() {
+            self.boot(r);
+        }
+        let start = self.hosts_start;
+        for h in 0..self.hosts.len() {
+            let at = start + self.rng.below(1000);
+            self.hosts[h].timer_at = at;
+            self.push(at, Ev::HostTimer(h));
+        }
+        self.push(start + 1000 + 100, Ev::Distribution);
+        let first_fault = start + 2000;
+        match std::mem::replace(&mut self.cfg.faults, FaultMode::None) {
+            FaultMode::None => {}
+            FaultMode::Random => self.push(first_fault, Ev::NextRandomFault),
+            FaultMode::Script(s) => {
+                for f in s {
+                    self.push(f.at, Ev::Fault(f.fault));
+                }
+            }
+        }
+        let tick = (self.hello() / 2).max(1);
+        self.push(tick, Ev::Check);
+        let end = self.cfg.duration_ms;
+        while let Some(Reverse(q)) = self.queue.pop() {
+            if q.at > end {
+                break;
+            }
+            self.now = q.at;
+            self.report.events += 1;
+            match q.ev {
+                Ev::Timer(r) => {
+                    if self.routers[r].timer_at == Some(q.at) && self.routers[r].alive {
+                        self.routers[r].timer_at = None;
+                        self.router_event(r, PortEvent::Timer);
+                    }
+                }
+                Ev::Glbp { from, to, msg } => {
+                    let rt = &self.routers[to];
+                    if rt.alive && !rt.deaf && rt.part == self.routers[from].part {
+                        self.router_event(to, PortEvent::Rx(msg));
+                    }
+                }
+                Ev::ArpRequest { router, host } => {
+                    if self.routers[router].part == self.hosts[host].part {
+                        let (host_ip, host_mac) = (self.hosts[host].ip, self.hosts[host].mac);
+                        self.router_event(
+                            router,
+                            PortEvent::Arp {
+                                target: VIP,
+                                host_ip,
+                                host_mac,
+                            },
+                        );
+                    }
+                }
+                Ev::ArpReply { host, vmac } | Ev::Garp { host, vmac } => {
+                    self.host_learn(host, vmac)
+                }
+                Ev::HostTimer(h) => {
+                    if self.hosts[h].timer_at == q.at {
+                        self.host_arp(h);
+                        self.update_host(h);
+                    }
+                }
+                Ev::Fault(f) => self.inject(f),
+                Ev::NextRandomFault => {
+                    if let Some(f) = self.random_fault() {
+                        self.inject(f);
+                    }
+                    let s = 2 * self.settle() + self.cfg.max_delay_ms;
+                    let next = self.now + s + self.rng.below(s);
+                    self.push(next, Ev::NextRandomFault);
+                }
+                Ev::LossEnd => {
+                    self.loss = 0.0;
+                    self.last_fault = (self.now, "loss");
+                    self.a_reported = false;
+                }
+                Ev::Check => {
+                    self.periodic_check();
+                    self.push(self.now + tick, Ev::Check);
+                }
+                Ev::Distribution => self.distribution(),
+            }
+        }
+        self.now = end;
+        for h in 0..self.hosts.len() {
+            if let Some((start, cause)) = self.hosts[h].outage.take() {
+                self.end_outage(h, start, cause);
+            }
+        }
+        self.report.hosts_per_forwarder = self.hosts_per_forwarder();
+        self.report
+            .max_outage_per_host_ms
+            .resize(self.hosts.len(), 0);
+        for (i, r) in self.routers.iter().enumerate() {
+            if let Some(g) = r.port.group(GROUP).filter(|_| r.alive) {
+                self.report
+                    .show
+                    .push(g.status(end).show(&format!("R{i}/lan0")));
+            }
+        }
+        self.check_host_dependent();
+        self.report
+    }
+
+    /// (e) host-dependent: without faults every host always got the same VMAC.
+    fn check_host_dependent(&mut self) {
+        if self.cfg.load_balancing != LoadBalancing::HostDependent
+            || self.report.faults.values().sum::<u64>() > 0
+        {
+            return;
+        }
+        if let Some(h) = self.hosts.iter().position(|h| h.replies.len() > 1) {
+            let got = self.hosts[h].replies.clone();
+            self.violation(
+                "e-distribution",
+                format!("host-dependent: host {h} got {got:?}"),
+            );
+        }
+    }
+}
+
+/// Runs one simulation.
+pub fn simulate(cfg: &SimConfig) -> Report {
+    World::new(cfg.clone()).run()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The redirect (c) and timeout (d) checks fire on a forged history.
+    #[test]
+    fn redirect_and_timeout_checks_can_fail() {
+        let mut w = World::new(SimConfig {
+            redirect_s: 10,
+            timeout_s: 60,
+            host_arp_lifetime_ms: 30_000,
+            faults: FaultMode::None,
+            ..SimConfig::default()
+        });
+        let v = vmac(GROUP, 2);
+        w.primary_seen.insert(v, 1000);
+        w.now = 11_000 + w.margin();
+        w.check_redirect(0, v);
+        assert!(w.report.violations.is_empty());
+        w.now += 1;
+        w.check_redirect(0, v);
+        assert_eq!(w.report.violations[0].invariant, "c-redirect");
+        w.routers[0].alive = true;
+        w.routers[0].forwarding.insert(v);
+        w.now = 61_000 + w.margin() + w.hello() + 1;
+        w.periodic_check();
+        assert!(w
+            .report
+            .violations
+            .iter()
+            .any(|x| x.invariant == "d-timeout"));
+    }
+}
