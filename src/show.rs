@@ -85,12 +85,8 @@ impl Target {
 }
 
 fn cisco_mac(s: &str) -> String {
-    let h: String = s.chars().filter(|c| *c != ':').collect();
-    if h.len() == 12 {
-        format!("{}.{}.{}", &h[0..4], &h[4..8], &h[8..12])
-    } else {
-        s.to_string()
-    }
+    s.parse()
+        .map_or_else(|_| s.to_string(), crate::protocol::cisco_mac)
 }
 
 fn text(v: &Value) -> String {
@@ -98,19 +94,6 @@ fn text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),
         other => other.to_string(),
-    }
-}
-
-fn secs(ms: &Value) -> String {
-    ms.as_u64()
-        .map_or("-".into(), |m| format!("{:.3}", m as f64 / 1000.0))
-}
-
-fn timer(ms: &Value) -> String {
-    match ms.as_u64() {
-        Some(m) if m % 1000 == 0 => format!("{} sec", m / 1000),
-        Some(m) => format!("{m} msec"),
-        None => "-".into(),
     }
 }
 
@@ -147,138 +130,11 @@ pub fn render_brief(st: &Value) -> String {
     o
 }
 
-fn router(p: &Value) -> String {
-    if p.is_null() {
-        return "unknown".into();
-    }
-    if p["local"] == true {
-        return "local".into();
-    }
-    let mut s = format!("{}, priority {}", text(&p["ip"]), text(&p["priority"]));
-    if !p["expires_in_ms"].is_null() {
-        s.push_str(&format!(" (expires in {} sec)", secs(&p["expires_in_ms"])));
-    }
-    s
-}
-
-/// `show glbp`.
+/// `show glbp`: the text each group's engine rendered in the IOS layout.
 pub fn render_detail(st: &Value) -> String {
     let mut o = String::new();
     for g in st["groups"].as_array().into_iter().flatten() {
-        o.push_str(&format!(
-            "{} - Group {}\n",
-            text(&g["port"]),
-            text(&g["group"])
-        ));
-        o.push_str(&format!("  State is {}\n", text(&g["state"])));
-        o.push_str(&format!(
-            "    {} state changes\n",
-            text(&g["counters"]["vg_transitions"])
-        ));
-        o.push_str(&format!("  Virtual IP address is {}\n", text(&g["vip"])));
-        let cfgd = |k: &str, c: &str| {
-            if g[k] == g[c] {
-                timer(&g[k])
-            } else {
-                format!("{} (cfgd {})", timer(&g[k]), timer(&g[c]))
-            }
-        };
-        o.push_str(&format!(
-            "  Hello time {}, hold time {}\n",
-            cfgd("hello_ms", "configured_hello_ms"),
-            cfgd("hold_ms", "configured_hold_ms")
-        ));
-        if !g["next_hello_in_ms"].is_null() {
-            o.push_str(&format!(
-                "    Next hello sent in {} secs\n",
-                secs(&g["next_hello_in_ms"])
-            ));
-        }
-        o.push_str(&format!(
-            "  Redirect time {} sec, forwarder time-out {} sec\n",
-            text(&g["redirect_s"]),
-            text(&g["timeout_s"])
-        ));
-        o.push_str(&format!("  Active is {}\n", router(&g["active_router"])));
-        o.push_str(&format!("  Standby is {}\n", router(&g["standby_router"])));
-        o.push_str(&format!(
-            "  Priority {} (configured)\n",
-            text(&g["priority"])
-        ));
-        let w = &g["weighting"];
-        o.push_str(&format!(
-            "  Weighting {} (configured {}), thresholds: lower {}, upper {}{}\n",
-            text(&g["weight"]),
-            text(&w["max"]),
-            text(&w["lower"]),
-            text(&w["upper"]),
-            if g["weight_low"] == true {
-                " (below lower: not forwarding)"
-            } else {
-                ""
-            }
-        ));
-        o.push_str(&format!(
-            "  Load balancing: {}\n",
-            text(&g["load_balancing"])
-        ));
-        let members = g["members"].as_array().cloned().unwrap_or_default();
-        o.push_str("  Group members:\n");
-        for m in &members {
-            o.push_str(&format!(
-                "    {} ({}){}\n",
-                cisco_mac(&text(&m["mac"])),
-                text(&m["ip"]),
-                if m["local"] == true { " local" } else { "" }
-            ));
-        }
-        let fwds = g["forwarders"].as_array().cloned().unwrap_or_default();
-        let active = fwds.iter().filter(|f| f["state"] == "Active").count();
-        o.push_str(&format!(
-            "  There are {} forwarders ({} active)\n",
-            fwds.len(),
-            active
-        ));
-        for f in &fwds {
-            o.push_str(&format!("  Forwarder {}\n", text(&f["number"])));
-            o.push_str(&format!("    State is {}\n", text(&f["state"])));
-            o.push_str(&format!(
-                "    MAC address is {} ({})\n",
-                cisco_mac(&text(&f["vmac"])),
-                if f["primary"] == true {
-                    "default"
-                } else {
-                    "learnt"
-                }
-            ));
-            o.push_str(&format!(
-                "    Owner ID is {}\n",
-                cisco_mac(&text(&f["owner"]))
-            ));
-            match f["redirect_left_ms"].as_u64() {
-                Some(_) => o.push_str(&format!(
-                    "    Redirection enabled, {} sec remaining (maximum {} sec)\n    Time to live: {} sec (maximum {} sec)\n",
-                    secs(&f["redirect_left_ms"]),
-                    text(&g["redirect_s"]),
-                    secs(&f["timeout_left_ms"]),
-                    text(&g["timeout_s"])
-                )),
-                None => o.push_str("    Redirection enabled\n"),
-            }
-            let by = if f["state"] == "Active" {
-                "local".to_string()
-            } else {
-                text(&f["active_router"])
-            };
-            o.push_str(&format!(
-                "    Active is {by}, weighting {}\n",
-                text(&f["weight"])
-            ));
-            o.push_str(&format!(
-                "    Client selection count: {}\n",
-                text(&f["clients"])
-            ));
-        }
+        o.push_str(g["text"].as_str().unwrap_or_default());
     }
     if o.is_empty() {
         o.push_str("No GLBP groups configured.\n");

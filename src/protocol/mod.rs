@@ -201,27 +201,15 @@ pub enum Action {
 }
 
 /// IOS spelling of a gateway state (`Active`, `Standby`...).
-pub fn vg_name(s: VgState) -> std::borrow::Cow<'static, str> {
-    match s {
-        VgState::Disabled => "Disabled".into(),
-        VgState::Init => "Init".into(),
-        VgState::Listen => "Listen".into(),
-        VgState::Speak => "Speak".into(),
-        VgState::Standby => "Standby".into(),
-        VgState::Active => "Active".into(),
-        VgState::Unknown(v) => format!("Unknown({v:#04x})").into(),
-    }
+pub fn vg_name(s: VgState) -> String {
+    s.to_string()
 }
 
-/// IOS spelling of a forwarder state.
-pub fn vf_name(s: VfState) -> std::borrow::Cow<'static, str> {
+/// IOS spelling of a forwarder state (`-` for the unspecified state 0).
+pub fn vf_name(s: VfState) -> String {
     match s {
         VfState::Unspecified => "-".into(),
-        VfState::Disabled => "Disabled".into(),
-        VfState::Init => "Init".into(),
-        VfState::Listen => "Listen".into(),
-        VfState::Active => "Active".into(),
-        VfState::Unknown(v) => format!("Unknown({v:#04x})").into(),
+        other => other.to_string(),
     }
 }
 

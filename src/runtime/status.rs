@@ -156,7 +156,17 @@ pub fn build(ctl: &Control, src: &Sources) -> Value {
             let st = g.status(now);
             let cfg = g.config();
             let w = (cfg.weighting.max, cfg.weighting.lower, cfg.weighting.upper);
-            let v = group(pname, pidx, &st, cfg.load_balancing, w, src);
+            let mut v = group(pname, pidx, &st, cfg.load_balancing, w, src);
+            // `show glbp` text, with the workers' client counts.
+            let mut shown = st.clone();
+            for f in &mut shown.forwarders {
+                f.clients = v["forwarders"]
+                    .as_array()
+                    .and_then(|a| a.iter().find(|x| x["number"] == f.number))
+                    .and_then(|x| x["clients"].as_u64())
+                    .unwrap_or(0);
+            }
+            v["text"] = Value::String(shown.show(pname));
             let addr = |p: &Value| {
                 p.get("ip")
                     .and_then(Value::as_str)

@@ -354,21 +354,15 @@ impl Control {
                 self.send_garp(pidx, vip, vmac);
             }
             Action::GratuitousArp { .. } => {}
-            Action::VgStateChange { group, old, new } => {
-                log::info!("%GLBP-6-STATECHANGE: {name} Grp {group} state {old} -> {new}");
+            a @ Action::Mismatch { .. } => {
+                if let Some(line) = a.log_line(&name) {
+                    log::warn!("{line}");
+                }
             }
-            Action::VfStateChange {
-                group,
-                forwarder,
-                old,
-                new,
-            } => {
-                log::info!(
-                    "%GLBP-6-FWDSTATECHANGE: {name} Grp {group} Fwd {forwarder} state {old} -> {new}"
-                );
-            }
-            Action::Mismatch { group, peer, kind } => {
-                log::warn!("%GLBP-4-MISCONFIG: {name} Grp {group}: {peer} disagrees ({kind:?})");
+            a => {
+                if let Some(line) = a.log_line(&name) {
+                    log::info!("{line}");
+                }
             }
         }
     }
