@@ -354,3 +354,231 @@ pub(crate) fn flush(path: &mut TxPath, b: &mut Burst, port: usize, c: &mut Count
         drop::<Mbuf>(m);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Ipv4Net;
+    use crate::protocol::{vmac, LoadBalancing};
+    use crate::runtime::state::{FxMap, LinearRoutes, NextHop, PortView, VipBalance};
+    use crate::wire::MacAddr;
+
+    const LAN_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+    const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+    fn state(
+        avg: Vec<VipBalance>,
+        silent: Vec<Ipv4Addr>,
+        vmacs: Vec<MacAddr>,
+    ) -> DataplaneState<LinearRoutes> {
+        let lan: Ipv4Net = "10.0.0.2/24".parse().unwrap();
+        let up: Ipv4Net = "192.0.2.2/24".parse().unwrap();
+        let mut up_nb = FxMap::default();
+        up_nb.insert(Ipv4Addr::new(192, 0, 2, 1), MacAddr([2, 0, 0, 0, 0, 0xfe]));
+        let port = |name: &str, mac, addr, neighbors| PortView {
+            name: name.into(),
+            mac,
+            addr,
+            vmacs: Vec::new(),
+            neighbors,
+            avg: Vec::new(),
+            silent: Vec::new(),
+        };
+        let mut p0 = port("lan0", LAN_MAC, lan, FxMap::default());
+        p0.avg = avg;
+        p0.silent = silent;
+        p0.vmacs = vmacs;
+        let p1 = port("up0", MacAddr([2, 0, 0, 0, 0, 2]), up, up_nb);
+        let routes = LinearRoutes(vec![("0.0.0.0/0".parse().unwrap(), 0)]);
+        DataplaneState {
+            generation: 1,
+            ports: vec![p0, p1],
+            routes: std::sync::Arc::new(routes),
+            next_hops: vec![NextHop {
+                port: 1,
+                via: Some(Ipv4Addr::new(192, 0, 2, 1)),
+            }],
+        }
+    }
+
+    fn host(i: u32) -> MacAddr {
+        let b = i.to_be_bytes();
+        MacAddr([0x02, 0x10, b[0], b[1], b[2], b[3]])
+    }
+
+    fn arp_request(h: MacAddr, ip: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&h.0);
+        f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+        f.extend_from_slice(&h.0);
+        f.extend_from_slice(&ip.octets());
+        f.extend_from_slice(&[0; 6]);
+        f.extend_from_slice(&target.octets());
+        f.resize(60, 0);
+        f
+    }
+
+    fn balance(method: LoadBalancing, weights: &[u8]) -> VipBalance {
+        let f: Vec<(u8, MacAddr, u8)> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (i as u8 + 1, vmac(1, i as u8 + 1), *w))
+            .collect();
+        VipBalance::new(1, VIP, method, &f)
+    }
+
+    /// Answers 1000 distinct hosts; returns replies per forwarder.
+    fn thousand(st: &DataplaneState<LinearRoutes>) -> [u32; 4] {
+        let mut turns = Turns::new(2);
+        let mut n = [0u32; 4];
+        for i in 0..1000 {
+            let h = host(i);
+            let hip = Ipv4Addr::from(0x0a00_0000 + 100 + i);
+            let mut f = arp_request(h, hip, VIP);
+            let v = process(&mut f, 0, st, &mut turns);
+            let Verdict::ArpReply {
+                group: 1,
+                forwarder,
+            } = v
+            else {
+                panic!("{v:?}")
+            };
+            // The reply, byte for byte: unicast to the host from the port's
+            // MAC, "VIP is at VMAC".
+            let mut want = h.0.to_vec();
+            want.extend_from_slice(&LAN_MAC.0);
+            want.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2]);
+            want.extend_from_slice(&vmac(1, forwarder).0);
+            want.extend_from_slice(&VIP.octets());
+            want.extend_from_slice(&h.0);
+            want.extend_from_slice(&hip.octets());
+            want.resize(60, 0);
+            assert_eq!(f, want, "reply to host {i}");
+            n[usize::from(forwarder - 1)] += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn round_robin_answers_spread_within_one() {
+        let n = thousand(&state(
+            vec![balance(LoadBalancing::RoundRobin, &[100, 100, 100])],
+            vec![],
+            vec![],
+        ));
+        assert_eq!(n, [334, 333, 333, 0]);
+    }
+
+    #[test]
+    fn weighted_answers_follow_the_weights() {
+        let n = thousand(&state(
+            vec![balance(LoadBalancing::Weighted, &[100, 50, 100, 50])],
+            vec![],
+            vec![],
+        ));
+        // 100:50:100:50 of 1000 = 333.3, 166.7, 333.3, 166.7: within 1 %.
+        for (got, want) in n.iter().zip([333.3, 166.7, 333.3, 166.7]) {
+            assert!((f64::from(*got) - want).abs() <= 10.0, "{n:?}");
+        }
+    }
+
+    #[test]
+    fn host_dependent_answers_are_stable_and_spread() {
+        let st = state(
+            vec![balance(LoadBalancing::HostDependent, &[100, 100, 100])],
+            vec![],
+            vec![],
+        );
+        let first = thousand(&st);
+        assert_eq!(first, thousand(&st), "same hosts, same forwarders");
+        assert!(
+            first[..3].iter().all(|&x| (250..420).contains(&x)),
+            "{first:?}"
+        );
+        // A fourth forwarder moves only the hosts it wins (rendezvous hashing).
+        let more = state(
+            vec![balance(LoadBalancing::HostDependent, &[100, 100, 100, 100])],
+            vec![],
+            vec![],
+        );
+        let mut turns = Turns::new(2);
+        let mut moved_elsewhere = 0;
+        for i in 0..1000 {
+            let pick = |st: &DataplaneState<LinearRoutes>, turns: &mut Turns| {
+                let mut f = arp_request(host(i), Ipv4Addr::new(10, 0, 0, 9), VIP);
+                match process(&mut f, 0, st, turns) {
+                    Verdict::ArpReply { forwarder, .. } => forwarder,
+                    v => panic!("{v:?}"),
+                }
+            };
+            let (a, b) = (pick(&st, &mut turns), pick(&more, &mut turns));
+            if a != b && b != 4 {
+                moved_elsewhere += 1;
+            }
+        }
+        assert_eq!(moved_elsewhere, 0, "hosts only move to the new forwarder");
+    }
+
+    #[test]
+    fn a_member_that_is_not_avg_stays_silent() {
+        let st = state(vec![], vec![VIP], vec![]);
+        let mut f = arp_request(host(1), Ipv4Addr::new(10, 0, 0, 9), VIP);
+        let orig = f.clone();
+        assert_eq!(
+            process(&mut f, 0, &st, &mut Turns::new(2)),
+            Verdict::Drop(Drop::ArpNotAvg)
+        );
+        assert_eq!(f, orig, "the request is not touched");
+        // ARP for the router's own address goes to the control lcore.
+        let mut own = arp_request(
+            host(1),
+            Ipv4Addr::new(10, 0, 0, 9),
+            Ipv4Addr::new(10, 0, 0, 2),
+        );
+        assert_eq!(
+            process(&mut own, 0, &st, &mut Turns::new(2)),
+            Verdict::Exception
+        );
+    }
+
+    #[test]
+    fn frames_to_a_vmac_are_forwarded_only_while_held() {
+        let held = vmac(1, 2);
+        let frame = |dst: MacAddr| {
+            let mut f = dst.0.to_vec();
+            f.extend_from_slice(&host(1).0);
+            f.extend_from_slice(&[0x08, 0x00]);
+            let mut ip = vec![
+                0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 9, 198, 51, 100, 7,
+            ];
+            let ck = !crate::wire::checksum::data(&ip);
+            ip[10..12].copy_from_slice(&ck.to_be_bytes());
+            f.extend_from_slice(&ip);
+            f.extend_from_slice(&[0; 8]);
+            f.resize(60, 0);
+            f
+        };
+        let st = state(vec![], vec![VIP], vec![held]);
+        let mut turns = Turns::new(2);
+        let mut f = frame(held);
+        assert_eq!(process(&mut f, 0, &st, &mut turns), Verdict::Forward(1));
+        assert_eq!(&f[0..6], &[2, 0, 0, 0, 0, 0xfe], "to the gateway");
+        assert_eq!(&f[6..12], &[2, 0, 0, 0, 0, 2], "from up0");
+        assert_eq!(f[22], 63, "TTL decremented");
+        assert!(crate::wire::ipv4::Packet::new_checked(&f[14..])
+            .unwrap()
+            .verify_checksum());
+        let mut other = frame(vmac(1, 3));
+        assert_eq!(
+            process(&mut other, 0, &st, &mut turns),
+            Verdict::Drop(Drop::NotForUs)
+        );
+        // Ping to the virtual IP is for the control lcore.
+        let mut to_vip = frame(held);
+        to_vip[30..34].copy_from_slice(&VIP.octets());
+        to_vip[24..26].copy_from_slice(&[0, 0]);
+        let ck = !crate::wire::checksum::data(&to_vip[14..34]);
+        to_vip[24..26].copy_from_slice(&ck.to_be_bytes());
+        assert_eq!(process(&mut to_vip, 0, &st, &mut turns), Verdict::Exception);
+    }
+}
