@@ -28,7 +28,14 @@ lint:
 test: deps
 	$(CARGO) build --release
 	$(CARGO) test
+	$(MAKE) --no-print-directory sim-sweep
 	$(MAKE) --no-print-directory lint
+
+# Thousands of random seeds of the simulator (4 routers, 200 hosts, one
+# simulated hour each, random faults): exit status 1 on any violation.
+SIM := ./target/release/glbpd sim --routers 4 --hosts 200 --duration 1h --faults random
+sim-sweep:
+	$(SIM) --seeds 1..2001
 
 clean:
 	$(CARGO) clean
