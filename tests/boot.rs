@@ -15,13 +15,7 @@ const DROP_UNRESOLVED: usize = 4;
 fn boots_on_null_and_ring_and_stops_cleanly_on_sigterm() {
     let p = prefix("null");
     let cfg = format!(
-        r#"
-[eal]
-{EAL_ARGS}
-file_prefix = "{p}"
-[dataplane]
-workers = 1
-idle = "adaptive"
+        r#"{head}
 [[port]]
 name = "lan0"
 device = "net_null0"
@@ -30,7 +24,8 @@ address = "10.0.0.2/24"
 name = "up0"
 device = "net_ring0"
 address = "192.0.2.2/24"
-"#
+"#,
+        head = eal_header(&p, 1),
     );
     let mut g = Instance::start(&p, &cfg);
     assert!(
@@ -118,13 +113,7 @@ fn forwards_a_pcap_through_a_worker() {
     write_pcap(&dir.path().join("empty.pcap"), &[]);
 
     let cfg = format!(
-        r#"
-[eal]
-{EAL_ARGS}
-file_prefix = "{p}"
-[dataplane]
-workers = 1
-idle = "adaptive"
+        r#"{head}
 [[port]]
 name = "lan0"
 device = "net_pcap0,rx_pcap={inp},tx_pcap={lan_out}"
@@ -143,6 +132,7 @@ port = "up0"
 ip = "192.0.2.1"
 mac = "02:00:00:00:00:fe"
 "#,
+        head = eal_header(&p, 1),
         inp = inp.display(),
         out = out.display(),
         lan_out = lan_out.display(),
@@ -255,13 +245,7 @@ fn poll<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 fn two_workers_each_poll_their_own_queue_and_show_agrees_with_telemetry() {
     let p = prefix("mq");
     let cfg = format!(
-        r#"
-[eal]
-{EAL_ARGS}
-file_prefix = "{p}"
-[dataplane]
-workers = 2
-idle = "adaptive"
+        r#"{head}
 [[port]]
 name = "lan0"
 device = "net_null0"
@@ -276,7 +260,8 @@ id = 7
 vip = "10.0.0.1"
 hello_ms = 100
 hold_ms = 400
-"#
+"#,
+        head = eal_header(&p, 2),
     );
     let mut g = Instance::start(&p, &cfg);
     // Alone on its LAN, the router becomes AVG of group 7 after its timers.

@@ -15,6 +15,11 @@ pub const GLBPD: &str = env!("CARGO_BIN_EXE_glbpd");
 /// EAL arguments every test instance uses.
 pub const EAL_ARGS: &str = r#"args = ["--no-pci", "--no-huge", "-m", "256", "--no-shconf", "--log-level", "lib.eal:warning"]"#;
 
+/// The `[eal]` and `[dataplane]` sections every test instance uses.
+pub fn eal_header(prefix: &str, workers: u16) -> String {
+    format!("[eal]\n{EAL_ARGS}\nfile_prefix = \"{prefix}\"\n[dataplane]\nworkers = {workers}\nidle = \"adaptive\"\n")
+}
+
 /// A unique DPDK file prefix for this test.
 pub fn prefix(test: &str) -> String {
     format!("glbpd-t{}-{test}", std::process::id())
