@@ -172,6 +172,7 @@ pub struct Control {
     pending: Vec<(usize, Vec<crate::protocol::Action>)>,
     next_track_poll: u64,
     next_warn: u64,
+    next_neighbor_publish: u64,
 }
 
 /// What became of a punted frame.
@@ -223,6 +224,7 @@ impl Control {
             pending: Vec::new(),
             next_track_poll: 0,
             next_warn: 0,
+            next_neighbor_publish: 0,
         }
     }
 
@@ -257,7 +259,11 @@ impl Control {
             self.send_probe(p);
         }
         busy |= self.glbp_poll(now);
-        if self.neighbors.version() != self.published_neighbors {
+        // Neighbour changes are coalesced: a burst of ARP learning costs one
+        // snapshot per millisecond at most, not one per host.
+        if self.neighbors.version() != self.published_neighbors && now >= self.next_neighbor_publish
+        {
+            self.next_neighbor_publish = now + 1;
             self.publish();
         }
         self.flush();

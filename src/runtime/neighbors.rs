@@ -17,6 +17,9 @@ pub struct Timing {
     pub retrans_ms: u64,
     /// Probes before an entry is given up.
     pub probes: u32,
+    /// Most entries kept (all ports); new neighbours beyond are ignored, so
+    /// a flood of ARP from made-up addresses cannot exhaust memory.
+    pub max_entries: usize,
 }
 
 impl Default for Timing {
@@ -25,6 +28,7 @@ impl Default for Timing {
             reachable_ms: 60_000,
             retrans_ms: 1_000,
             probes: 3,
+            max_entries: 262_144,
         }
     }
 }
@@ -117,6 +121,7 @@ impl Neighbors {
             return;
         }
         let reach = now + self.timing.reachable_ms;
+        let room = self.entries.len() < self.timing.max_entries;
         match self.entries.get_mut(&(port, ip)) {
             Some(Entry {
                 state: State::Static,
@@ -131,7 +136,7 @@ impl Neighbors {
                     state: State::Reachable { expires: reach },
                 };
             }
-            None if create => {
+            None if create && room => {
                 self.entries.insert(
                     (port, ip),
                     Entry {
@@ -149,7 +154,7 @@ impl Neighbors {
     /// to send now, if any: an entry already being resolved is not probed
     /// again before its retransmit time.
     pub fn resolve(&mut self, now: u64, port: u16, ip: Ipv4Addr) -> Option<Probe> {
-        if self.entries.contains_key(&(port, ip)) {
+        if self.entries.contains_key(&(port, ip)) || self.entries.len() >= self.timing.max_entries {
             return None;
         }
         self.entries.insert(
@@ -262,6 +267,7 @@ mod tests {
             reachable_ms: 10_000,
             retrans_ms: 1_000,
             probes: 3,
+            max_entries: 4,
         })
     }
 
@@ -330,6 +336,32 @@ mod tests {
         assert_eq!(n.poll(23_500), vec![]);
         assert_eq!(n.get(0, IP), None);
         assert!(n.version() > v);
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let mut n = table();
+        for i in 0..10u8 {
+            n.learn(0, 0, Ipv4Addr::new(10, 0, 0, 100 + i), MAC, true);
+        }
+        assert_eq!(n.len(), 4);
+        assert_eq!(
+            n.resolve(0, 0, Ipv4Addr::new(10, 0, 0, 1)),
+            None,
+            "full: no new resolution"
+        );
+        n.learn(
+            5,
+            0,
+            Ipv4Addr::new(10, 0, 0, 100),
+            MacAddr([2, 0, 0, 0, 0, 7]),
+            false,
+        );
+        assert_eq!(
+            n.get(0, Ipv4Addr::new(10, 0, 0, 100)),
+            Some(MacAddr([2, 0, 0, 0, 0, 7])),
+            "known ones still update"
+        );
     }
 
     #[test]

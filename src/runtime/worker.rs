@@ -56,7 +56,9 @@ pub fn process<R: Routes>(
             let Ok(mut a) = arp::Packet::new_checked(eth.payload_mut()) else {
                 return Verdict::Drop(Drop::Malformed);
             };
-            if a.operation() == arp::OP_REQUEST {
+            // A gratuitous ARP (sender = target) is an announcement, never a
+            // question for the AVG.
+            if a.operation() == arp::OP_REQUEST && a.sender_ip() != a.target_ip() {
                 let target = a.target_ip();
                 if let Some(v) = port.avg.iter().find(|v| v.vip == target) {
                     let host = a.sender_hw_addr();
