@@ -378,6 +378,8 @@ mod tests {
             2,
             "ARP lifetime too long"
         );
+        assert_eq!(run_args(&["--priorities", "100,0"]).0, 2);
+        assert_eq!(run_args(&["--weights", "255"]).0, 2);
         assert_eq!(parse_seeds("1..=3"), Ok(1..4));
     }
 

@@ -97,9 +97,11 @@ impl SimConfig {
         if self.hosts > 60_000 {
             return Err("--hosts: expected at most 60000".into());
         }
-        self.group_config(0)
-            .validate()
-            .map_err(|e| format!("timers: {e}"))?;
+        for r in 0..self.routers {
+            self.group_config(r)
+                .validate()
+                .map_err(|e| format!("router {r}: {e} (from --priorities/--weights/timers)"))?;
+        }
         let window = (u64::from(self.timeout_s) - u64::from(self.redirect_s)) * 1000;
         if self.host_arp_lifetime_ms == 0 || self.host_arp_lifetime_ms >= window {
             return Err(format!(
