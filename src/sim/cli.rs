@@ -384,6 +384,22 @@ mod tests {
     }
 
     #[test]
+    fn fault_script_from_a_file() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        let toml = "[[fault]]\nat = \"3m\"\nkind = \"crash\"\nrouter = 3\n\
+                    [[fault]]\nat = \"5m\"\nkind = \"stop\"\nrouter = 2\n";
+        f.write_all(toml.as_bytes()).unwrap();
+        let path = f.path().to_str().unwrap();
+        let (code, s) = run_args(&["--duration", "8m", "--faults", path, "--json"]);
+        assert_eq!(code, 0, "{s}");
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["faults"], serde_json::json!({"crash": 1, "stop": 1}));
+        assert_eq!(v["avg_changes"], 3);
+        let crash = v["max_outage_by_cause_ms"]["crash"].as_u64().unwrap();
+        assert!(crash > 0 && crash <= 13_005, "{crash}");
+    }
+
+    #[test]
     fn json_has_the_promised_fields() {
         let (code, s) = run_args(&[
             "--duration",
