@@ -107,6 +107,9 @@ struct Member {
 struct Holder {
     ip: IpAddr,
     weight: u8,
+    /// Redirect end as a secondary holder advertises it (its own view of the
+    /// primary's countdown); `None` when the holder is the primary.
+    redirect_at: Option<Millis>,
 }
 
 #[derive(Debug, Clone)]
@@ -484,7 +487,7 @@ impl Group {
             Event::Configure(cfg) => self.configure(now, cfg, &mut out),
         }
         if self.members.is_empty() && !self.alone_garp_sent {
-            self.lone_survivor(&mut out);
+            self.lone_survivor(now, &mut out);
         }
         out
     }
@@ -887,7 +890,9 @@ impl Group {
     /// its own VMAC so that no host stays pointed at a VMAC nobody forwards.
     /// Also when it first forwards while alone (e.g. rebooted into an
     /// isolated segment whose hosts cached VMACs it never heard of).
-    fn lone_survivor(&mut self, out: &mut Vec<Action>) {
+    /// Only a VMAC still within its redirect time is announced (the AVG would
+    /// not hand out the others either); none yet: try again later.
+    fn lone_survivor(&mut self, now: Millis, out: &mut Vec<Action>) {
         let Some(vip) = self.vip else { return };
         if !self.can_forward() {
             return;
@@ -896,7 +901,7 @@ impl Group {
             .fwds
             .iter()
             .flatten()
-            .filter(|f| f.active)
+            .filter(|f| f.active && f.redirect_at.map_or(true, |r| r > now))
             .min_by_key(|f| (!f.primary, f.number))
             .map(|f| f.vmac);
         if let Some(vmac) = pick {
@@ -1285,6 +1290,10 @@ impl Group {
                 }
             }
             VfState::Active | VfState::Listen => {
+                if self.fwds[idx].is_none() && t.priority != VF_PRIORITY_PRIMARY && t.timeout_s == 0
+                {
+                    return; // About to be deleted everywhere: do not re-learn it.
+                }
                 let active = t.state == VfState::Active;
                 let (group, hold) = (self.cfg.id, self.hold());
                 let (redirect, timeout) = (ms(self.t.redirect_s), ms(self.t.timeout_s));
@@ -1303,6 +1312,8 @@ impl Group {
                     f.timeout_at = Some(now + timeout);
                 } else if !f.primary && f.timeout_at.is_none() {
                     // Learnt from a secondary: adopt its remaining seconds.
+                    // Later adverts do not shorten our own countdown: theirs
+                    // may come from an older view (e.g. across a partition).
                     f.redirect_at = Some(now + ms(t.redirect_s).min(redirect));
                     f.timeout_at = Some(now + ms(t.timeout_s).min(timeout));
                 }
@@ -1326,9 +1337,12 @@ impl Group {
                 let Some(f) = self.fwds[idx].as_mut() else {
                     return;
                 };
+                let redirect_at = (t.priority < VF_PRIORITY_PRIMARY)
+                    .then(|| now + ms(t.redirect_s).min(redirect));
                 f.holder = Some(Holder {
                     ip: p.ip,
                     weight: t.weight,
+                    redirect_at,
                 });
                 f.hold_at = Some(now + hold);
                 if f.primary && t.priority < VF_PRIORITY_PRIMARY && f.preempt_at.is_none() {
@@ -1435,11 +1449,13 @@ impl Group {
                     number: f.number,
                     weight: my_weight,
                 }),
-                (false, Some(h)) => Some(Candidate {
+                // A secondary whose own countdown says redirect is over (e.g.
+                // the number was just reassigned here) is not handed out.
+                (false, Some(h)) if h.redirect_at.map_or(true, |r| r > now) => Some(Candidate {
                     number: f.number,
                     weight: h.weight,
                 }),
-                (false, None) => None,
+                (false, _) => None,
             })
             .collect();
         let pick = self.lb.choose(

@@ -139,7 +139,10 @@ fn config(args: &SimArgs) -> Result<SimConfig, String> {
         host_arp_lifetime_ms: args.host_arp_lifetime_s.saturating_mul(1000),
         jitter_pct: args.jitter_pct,
         max_delay_ms: args.max_delay_ms,
-        trace_len: 40,
+        trace_len: std::env::var("GLBP_SIM_TRACE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(40),
     };
     cfg.validate()?;
     Ok(cfg)

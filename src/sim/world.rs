@@ -587,10 +587,11 @@ impl World {
             .any(|r| r.alive && r.part == part && !r.low)
     }
 
+    /// Some live router of the partition that could forward `v` knows it.
     fn known(&self, part: u8, v: MacAddr) -> bool {
         self.routers
             .iter()
-            .filter(|r| r.alive && r.part == part)
+            .filter(|r| r.alive && !r.low && r.part == part)
             .any(|r| {
                 r.port
                     .group(GROUP)
@@ -638,9 +639,11 @@ impl World {
         // A host still waiting for its very first reply is starting, not out.
         let starting = host.vmac.is_none() && host.replies.is_empty();
         let covered = host.vmac.is_some_and(|v| self.forwarded(host.part, v) > 0);
-        // A VMAC no live router of the partition knows any more (everyone who
-        // knew it died or was on the other side) is gone: the host is
-        // stranded until it re-ARPs. Counted apart, not an invariant breach.
+        // A VMAC no live router of the partition that could forward it knows
+        // any more (everyone who knew it died, sat on the other side of a
+        // partition, or dropped it on a countdown from an older view) is
+        // gone: the host is stranded until it re-ARPs. Counted apart, not an
+        // invariant breach.
         let servable = self.servable(host.part);
         let stranded = servable && !covered && host.vmac.is_some_and(|v| !self.known(host.part, v));
         if stranded && !self.hosts[h].stranded {
