@@ -725,14 +725,25 @@ impl Group {
     }
 
     /// Sends one ReqResp-only message releasing (VF priority 160) every
-    /// forwarder we are active for, so that peers take them over at once.
-    /// Returns the Ethernet source it used (or would have used).
+    /// forwarder we are active for or own (even one still in its Listen
+    /// wait), so that peers take them over at once. Returns the Ethernet
+    /// source it used (or would have used).
     fn release_all(&mut self, now: Millis, out: &mut Vec<Action>) -> MacAddr {
+        self.release_where(now, |f| f.active || f.primary, out)
+    }
+
+    /// Releases the forwarders `pick` selects.
+    fn release_where(
+        &mut self,
+        now: Millis,
+        pick: impl Fn(&Forwarder) -> bool,
+        out: &mut Vec<Action>,
+    ) -> MacAddr {
         let released: Vec<ReqRespRepr> = self
             .fwds
             .iter()
             .flatten()
-            .filter(|f| f.active)
+            .filter(|f| pick(f))
             .map(|f| ReqRespRepr {
                 state: VfState::Listen,
                 priority: VF_PRIORITY_RESIGN,
@@ -1022,6 +1033,9 @@ impl Group {
             };
             if Self::expired(f.timeout_at, now) {
                 let (number, old) = (f.number, f.vf_state());
+                // Members whose view of the primary's last advert is fresher
+                // (e.g. across a healed partition) take it over at once.
+                self.release_where(now, |f| f.active && f.number == number, out);
                 self.set_active(i, false, out);
                 self.fwds[i] = None;
                 out.push(Action::VfStateChange {
@@ -1324,6 +1338,11 @@ impl Group {
                         f.holder = None;
                         f.hold_at = None;
                         self.take_over(now, idx, out);
+                    } else if f.holder.is_none() && !f.active && !f.primary {
+                        // Dormant (owner in its Listen wait, or nobody could
+                        // take it): watch it a hello longer than the owner's
+                        // own wait, so a live owner always goes first.
+                        f.hold_at = Some(now + hold + Millis::from(self.t.hello_ms));
                     }
                     return;
                 }
@@ -1416,6 +1435,10 @@ impl Group {
         f.owner = Some((p.mac, p.ip));
         f.redirect_at = Some(now + redirect);
         f.timeout_at = Some(now + timeout);
+        if f.holder.is_none() && !f.active {
+            // Dormant watch, as for a learnt forwarder (see `on_tlv`).
+            f.hold_at = Some(now + Millis::from(self.t.hold_ms) + Millis::from(self.t.hello_ms));
+        }
         let tlv = ReqRespRepr {
             forwarder: n,
             state: VfState::Unspecified,
