@@ -8,20 +8,28 @@
 //!   (within 1.5 hellos) waits instead of going Active.
 //! - Listen members enter Speak as soon as the standby turns Active or
 //!   resigns, instead of waiting for the standby timer.
-//! - Forwarder takeover: only forwarders seen Active (or released) are taken
-//!   over when their holder's timer expires, so a newly assigned primary's
-//!   Listen wait is never raced. Every candidate goes Active and announces;
-//!   the lower (VF priority, IP) backs off on hearing the other.
-//! - VF priority 160 means "released": sent once by a resigning member and by
-//!   a member whose weight fell below the lower threshold (who also keeps
+//! - Forwarder takeover: when the holder's timer (hold) expires, every
+//!   candidate goes Active and announces; the lower (VF priority, IP) backs
+//!   off on hearing the other. A forwarder nobody forwards (its owner died in
+//!   its Listen wait, or no member could take it) is taken over a hold and a
+//!   hello after its owner's last advert: a hello later than the owner's own
+//!   Listen wait, so a live new owner is never raced.
+//! - A member that deletes a forwarder it holds at its timeout releases it
+//!   (160), so members whose countdown is fresher take it at once.
+//! - VF priority 160 means "released": sent once by a resigning member (for
+//!   what it forwards and what it owns) and by a member whose weight fell
+//!   below the lower threshold (who also keeps
 //!   advertising its own forwarder at 160 while low, and forwarders nobody
 //!   forwards as Listen/135, so late joiners learn and take them). The IOS
 //!   wire signal for a low weight is unknown (notes §10, [H]).
 //! - Two members claiming one forwarder number (two AVGs during a
 //!   partition): the lower IP gives it up and asks the AVG again.
 //! - Lone survivor (patent): a member without peers sends one gratuitous ARP
-//!   for its own (else first) active VMAC, after losing its last peer or when
-//!   it first forwards while alone.
+//!   for its own (else first) active VMAC still within its redirect time,
+//!   after losing its last peer or when it first forwards while alone.
+//! - ARP: a forwarder is handed out while it is active somewhere and within
+//!   redirect both in our countdown and in the one its secondary holder
+//!   advertises.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
