@@ -70,6 +70,9 @@ pub struct SimArgs {
     /// Hello jitter, percent early.
     #[arg(long, default_value_t = 20)]
     pub jitter_pct: u8,
+    /// Events kept in each violation's trace.
+    #[arg(long, default_value_t = 40)]
+    pub trace_len: usize,
     /// Parallel runs when sweeping seeds.
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
@@ -139,10 +142,7 @@ fn config(args: &SimArgs) -> Result<SimConfig, String> {
         host_arp_lifetime_ms: args.host_arp_lifetime_s.saturating_mul(1000),
         jitter_pct: args.jitter_pct,
         max_delay_ms: args.max_delay_ms,
-        trace_len: std::env::var("GLBP_SIM_TRACE")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(40),
+        trace_len: args.trace_len,
     };
     cfg.validate()?;
     Ok(cfg)

@@ -648,9 +648,6 @@ impl World {
         let stranded = servable && !covered && host.vmac.is_some_and(|v| !self.known(host.part, v));
         if stranded && !self.hosts[h].stranded {
             self.report.stranded += 1;
-            if std::env::var_os("GLBP_SIM_DEBUG").is_some() {
-                eprintln!("{} ms host {h} stranded: {}", self.now, self.snapshot());
-            }
         }
         self.hosts[h].stranded = stranded;
         let host = &self.hosts[h];
