@@ -9,7 +9,7 @@ use crate::protocol::rng::SplitMix64;
 use crate::protocol::{
     vmac, Action, Dest, GroupConfig, LoadBalancing, Millis, Port, PortEvent, RxMessage, Weighting,
 };
-use crate::wire::glbp::{VgState, VF_PRIORITY_PRIMARY, VF_PRIORITY_RESIGN};
+use crate::wire::glbp::{VfState, VgState, VF_PRIORITY_PRIMARY, VF_PRIORITY_RESIGN};
 use crate::wire::MacAddr;
 
 const GROUP: u16 = 1;
@@ -511,6 +511,16 @@ impl World {
                     ) {
                         self.report.avg_changes += 1;
                     }
+                    if matches!(
+                        a,
+                        Action::VfStateChange {
+                            new: VfState::Disabled,
+                            ..
+                        }
+                    ) {
+                        // A deleted forwarder may strand hosts.
+                        fwd_changed = true;
+                    }
                     let line = a.log_line("lan0").unwrap_or_default();
                     self.log(format!("R{r} {line}"));
                 }
@@ -645,7 +655,11 @@ impl World {
         // gone: the host is stranded until it re-ARPs. Counted apart, not an
         // invariant breach.
         let servable = self.servable(host.part);
-        let stranded = servable && !covered && host.vmac.is_some_and(|v| !self.known(host.part, v));
+        // Sticky until covered or re-learnt: a number reused for a new
+        // forwarder does not make the old VMAC the host holds known again.
+        let stranded = servable
+            && !covered
+            && (host.stranded || host.vmac.is_some_and(|v| !self.known(host.part, v)));
         if stranded && !self.hosts[h].stranded {
             self.report.stranded += 1;
         }
@@ -869,6 +883,7 @@ impl World {
         let life = self.cfg.host_arp_lifetime_ms;
         let host = &mut self.hosts[h];
         host.vmac = Some(v);
+        host.stranded = false;
         host.replies.insert(v);
         host.expires = self.now + life;
         host.timer_at = host.expires;
