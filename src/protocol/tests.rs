@@ -1488,6 +1488,27 @@ fn avg_hello_with(i: u8, redirect_s: u16, timeout_s: u16) -> RxMessage {
     m
 }
 
+/// Router 2 under an AVG (9) advertising these redirect/timeout values, having
+/// heard router 5 active for forwarder 3 at t = 20 ms.
+fn member_knowing_fwd3(redirect_s: u16, timeout_s: u16) -> Group {
+    let mut g = group(
+        2,
+        GroupConfig {
+            redirect_s,
+            timeout_s,
+            ..cfg()
+        },
+    );
+    g.handle(0, Event::Enable);
+    g.handle(10, Event::Rx(avg_hello_with(9, redirect_s, timeout_s)));
+    let owner = with_tlvs(
+        hello_from(5, VgState::Listen, 100),
+        vec![tlv(3, VfState::Active, 167)],
+    );
+    g.handle(20, Event::Rx(owner));
+    g
+}
+
 /// A member (router 2) that has heard the AVG (router 9).
 fn member() -> Group {
     let mut g = group(2, cfg());
@@ -1540,23 +1561,9 @@ fn resign_also_releases_an_owned_forwarder_in_its_listen_wait() {
 
 #[test]
 fn deleting_at_timeout_releases_so_fresher_members_take_over() {
-    let c = GroupConfig {
-        redirect_s: 5,
-        timeout_s: 20,
-        ..cfg()
-    };
-    let mut g = group(2, c);
-    g.handle(0, Event::Enable);
-    g.handle(10, Event::Rx(avg_hello_with(9, 5, 20)));
     // Learn forwarder 3 from its owner, then the owner goes away and the
     // hold expires: we take it as secondary.
-    g.handle(
-        20,
-        Event::Rx(with_tlvs(
-            hello_from(5, VgState::Listen, 100),
-            vec![tlv(3, VfState::Active, 167)],
-        )),
-    );
+    let mut g = member_knowing_fwd3(5, 20);
     let a = run(&mut g, 20 + HOLD);
     assert_eq!(starts(&a), [vmac(1, 3)]);
     let a = run(&mut g, 20 + 20_000);
@@ -1592,21 +1599,7 @@ fn deleting_at_timeout_releases_so_fresher_members_take_over() {
 
 #[test]
 fn lone_survivor_announces_only_vmacs_within_redirect() {
-    let c = GroupConfig {
-        redirect_s: 5,
-        timeout_s: 60,
-        ..cfg()
-    };
-    let mut g = group(2, c);
-    g.handle(0, Event::Enable);
-    g.handle(10, Event::Rx(avg_hello_with(9, 5, 60)));
-    g.handle(
-        20,
-        Event::Rx(with_tlvs(
-            hello_from(5, VgState::Listen, 100),
-            vec![tlv(3, VfState::Active, 167)],
-        )),
-    );
+    let mut g = member_knowing_fwd3(5, 60);
     // Everyone goes silent; alone, we take forwarder 3 after the hold, when
     // its redirect (5 s) is over: no gratuitous ARP for it. Our own forwarder
     // (we became AVG) is announced once it is active.
