@@ -1065,7 +1065,8 @@ impl Group {
             };
             if Self::expired(f.preempt_at, now) {
                 f.preempt_at = None;
-                if f.primary {
+                // Forwarder preemption may have been configured off meanwhile.
+                if f.primary && self.cfg.forwarder_preempt {
                     self.take_over(now, i, out);
                 }
             }
