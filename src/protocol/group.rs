@@ -8,20 +8,28 @@
 //!   (within 1.5 hellos) waits instead of going Active.
 //! - Listen members enter Speak as soon as the standby turns Active or
 //!   resigns, instead of waiting for the standby timer.
-//! - Forwarder takeover: only forwarders seen Active (or released) are taken
-//!   over when their holder's timer expires, so a newly assigned primary's
-//!   Listen wait is never raced. Every candidate goes Active and announces;
-//!   the lower (VF priority, IP) backs off on hearing the other.
-//! - VF priority 160 means "released": sent once by a resigning member and by
-//!   a member whose weight fell below the lower threshold (who also keeps
+//! - Forwarder takeover: when the holder's timer (hold) expires, every
+//!   candidate goes Active and announces; the lower (VF priority, IP) backs
+//!   off on hearing the other. A forwarder nobody forwards (its owner died in
+//!   its Listen wait, or no member could take it) is taken over a hold and a
+//!   hello after its owner's last advert: a hello later than the owner's own
+//!   Listen wait, so a live new owner is never raced.
+//! - A member that deletes a forwarder it holds at its timeout releases it
+//!   (160), so members whose countdown is fresher take it at once.
+//! - VF priority 160 means "released": sent once by a resigning member (for
+//!   what it forwards and what it owns) and by a member whose weight fell
+//!   below the lower threshold (who also keeps
 //!   advertising its own forwarder at 160 while low, and forwarders nobody
 //!   forwards as Listen/135, so late joiners learn and take them). The IOS
 //!   wire signal for a low weight is unknown (notes §10, [H]).
 //! - Two members claiming one forwarder number (two AVGs during a
 //!   partition): the lower IP gives it up and asks the AVG again.
 //! - Lone survivor (patent): a member without peers sends one gratuitous ARP
-//!   for its own (else first) active VMAC, after losing its last peer or when
-//!   it first forwards while alone.
+//!   for its own (else first) active VMAC still within its redirect time,
+//!   after losing its last peer or when it first forwards while alone.
+//! - ARP: a forwarder is handed out while it is active somewhere and within
+//!   redirect both in our countdown and in the one its secondary holder
+//!   advertises.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -107,6 +115,9 @@ struct Member {
 struct Holder {
     ip: IpAddr,
     weight: u8,
+    /// Redirect end as a secondary holder advertises it (its own view of the
+    /// primary's countdown); `None` when the holder is the primary.
+    redirect_at: Option<Millis>,
 }
 
 #[derive(Debug, Clone)]
@@ -495,7 +506,7 @@ impl Group {
             Event::Configure(cfg) => self.configure(now, cfg, &mut out),
         }
         if self.members.is_empty() && !self.alone_garp_sent {
-            self.lone_survivor(&mut out);
+            self.lone_survivor(now, &mut out);
         }
         out
     }
@@ -733,14 +744,25 @@ impl Group {
     }
 
     /// Sends one ReqResp-only message releasing (VF priority 160) every
-    /// forwarder we are active for, so that peers take them over at once.
-    /// Returns the Ethernet source it used (or would have used).
+    /// forwarder we are active for or own (even one still in its Listen
+    /// wait), so that peers take them over at once. Returns the Ethernet
+    /// source it used (or would have used).
     fn release_all(&mut self, now: Millis, out: &mut Vec<Action>) -> MacAddr {
+        self.release_where(now, |f| f.active || f.primary, out)
+    }
+
+    /// Releases the forwarders `pick` selects.
+    fn release_where(
+        &mut self,
+        now: Millis,
+        pick: impl Fn(&Forwarder) -> bool,
+        out: &mut Vec<Action>,
+    ) -> MacAddr {
         let released: Vec<ReqRespRepr> = self
             .fwds
             .iter()
             .flatten()
-            .filter(|f| f.active)
+            .filter(|f| pick(f))
             .map(|f| ReqRespRepr {
                 state: VfState::Listen,
                 priority: VF_PRIORITY_RESIGN,
@@ -898,7 +920,9 @@ impl Group {
     /// its own VMAC so that no host stays pointed at a VMAC nobody forwards.
     /// Also when it first forwards while alone (e.g. rebooted into an
     /// isolated segment whose hosts cached VMACs it never heard of).
-    fn lone_survivor(&mut self, out: &mut Vec<Action>) {
+    /// Only a VMAC still within its redirect time is announced (the AVG would
+    /// not hand out the others either); none yet: try again later.
+    fn lone_survivor(&mut self, now: Millis, out: &mut Vec<Action>) {
         let Some(vip) = self.vip else { return };
         if !self.can_forward() {
             return;
@@ -907,7 +931,7 @@ impl Group {
             .fwds
             .iter()
             .flatten()
-            .filter(|f| f.active)
+            .filter(|f| f.active && f.redirect_at.map_or(true, |r| r > now))
             .min_by_key(|f| (!f.primary, f.number))
             .map(|f| f.vmac);
         if let Some(vmac) = pick {
@@ -1028,6 +1052,9 @@ impl Group {
             };
             if Self::expired(f.timeout_at, now) {
                 let (number, old) = (f.number, f.vf_state());
+                // Members whose view of the primary's last advert is fresher
+                // (e.g. across a healed partition) take it over at once.
+                self.release_where(now, |f| f.active && f.number == number, out);
                 self.set_active(i, false, out);
                 self.fwds[i] = None;
                 out.push(Action::VfStateChange {
@@ -1049,7 +1076,8 @@ impl Group {
             };
             if Self::expired(f.preempt_at, now) {
                 f.preempt_at = None;
-                if f.primary {
+                // Forwarder preemption may have been configured off meanwhile.
+                if f.primary && self.cfg.forwarder_preempt {
                     self.take_over(now, i, out);
                 }
             }
@@ -1296,6 +1324,10 @@ impl Group {
                 }
             }
             VfState::Active | VfState::Listen => {
+                if self.fwds[idx].is_none() && t.priority != VF_PRIORITY_PRIMARY && t.timeout_s == 0
+                {
+                    return; // About to be deleted everywhere: do not re-learn it.
+                }
                 let active = t.state == VfState::Active;
                 let (group, hold) = (self.cfg.id, self.hold());
                 let (redirect, timeout) = (ms(self.t.redirect_s), ms(self.t.timeout_s));
@@ -1314,6 +1346,8 @@ impl Group {
                     f.timeout_at = Some(now + timeout);
                 } else if !f.primary && f.timeout_at.is_none() {
                     // Learnt from a secondary: adopt its remaining seconds.
+                    // Later adverts do not shorten our own countdown: theirs
+                    // may come from an older view (e.g. across a partition).
                     f.redirect_at = Some(now + ms(t.redirect_s).min(redirect));
                     f.timeout_at = Some(now + ms(t.timeout_s).min(timeout));
                 }
@@ -1324,6 +1358,11 @@ impl Group {
                         f.holder = None;
                         f.hold_at = None;
                         self.take_over(now, idx, out);
+                    } else if f.holder.is_none() && !f.active && !f.primary {
+                        // Dormant (owner in its Listen wait, or nobody could
+                        // take it): watch it a hello longer than the owner's
+                        // own wait, so a live owner always goes first.
+                        f.hold_at = Some(now + hold + Millis::from(self.t.hello_ms));
                     }
                     return;
                 }
@@ -1337,9 +1376,12 @@ impl Group {
                 let Some(f) = self.fwds[idx].as_mut() else {
                     return;
                 };
+                let redirect_at = (t.priority < VF_PRIORITY_PRIMARY)
+                    .then(|| now + ms(t.redirect_s).min(redirect));
                 f.holder = Some(Holder {
                     ip: p.ip,
                     weight: t.weight,
+                    redirect_at,
                 });
                 f.hold_at = Some(now + hold);
                 if f.primary && t.priority < VF_PRIORITY_PRIMARY && f.preempt_at.is_none() {
@@ -1413,6 +1455,10 @@ impl Group {
         f.owner = Some((p.mac, p.ip));
         f.redirect_at = Some(now + redirect);
         f.timeout_at = Some(now + timeout);
+        if f.holder.is_none() && !f.active {
+            // Dormant watch, as for a learnt forwarder (see `on_tlv`).
+            f.hold_at = Some(now + Millis::from(self.t.hold_ms) + Millis::from(self.t.hello_ms));
+        }
         let tlv = ReqRespRepr {
             forwarder: n,
             state: VfState::Unspecified,
@@ -1443,11 +1489,13 @@ impl Group {
                     number: f.number,
                     weight: my_weight,
                 }),
-                (false, Some(h)) => Some(Candidate {
+                // A secondary whose own countdown says redirect is over (e.g.
+                // the number was just reassigned here) is not handed out.
+                (false, Some(h)) if h.redirect_at.map_or(true, |r| r > now) => Some(Candidate {
                     number: f.number,
                     weight: h.weight,
                 }),
-                (false, None) => None,
+                (false, _) => None,
             })
             .collect()
     }

@@ -9,6 +9,23 @@
 //! `handle(deadline, Event::Timer)` when that time is reached (early or
 //! spurious `Timer` events are harmless).
 //!
+//! Events the runtime feeds: every parsed GLBP message of a configured
+//! group ([`Event::Rx`], or [`PortEvent::Rx`] which demultiplexes by group),
+//! ARP requests / neighbour solicitations for a VIP ([`Event::Arp`]; answer
+//! only with the returned [`Action::ArpReply`], never from a generic ARP
+//! path), tracked-object changes, admin enable/disable, configuration
+//! reloads ([`Event::Configure`] / [`Port::configure`], applied in place) and
+//! [`Event::Shutdown`] before exiting (it hands everything over at once).
+//!
+//! Actions it performs, in order: [`Action::Send`] (UDP 3222 to 224.0.0.102 /
+//! ff02::66 or unicast to a member, Ethernet source as given, TTL 255);
+//! [`Action::StartForwarding`] / [`Action::StopForwarding`] (accept and route
+//! frames to that VMAC; add/remove it from the NIC filter);
+//! [`Action::ArpReply`] (Ethernet source = own MAC, ARP sender hardware
+//! address = the VMAC); [`Action::GratuitousArp`]; log the state changes
+//! ([`Action::log_line`]). `show glbp` text comes from
+//! [`GroupStatus::show`].
+//!
 //! Authentication: the runtime verifies MD5 digests over the received bytes
 //! with the wire layer and passes the verdict in [`RxMessage::auth_ok`]; the
 //! engine checks that the auth *mode* and text password match its

@@ -1477,3 +1477,206 @@ fn port_runs_1024_groups_on_merged_deadlines() {
     // Deadlines are merged: groups sharing a deadline are served by one call.
     assert!(timers < 1024 * 12, "{timers}");
 }
+
+/// A hello from AVG `i` advertising these redirect/timeout values.
+fn avg_hello_with(i: u8, redirect_s: u16, timeout_s: u16) -> RxMessage {
+    let mut m = hello_from(i, VgState::Active, 100);
+    if let Some(h) = m.repr.hello.as_mut() {
+        h.redirect_s = redirect_s;
+        h.timeout_s = timeout_s;
+    }
+    m
+}
+
+/// Router 2 under an AVG (9) advertising these redirect/timeout values, having
+/// heard router 5 active for forwarder 3 at t = 20 ms.
+fn member_knowing_fwd3(redirect_s: u16, timeout_s: u16) -> Group {
+    let mut g = group(
+        2,
+        GroupConfig {
+            redirect_s,
+            timeout_s,
+            ..cfg()
+        },
+    );
+    g.handle(0, Event::Enable);
+    g.handle(10, Event::Rx(avg_hello_with(9, redirect_s, timeout_s)));
+    let owner = with_tlvs(
+        hello_from(5, VgState::Listen, 100),
+        vec![tlv(3, VfState::Active, 167)],
+    );
+    g.handle(20, Event::Rx(owner));
+    g
+}
+
+/// A member (router 2) that has heard the AVG (router 9).
+fn member() -> Group {
+    let mut g = group(2, cfg());
+    g.handle(0, Event::Enable);
+    g.handle(10, Event::Rx(hello_from(9, VgState::Active, 100)));
+    g
+}
+
+#[test]
+fn dormant_forwarder_is_taken_over_only_when_its_owner_goes_silent() {
+    let mut g = member();
+    let listen = |_t| {
+        Event::Rx(with_tlvs(
+            hello_from(5, VgState::Listen, 100),
+            vec![tlv(3, VfState::Listen, 167)],
+        ))
+    };
+    // The owner in its Listen wait keeps advertising: never raced.
+    for t in (100..40_000).step_by(3000) {
+        g.handle(t, listen(t));
+        g.handle(t, Event::Rx(hello_from(9, VgState::Active, 100)));
+        assert!(starts(&run(&mut g, t + 2999)).is_empty(), "at {t}");
+    }
+    // The owner dies before ever going Active: taken over a hold and a hello
+    // after its last advert.
+    let last = 39_100;
+    g.handle(last + 3000, Event::Rx(hello_from(9, VgState::Active, 100)));
+    assert!(starts(&run(&mut g, last + HOLD + HELLO - 1)).is_empty());
+    assert_eq!(starts(&run(&mut g, last + HOLD + HELLO)), [vmac(1, 3)]);
+}
+
+#[test]
+fn resign_also_releases_an_owned_forwarder_in_its_listen_wait() {
+    let mut g = member();
+    g.handle(
+        20,
+        Event::Rx(msg_from(9, None, vec![tlv(2, VfState::Unspecified, 167)])),
+    );
+    let a = g.handle(30, Event::Shutdown);
+    let released: Vec<_> = sends(&a)
+        .iter()
+        .flat_map(|s| s.2.forwarders.clone())
+        .filter(|t| t.priority == 160)
+        .collect();
+    assert_eq!(
+        released.iter().map(|t| t.forwarder).collect::<Vec<_>>(),
+        [2]
+    );
+}
+
+#[test]
+fn deleting_at_timeout_releases_so_fresher_members_take_over() {
+    // Learn forwarder 3 from its owner, then the owner goes away and the
+    // hold expires: we take it as secondary.
+    let mut g = member_knowing_fwd3(5, 20);
+    let a = run(&mut g, 20 + HOLD);
+    assert_eq!(starts(&a), [vmac(1, 3)]);
+    let a = run(&mut g, 20 + 20_000);
+    assert_eq!(stops(&a), [vmac(1, 3)]);
+    let rel = sends(&a)
+        .into_iter()
+        .find(|s| s.2.hello.is_none() && s.2.forwarders.iter().any(|t| t.priority == 160))
+        .unwrap();
+    assert_eq!(
+        (rel.2.forwarders[0].forwarder, rel.2.forwarders[0].priority),
+        (3, 160)
+    );
+    // A member that knows it with a fresher countdown takes it at once.
+    let mut h = group(3, cfg());
+    h.handle(0, Event::Enable);
+    h.handle(
+        5,
+        Event::Rx(with_tlvs(
+            hello_from(5, VgState::Listen, 100),
+            vec![tlv(3, VfState::Active, 167)],
+        )),
+    );
+    h.handle(
+        6,
+        Event::Rx(with_tlvs(
+            hello_from(2, VgState::Listen, 100),
+            vec![tlv(3, VfState::Active, 135)],
+        )),
+    );
+    let a = h.handle(7, Event::Rx(msg_from(2, None, rel.2.forwarders.clone())));
+    assert_eq!(starts(&a), [vmac(1, 3)]);
+}
+
+#[test]
+fn lone_survivor_announces_only_vmacs_within_redirect() {
+    let mut g = member_knowing_fwd3(5, 60);
+    // Everyone goes silent; alone, we take forwarder 3 after the hold, when
+    // its redirect (5 s) is over: no gratuitous ARP for it. Our own forwarder
+    // (we became AVG) is announced once it is active.
+    let a = run(&mut g, 30_000);
+    assert_eq!(starts(&a), [vmac(1, 3), vmac(1, 1)]);
+    let garps: Vec<MacAddr> = a
+        .iter()
+        .filter_map(|a| match a {
+            Action::GratuitousArp { vmac, .. } => Some(*vmac),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(garps, [vmac(1, 1)]);
+}
+
+#[test]
+fn avg_does_not_hand_out_a_vmac_whose_secondary_says_redirect_is_over() {
+    let mut g = avg_with_four(LoadBalancing::RoundRobin);
+    let mut t = tlv(2, VfState::Active, 135);
+    t.redirect_s = 0;
+    g.handle(
+        24_100,
+        Event::Rx(with_tlvs(hello_from(6, VgState::Listen, 100), vec![t])),
+    );
+    let got: std::collections::BTreeSet<_> =
+        (0..8).filter_map(|h| arp(&mut g, 24_101, h)).collect();
+    assert!(!got.contains(&vmac(1, 2)), "{got:?}");
+    assert_eq!(got.len(), 3);
+}
+
+#[test]
+fn low_member_advertises_what_it_cannot_forward_and_a_late_joiner_takes_it() {
+    let mut tracking = std::collections::BTreeMap::new();
+    tracking.insert(1, 100);
+    let mut g = group(1, GroupConfig { tracking, ..cfg() });
+    g.handle(0, Event::Enable);
+    run(&mut g, 2 * HOLD + HELLO);
+    // Forwarder 2 learnt from a member that then dies; we go low first.
+    g.handle(
+        24_000,
+        Event::Rx(with_tlvs(
+            hello_from(2, VgState::Listen, 100),
+            vec![tlv(2, VfState::Active, 167)],
+        )),
+    );
+    g.handle(
+        24_001,
+        Event::Track {
+            object: 1,
+            up: false,
+        },
+    );
+    let a = run(&mut g, 40_000);
+    assert!(starts(&a).is_empty(), "low: forwards nothing");
+    let hello = sends(&a)
+        .into_iter()
+        .filter_map(|s| s.2.hello.map(|_| s.2.clone()))
+        .next_back()
+        .unwrap();
+    let adv: Vec<(u8, VfState, u8)> = hello
+        .forwarders
+        .iter()
+        .map(|t| (t.forwarder, t.state, t.priority))
+        .collect();
+    assert_eq!(adv, [(1, VfState::Listen, 160), (2, VfState::Listen, 135)]);
+    // A member that just booted learns both from that hello and takes them.
+    let mut j = group(7, cfg());
+    j.handle(40_000, Event::Enable);
+    let a = j.handle(
+        40_001,
+        Event::Rx(RxMessage {
+            src_ip: ip(1),
+            src_mac: mac(1),
+            port: 0,
+            auth_ok: true,
+            repr: hello,
+        }),
+    );
+    assert_eq!(starts(&a), [vmac(1, 1), vmac(1, 2)]);
+}

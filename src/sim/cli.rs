@@ -70,6 +70,9 @@ pub struct SimArgs {
     /// Hello jitter, percent early.
     #[arg(long, default_value_t = 20)]
     pub jitter_pct: u8,
+    /// Events kept in each violation's trace.
+    #[arg(long, default_value_t = 40)]
+    pub trace_len: usize,
     /// Parallel runs when sweeping seeds.
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
@@ -139,7 +142,7 @@ fn config(args: &SimArgs) -> Result<SimConfig, String> {
         host_arp_lifetime_ms: args.host_arp_lifetime_s.saturating_mul(1000),
         jitter_pct: args.jitter_pct,
         max_delay_ms: args.max_delay_ms,
-        trace_len: 40,
+        trace_len: args.trace_len,
     };
     cfg.validate()?;
     Ok(cfg)
@@ -378,7 +381,25 @@ mod tests {
             2,
             "ARP lifetime too long"
         );
+        assert_eq!(run_args(&["--priorities", "100,0"]).0, 2);
+        assert_eq!(run_args(&["--weights", "255"]).0, 2);
         assert_eq!(parse_seeds("1..=3"), Ok(1..4));
+    }
+
+    #[test]
+    fn fault_script_from_a_file() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        let toml = "[[fault]]\nat = \"3m\"\nkind = \"crash\"\nrouter = 3\n\
+                    [[fault]]\nat = \"5m\"\nkind = \"stop\"\nrouter = 2\n";
+        f.write_all(toml.as_bytes()).unwrap();
+        let path = f.path().to_str().unwrap();
+        let (code, s) = run_args(&["--duration", "8m", "--faults", path, "--json"]);
+        assert_eq!(code, 0, "{s}");
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["faults"], serde_json::json!({"crash": 1, "stop": 1}));
+        assert_eq!(v["avg_changes"], 3);
+        let crash = v["max_outage_by_cause_ms"]["crash"].as_u64().unwrap();
+        assert!(crash > 0 && crash <= 13_005, "{crash}");
     }
 
     #[test]

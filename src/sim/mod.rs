@@ -34,10 +34,16 @@
 //!   within ±1 host per forwarder, weighted within ±5 % of the weights (with
 //!   at least 1000 hosts), host-dependent: every host always got the same VMAC.
 //!
-//! Hosts holding a VMAC that no live router of their partition knows any more
-//! (everyone who knew it died or sat on the other side of a partition) are
-//! reported as `stranded`, not as outages: no protocol action can reach them
-//! before their ARP entry expires.
+//! Hosts holding a VMAC that no live router of their partition that could
+//! forward it still knows (everyone who knew it died, sat on the other side
+//! of a partition, or timed it out on an older view of the primary's last
+//! advert) are reported as `stranded`, not as outages, until the VMAC is
+//! forwarded again or they re-ARP: no protocol action can reach them (a
+//! number reused for a new forwarder does not count as knowing the old one).
+//!
+//! `glbpd sim --seeds 1..2001` runs 2000 random seeds (4 routers, 200 hosts,
+//! one simulated hour each) in about 35-70 s on one core of a busy machine
+//! (release build); `--jobs N` runs seeds in parallel.
 #![forbid(unsafe_code)]
 
 mod cli;

@@ -185,6 +185,21 @@ fn random_seed_sweep_default_timers() {
     sweep(SimConfig::default(), 1..=24);
 }
 
+/// Forwarders time out and numbers get reused many times per run: redirect
+/// 10 s, timeout 40 s, five routers, a fault every second or so.
+#[test]
+fn random_seed_sweep_short_timeouts() {
+    let c = SimConfig {
+        routers: 5,
+        redirect_s: 10,
+        timeout_s: 40,
+        host_arp_lifetime_ms: 20_000,
+        duration_ms: 600_000,
+        ..ms_timers()
+    };
+    sweep(c, 1..=4);
+}
+
 #[test]
 fn random_seed_sweep_ms_timers() {
     sweep(

@@ -9,7 +9,7 @@ use crate::protocol::rng::SplitMix64;
 use crate::protocol::{
     vmac, Action, Dest, GroupConfig, LoadBalancing, Millis, Port, PortEvent, RxMessage, Weighting,
 };
-use crate::wire::glbp::{VgState, VF_PRIORITY_PRIMARY, VF_PRIORITY_RESIGN};
+use crate::wire::glbp::{VfState, VgState, VF_PRIORITY_PRIMARY, VF_PRIORITY_RESIGN};
 use crate::wire::MacAddr;
 
 const GROUP: u16 = 1;
@@ -97,9 +97,11 @@ impl SimConfig {
         if self.hosts > 60_000 {
             return Err("--hosts: expected at most 60000".into());
         }
-        self.group_config(0)
-            .validate()
-            .map_err(|e| format!("timers: {e}"))?;
+        for r in 0..self.routers {
+            self.group_config(r)
+                .validate()
+                .map_err(|e| format!("router {r}: {e} (from --priorities/--weights/timers)"))?;
+        }
         let window = (u64::from(self.timeout_s) - u64::from(self.redirect_s)) * 1000;
         if self.host_arp_lifetime_ms == 0 || self.host_arp_lifetime_ms >= window {
             return Err(format!(
@@ -509,6 +511,16 @@ impl World {
                     ) {
                         self.report.avg_changes += 1;
                     }
+                    if matches!(
+                        a,
+                        Action::VfStateChange {
+                            new: VfState::Disabled,
+                            ..
+                        }
+                    ) {
+                        // A deleted forwarder may strand hosts.
+                        fwd_changed = true;
+                    }
                     let line = a.log_line("lan0").unwrap_or_default();
                     self.log(format!("R{r} {line}"));
                 }
@@ -585,10 +597,11 @@ impl World {
             .any(|r| r.alive && r.part == part && !r.low)
     }
 
+    /// Some live router of the partition that could forward `v` knows it.
     fn known(&self, part: u8, v: MacAddr) -> bool {
         self.routers
             .iter()
-            .filter(|r| r.alive && r.part == part)
+            .filter(|r| r.alive && !r.low && r.part == part)
             .any(|r| {
                 r.port
                     .group(GROUP)
@@ -636,16 +649,19 @@ impl World {
         // A host still waiting for its very first reply is starting, not out.
         let starting = host.vmac.is_none() && host.replies.is_empty();
         let covered = host.vmac.is_some_and(|v| self.forwarded(host.part, v) > 0);
-        // A VMAC no live router of the partition knows any more (everyone who
-        // knew it died or was on the other side) is gone: the host is
-        // stranded until it re-ARPs. Counted apart, not an invariant breach.
+        // A VMAC no live router of the partition that could forward it knows
+        // any more (everyone who knew it died, sat on the other side of a
+        // partition, or dropped it on a countdown from an older view) is
+        // gone: the host is stranded until it re-ARPs. Counted apart, not an
+        // invariant breach.
         let servable = self.servable(host.part);
-        let stranded = servable && !covered && host.vmac.is_some_and(|v| !self.known(host.part, v));
+        // Sticky until covered or re-learnt: a number reused for a new
+        // forwarder does not make the old VMAC the host holds known again.
+        let stranded = servable
+            && !covered
+            && (host.stranded || host.vmac.is_some_and(|v| !self.known(host.part, v)));
         if stranded && !self.hosts[h].stranded {
             self.report.stranded += 1;
-            if std::env::var_os("GLBP_SIM_DEBUG").is_some() {
-                eprintln!("{} ms host {h} stranded: {}", self.now, self.snapshot());
-            }
         }
         self.hosts[h].stranded = stranded;
         let host = &self.hosts[h];
@@ -867,6 +883,7 @@ impl World {
         let life = self.cfg.host_arp_lifetime_ms;
         let host = &mut self.hosts[h];
         host.vmac = Some(v);
+        host.stranded = false;
         host.replies.insert(v);
         host.expires = self.now + life;
         host.timer_at = host.expires;
