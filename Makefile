@@ -32,10 +32,12 @@ test: deps
 	$(MAKE) --no-print-directory lint
 
 # Thousands of random seeds of the simulator (4 routers, 200 hosts, one
-# simulated hour each, random faults): exit status 1 on any violation.
+# simulated hour each, random faults), with IOS's default timers and with
+# millisecond timers: exit status 1 on any violation.
 SIM := ./target/release/glbpd sim --routers 4 --hosts 200 --duration 1h --faults random
 sim-sweep:
 	$(SIM) --seeds 1..2001
+	$(SIM) --seeds 1..101 --hello-ms 50 --hold-ms 150 --redirect-s 60 --timeout-s 600
 
 clean:
 	$(CARGO) clean
