@@ -186,22 +186,30 @@ fn convergence_host_dependent() {
 /// Starts a continuous ping on every host and waits until it flows.
 fn pingers(lab: &Lab, hosts: std::ops::Range<usize>) -> Vec<Pinger> {
     let p: Vec<Pinger> = hosts.map(|h| lab.pinger(h)).collect();
-    lab.wait_flowing(&p, 0.5, Duration::from_secs(10));
+    lab.wait_flowing(&p, 1.0, Duration::from_secs(10));
     p
 }
 
 /// Records and bounds each pinger's outage in `[from, to]`.
-fn outages(scenario: &str, ps: &[Pinger], vmacs: &[String], from: f64, to: f64, bound: f64) {
+/// `event` is the failure's time: gap starts are printed relative to it.
+fn outages(
+    scenario: &str,
+    ps: &[Pinger],
+    vmacs: &[String],
+    (event, from, to): (f64, f64, f64),
+    bound: f64,
+) {
     let mut worst = 0.0f64;
     let mut parts = Vec::new();
     for p in ps {
-        let o = p.outage(from, to);
+        let (at, o) = p.worst_gap(from, to);
         worst = worst.max(o);
         parts.push(format!(
-            "h{} ({}) {:.0} ms",
+            "h{} ({}) {:.0} ms at {:+.0}",
             p.host + 1,
             &vmacs[p.host][15..],
-            o * 1000.0
+            o * 1000.0,
+            (at - event) * 1000.0
         ));
     }
     record(
@@ -253,7 +261,7 @@ fn avf_crash() {
             (took - t0) * 1000.0
         ),
     );
-    outages(s, &ps, &vmacs, t0 - 0.5, t1, HOLD + HELLO + ALLOWANCE);
+    outages(s, &ps, &vmacs, (t0, t0 - 0.2, t1), HOLD + HELLO + ALLOWANCE);
     drop(ps);
     // The new holder announces the VMAC as Ethernet source, owner ID its own.
     let r1 = lab.routers[0].mac.clone();
@@ -304,7 +312,7 @@ fn avg_crash() {
         s,
         &format!("r2 AVG {:.0} ms after the kill", (avg_at - t0) * 1000.0),
     );
-    outages(s, &ps, &vmacs, t0 - 0.5, t1, HOLD + HELLO + ALLOWANCE);
+    outages(s, &ps, &vmacs, (t0, t0 - 0.2, t1), HOLD + HELLO + ALLOWANCE);
     // A new host gets an answer from the new AVG and reaches the server.
     assert_eq!(lab.host_vmac(3), None);
     assert!(
@@ -351,7 +359,7 @@ fn graceful_stop() {
         s,
         &format!("r2 took {own} {:.0} ms after SIGTERM", (took - t0) * 1000.0),
     );
-    outages(s, &ps, &vmacs, t0 - 0.5, t1, HELLO + ALLOWANCE);
+    outages(s, &ps, &vmacs, (t0, t0 - 0.2, t1), HELLO + ALLOWANCE);
     drop(ps);
     assert_capture_clean(&mut lab, s);
 }
@@ -406,8 +414,7 @@ fn restart_within_redirect() {
         &format!("{s}, hand-back"),
         &ps,
         &vmacs,
-        t0,
-        t1,
+        (back, t0, t1),
         HELLO + ALLOWANCE,
     );
     drop(ps);
@@ -601,7 +608,7 @@ fn authentication_mismatch() {
             lab.routers[2].vg_state()
         ),
     );
-    outages(s, &ps, &vmacs, t0, t1, HOLD + HELLO + ALLOWANCE);
+    outages(s, &ps, &vmacs, (t0, t0, t1), HOLD + HELLO + ALLOWANCE);
     drop(ps);
     assert_capture_clean(&mut lab, s);
 }

@@ -280,6 +280,11 @@ impl Pinger {
     /// The longest silence between consecutive replies (or a window edge)
     /// in `[from, to]`, minus one interval: the outage the host saw.
     pub fn outage(&self, from: f64, to: f64) -> f64 {
+        self.worst_gap(from, to).1
+    }
+
+    /// (start, outage) of the longest silence in `[from, to]`.
+    pub fn worst_gap(&self, from: f64, to: f64) -> (f64, f64) {
         let mut t: Vec<f64> = self
             .replies()
             .into_iter()
@@ -287,8 +292,11 @@ impl Pinger {
             .collect();
         t.insert(0, from);
         t.push(to);
-        let gap = t.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
-        (gap - PING_INTERVAL).max(0.0)
+        let (start, gap) = t
+            .windows(2)
+            .map(|w| (w[0], w[1] - w[0]))
+            .fold((from, 0.0), |a, b| if b.1 > a.1 { b } else { a });
+        (start, (gap - PING_INTERVAL).max(0.0))
     }
 
     /// Replies after `t`.
@@ -970,7 +978,7 @@ weighting = {{ max = {w} }}
         let ok = wait_for(timeout, || {
             pingers
                 .iter()
-                .all(|p| p.replies_after(since) as f64 >= secs / PING_INTERVAL * 0.5)
+                .all(|p| p.replies_after(since) as f64 >= secs / PING_INTERVAL * 0.8)
         });
         assert!(
             ok,
