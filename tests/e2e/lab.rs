@@ -42,23 +42,26 @@ pub fn now() -> f64 {
         .as_secs_f64()
 }
 
-/// Runs a command, panicking with its output when it fails.
-pub fn sh(args: &[&str]) -> String {
+/// Runs a command line (split at white space), panicking with its output
+/// when it fails.
+pub fn sh(cmd: &str) -> String {
+    let args: Vec<&str> = cmd.split_whitespace().collect();
     let out = Command::new(args[0])
         .args(&args[1..])
         .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
     assert!(
         out.status.success(),
-        "{args:?} failed: {}{}",
+        "{cmd} failed: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Runs a command and ignores its outcome (teardown).
-fn sh_quiet(args: &[&str]) -> Option<String> {
+/// Runs a command line; its stdout when it succeeds.
+pub fn sh_ok(cmd: &str) -> Option<String> {
+    let args: Vec<&str> = cmd.split_whitespace().collect();
     Command::new(args[0])
         .args(&args[1..])
         .stdin(Stdio::null())
@@ -69,11 +72,14 @@ fn sh_quiet(args: &[&str]) -> Option<String> {
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
-/// Runs `args` inside namespace `ns`.
-pub fn nsx(ns: &str, args: &[&str]) -> String {
-    let mut v = vec!["ip", "netns", "exec", ns];
-    v.extend_from_slice(args);
-    sh(&v)
+/// Runs a command line inside namespace `ns`.
+pub fn nsx(ns: &str, cmd: &str) -> String {
+    sh(&format!("ip netns exec {ns} {cmd}"))
+}
+
+/// Runs a command line inside namespace `ns`; its stdout when it succeeds.
+pub fn nsx_ok(ns: &str, cmd: &str) -> Option<String> {
+    sh_ok(&format!("ip netns exec {ns} {cmd}"))
 }
 
 /// Polls `cond` every 20 ms until it holds or `timeout` passes.
@@ -352,27 +358,27 @@ fn live() -> &'static Mutex<Vec<String>> {
 /// (which destroys their veths and bridges) and removes the DPDK runtime
 /// folders `prefix-*`.
 pub fn remove_prefix(prefix: &str) {
-    let list = sh_quiet(&["ip", "netns", "list"]).unwrap_or_default();
+    let list = sh_ok("ip netns list").unwrap_or_default();
     let start = format!("{prefix}-");
     for ns in list
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .filter(|n| n.starts_with(&start))
     {
-        for pid in sh_quiet(&["ip", "netns", "pids", ns])
+        for pid in sh_ok(&format!("ip netns pids {ns}"))
             .unwrap_or_default()
             .split_whitespace()
         {
-            let _ = sh_quiet(&["kill", "-9", pid]);
+            let _ = sh_ok(&format!("kill -9 {pid}"));
         }
         // Give the kernel a moment to reap them before deleting.
         for _ in 0..50 {
-            if sh_quiet(&["ip", "netns", "pids", ns]).is_some_and(|s| s.trim().is_empty()) {
+            if sh_ok(&format!("ip netns pids {ns}")).is_some_and(|s| s.trim().is_empty()) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = sh_quiet(&["ip", "netns", "delete", ns]);
+        let _ = sh_ok(&format!("ip netns delete {ns}"));
     }
     if let Ok(rd) = std::fs::read_dir("/var/run/dpdk") {
         for e in rd.flatten() {
@@ -386,7 +392,7 @@ pub fn remove_prefix(prefix: &str) {
 /// Removes what dead processes of `family` left (`family-PID-*` with no
 /// process PID).
 fn remove_stale(family: &str) {
-    let list = sh_quiet(&["ip", "netns", "list"]).unwrap_or_default();
+    let list = sh_ok("ip netns list").unwrap_or_default();
     let mut names: Vec<String> = list
         .lines()
         .filter_map(|l| l.split_whitespace().next().map(String::from))
@@ -458,27 +464,20 @@ impl Lab {
     }
 
     fn add_ns(&self, ns: &str) {
-        sh(&["ip", "netns", "add", ns]);
-        nsx(ns, &["ip", "link", "set", "lo", "up"]);
+        sh(&format!("ip netns add {ns}"));
+        nsx(ns, "ip link set lo up");
         // No IPv6 chatter (router solicitations, MLD) on the LAN.
-        nsx(ns, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-        nsx(
-            ns,
-            &["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"],
-        );
+        nsx(ns, "sysctl -qw net.ipv6.conf.all.disable_ipv6=1");
+        nsx(ns, "sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
     }
 
     /// A veth `a`@`ns_a` <-> `b`@`ns_b`, `b` enslaved to bridge `br`.
-    fn add_link(&self, ns_a: &str, a: &str, ns_b: &str, b: &str, br: &str, mac: Option<&str>) {
-        let mut args = vec![
-            "ip", "link", "add", a, "netns", ns_a, "type", "veth", "peer", "name", b, "netns", ns_b,
-        ];
-        if let Some(m) = mac {
-            args.splice(4..4, ["address", m]);
-        }
-        sh(&args);
-        nsx(ns_b, &["ip", "link", "set", b, "master", br, "up"]);
-        nsx(ns_a, &["ip", "link", "set", a, "up"]);
+    fn add_link(&self, (ns_a, a): (&str, &str), (ns_b, b): (&str, &str), br: &str, mac: &str) {
+        sh(&format!(
+            "ip link add {a} netns {ns_a} {mac} type veth peer name {b} netns {ns_b}"
+        ));
+        nsx(ns_b, &format!("ip link set {b} master {br} up"));
+        nsx(ns_a, &format!("ip link set {a} up"));
     }
 
     fn build(&mut self) {
@@ -487,76 +486,48 @@ impl Lab {
             self.add_ns(ns);
             nsx(
                 ns,
-                &[
-                    "ip",
-                    "link",
-                    "add",
-                    br,
-                    "type",
-                    "bridge",
-                    "stp_state",
-                    "0",
-                    "forward_delay",
-                    "0",
-                    "mcast_snooping",
-                    "0",
-                ],
+                &format!(
+                    "ip link add {br} type bridge stp_state 0 forward_delay 0 mcast_snooping 0"
+                ),
             );
-            nsx(ns, &["ip", "link", "set", br, "up"]);
+            nsx(ns, &format!("ip link set {br} up"));
         }
         // The server is the upstream bridge's own address.
-        nsx(
-            &up,
-            &["ip", "addr", "add", &format!("{SERVER}/24"), "dev", "br1"],
-        );
+        nsx(&up, &format!("ip addr add {SERVER}/24 dev br1"));
         // Kernel senders on veths leave UDP/TCP checksums to an offload
         // that never happens when an af_packet router forwards the frame:
         // the receiver would drop them (UdpInCsumErrors). Checksum in
         // software instead, as a NIC would.
-        nsx(&up, &["ethtool", "-K", "br1", "tx", "off"]);
+        nsx(&up, "ethtool -K br1 tx off");
         // The hosts.
         for h in 0..self.spec.hosts {
             let ns = self.host_ns(h);
             self.add_ns(&ns);
-            let mac = Self::host_mac(h);
-            self.add_link(&ns, "eth0", &lan, &format!("h{}", h + 1), "br0", Some(&mac));
+            let mac = format!("address {}", Self::host_mac(h));
+            self.add_link((&ns, "eth0"), (&lan, &format!("h{}", h + 1)), "br0", &mac);
             nsx(
                 &ns,
-                &[
-                    "ip",
-                    "addr",
-                    "add",
-                    &format!("{}/24", Self::host_ip(h)),
-                    "dev",
-                    "eth0",
-                ],
+                &format!("ip addr add {}/24 dev eth0", Self::host_ip(h)),
             );
-            nsx(&ns, &["ip", "route", "add", "default", "via", VIP]);
-            nsx(&ns, &["ethtool", "-K", "eth0", "tx", "off"]);
-            let ms = self.spec.host_reachable_ms.to_string();
+            nsx(&ns, &format!("ip route add default via {VIP}"));
+            nsx(&ns, "ethtool -K eth0 tx off");
+            let ms = self.spec.host_reachable_ms;
             nsx(
                 &ns,
-                &[
-                    "sysctl",
-                    "-qw",
-                    &format!("net.ipv4.neigh.eth0.base_reachable_time_ms={ms}"),
-                ],
+                &format!("sysctl -qw net.ipv4.neigh.eth0.base_reachable_time_ms={ms}"),
             );
             nsx(
                 &ns,
-                &[
-                    "sysctl",
-                    "-qw",
-                    "net.ipv4.neigh.eth0.delay_first_probe_time=1",
-                ],
+                "sysctl -qw net.ipv4.neigh.eth0.delay_first_probe_time=1",
             );
         }
         // The routers' namespaces, links and configurations.
         for i in 0..self.spec.routers.len() {
             let ns = format!("{}-r{}", self.prefix, i + 1);
             self.add_ns(&ns);
-            self.add_link(&ns, "lan0", &lan, &format!("r{}", i + 1), "br0", None);
-            self.add_link(&ns, "up0", &up, &format!("r{}", i + 1), "br1", None);
+            let port = format!("r{}", i + 1);
+            self.add_link((&ns, "lan0"), (&lan, &port), "br0", "");
+            self.add_link((&ns, "up0"), (&up, &port), "br1", "");
             let r = Router {
                 mac: format!("02:00:00:00:0a:{:02x}", i + 1),
                 lan_ip: format!("10.0.0.{}", 2 + i),
@@ -570,8 +541,8 @@ impl Lab {
             std::fs::write(&r.config, self.router_config(i, &r)).expect("write config");
             self.routers.push(r);
         }
-        // Replies to the hosts go back through the last router by default.
-        self.return_via(self.spec.routers.len() - 1);
+        // Replies to the hosts go back through the last router started.
+        self.return_via(*self.spec.start.last().expect("a router to start"));
         if self.spec.capture {
             let child = Command::new("ip")
                 .args([
@@ -656,16 +627,10 @@ weighting = {{ max = {w} }}
 
     /// The server's route back to the hosts' subnet goes through router `i`.
     pub fn return_via(&self, i: usize) {
+        let via = &self.routers[i].up_ip;
         nsx(
             &self.up_ns(),
-            &[
-                "ip",
-                "route",
-                "replace",
-                "10.0.0.0/24",
-                "via",
-                &self.routers[i].up_ip,
-            ],
+            &format!("ip route replace 10.0.0.0/24 via {via}"),
         );
     }
 
@@ -755,9 +720,9 @@ weighting = {{ max = {w} }}
         let port = format!("r{}", i + 1);
         let lan = self.lan_ns();
         if attached {
-            nsx(&lan, &["ip", "link", "set", &port, "master", "br0"]);
+            nsx(&lan, &format!("ip link set {port} master br0"));
         } else {
-            nsx(&lan, &["ip", "link", "set", &port, "nomaster"]);
+            nsx(&lan, &format!("ip link set {port} nomaster"));
         }
     }
 
@@ -809,10 +774,7 @@ weighting = {{ max = {w} }}
 
     /// The VMAC in host `h`'s ARP cache for the VIP, if any.
     pub fn host_vmac(&self, h: usize) -> Option<String> {
-        let out = nsx(
-            &self.host_ns(h),
-            &["ip", "neigh", "show", VIP, "dev", "eth0"],
-        );
+        let out = nsx(&self.host_ns(h), &format!("ip neigh show {VIP} dev eth0"));
         let mut it = out.split_whitespace();
         while let Some(w) = it.next() {
             if w == "lladdr" {
@@ -824,70 +786,30 @@ weighting = {{ max = {w} }}
 
     /// Forgets host `h`'s ARP entry for the VIP.
     pub fn host_forget(&self, h: usize) {
-        let _ = sh_quiet(&[
-            "ip",
-            "netns",
-            "exec",
-            &self.host_ns(h),
-            "ip",
-            "neigh",
-            "flush",
-            "dev",
-            "eth0",
-        ]);
+        let _ = sh_ok(&format!("ip -n {} neigh flush dev eth0", self.host_ns(h)));
     }
 
     /// Marks host `h`'s ARP entry for the VIP stale, as an aged cache entry.
     pub fn host_age(&self, h: usize, mac: &str) {
         nsx(
             &self.host_ns(h),
-            &[
-                "ip", "neigh", "replace", VIP, "lladdr", mac, "dev", "eth0", "nud", "stale",
-            ],
+            &format!("ip neigh replace {VIP} lladdr {mac} dev eth0 nud stale"),
         );
     }
 
     /// Host `h` pings the server once (one second to answer), up to
     /// `tries` times; true on a reply.
     pub fn host_ping(&self, h: usize, tries: usize) -> bool {
-        (0..tries).any(|_| {
-            sh_quiet(&[
-                "ip",
-                "netns",
-                "exec",
-                &self.host_ns(h),
-                "ping",
-                "-c",
-                "1",
-                "-W",
-                "1",
-                "-q",
-                SERVER,
-            ])
-            .is_some()
-        })
+        (0..tries)
+            .any(|_| nsx_ok(&self.host_ns(h), &format!("ping -c 1 -W 1 -q {SERVER}")).is_some())
     }
 
-    /// The VMAC the AVG gives host `h` in answer to one `arping` (the
-    /// host's own ARP cache is not touched).
-    pub fn host_arping(&self, h: usize) -> Option<String> {
-        let out = sh_quiet(&[
-            "ip",
-            "netns",
-            "exec",
-            &self.host_ns(h),
-            "arping",
-            "-c",
-            "1",
-            "-w",
-            "2",
-            "-I",
-            "eth0",
-            VIP,
-        ])?;
-        let l = out.lines().find(|l| l.contains("reply from"))?;
-        let (_, rest) = l.split_once('[')?;
-        rest.split(']').next().map(str::to_lowercase)
+    /// Host `h` forgets the VIP and resolves it again (by pinging the
+    /// server once): the VMAC the AVG answered with.
+    pub fn host_resolve(&self, h: usize) -> Option<String> {
+        self.host_forget(h);
+        self.host_ping(h, 1);
+        self.host_vmac(h)
     }
 
     /// Sends `n` UDP datagrams from host `h` to an echo server upstream and
@@ -912,18 +834,19 @@ weighting = {{ max = {w} }}
             .expect("udp echo server");
         let mut line = String::new();
         let _ = BufReader::new(server.stdout.take().unwrap()).read_line(&mut line);
-        let out = sh_quiet(&[
-            "ip",
-            "netns",
-            "exec",
-            &self.host_ns(h),
-            "/usr/bin/python3",
-            "-c",
-            CLIENT_PY,
-            SERVER,
-            &port,
-            &n.to_string(),
-        ]);
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.host_ns(h),
+                "/usr/bin/python3",
+                "-c",
+                CLIENT_PY,
+            ])
+            .args([SERVER, &port, &n.to_string()])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
         let _ = server.kill();
         let _ = server.wait();
         out.and_then(|o| o.trim().parse().ok()).unwrap_or(0)
@@ -1002,34 +925,15 @@ weighting = {{ max = {w} }}
             let _ = c.wait();
         }
         let pcap = self.pcap.to_string_lossy().into_owned();
-        let count = sh(&[
-            "tshark",
-            "-r",
-            &pcap,
-            "-Y",
-            "glbp",
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-        ])
+        let count = sh(&format!(
+            "tshark -r {pcap} -Y glbp -T fields -e frame.number"
+        ))
         .lines()
         .count();
-        let bad = sh(&[
-            "tshark",
-            "-r",
-            &pcap,
-            "-Y",
-            "glbp && (_ws.malformed || _ws.expert)",
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-            "-e",
-            "_ws.expert.message",
-            "-e",
-            "_ws.malformed",
-        ]);
+        let bad = sh(&format!(
+            "tshark -r {pcap} -Y glbp&&(_ws.malformed||_ws.expert) -T fields \
+             -e frame.number -e _ws.expert.message -e _ws.malformed"
+        ));
         (count, bad.lines().map(String::from).collect())
     }
 
@@ -1037,25 +941,10 @@ weighting = {{ max = {w} }}
     /// [forwarder VMACs advertised]).
     pub fn glbp_frames(&self) -> Vec<(f64, String, String, Vec<String>)> {
         let pcap = self.pcap.to_string_lossy().into_owned();
-        sh(&[
-            "tshark",
-            "-r",
-            &pcap,
-            "-Y",
-            "glbp",
-            "-T",
-            "fields",
-            "-E",
-            "separator=\t",
-            "-e",
-            "frame.time_epoch",
-            "-e",
-            "eth.src",
-            "-e",
-            "glbp.ownerid",
-            "-e",
-            "glbp.reqresp.virtualmac",
-        ])
+        sh(&format!(
+            "tshark -r {pcap} -Y glbp -T fields -e frame.time_epoch -e eth.src \
+             -e glbp.ownerid -e glbp.reqresp.virtualmac"
+        ))
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
