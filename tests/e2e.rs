@@ -415,7 +415,7 @@ fn restart_within_redirect() {
         .unwrap();
     let delay = back - t0;
     assert!(
-        delay >= 2.0 && delay <= 2.0 + HOLD + 1.0,
+        (2.0..=2.0 + HOLD + 1.0).contains(&delay),
         "r2 reclaimed {own} {delay:.2} s after restart (preempt delay 2 s)"
     );
     assert_eq!(
@@ -486,7 +486,7 @@ fn redirect_and_timeout_expiry() {
     // Until timeout the secondary still forwards the dead VMAC: the victim
     // host, which keeps it cached, loses nothing.
     let ok = wait_for(Duration::from_secs(12), || {
-        lab.holders().get(&dead).is_none()
+        !lab.holders().contains_key(&dead)
     });
     assert!(ok, "{dead} never timed out\n{}", lab.describe());
     let gone = lab.routers[new]
@@ -621,8 +621,8 @@ fn authentication_mismatch() {
     lab.wait_flowing(&ps, 1.0, Duration::from_secs(5));
     let t1 = now();
     // The group did not move.
-    for i in 0..2 {
-        let changes: Vec<String> = lab.routers[i].lines()[before[i]..]
+    for (i, (r, &from)) in lab.routers.iter().zip(&before).take(2).enumerate() {
+        let changes: Vec<String> = r.lines()[from..]
             .iter()
             .filter(|(_, l)| l.contains("STATECHANGE"))
             .map(|(_, l)| l.clone())
