@@ -345,6 +345,7 @@ fn live() -> &'static Mutex<Vec<String>> {
                     let labs = LIVE.get().map(|l| l.lock().unwrap().clone());
                     for p in labs.unwrap_or_default() {
                         remove_prefix(&p);
+                        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(&p));
                     }
                     std::process::exit(130);
                 }
@@ -412,6 +413,18 @@ fn remove_stale(family: &str) {
     for pid in pids {
         eprintln!("removing stale lab objects {family}-{pid}-*");
         remove_prefix(&format!("{family}-{pid}"));
+    }
+    // Configs and logs of dead runs (kept when a scenario failed).
+    if let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_prefix(&format!("{family}-"))
+                .and_then(|r| r.split('-').next());
+            if pid.is_some_and(|p| p != me && !Path::new(&format!("/proc/{p}")).exists()) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
     }
 }
 
