@@ -994,11 +994,28 @@ weighting = {{ max = {w} }}
                 fw
             );
         }
-        s + &format!("logs in {}\n", self.dir.display())
+        s + &self.describe_ro()
     }
 
+    /// Each router's last counters and log lines (for failure messages).
     fn describe_ro(&self) -> String {
-        format!("logs in {}", self.dir.display())
+        let mut s = String::new();
+        for (i, r) in self.routers.iter().enumerate() {
+            let lines = r.lines();
+            let last_stats = lines.iter().rev().find(|(_, l)| l.contains("stats: "));
+            let tail: Vec<&str> = lines
+                .iter()
+                .filter(|(_, l)| !l.contains("stats: ") && !l.contains("control: "))
+                .map(|(_, l)| l.as_str())
+                .collect();
+            s += &format!(
+                "--- r{} last {}\n{}\n",
+                i + 1,
+                last_stats.map_or("", |(_, l)| l.as_str()),
+                tail[tail.len().saturating_sub(12)..].join("\n")
+            );
+        }
+        s + &format!("logs in {}\n", self.dir.display())
     }
 }
 
