@@ -37,8 +37,9 @@ fn glbpd() -> &'static Path {
 /// Prints a scenario's measurement and appends it to the outages file.
 fn record(scenario: &str, what: &str) {
     let line = format!("{scenario}: {what}");
-    println!("{line}");
-    eprintln!("{line}");
+    // Straight to the process's stderr: the test harness captures only
+    // print!/eprint!, and CI runs without --nocapture.
+    let _ = writeln!(std::io::stderr(), "{line}");
     let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .expect("target dir")
@@ -48,12 +49,8 @@ fn record(scenario: &str, what: &str) {
         .append(true)
         .open(target)
     {
-        let _ = writeln!(f, "{} {line}", chrono_stamp());
+        let _ = writeln!(f, "{:.0} {line}", now());
     }
-}
-
-fn chrono_stamp() -> String {
-    format!("{:.0}", now())
 }
 
 /// Every GLBP frame captured on the LAN decodes cleanly.
@@ -127,7 +124,12 @@ fn convergence_round_robin() {
     let h = lab.holders();
     assert_eq!(h.len(), 3, "{h:?}");
     for v in h.keys() {
-        assert_eq!(count(&vmacs, v), 2, "round-robin spread {vmacs:?}");
+        assert_eq!(
+            count(&vmacs, v),
+            2,
+            "round-robin spread {vmacs:?}; ARP for the VIP:\n{}",
+            lab.arp_log()
+        );
     }
     assert_capture_clean(&mut lab, "convergence round-robin");
 }
@@ -148,7 +150,8 @@ fn convergence_weighted() {
         assert_eq!(
             count(&vmacs, v),
             want,
-            "weighted spread {vmacs:?} over {h:?}"
+            "weighted spread {vmacs:?} over {h:?}; ARP for the VIP:\n{}",
+            lab.arp_log()
         );
     }
     assert_capture_clean(&mut lab, "convergence weighted");

@@ -950,6 +950,18 @@ weighting = {{ max = {w} }}
         (count, bad.lines().map(String::from).collect())
     }
 
+    /// ARP for the VIP in the capture, one line per frame (time, opcode,
+    /// sender IP, sender MAC, Ethernet source): for failure messages.
+    pub fn arp_log(&mut self) -> String {
+        self.check_capture();
+        let pcap = self.pcap.to_string_lossy().into_owned();
+        sh_ok(&format!(
+            "tshark -r {pcap} -Y arp.dst.proto_ipv4=={VIP}||arp.src.proto_ipv4=={VIP} -T fields \
+             -e frame.time_relative -e arp.opcode -e arp.src.proto_ipv4 -e arp.src.hw_mac -e eth.src"
+        ))
+        .unwrap_or_default()
+    }
+
     /// GLBP frames in the capture: (time, Ethernet source, owner ID,
     /// [forwarder VMACs advertised]).
     pub fn glbp_frames(&self) -> Vec<(f64, String, String, Vec<String>)> {
