@@ -310,17 +310,17 @@ fn avf_crash() {
     let from_vmac = lab
         .glbp_frames()
         .iter()
-        .filter(|(t, src, o, _)| *t > t0 && *src == dead && *o == owner)
+        .filter(|f| f.time > t0 && f.eth_src == dead && f.owner == owner && f.hello)
         .count();
     assert!(
         from_vmac >= 3,
-        "r{} sent {from_vmac} GLBP frames from {dead} after the kill",
+        "r{} sent {from_vmac} hellos from {dead} after the kill",
         new + 1
     );
     record(
         s,
         &format!(
-            "{from_vmac} GLBP frames from {dead} by r{} after the kill",
+            "{from_vmac} hellos from {dead} by r{} after the kill",
             new + 1
         ),
     );
@@ -558,7 +558,7 @@ fn redirect_and_timeout_expiry() {
     let late_frames = lab
         .glbp_frames()
         .into_iter()
-        .filter(|(t, src, _, v)| *t > gone + HOLD && (*src == dead || v.contains(&dead)))
+        .filter(|f| f.time > gone + HOLD && (f.eth_src == dead || f.vmacs.contains(&dead)))
         .count();
     assert_eq!(late_frames, 0, "{dead} still on the wire after timeout");
     assert_capture_clean(&mut lab, s);

@@ -268,6 +268,18 @@ impl Router {
     }
 }
 
+/// One GLBP frame of the LAN capture, as tshark decodes it.
+pub struct GlbpFrame {
+    pub time: f64,
+    pub eth_src: String,
+    /// Owner ID: the sender's own MAC.
+    pub owner: String,
+    /// Carries a Hello TLV.
+    pub hello: bool,
+    /// VMACs of the forwarder TLVs.
+    pub vmacs: Vec<String>,
+}
+
 /// A host's continuous ping to the server (`ping -D -i 0.02`).
 pub struct Pinger {
     pub host: usize,
@@ -962,30 +974,28 @@ weighting = {{ max = {w} }}
         .unwrap_or_default()
     }
 
-    /// GLBP frames in the capture: (time, Ethernet source, owner ID,
-    /// [forwarder VMACs advertised]).
-    pub fn glbp_frames(&self) -> Vec<(f64, String, String, Vec<String>)> {
+    /// GLBP frames in the capture.
+    pub fn glbp_frames(&self) -> Vec<GlbpFrame> {
         let pcap = self.pcap.to_string_lossy().into_owned();
         sh(&format!(
             "tshark -r {pcap} -Y glbp -T fields -e frame.time_epoch -e eth.src \
-             -e glbp.ownerid -e glbp.reqresp.virtualmac"
+             -e glbp.ownerid -e glbp.hello.vgstate -e glbp.reqresp.virtualmac"
         ))
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            Some((
-                f.first()?.parse().ok()?,
-                f.get(1)?.to_string(),
-                f.get(2)?.to_string(),
-                f.get(3)
-                    .map(|v| {
-                        v.split(',')
-                            .filter(|s| !s.is_empty())
-                            .map(String::from)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            ))
+            Some(GlbpFrame {
+                time: f.first()?.parse().ok()?,
+                eth_src: f.get(1)?.to_string(),
+                owner: f.get(2)?.to_string(),
+                hello: !f.get(3)?.is_empty(),
+                vmacs: f.get(4).map_or_else(Vec::new, |v| {
+                    v.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect()
+                }),
+            })
         })
         .collect()
     }
