@@ -113,6 +113,19 @@ fn converge(lab: &mut Lab, scenario: &str) -> Vec<String> {
     vmacs
 }
 
+/// Each VMAC is in as many hosts' caches as `want(router holding it)`.
+fn assert_spread(lab: &mut Lab, vmacs: &[String], policy: &str, want: impl Fn(usize) -> usize) {
+    let h = lab.holders();
+    for (v, rs) in &h {
+        assert_eq!(
+            count(vmacs, v),
+            want(rs[0]),
+            "{policy} spread {vmacs:?} over {h:?}; ARP for the VIP:\n{}",
+            lab.arp_log()
+        );
+    }
+}
+
 #[test]
 fn convergence_round_robin() {
     let _g = serial();
@@ -123,14 +136,7 @@ fn convergence_round_robin() {
     // Three forwarders, six hosts asking in turn: two hosts each.
     let h = lab.holders();
     assert_eq!(h.len(), 3, "{h:?}");
-    for v in h.keys() {
-        assert_eq!(
-            count(&vmacs, v),
-            2,
-            "round-robin spread {vmacs:?}; ARP for the VIP:\n{}",
-            lab.arp_log()
-        );
-    }
+    assert_spread(&mut lab, &vmacs, "round-robin", |_| 2);
     assert_capture_clean(&mut lab, "convergence round-robin");
 }
 
@@ -144,16 +150,7 @@ fn convergence_weighted() {
     let mut lab = Lab::start(glbpd(), spec);
     let vmacs = converge(&mut lab, "convergence weighted");
     // Weights 100:50:50 over 8 hosts (two full cycles): 4, 2, 2.
-    let h = lab.holders();
-    for (v, rs) in &h {
-        let want = if rs[0] == 0 { 4 } else { 2 };
-        assert_eq!(
-            count(&vmacs, v),
-            want,
-            "weighted spread {vmacs:?} over {h:?}; ARP for the VIP:\n{}",
-            lab.arp_log()
-        );
-    }
+    assert_spread(&mut lab, &vmacs, "weighted", |r| if r == 0 { 4 } else { 2 });
     assert_capture_clean(&mut lab, "convergence weighted");
 }
 
