@@ -83,7 +83,7 @@ fn main() {
     lab.wait_converged(Duration::from_secs(60));
     println!("hosts resolve the virtual IP {VIP} one after the other ...");
     for h in 0..6 {
-        if !lab.host_ping(h, 5) {
+        if !lab.host_ping(h, TRIES) {
             eprintln!("warning: host h{} cannot reach the server yet", h + 1);
         }
     }

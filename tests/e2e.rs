@@ -75,7 +75,7 @@ fn resolve_all(lab: &mut Lab, hosts: std::ops::Range<usize>) -> Vec<String> {
     hosts
         .map(|h| {
             assert!(
-                lab.host_ping(h, 3),
+                lab.host_ping(h, TRIES),
                 "host {} cannot reach the server\n{}",
                 h + 1,
                 lab.describe()
@@ -177,7 +177,7 @@ fn convergence_host_dependent() {
             .unwrap();
         assert_eq!(*got, vmac(want), "host {}", h + 1);
         lab.host_forget(h);
-        assert!(lab.host_ping(h, 3));
+        assert!(lab.host_ping(h, TRIES));
         assert_eq!(lab.host_vmac(h).as_ref(), Some(got), "host {} again", h + 1);
     }
     assert_capture_clean(&mut lab, "convergence host-dependent");
@@ -356,7 +356,7 @@ fn avg_crash() {
     // A new host gets an answer from the new AVG and reaches the server.
     assert_eq!(lab.host_vmac(3), None);
     assert!(
-        lab.host_ping(3, 3),
+        lab.host_ping(3, TRIES),
         "new host cannot reach the server\n{}",
         lab.describe()
     );
@@ -602,7 +602,7 @@ fn partition_and_heal() {
         ),
     );
     for h in 0..2 {
-        assert!(lab.host_ping(h, 3), "host {} after heal", h + 1);
+        assert!(lab.host_ping(h, TRIES), "host {} after heal", h + 1);
     }
     assert_capture_clean(&mut lab, s);
 }

@@ -26,6 +26,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const VIP: &str = "10.0.0.1";
+/// Pings a host tries before calling the server unreachable. glbpd drops
+/// (does not queue) a packet whose next hop it is still resolving, so on a
+/// fresh path the first pings can be lost once at the forwarding router
+/// (server unresolved) and once at the return router (host unresolved).
+pub const TRIES: usize = 5;
 pub const SERVER: &str = "192.0.2.100";
 pub const GROUP: u16 = 1;
 
