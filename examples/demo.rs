@@ -77,6 +77,9 @@ fn main() {
     spec.timeout_s = 600;
     spec.forwarder_preempt_delay_s = 10;
     spec.capture = false;
+    // GLBP on the uplink too: the server returns traffic through its own
+    // virtual gateway, so any router may die.
+    spec.uplink_group = true;
     println!("building the lab: 3 routers, 6 hosts, server {SERVER} ...");
     let mut lab = Lab::start(&glbpd, spec);
     println!("waiting for GLBP to elect an AVG and split the forwarders ...");
@@ -201,7 +204,7 @@ fn view(lab: &mut Lab, pingers: &[Pinger]) -> String {
         .map(|p| p.to_string())
         .unwrap_or_default();
     out += &format!(
-        "\ntry, in another terminal:  kill -9 {r1}   (r1 dies: another router takes its VMAC over after hold = 3 s)\n\
+        "\ntry, in another terminal:  kill -9 {r1}   (r1 dies: other routers take its VMACs over after hold = 3 s)\n\
          \x20                          ip netns exec {}-lan ip link set r2 nomaster   (partition r2)\n",
         lab.prefix
     );

@@ -32,6 +32,7 @@ pub const VIP: &str = "10.0.0.1";
 /// (server unresolved) and once at the return router (host unresolved).
 pub const TRIES: usize = 5;
 pub const SERVER: &str = "192.0.2.100";
+pub const UPLINK_VIP: &str = "192.0.2.1";
 pub const GROUP: u16 = 1;
 
 /// The virtual MAC of forwarder `n` of group 1.
@@ -144,6 +145,11 @@ pub struct LabSpec {
     /// Which routers are started by `Lab::start` (the others with
     /// `start_router`).
     pub start: Vec<usize>,
+    /// A second GLBP group (2, VIP `UPLINK_VIP`) on the routers' uplinks,
+    /// and the server's route back to the hosts through it: the return
+    /// path then survives any router too. Off in the tests, which route
+    /// back through a chosen survivor to measure one side at a time.
+    pub uplink_group: bool,
 }
 
 impl LabSpec {
@@ -167,6 +173,7 @@ impl LabSpec {
             host_reachable_ms: 3_600_000,
             capture: true,
             start: (0..routers).collect(),
+            uplink_group: false,
         }
     }
 }
@@ -571,8 +578,16 @@ impl Lab {
             std::fs::write(&r.config, self.router_config(i, &r)).expect("write config");
             self.routers.push(r);
         }
-        // Replies to the hosts go back through the last router started.
-        self.return_via(*self.spec.start.last().expect("a router to start"));
+        if self.spec.uplink_group {
+            let up = self.up_ns();
+            nsx(
+                &up,
+                &format!("ip route replace 10.0.0.0/24 via {UPLINK_VIP}"),
+            );
+        } else {
+            // Replies to the hosts go back through the last router started.
+            self.return_via(*self.spec.start.last().expect("a router to start"));
+        }
         if self.spec.capture {
             let child = Command::new("ip")
                 .args([
@@ -637,7 +652,7 @@ timeout_s = {timeout}
 forwarder_preempt_delay_s = {fpd}
 load_balancing = "{lb}"
 weighting = {{ max = {w} }}
-{auth}"#,
+{auth}{uplink}"#,
             n = i + 1,
             prefix = self.prefix,
             ns = r.ns,
@@ -652,6 +667,15 @@ weighting = {{ max = {w} }}
             fpd = s.forwarder_preempt_delay_s,
             lb = s.load_balancing,
             w = rs.weight,
+            uplink = if s.uplink_group {
+                format!(
+                    "\n[[group]]\nport = \"up0\"\nid = 2\nvip = \"{UPLINK_VIP}\"\n\
+                     priority = {}\nhello_ms = {}\nhold_ms = {}\n",
+                    rs.priority, s.hello_ms, s.hold_ms
+                )
+            } else {
+                String::new()
+            },
         )
     }
 
