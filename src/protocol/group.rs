@@ -688,6 +688,11 @@ impl Group {
             return;
         }
         self.set_active(idx, true, out);
+        self.announce(now, idx, out);
+    }
+
+    /// A ReqResp-only message for forwarder `idx`, sourced from its VMAC.
+    fn announce(&mut self, now: Millis, idx: usize, out: &mut Vec<Action>) {
         if let Some(f) = &self.fwds[idx] {
             let (tlv, vmac) = (self.tlv(f, now), f.vmac);
             let msg = self.message(None, vec![tlv]);
@@ -1368,7 +1373,11 @@ impl Group {
                 }
                 let theirs = (t.priority, p.ip);
                 if f.active && theirs < (f.vf_priority(), self.ip) {
-                    return; // Collision: they back off.
+                    // Collision: they back off. Their claim was sourced
+                    // from the VMAC too and may have been the last one a
+                    // switch saw: announce again so it learns our port.
+                    self.announce(now, idx, out);
+                    return;
                 }
                 if f.active {
                     self.set_active(idx, false, out);

@@ -5,7 +5,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::group::FORWARDER_REQUEST;
 use super::*;
-use crate::wire::glbp::{AuthRepr, GlbpRepr, HelloRepr, ReqRespRepr, VfState, VgState};
+use crate::wire::glbp::{
+    AuthRepr, GlbpRepr, HelloRepr, ReqRespRepr, VfState, VgState, VF_PRIORITY_SECONDARY,
+};
 use crate::wire::MacAddr;
 
 const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 254));
@@ -579,6 +581,51 @@ fn secondary_takes_over_after_hold_and_collisions_resolve_by_priority_then_ip() 
     assert_eq!(h.len(), 1);
     let highest = (0..4).filter(|&r| r != owner).max().unwrap();
     assert_eq!(h, [highest], "highest IP wins the collision");
+}
+
+#[test]
+fn collision_winner_announces_again_from_the_vmac() {
+    // Candidates claim a dead owner's VMAC at the same time, each with a
+    // frame sourced from the VMAC. Whichever claim a switch saw last, it
+    // must end up sending the VMAC to the winner: the winner answers a
+    // lower claim with a fresh announcement, the loser stays silent.
+    let mut n = Net::new(vec![(1, cfg()), (2, cfg()), (3, cfg()), (4, cfg())]);
+    n.run_until(80_000);
+    let v = vmac(1, 2);
+    let owner = n.holders(v)[0];
+    n.crash(owner);
+    let t = n.now;
+    n.run_until(t + HOLD + HELLO + 10);
+    let winner = n.holders(v)[0];
+    let loser = (0..4).find(|&r| r != owner && r != winner).unwrap();
+    assert!(loser < winner, "the highest IP wins");
+    let mut claim = msg_from(
+        (loser + 1) as u8,
+        None,
+        vec![tlv(2, VfState::Active, VF_PRIORITY_SECONDARY)],
+    );
+    claim.src_mac = v;
+    let out = n.event(winner, Event::Rx(claim.clone()));
+    let again: Vec<_> = sends(&out)
+        .into_iter()
+        .filter(|(_, src, m)| {
+            **src == v
+                && m.forwarders
+                    .iter()
+                    .any(|f| f.forwarder == 2 && f.state == VfState::Active)
+        })
+        .collect();
+    assert_eq!(again.len(), 1, "the winner announces {v} again: {out:?}");
+    assert_eq!(n.holders(v), [winner]);
+    // The loser, hearing the winner, backs off without a word.
+    let mut won = msg_from(
+        (winner + 1) as u8,
+        None,
+        vec![tlv(2, VfState::Active, VF_PRIORITY_SECONDARY)],
+    );
+    won.src_mac = v;
+    let out = n.event(loser, Event::Rx(won));
+    assert!(sends(&out).is_empty(), "{out:?}");
 }
 
 #[test]

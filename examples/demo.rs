@@ -1,0 +1,212 @@
+//! `make run`: a GLBP LAN on this machine. Three glbpd routers and six
+//! kernel hosts in network namespaces (the end-to-end tests' lab), an
+//! upstream server, continuous host traffic, and a live view: which host
+//! uses which gateway, and each router in the style of `show glbp brief`.
+//! Ctrl-C tears everything down.
+//!
+//! ```text
+//! demo [--glbpd PATH] [--seconds N]
+//! ```
+//! Needs root (network namespaces). The view is derived from the routers'
+//! logs (`%GLBP-6-STATECHANGE`, `forwarding for`) until `glbpd show` exists.
+
+#[path = "../tests/e2e/lab.rs"]
+mod lab;
+
+use lab::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Cisco's dotted MAC notation: 0007.b400.0101.
+fn dotted(mac: &str) -> String {
+    let hex: String = mac.chars().filter(char::is_ascii_hexdigit).collect();
+    if hex.len() != 12 {
+        return mac.to_string();
+    }
+    format!("{}.{}.{}", &hex[0..4], &hex[4..8], &hex[8..12])
+}
+
+fn usage() -> ! {
+    eprintln!("usage: demo [--glbpd PATH] [--seconds N]");
+    std::process::exit(2);
+}
+
+fn main() {
+    let mut glbpd: Option<PathBuf> = None;
+    let mut seconds: Option<u64> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--glbpd" => glbpd = Some(args.next().unwrap_or_else(|| usage()).into()),
+            "--seconds" => {
+                seconds = Some(
+                    args.next()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or_else(|| usage()),
+                )
+            }
+            _ => usage(),
+        }
+    }
+    // By default the glbpd built next to this example (target/*/glbpd).
+    let glbpd = glbpd.unwrap_or_else(|| {
+        let exe = std::env::current_exe().expect("own path");
+        exe.parent()
+            .and_then(|d| d.parent())
+            .map(|d| d.join("glbpd"))
+            .expect("target dir")
+    });
+    if !glbpd.exists() {
+        eprintln!(
+            "error: {} not found (build it: cargo build --release)",
+            glbpd.display()
+        );
+        std::process::exit(1);
+    }
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("error: the demo creates network namespaces: run it as root");
+        std::process::exit(1);
+    }
+
+    let mut spec = LabSpec::new("demo", "run", 3, 6);
+    // Timers a person can watch: a dead router's VMAC moves after 3 s.
+    spec.hello_ms = 1000;
+    spec.hold_ms = 3000;
+    spec.redirect_s = 60;
+    spec.timeout_s = 600;
+    spec.forwarder_preempt_delay_s = 10;
+    spec.capture = false;
+    // GLBP on the uplink too: the server returns traffic through its own
+    // virtual gateway, so any router may die.
+    spec.uplink_group = true;
+    println!("building the lab: 3 routers, 6 hosts, server {SERVER} ...");
+    let mut lab = Lab::start(&glbpd, spec);
+    println!("waiting for GLBP to elect an AVG and split the forwarders ...");
+    lab.wait_converged(Duration::from_secs(60));
+    println!("hosts resolve the virtual IP {VIP} one after the other ...");
+    for h in 0..6 {
+        if !lab.host_ping(h, TRIES) {
+            eprintln!("warning: host h{} cannot reach the server yet", h + 1);
+        }
+    }
+    let pingers: Vec<Pinger> = (0..6).map(|h| lab.pinger(h)).collect();
+    let started = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        print!("\x1b[2J\x1b[H{}", view(&mut lab, &pingers));
+        if seconds.is_some_and(|s| started.elapsed() >= Duration::from_secs(s)) {
+            break;
+        }
+    }
+    drop(pingers);
+    println!("tearing the lab down");
+}
+
+/// The screen: routers in `show glbp brief` style, then the hosts.
+fn view(lab: &mut Lab, pingers: &[Pinger]) -> String {
+    let holders = lab.holders();
+    let ip_of = |lab: &Lab, rs: &[usize]| {
+        rs.first()
+            .map(|&i| lab.routers[i].lan_ip.clone())
+            .unwrap_or_else(|| "-".into())
+    };
+    let avg = lab.avgs();
+    let standby = lab.with_state("Standby");
+    let (avg_ip, sb_ip) = (ip_of(lab, &avg), ip_of(lab, &standby));
+    let mut out = format!(
+        "glbpd demo: group {GROUP}, virtual IP {VIP}, server {SERVER}; Ctrl-C tears it all down\n\
+         lab namespaces: {}-*, logs and configs in {}\n\n",
+        lab.prefix,
+        lab.dir.display()
+    );
+    // VMAC -> router, for the hosts' table.
+    let mut by_vmac: BTreeMap<String, String> = BTreeMap::new();
+    for (v, rs) in &holders {
+        let names: Vec<String> = rs.iter().map(|i| format!("r{}", i + 1)).collect();
+        by_vmac.insert(v.clone(), names.join("+"));
+    }
+    for i in 0..lab.routers.len() {
+        let up = lab.routers[i].running();
+        let r = &lab.routers[i];
+        let pid = r.pid().map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+        out += &format!(
+            "r{} ({}, pid {pid}, namespace {})\n",
+            i + 1,
+            if up { "running" } else { "stopped" },
+            r.ns
+        );
+        if !up {
+            out += "\n";
+            continue;
+        }
+        let me = r.lan_ip.clone();
+        let local = |ip: &str| {
+            if ip == me {
+                "local".to_string()
+            } else {
+                ip.to_string()
+            }
+        };
+        out += &format!(
+            "{:<10}{:>4} {:>3} {:>3} {:<9}{:<16}{:<16}{}\n",
+            "Interface", "Grp", "Fwd", "Pri", "State", "Address", "Active router", "Standby router"
+        );
+        out += &format!(
+            "{:<10}{:>4} {:>3} {:>3} {:<9}{:<16}{:<16}{}\n",
+            "lan0",
+            GROUP,
+            "-",
+            lab.spec.routers[i].priority,
+            r.vg_state(),
+            VIP,
+            local(&avg_ip),
+            local(&sb_ip)
+        );
+        for (v, rs) in &holders {
+            let n = &v[15..];
+            let state = if rs.contains(&i) { "Active" } else { "Listen" };
+            out += &format!(
+                "{:<10}{:>4} {:>3} {:>3} {:<9}{:<16}{:<16}{}\n",
+                "lan0",
+                GROUP,
+                n.trim_start_matches('0'),
+                "-",
+                state,
+                dotted(v),
+                local(&ip_of(lab, rs)),
+                "-"
+            );
+        }
+        out += "\n";
+    }
+    out += &format!(
+        "{:<5}{:<13}{:<18}{:<9}{}\n",
+        "Host", "IP", "VIP's MAC", "Gateway", "replies/s  (ping -i 0.02 to the server)"
+    );
+    let t = now();
+    for p in pingers {
+        let h = p.host;
+        let mac = lab.host_vmac(h).unwrap_or_else(|| "-".into());
+        let gw = by_vmac.get(&mac).cloned().unwrap_or_else(|| "none".into());
+        let rate = p.replies().iter().filter(|&&x| x > t - 1.0).count();
+        out += &format!(
+            "h{:<4}{:<13}{:<18}{:<9}{}\n",
+            h + 1,
+            Lab::host_ip(h),
+            dotted(&mac),
+            gw,
+            rate
+        );
+    }
+    let r1 = lab.routers[0]
+        .pid()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    out += &format!(
+        "\ntry, in another terminal:  kill -9 {r1}   (r1 dies: other routers take its VMACs over after hold = 3 s)\n\
+         \x20                          ip netns exec {}-lan ip link set r2 nomaster   (partition r2)\n",
+        lab.prefix
+    );
+    out
+}

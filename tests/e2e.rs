@@ -1,0 +1,668 @@
+//! End to end: glbpd routers and kernel hosts in network namespaces
+//! (`tests/e2e/lab.rs`), real failures, outages measured from the hosts'
+//! continuous pings. Needs root. Scenarios run one at a time (a mutex) so
+//! that a 2-core machine keeps its timing; each prints its outages and
+//! appends them to `target/e2e-outages.txt`.
+//!
+//! Timing bounds are the protocol's (hold + hello after a crash, one hello
+//! for a graceful stop or a hand-back) plus `ALLOWANCE`.
+
+#[path = "e2e/lab.rs"]
+mod lab;
+
+use lab::*;
+use nix::sys::signal::Signal;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Added to every protocol bound: one ping interval (20 ms), the adaptive
+/// idle sleeps of the workers and the control loop (about 1 ms each), and
+/// scheduling delays of four processes per router on a shared 2-vCPU VM.
+const ALLOWANCE: f64 = 0.15;
+const HELLO: f64 = 0.1;
+const HOLD: f64 = 0.4;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn glbpd() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_glbpd"))
+}
+
+/// Prints a scenario's measurement and appends it to the outages file.
+fn record(scenario: &str, what: &str) {
+    let line = format!("{scenario}: {what}");
+    // Straight to the process's stderr: the test harness captures only
+    // print!/eprint!, and CI runs without --nocapture.
+    let _ = writeln!(std::io::stderr(), "{line}");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target dir")
+        .join("e2e-outages.txt");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(target)
+    {
+        let _ = writeln!(f, "{:.0} {line}", now());
+    }
+}
+
+/// Every GLBP frame captured on the LAN decodes cleanly.
+fn assert_capture_clean(lab: &mut Lab, scenario: &str) {
+    let (n, bad) = lab.check_capture();
+    assert!(n > 10, "{scenario}: only {n} GLBP frames captured");
+    assert!(
+        bad.is_empty(),
+        "{scenario}: tshark flags GLBP frames (number, expert, malformed):\n{}\npcap: {}",
+        bad.join("\n"),
+        lab.pcap.display()
+    );
+    record(
+        scenario,
+        &format!("capture: {n} GLBP frames, all decode cleanly"),
+    );
+}
+
+/// Hosts resolve the VIP one after the other (so the AVG sees their ARP
+/// requests in order) and reach the server; returns each host's VMAC.
+fn resolve_all(lab: &mut Lab, hosts: std::ops::Range<usize>) -> Vec<String> {
+    hosts
+        .map(|h| {
+            assert!(
+                lab.host_ping(h, TRIES),
+                "host {} cannot reach the server\n{}",
+                h + 1,
+                lab.describe()
+            );
+            lab.host_vmac(h)
+                .unwrap_or_else(|| panic!("host {} has no ARP entry for the VIP", h + 1))
+        })
+        .collect()
+}
+
+fn count(vmacs: &[String], v: &str) -> usize {
+    vmacs.iter().filter(|x| *x == v).count()
+}
+
+/// Converges a lab, has every host resolve and reach the server, checks a
+/// UDP stream, and returns the hosts' VMACs.
+fn converge(lab: &mut Lab, scenario: &str) -> Vec<String> {
+    lab.wait_converged(Duration::from_secs(15));
+    assert_eq!(
+        lab.avgs(),
+        vec![0],
+        "the highest priority is AVG\n{}",
+        lab.describe()
+    );
+    let hosts = lab.spec.hosts;
+    let vmacs = resolve_all(lab, 0..hosts);
+    for h in 0..hosts {
+        let got = lab.host_udp(h, 50);
+        assert_eq!(got, 50, "host {}: UDP echoes from the server", h + 1);
+    }
+    record(
+        scenario,
+        &format!("hosts' VMACs {vmacs:?}; ping and 50/50 UDP echoes per host"),
+    );
+    vmacs
+}
+
+/// Each VMAC is in as many hosts' caches as `want(router holding it)`.
+fn assert_spread(lab: &mut Lab, vmacs: &[String], policy: &str, want: impl Fn(usize) -> usize) {
+    let h = lab.holders();
+    for (v, rs) in &h {
+        assert_eq!(
+            count(vmacs, v),
+            want(rs[0]),
+            "{policy} spread {vmacs:?} over {h:?}; ARP for the VIP:\n{}",
+            lab.arp_log()
+        );
+    }
+}
+
+#[test]
+fn convergence_round_robin() {
+    let _g = serial();
+    let mut lab = Lab::start(glbpd(), LabSpec::new("e2e", "rr", 3, 6));
+    let vmacs = converge(&mut lab, "convergence round-robin");
+    assert_eq!(lab.with_state("Standby"), vec![1], "{}", lab.describe());
+    assert_eq!(lab.with_state("Listen"), vec![2], "{}", lab.describe());
+    // Three forwarders, six hosts asking in turn: two hosts each.
+    let h = lab.holders();
+    assert_eq!(h.len(), 3, "{h:?}");
+    assert_spread(&mut lab, &vmacs, "round-robin", |_| 2);
+    assert_capture_clean(&mut lab, "convergence round-robin");
+}
+
+#[test]
+fn convergence_weighted() {
+    let _g = serial();
+    let mut spec = LabSpec::new("e2e", "wt", 3, 8);
+    spec.load_balancing = "weighted".into();
+    spec.routers[1].weight = 50;
+    spec.routers[2].weight = 50;
+    let mut lab = Lab::start(glbpd(), spec);
+    let vmacs = converge(&mut lab, "convergence weighted");
+    // Weights 100:50:50 over 8 hosts (two full cycles): 4, 2, 2.
+    assert_spread(&mut lab, &vmacs, "weighted", |r| if r == 0 { 4 } else { 2 });
+    assert_capture_clean(&mut lab, "convergence weighted");
+}
+
+#[test]
+fn convergence_host_dependent() {
+    let _g = serial();
+    let mut spec = LabSpec::new("e2e", "hd", 3, 6);
+    spec.load_balancing = "host-dependent".into();
+    let mut lab = Lab::start(glbpd(), spec);
+    let vmacs = converge(&mut lab, "convergence host-dependent");
+    // The AVG's choice is the highest-random-weight forwarder for the
+    // host's MAC; the same host gets the same VMAC again.
+    let numbers: Vec<u8> = lab
+        .holders()
+        .keys()
+        .map(|v| u8::from_str_radix(&v[15..], 16).unwrap())
+        .collect();
+    for (h, got) in vmacs.iter().enumerate() {
+        let mac: glbpd::wire::MacAddr = Lab::host_mac(h).parse().expect("mac");
+        let want = numbers
+            .iter()
+            .max_by_key(|&&n| glbpd::protocol::lb::hrw_score(mac, n))
+            .copied()
+            .unwrap();
+        assert_eq!(*got, vmac(want), "host {}", h + 1);
+        lab.host_forget(h);
+        assert!(lab.host_ping(h, TRIES));
+        assert_eq!(lab.host_vmac(h).as_ref(), Some(got), "host {} again", h + 1);
+    }
+    assert_capture_clean(&mut lab, "convergence host-dependent");
+}
+
+/// Starts a continuous ping on every host and waits until it flows.
+fn pingers(lab: &Lab, hosts: std::ops::Range<usize>) -> Vec<Pinger> {
+    let p: Vec<Pinger> = hosts.map(|h| lab.pinger(h)).collect();
+    lab.wait_flowing(&p, 1.0, Duration::from_secs(10));
+    p
+}
+
+/// Records and bounds each pinger's outage in `[from, to]`.
+/// `event` is the failure's time: gap starts are printed relative to it.
+fn outages(
+    scenario: &str,
+    ps: &[Pinger],
+    vmacs: &[String],
+    (event, from, to): (f64, f64, f64),
+    bound: f64,
+) {
+    let mut worst = 0.0f64;
+    let mut parts = Vec::new();
+    for p in ps {
+        let (at, o) = p.worst_gap(from, to);
+        worst = worst.max(o);
+        parts.push(format!(
+            "h{} ({}) {:.0} ms at {:+.0}",
+            p.host + 1,
+            &vmacs[p.host][15..],
+            o * 1000.0,
+            (at - event) * 1000.0
+        ));
+    }
+    record(
+        scenario,
+        &format!(
+            "outage per host: {}; worst {:.0} ms, bound {:.0} ms",
+            parts.join(", "),
+            worst * 1000.0,
+            bound * 1000.0
+        ),
+    );
+    for p in ps {
+        let o = p.outage(from, to);
+        assert!(
+            o <= bound,
+            "{scenario}: host {} lost {:.0} ms > {:.0} ms",
+            p.host + 1,
+            o * 1000.0,
+            bound * 1000.0
+        );
+    }
+}
+
+/// A forwarder taken over after its owner was killed.
+struct Takeover {
+    /// When the owner was killed.
+    killed: f64,
+    /// When the new holder started forwarding.
+    took: f64,
+    vmac: String,
+    /// The router that forwards it now.
+    by: usize,
+}
+
+/// Kills router `victim` with SIGKILL and waits until exactly one other
+/// router forwards its VMAC.
+fn kill_and_takeover(lab: &mut Lab, victim: usize) -> Takeover {
+    let vmac = lab.routers[victim].forwarding()[0].clone();
+    let killed = lab.signal_router(victim, Signal::SIGKILL);
+    let ok = wait_for(Duration::from_secs(5), || {
+        lab.holders().get(&vmac).is_some_and(|v| v.len() == 1)
+    });
+    assert!(ok, "nobody took {vmac} over\n{}", lab.describe());
+    let by = lab.holders()[&vmac][0];
+    let took = lab.routers[by]
+        .logged_at(&format!("forwarding for {vmac}"), killed)
+        .expect("takeover logged");
+    Takeover {
+        killed,
+        took,
+        vmac,
+        by,
+    }
+}
+
+/// Three routers, r3 a plain AVF (neither AVG nor standby) that is killed:
+/// a survivor takes its VMAC over; two survivors, so nobody is a lone
+/// survivor sending a gratuitous ARP that would move the hosts.
+#[test]
+fn avf_crash() {
+    let _g = serial();
+    let s = "AVF crash (kill -9)";
+    let mut lab = Lab::start(glbpd(), LabSpec::new("e2e", "avf", 3, 6));
+    let vmacs = converge(&mut lab, s);
+    lab.return_via(0);
+    let dead = lab.routers[2].forwarding()[0].clone();
+    let victims: Vec<usize> = (0..6).filter(|&h| vmacs[h] == dead).collect();
+    assert_eq!(victims.len(), 2, "two hosts use r3: {vmacs:?}");
+    let ps = pingers(&lab, 0..6);
+    let Takeover {
+        killed: t0,
+        took,
+        by: new,
+        ..
+    } = kill_and_takeover(&mut lab, 2);
+    lab.wait_flowing(&ps, 1.0, Duration::from_secs(5));
+    let t1 = now();
+    record(
+        s,
+        &format!(
+            "r{} took {dead} over {:.0} ms after the kill",
+            new + 1,
+            (took - t0) * 1000.0
+        ),
+    );
+    outages(s, &ps, &vmacs, (t0, t0 - 0.2, t1), HOLD + HELLO + ALLOWANCE);
+    // The hosts did not re-ARP: they still send to the dead router's VMAC.
+    for &h in &victims {
+        assert_eq!(lab.host_vmac(h).as_ref(), Some(&dead), "host {}", h + 1);
+    }
+    drop(ps);
+    // The new holder announces the VMAC as Ethernet source, owner ID its own.
+    let owner = lab.routers[new].mac.clone();
+    lab.check_capture();
+    let from_vmac = lab
+        .glbp_frames()
+        .iter()
+        .filter(|f| f.time > t0 && f.eth_src == dead && f.owner == owner && f.hello)
+        .count();
+    assert!(
+        from_vmac >= 3,
+        "r{} sent {from_vmac} hellos from {dead} after the kill",
+        new + 1
+    );
+    record(
+        s,
+        &format!(
+            "{from_vmac} hellos from {dead} by r{} after the kill",
+            new + 1
+        ),
+    );
+    assert_capture_clean(&mut lab, s);
+}
+
+#[test]
+fn avg_crash() {
+    let _g = serial();
+    let s = "AVG crash (kill -9)";
+    let mut lab = Lab::start(glbpd(), LabSpec::new("e2e", "avg", 3, 4));
+    // Hosts 1..3 resolve now; host 4 is new after the crash.
+    lab.wait_converged(Duration::from_secs(15));
+    let vmacs = resolve_all(&mut lab, 0..3);
+    lab.return_via(2);
+    let ps = pingers(&lab, 0..3);
+    let t0 = lab.signal_router(0, Signal::SIGKILL);
+    let ok = wait_for(Duration::from_secs(5), || {
+        lab.avgs() == vec![1] && lab.holders().len() == 3 && lab.with_state("Standby") == vec![2]
+    });
+    assert!(
+        ok,
+        "r2 did not become AVG with r3 standby\n{}",
+        lab.describe()
+    );
+    let avg_at = lab.routers[1]
+        .logged_at("state Standby -> Active", t0)
+        .unwrap();
+    lab.wait_flowing(&ps, 1.0, Duration::from_secs(5));
+    let t1 = now();
+    record(
+        s,
+        &format!("r2 AVG {:.0} ms after the kill", (avg_at - t0) * 1000.0),
+    );
+    outages(s, &ps, &vmacs, (t0, t0 - 0.2, t1), HOLD + HELLO + ALLOWANCE);
+    // A new host gets an answer from the new AVG and reaches the server.
+    assert_eq!(lab.host_vmac(3), None);
+    assert!(
+        lab.host_ping(3, TRIES),
+        "new host cannot reach the server\n{}",
+        lab.describe()
+    );
+    let got = lab.host_vmac(3).expect("new host resolved the VIP");
+    assert!(lab.holders().contains_key(&got), "new host got {got}");
+    record(
+        s,
+        &format!("new host resolved the VIP to {got} from the new AVG"),
+    );
+    drop(ps);
+    assert_capture_clean(&mut lab, s);
+}
+
+#[test]
+fn graceful_stop() {
+    let _g = serial();
+    let s = "graceful stop (SIGTERM of the AVG)";
+    let mut lab = Lab::start(glbpd(), LabSpec::new("e2e", "term", 2, 4));
+    let vmacs = converge(&mut lab, s);
+    lab.return_via(1);
+    let ps = pingers(&lab, 0..4);
+    let own = lab.routers[0].forwarding()[0].clone();
+    let t0 = lab.signal_router(0, Signal::SIGTERM);
+    let ok = wait_for(Duration::from_secs(5), || {
+        lab.avgs() == vec![1] && lab.routers[1].forwarding().contains(&own)
+    });
+    assert!(ok, "r2 did not take over\n{}", lab.describe());
+    let took = lab.routers[1]
+        .logged_at(&format!("forwarding for {own}"), t0)
+        .unwrap();
+    // A resignation hands over at once, not after hold.
+    assert!(
+        took - t0 < HOLD,
+        "r2 took {own} {:.0} ms after SIGTERM: waited for hold",
+        (took - t0) * 1000.0
+    );
+    lab.wait_flowing(&ps, 1.0, Duration::from_secs(5));
+    let t1 = now();
+    record(
+        s,
+        &format!("r2 took {own} {:.0} ms after SIGTERM", (took - t0) * 1000.0),
+    );
+    outages(s, &ps, &vmacs, (t0, t0 - 0.2, t1), HELLO + ALLOWANCE);
+    drop(ps);
+    assert_capture_clean(&mut lab, s);
+}
+
+#[test]
+fn restart_within_redirect() {
+    let _g = serial();
+    let s = "restart within redirect";
+    let mut spec = LabSpec::new("e2e", "rst", 2, 4);
+    spec.redirect_s = 20;
+    spec.timeout_s = 40;
+    let mut lab = Lab::start(glbpd(), spec);
+    let vmacs = converge(&mut lab, s);
+    lab.return_via(0);
+    let ps = pingers(&lab, 0..4);
+    let Takeover { vmac: own, by, .. } = kill_and_takeover(&mut lab, 1);
+    assert_eq!(by, 0);
+    lab.wait_flowing(&ps, 0.5, Duration::from_secs(5));
+    // r2 comes back and reclaims its VMAC after the preempt delay (2 s).
+    let t0 = now();
+    lab.start_router(1);
+    let ok = wait_for(Duration::from_secs(10), || {
+        lab.routers[1].forwarding() == vec![own.clone()]
+            && !lab.routers[0].forwarding().contains(&own)
+    });
+    assert!(ok, "r2 did not get {own} back\n{}", lab.describe());
+    let back = lab.routers[1]
+        .logged_at(&format!("forwarding for {own}"), t0)
+        .unwrap();
+    let delay = back - t0;
+    assert!(
+        (2.0..=2.0 + HOLD + 1.0).contains(&delay),
+        "r2 reclaimed {own} {delay:.2} s after restart (preempt delay 2 s)"
+    );
+    assert_eq!(
+        lab.avgs(),
+        vec![0],
+        "the AVG did not change\n{}",
+        lab.describe()
+    );
+    lab.wait_flowing(&ps, 1.0, Duration::from_secs(5));
+    let t1 = now();
+    record(
+        s,
+        &format!("r2 reclaimed {own} {:.2} s after restarting", delay),
+    );
+    outages(
+        &format!("{s}, hand-back"),
+        &ps,
+        &vmacs,
+        (back, t0, t1),
+        HELLO + ALLOWANCE,
+    );
+    drop(ps);
+    assert_capture_clean(&mut lab, s);
+}
+
+/// Three routers; r3 (a plain AVF) dies and stays dead. Redirect 4 s,
+/// timeout 8 s.
+#[test]
+fn redirect_and_timeout_expiry() {
+    let _g = serial();
+    let s = "redirect and timeout expiry";
+    let mut spec = LabSpec::new("e2e", "rto", 3, 5);
+    spec.redirect_s = 4;
+    spec.timeout_s = 8;
+    let mut lab = Lab::start(glbpd(), spec);
+    // Hosts 1..3 resolve (one per VMAC); hosts 4, 5 are new hosts later.
+    lab.wait_converged(Duration::from_secs(15));
+    let vmacs = resolve_all(&mut lab, 0..3);
+    lab.return_via(0);
+    let dead = lab.routers[2].forwarding()[0].clone();
+    let victim = vmacs
+        .iter()
+        .position(|v| *v == dead)
+        .expect("a host uses r3");
+    let ps = pingers(&lab, 0..3);
+    let Takeover {
+        killed: t0,
+        by: new,
+        ..
+    } = kill_and_takeover(&mut lab, 2);
+    // Within redirect the AVG still hands the dead VMAC out (round-robin
+    // over all three), so new hosts get it too.
+    let early: Vec<String> = (0..3).filter_map(|_| lab.host_resolve(3)).collect();
+    assert!(now() - t0 < 4.0, "too slow to sample within redirect");
+    assert!(early.contains(&dead), "within redirect: {early:?}");
+    // After redirect: nobody new gets it.
+    let redirect_end = t0 + 4.0 + HOLD + ALLOWANCE;
+    std::thread::sleep(Duration::from_secs_f64((redirect_end - now()).max(0.0)));
+    let late: Vec<String> = (0..4).filter_map(|_| lab.host_resolve(4)).collect();
+    assert!(now() < t0 + 8.0, "too slow to sample before timeout");
+    assert_eq!(late.len(), 4, "after redirect: {late:?}");
+    assert!(!late.contains(&dead), "after redirect: {late:?}");
+    record(
+        s,
+        &format!("within redirect new hosts got {early:?}; after it {late:?}"),
+    );
+    // Until timeout the secondary still forwards the dead VMAC: the victim
+    // host, which keeps it cached, loses nothing.
+    let ok = wait_for(Duration::from_secs(12), || {
+        !lab.holders().contains_key(&dead)
+    });
+    assert!(ok, "{dead} never timed out\n{}", lab.describe());
+    let gone = lab.routers[new]
+        .logged_at(&format!("no longer forwarding for {dead}"), t0)
+        .unwrap();
+    assert!(
+        (8.0 - HOLD - 0.5..=8.0 + 1.0).contains(&(gone - t0)),
+        "{dead} removed {:.2} s after the kill (timeout 8 s)",
+        gone - t0
+    );
+    let before = ps[victim].outage(t0 + HOLD + HELLO + ALLOWANCE + 0.1, gone - 0.05);
+    assert!(
+        before <= ALLOWANCE,
+        "victim lost {before:.3} s while the secondary forwarded"
+    );
+    // The victim's cache entry ages (as a host's would): it re-ARPs and
+    // gets a surviving VMAC.
+    assert_eq!(
+        lab.host_vmac(victim).as_ref(),
+        Some(&dead),
+        "victim re-ARPed early"
+    );
+    lab.host_age(victim, &dead);
+    let ok = wait_for(Duration::from_secs(10), || {
+        lab.host_vmac(victim)
+            .is_some_and(|v| v != dead && lab.holders().contains_key(&v))
+    });
+    assert!(ok, "victim kept {:?}", lab.host_vmac(victim));
+    lab.wait_flowing(&ps, 0.5, Duration::from_secs(5));
+    let t1 = now();
+    let after = ps[victim].outage(gone - 0.05, t1);
+    // The host's own ARP timers bound that: delay_first_probe_time (1 s),
+    // three unanswered unicast probes (1 s each), one broadcast (1 s).
+    assert!(
+        after <= 5.0 + ALLOWANCE,
+        "victim lost {after:.3} s after timeout"
+    );
+    record(
+        s,
+        &format!(
+            "{dead} deleted {:.2} s after the kill; the victim host lost {:.0} ms from the deletion \
+             until its aged entry re-resolved, {:.0} ms while the secondary held it",
+            gone - t0,
+            after * 1000.0,
+            before * 1000.0
+        ),
+    );
+    drop(ps);
+    // Gone everywhere: no GLBP frame advertises or is sourced from it.
+    lab.check_capture();
+    let late_frames = lab
+        .glbp_frames()
+        .into_iter()
+        .filter(|f| f.time > gone + HOLD && (f.eth_src == dead || f.vmacs.contains(&dead)))
+        .count();
+    assert_eq!(late_frames, 0, "{dead} still on the wire after timeout");
+    assert_capture_clean(&mut lab, s);
+}
+
+#[test]
+fn partition_and_heal() {
+    let _g = serial();
+    let s = "partition and heal";
+    let mut lab = Lab::start(glbpd(), LabSpec::new("e2e", "part", 2, 2));
+    converge(&mut lab, s);
+    lab.lan_link(1, false);
+    let ok = wait_for(Duration::from_secs(5), || {
+        lab.avgs() == vec![0, 1] && lab.holders().values().all(|v| v.len() == 2)
+    });
+    assert!(
+        ok,
+        "partitioned routers did not both go active\n{}",
+        lab.describe()
+    );
+    let t0 = now();
+    lab.lan_link(1, true);
+    // Within hold + hello (plus allowance) of the heal: one AVG, and no
+    // VMAC forwarded twice; and it stays so.
+    let ok = wait_for(Duration::from_secs_f64(HOLD + HELLO + ALLOWANCE), || {
+        lab.avgs().len() == 1 && lab.holders().values().all(|v| v.len() == 1)
+    });
+    let healed = now() - t0;
+    assert!(ok, "not healed within hold + hello\n{}", lab.describe());
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            lab.avgs().len() == 1 && lab.holders().values().all(|v| v.len() == 1),
+            "flapped after heal\n{}",
+            lab.describe()
+        );
+    }
+    assert_eq!(lab.holders().len(), 2, "{}", lab.describe());
+    record(
+        s,
+        &format!(
+            "single AVG and single forwarder per VMAC {:.0} ms after the heal",
+            healed * 1000.0
+        ),
+    );
+    for h in 0..2 {
+        assert!(lab.host_ping(h, TRIES), "host {} after heal", h + 1);
+    }
+    assert_capture_clean(&mut lab, s);
+}
+
+#[test]
+fn authentication_mismatch() {
+    let _g = serial();
+    let s = "authentication mismatch";
+    let mut spec = LabSpec::new("e2e", "auth", 3, 2);
+    for r in &mut spec.routers {
+        r.md5 = Some("right-key".into());
+    }
+    spec.routers[2].md5 = Some("wrong-key".into());
+    spec.start = vec![0, 1];
+    let mut lab = Lab::start(glbpd(), spec);
+    let vmacs = converge(&mut lab, s);
+    lab.return_via(0);
+    let ps = pingers(&lab, 0..2);
+    let before: Vec<usize> = lab.routers.iter().map(|r| r.lines().len()).collect();
+    let t0 = now();
+    lab.start_router(2);
+    let ok = wait_for(Duration::from_secs(10), || {
+        lab.routers[..2].iter().all(|r| {
+            r.control()
+                .and_then(|c| c["glbp_auth_failed"].as_u64())
+                .is_some_and(|n| n >= 10)
+        })
+    });
+    assert!(ok, "r1 and r2 do not count r3's bad hellos");
+    assert!(lab.routers[0].logged_at("%GLBP-4-BADAUTH", t0).is_some());
+    lab.wait_flowing(&ps, 1.0, Duration::from_secs(5));
+    let t1 = now();
+    // The group did not move. (r3 itself, hearing no valid hello, makes
+    // itself AVG and claims forwarder 1, the same VMAC as r1's, as IOS
+    // does; the record shows it. Hosts still reach the server since r3
+    // routes too.)
+    for (i, (r, &from)) in lab.routers.iter().zip(&before).take(2).enumerate() {
+        let changes: Vec<String> = r.lines()[from..]
+            .iter()
+            .filter(|(_, l)| l.contains("STATECHANGE"))
+            .map(|(_, l)| l.clone())
+            .collect();
+        assert!(changes.is_empty(), "r{} changed state: {changes:?}", i + 1);
+    }
+    assert_eq!(lab.avgs().iter().filter(|&&i| i < 2).count(), 1);
+    let n: Vec<u64> = lab.routers[..2]
+        .iter()
+        .map(|r| r.control().unwrap()["glbp_auth_failed"].as_u64().unwrap())
+        .collect();
+    record(
+        s,
+        &format!(
+            "r3 (wrong key) counted as glbp_auth_failed {n:?} by r1, r2; r3 itself: \
+             gateway {}, forwarders {:?}; VMAC holders {:?}",
+            lab.routers[2].vg_state(),
+            lab.routers[2].vf_states(),
+            lab.holders()
+        ),
+    );
+    outages(s, &ps, &vmacs, (t0, t0, t1), HOLD + HELLO + ALLOWANCE);
+    drop(ps);
+    assert_capture_clean(&mut lab, s);
+}
