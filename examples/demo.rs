@@ -7,8 +7,9 @@
 //! ```text
 //! demo [--glbpd PATH] [--seconds N]
 //! ```
-//! Needs root (network namespaces). The view is derived from the routers'
-//! logs (`%GLBP-6-STATECHANGE`, `forwarding for`) until `glbpd show` exists.
+//! Needs root (network namespaces). Each router's table is its own
+//! `glbpd show brief`; which router holds a host's VMAC is read from the
+//! routers' logs.
 
 #[path = "../tests/e2e/lab.rs"]
 mod lab;
@@ -106,14 +107,6 @@ fn main() {
 /// The screen: routers in `show glbp brief` style, then the hosts.
 fn view(lab: &mut Lab, pingers: &[Pinger]) -> String {
     let holders = lab.holders();
-    let ip_of = |lab: &Lab, rs: &[usize]| {
-        rs.first()
-            .map(|&i| lab.routers[i].lan_ip.clone())
-            .unwrap_or_else(|| "-".into())
-    };
-    let avg = lab.avgs();
-    let standby = lab.with_state("Standby");
-    let (avg_ip, sb_ip) = (ip_of(lab, &avg), ip_of(lab, &standby));
     let mut out = format!(
         "glbpd demo: group {GROUP}, virtual IP {VIP}, server {SERVER}; Ctrl-C tears it all down\n\
          lab namespaces: {}-*, logs and configs in {}\n\n",
@@ -140,44 +133,20 @@ fn view(lab: &mut Lab, pingers: &[Pinger]) -> String {
             out += "\n";
             continue;
         }
-        let me = r.lan_ip.clone();
-        let local = |ip: &str| {
-            if ip == me {
-                "local".to_string()
-            } else {
-                ip.to_string()
-            }
-        };
-        out += &format!(
-            "{:<10}{:>4} {:>3} {:>3} {:<9}{:<16}{:<16}{}\n",
-            "Interface", "Grp", "Fwd", "Pri", "State", "Address", "Active router", "Standby router"
-        );
-        out += &format!(
-            "{:<10}{:>4} {:>3} {:>3} {:<9}{:<16}{:<16}{}\n",
-            "lan0",
-            GROUP,
-            "-",
-            lab.spec.routers[i].priority,
-            r.vg_state(),
-            VIP,
-            local(&avg_ip),
-            local(&sb_ip)
-        );
-        for (v, rs) in &holders {
-            let n = &v[15..];
-            let state = if rs.contains(&i) { "Active" } else { "Listen" };
-            out += &format!(
-                "{:<10}{:>4} {:>3} {:>3} {:<9}{:<16}{:<16}{}\n",
-                "lan0",
-                GROUP,
-                n.trim_start_matches('0'),
-                "-",
-                state,
-                dotted(v),
-                local(&ip_of(lab, rs)),
-                "-"
-            );
-        }
+        // The router's own view, as an operator would ask for it.
+        let shown = std::process::Command::new(&lab.glbpd)
+            .args(["show", "brief", "--prefix", &r.ns])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(if o.status.success() {
+                    &o.stdout
+                } else {
+                    &o.stderr
+                })
+                .into_owned()
+            })
+            .unwrap_or_else(|e| format!("glbpd show: {e}\n"));
+        out += &shown;
         out += "\n";
     }
     out += &format!(
