@@ -364,8 +364,20 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Counts, RunError> {
     let started = Instant::now();
     let mut next_stats = started;
     let mut last_stats = Counts::default();
+    let republish =
+        (d.republish_hz > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(d.republish_hz)));
+    let mut next_republish = started;
     while !stop.load(Ordering::Relaxed) {
-        let busy = ctl.poll();
+        let mut busy = ctl.poll();
+        if let Some(period) = republish {
+            // Benchmark knob: swap in a fresh snapshot at a fixed rate.
+            let now = Instant::now();
+            if now >= next_republish {
+                ctl.publish();
+                next_republish = (next_republish + period).max(now);
+                busy = true;
+            }
+        }
         control_counters.publish(&ctl.counts);
         if log::log_enabled!(log::Level::Debug) && Instant::now() >= next_stats {
             next_stats += Duration::from_secs(1);
