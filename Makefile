@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build release run test lint deps sim-sweep clean
+.PHONY: all build release run test lint deps sim-sweep clean bench
 
 all: build
 
@@ -29,6 +29,10 @@ test: deps
 	$(CARGO) build --release
 	$(CARGO) test
 	$(MAKE) --no-print-directory lint
+
+# Benchmarks against l3fwd and testpmd (bench/README.md); BENCH_ARGS="--quick".
+bench: deps
+	bench/run.sh $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean
