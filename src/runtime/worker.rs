@@ -336,7 +336,12 @@ pub(crate) fn flush(path: &mut TxPath, b: &mut Burst, port: usize, c: &mut Count
         TxPath::Queue(q) => {
             let bytes: u64 = b.iter_lens().map(u64::from).sum();
             let sent = q.tx(b);
-            let left: u64 = b.iter_lens().map(u64::from).sum();
+            // What the device refused is still in `b` (rarely anything).
+            let left: u64 = if b.is_empty() {
+                0
+            } else {
+                b.iter_lens().map(u64::from).sum()
+            };
             c.tx_packets[port] += sent as u64;
             c.tx_bytes[port] += bytes - left;
         }
