@@ -33,13 +33,15 @@ pub enum Verdict {
 }
 
 /// Decides the fate of one frame received on port `ingress`, rewriting it
-/// in place when it is forwarded.
+/// in place when it is forwarded. `last_hop` must be cleared whenever `st`
+/// changes (the poll loop clears it every round).
 #[inline]
 pub fn process<R: Routes>(
     pkt: &mut [u8],
     ingress: usize,
     st: &DataplaneState<R>,
     turns: &mut Turns,
+    last_hop: &mut LastHop,
 ) -> Verdict {
     let Some(port) = st.ports.get(ingress) else {
         return Verdict::Drop(Drop::Other);
@@ -106,6 +108,7 @@ pub fn process<R: Routes>(
             if ip.decrement_ttl().is_none() {
                 return Verdict::Exception;
             }
+            let LastHop(last) = last_hop;
             let Some(hop) = st
                 .routes
                 .lookup(dst_ip)
@@ -117,10 +120,17 @@ pub fn process<R: Routes>(
                 return Verdict::Drop(Drop::NoRoute);
             };
             let nh_ip = hop.via.unwrap_or(dst_ip);
-            let Some(mac) = out.neighbors.get(&nh_ip) else {
-                return Verdict::Unresolved(hop.port, nh_ip);
+            let mac = match last {
+                Some((p, ip, mac)) if *p == hop.port && *ip == nh_ip => *mac,
+                _ => {
+                    let Some(mac) = out.neighbors.get(&nh_ip) else {
+                        return Verdict::Unresolved(hop.port, nh_ip);
+                    };
+                    *last = Some((hop.port, nh_ip, *mac));
+                    *mac
+                }
             };
-            eth.set_dst_addr(*mac);
+            eth.set_dst_addr(mac);
             eth.set_src_addr(out.mac);
             Verdict::Forward(hop.port)
         }
@@ -138,6 +148,20 @@ fn is_glbp_v4(ip_bytes: &[u8]) -> bool {
         return false;
     }
     udp::Packet::new_checked(ip.payload()).is_ok_and(|u| u.dst_port() == glbp::UDP_PORT)
+}
+
+/// The last neighbour resolved, (egress port, next-hop IP, MAC): most
+/// traffic goes to one gateway, and a neighbour-table hash lookup per packet
+/// cost more than the route lookup. Valid for one snapshot only.
+#[derive(Debug, Default)]
+pub struct LastHop(Option<(u16, Ipv4Addr, crate::wire::MacAddr)>);
+
+impl LastHop {
+    /// Forgets the cached neighbour (the snapshot changed).
+    #[inline]
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
 }
 
 /// A worker's round-robin counters, per port and group.
@@ -231,6 +255,7 @@ impl Worker {
         let mut c = Counts::new(nports);
         let mut rx = Burst::new();
         let mut turns = Turns::new(nports);
+        let mut last_hop = LastHop::default();
         let mut out: Vec<Burst> = (0..nports).map(|_| Burst::new()).collect();
         let mut empty_rounds = 0u32;
         let mut recent = RecentRequests::default();
@@ -238,6 +263,7 @@ impl Worker {
         let mut sleep = Duration::from_micros(10);
         while !self.stop.load(Ordering::Relaxed) {
             let st = self.state.load();
+            last_hop.clear();
             let mut got = 0;
             for (pidx, q) in &mut self.rx {
                 let n = q.rx_limited(&mut rx, self.burst);
@@ -249,7 +275,7 @@ impl Worker {
                     let v = if m.is_segmented() {
                         Verdict::Drop(Drop::Other)
                     } else {
-                        process(m.data_mut(), *pidx, &st, &mut turns)
+                        process(m.data_mut(), *pidx, &st, &mut turns, &mut last_hop)
                     };
                     match v {
                         Verdict::Forward(p) => {
