@@ -70,6 +70,28 @@ def wait_telemetry(prefix, proc, deadline_s=30.0):
     raise RuntimeError(f"{prefix}: no telemetry after {deadline_s} s")
 
 
+def busiest_thread(pid):
+    """(tid, CPU ns) of the thread of `pid` that has run the most: the
+    forwarding lcore of every program measured here."""
+    best = (None, -1)
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            ns = thread_cpu_ns(pid, tid)
+            if ns > best[1]:
+                best = (tid, ns)
+    except OSError:
+        pass
+    return best
+
+
+def thread_cpu_ns(pid, tid):
+    try:
+        with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def mem_kb(pid):
     """(VmRSS, HugetlbPages) of a process, in KiB."""
     rss = huge = 0
@@ -110,10 +132,13 @@ class Run:
         try:
             wait_telemetry(self.prefix, proc)
             time.sleep(warmup)
+            tid, _ = busiest_thread(proc.pid)
             t0 = time.monotonic()
+            c0 = thread_cpu_ns(proc.pid, tid)
             s0 = port_stats(self.prefix, nports)
             time.sleep(duration)
             t1 = time.monotonic()
+            c1 = thread_cpu_ns(proc.pid, tid)
             s1 = port_stats(self.prefix, nports)
             rss, huge = mem_kb(proc.pid)
         finally:
@@ -132,6 +157,10 @@ class Run:
             "rx_missed_mpps": rate("imissed"),
             "tx_err_mpps": rate("oerrors"),
             "mpps": sum(rate("opackets")),
+            # Packets per CPU-second of the forwarding thread: robust to
+            # other processes taking the core away for a while.
+            "cpu_share": (c1 - c0) / 1e9 / dt,
+            "mpps_cpu": sum(rate("opackets")) * dt / max((c1 - c0) / 1e9, 1e-9),
             "rss_kb": rss,
             "hugetlb_kb": huge,
             "seconds": dt,
@@ -254,12 +283,12 @@ def testpmd_run(pcap_path, frames, huge, tag):
     return Run("testpmd", argv, prefix, logfile=os.path.join(OUT, "logs", f"{tag}.log"))
 
 
-def glbpd_run(pcap_path, frames, groups, huge, tag, republish_hz=0):
+def glbpd_run(pcap_path, frames, groups, huge, tag, republish_hz=0, binary=GLBPD):
     prefix = f"bench-glbpd-{os.getpid()}"
     cfgp = os.path.join(OUT, "cfg", f"{tag}.toml")
     os.makedirs(os.path.dirname(cfgp), exist_ok=True)
     glbpd_config(cfgp, prefix, pcap_path, frames, groups, huge, republish_hz)
-    return Run("glbpd", [GLBPD, "run", "-c", cfgp], prefix,
+    return Run("glbpd", [binary, "run", "-c", cfgp], prefix,
                env={"RUST_LOG": "info,glbpd::runtime=debug"},
                logfile=os.path.join(OUT, "logs", f"{tag}.log"))
 
@@ -296,6 +325,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="skip the scaling rows")
     ap.add_argument("--l3fwd", default=os.path.join(
         OUT, "dpdk-examples", "l3fwd", "build", "l3fwd-shared"))
+    ap.add_argument("--alt", action="append", default=[], metavar="NAME=PATH",
+                    help="also run forwarding and ARP with another glbpd binary (A/B)")
     ap.add_argument("--json", default=os.path.join(OUT, "results.json"))
     a = ap.parse_args()
 
@@ -323,6 +354,12 @@ def main():
         ("glbpd fwd, republish 1000/s", "fwd",
          lambda t: glbpd_run(udp, n_udp, 1, huge, t, republish_hz=1000)),
     ]
+    for alt in a.alt:
+        an, ap_ = alt.split("=", 1)
+        configs.append((f"glbpd fwd (VMAC) [{an}]", "fwd",
+                        lambda t, b=ap_: glbpd_run(udp, n_udp, 1, huge, t, binary=b)))
+        configs.append((f"glbpd ARP ({a.hosts} hosts) [{an}]", "arp",
+                        lambda t, b=ap_: glbpd_run(arp, n_arp, 1, huge, t, binary=b)))
     if not a.quick:
         for g in (64, 1024):
             p, n = pcap("udp", 1024, g)
@@ -350,38 +387,47 @@ def main():
             if run.name == "glbpd":
                 r["glbpd_final"], r["glbpd_control"] = glbpd_final(run.logfile)
             results[name].append(r)
-            log(f"rep {rep + 1} {name:34s} {r['mpps']:7.2f} Mpps  rx {sum(r['rx_mpps']):6.2f}  "
+            log(f"rep {rep + 1} {name:34s} {r['mpps']:7.2f} Mpps  {r['mpps_cpu']:7.2f} Mpps/CPU-s  "
+                f"cpu {r['cpu_share']:.2f}  rx {sum(r['rx_mpps']):6.2f}  "
                 f"rss {r['rss_kb'] // 1024} MiB + hugetlb {r['hugetlb_kb'] // 1024} MiB")
 
     # Ratios within each repetition, then medians.
     rows = []
     for name, kind, _ in configs:
         rs = results[name]
-        mpps = [r["mpps"] for r in rs]
-        row = {"name": name, "kind": kind, "mpps": mpps,
-               "median": statistics.median(mpps),
+        row = {"name": name, "kind": kind,
+               "mpps": [r["mpps"] for r in rs],
+               "mpps_cpu": [r["mpps_cpu"] for r in rs],
+               "cpu_share": [r["cpu_share"] for r in rs],
                "rss_mib": statistics.median(r["rss_kb"] for r in rs) / 1024,
                "hugetlb_mib": statistics.median(r["hugetlb_kb"] for r in rs) / 1024}
-        for base in ("l3fwd fwd", "testpmd io"):
-            if base in results and name != base:
-                rat = [r["mpps"] / b["mpps"] for r, b in zip(rs, results[base]) if b["mpps"] > 0]
-                row["vs " + base.split()[0]] = statistics.median(rat) if rat else None
-                row["vs " + base.split()[0] + " all"] = rat
+        for key in ("mpps", "mpps_cpu"):
+            row[key + "_median"] = statistics.median(row[key])
+            for base in ("l3fwd fwd", "testpmd io"):
+                if base in results and name != base:
+                    rat = [r[key] / b[key] for r, b in zip(rs, results[base]) if b[key] > 0]
+                    short = base.split()[0]
+                    row[f"{key}_vs_{short}"] = statistics.median(rat) if rat else None
+                    row[f"{key}_vs_{short}_all"] = rat
         if rs and rs[-1].get("glbpd_control"):
             row["publications_last"] = rs[-1]["glbpd_control"].get("publications")
         rows.append(row)
 
+    def f(x):
+        return "" if x is None else f"{x:.2f}"
+
     print()
-    print(f"hugepages: {'yes' if huge else 'no'}; {a.reps} reps x {a.duration} s; "
-          f"median Mpps per forwarding core (min-max); ratios are per-rep medians")
-    print(f"| configuration | Mpps (median) | min-max | vs l3fwd | vs testpmd | RSS MiB | hugetlb MiB |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"hugepages: {'yes' if huge else 'no'}; {a.reps} reps x {a.duration} s; one forwarding "
+          "core each. Mpps: wall-clock rate from port counters (median, min-max). Mpps/CPU-s: "
+          "the same packets per second of CPU the forwarding thread got. Ratios: per-rep, median.")
+    print("| configuration | Mpps | min-max | Mpps/CPU-s | vs l3fwd | vs l3fwd (CPU) "
+          "| vs testpmd | vs testpmd (CPU) | RSS MiB | hugetlb MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        def f(x):
-            return "" if x is None else f"{x:.2f}"
-        print(f"| {r['name']} | {r['median']:.2f} | {min(r['mpps']):.2f}-{max(r['mpps']):.2f} | "
-              f"{f(r.get('vs l3fwd'))} | {f(r.get('vs testpmd'))} | {r['rss_mib']:.0f} | "
-              f"{r['hugetlb_mib']:.0f} |")
+        print(f"| {r['name']} | {r['mpps_median']:.2f} | {min(r['mpps']):.2f}-{max(r['mpps']):.2f} "
+              f"| {r['mpps_cpu_median']:.2f} | {f(r.get('mpps_vs_l3fwd'))} "
+              f"| {f(r.get('mpps_cpu_vs_l3fwd'))} | {f(r.get('mpps_vs_testpmd'))} "
+              f"| {f(r.get('mpps_cpu_vs_testpmd'))} | {r['rss_mib']:.0f} | {r['hugetlb_mib']:.0f} |")
     with open(a.json, "w") as f:
         json.dump({"huge": huge, "reps": a.reps, "duration": a.duration,
                    "warmup": a.warmup, "rows": rows, "raw": results}, f, indent=1)
