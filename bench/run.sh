@@ -28,6 +28,6 @@ if [ "${BENCH_HUGEPAGES:-1}" = 1 ]; then
         $sudo mkdir -p /dev/hugepages && $sudo mount -t hugetlbfs nodev /dev/hugepages || true
     fi
 fi
-cargo build --release --bin glbpd --example bench-pcap
+cargo build --release --bin glbpd --example bench-pcap --example bench-latency
 bench/build-l3fwd.sh >/dev/null
 exec /usr/bin/python3 bench/run.py "$@"
