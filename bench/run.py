@@ -388,6 +388,8 @@ def main():
         OUT, "dpdk-examples", "l3fwd", "build", "l3fwd-shared"))
     ap.add_argument("--alt", action="append", default=[], metavar="NAME=PATH",
                     help="also run forwarding and ARP with another glbpd binary (A/B)")
+    ap.add_argument("--alt-groups", type=int, action="append", default=[],
+                    help="with --alt: also run this many groups (repeatable)")
     ap.add_argument("--latency-rate", type=int, default=20000,
                     help="probe frames per second for the latency runs (0: skip latency)")
     ap.add_argument("--json", default=os.path.join(OUT, "results.json"))
@@ -423,6 +425,13 @@ def main():
                         lambda t, b=ap_: glbpd_run(udp, n_udp, 1, huge, t, binary=b)))
         configs.append((f"glbpd ARP ({a.hosts} hosts) [{an}]", "arp",
                         lambda t, b=ap_: glbpd_run(arp, n_arp, 1, huge, t, binary=b)))
+        for g in a.alt_groups:
+            p, n = pcap("udp", 1024, g)
+            configs.append((f"glbpd fwd, {g} groups [{an}]", "fwd",
+                            lambda t, p=p, n=n, g=g, b=ap_: glbpd_run(p, n, g, huge, t, binary=b)))
+            p, n = pcap("arp", max(a.hosts, g), g)
+            configs.append((f"glbpd ARP, {g} groups [{an}]", "arp",
+                            lambda t, p=p, n=n, g=g, b=ap_: glbpd_run(p, n, g, huge, t, binary=b)))
     if not a.quick:
         for g in (64, 1024):
             p, n = pcap("udp", 1024, g)
