@@ -30,4 +30,6 @@ if [ "${BENCH_HUGEPAGES:-1}" = 1 ]; then
 fi
 cargo build --release --bin glbpd --example bench-pcap --example bench-latency
 bench/build-l3fwd.sh >/dev/null
-exec /usr/bin/python3 bench/run.py "$@"
+/usr/bin/python3 bench/run.py "$@" | tee target/bench/results.md
+/usr/bin/python3 bench/plot.py target/bench/results.json target/bench/results.png
+echo "table: target/bench/results.md, plot: target/bench/results.png"
