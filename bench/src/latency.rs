@@ -20,18 +20,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use glbpd::dpdk::{self, Burst, Eal, Mempool, Port, PortConf};
-use glbpd::wire::ethernet::{self, EthernetRepr};
-use glbpd::wire::ipv4::{self, Ipv4Repr};
-use glbpd::wire::udp::UdpRepr;
+use glbpd::wire::ethernet;
 use glbpd::wire::MacAddr;
 use hdrhistogram::Histogram;
 
 const MAGIC: u32 = 0x6c61_7431; // "lat1"
-/// Offset of the probe payload: Ethernet 14 + IPv4 20 + UDP 8.
-const PAYLOAD: usize = 42;
-/// 64-byte frames on the wire (60 without the FCS); the payload holds
-/// magic (4) + sequence (4) + TSC (8) = 16 of its 18 bytes.
-const FRAME_LEN: usize = 60;
+                                // 64-byte frames; the payload (from PAYLOAD) holds magic (4) + sequence
+                                // (4) + TSC (8) = 16 of its 18 bytes.
+#[path = "frames.rs"]
+mod frames;
+use frames::{FRAME_LEN, PAYLOAD};
 
 struct Opts {
     sock_in: String,
@@ -87,35 +85,18 @@ fn parse_args() -> Result<Opts, String> {
 }
 
 fn template(dst_mac: MacAddr) -> [u8; FRAME_LEN] {
-    let mut f = [0u8; FRAME_LEN];
-    let (src, dst) = (Ipv4Addr::new(10, 128, 0, 1), Ipv4Addr::new(198, 18, 1, 1));
-    let eth = EthernetRepr {
-        src: MacAddr([0x02, 0x10, 0, 0, 0, 1]),
-        dst: dst_mac,
-        vlan_tci: None,
-        ethertype: ethernet::ETHERTYPE_IPV4,
-    };
-    let payload = FRAME_LEN - PAYLOAD;
-    let ip = Ipv4Repr {
-        src,
-        dst,
-        protocol: ipv4::PROTO_UDP,
-        payload_len: 8 + payload,
-        ttl: 64,
-        tos: 0,
-        ident: 0,
-        dont_frag: false,
-    };
-    let e = eth.emit(&mut f).expect("room for Ethernet");
-    let h = ip.emit(&mut f[e..]).expect("room for IPv4");
-    UdpRepr {
-        src_port: 1024,
-        dst_port: 9,
-    }
-    .emit(&mut f[e + h..], payload)
-    .expect("room for UDP");
     // UDP checksum 0 (none): the payload changes per probe.
-    f
+    frames::udp(
+        &frames::Udp {
+            src_mac: MacAddr([0x02, 0x10, 0, 0, 0, 1]),
+            dst_mac,
+            src: Ipv4Addr::new(10, 128, 0, 1),
+            dst: Ipv4Addr::new(198, 18, 1, 1),
+            src_port: 1024,
+            ident: 0,
+        },
+        false,
+    )
 }
 
 fn start_port(name: &str, pool: &Arc<Mempool>) -> Result<Port, String> {
@@ -255,12 +236,9 @@ fn run(o: &Opts) -> Result<String, String> {
 }
 
 fn main() -> ExitCode {
-    let o = match parse_args() {
+    let o = match frames::or_usage(parse_args()) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match run(&o) {
         Ok(line) => {

@@ -27,13 +27,12 @@ use std::time::Duration;
 use glbpd::protocol::vmac;
 use glbpd::wire::arp::{ArpOperation, ArpRepr};
 use glbpd::wire::ethernet::{self, EthernetRepr};
-use glbpd::wire::ipv4::{self, Ipv4Repr};
-use glbpd::wire::udp::{self, UdpRepr};
 use glbpd::wire::MacAddr;
 use pcap_file::pcap::{PcapPacket, PcapWriter};
 
-/// Frame length without the FCS: 64 bytes on the wire.
-const FRAME_LEN: usize = 60;
+#[path = "frames.rs"]
+mod frames;
+use frames::FRAME_LEN;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -133,40 +132,22 @@ fn vip(k: u16) -> Ipv4Addr {
 }
 
 fn udp_frame(o: &Opts, i: u32) -> [u8; FRAME_LEN] {
-    let mut f = [0u8; FRAME_LEN];
     let group = (i % u32::from(o.groups)) as u16;
-    let eth = EthernetRepr {
-        src: host_mac(i),
-        dst: if o.to_port_mac {
-            o.port_mac
-        } else {
-            vmac(group, 1)
+    frames::udp(
+        &frames::Udp {
+            src_mac: host_mac(i),
+            dst_mac: if o.to_port_mac {
+                o.port_mac
+            } else {
+                vmac(group, 1)
+            },
+            src: host_ip(i),
+            dst: Ipv4Addr::new(198, 18, 1, (i % 250 + 1) as u8),
+            src_port: 1024 + (i % 50000) as u16,
+            ident: i as u16,
         },
-        vlan_tci: None,
-        ethertype: ethernet::ETHERTYPE_IPV4,
-    };
-    let (src, dst) = (host_ip(i), Ipv4Addr::new(198, 18, 1, (i % 250 + 1) as u8));
-    let payload = FRAME_LEN - 14 - 20 - 8;
-    let ip = Ipv4Repr {
-        src,
-        dst,
-        protocol: ipv4::PROTO_UDP,
-        payload_len: 8 + payload,
-        ttl: 64,
-        tos: 0,
-        ident: i as u16,
-        dont_frag: false,
-    };
-    let e = eth.emit(&mut f).expect("60 bytes hold the Ethernet header");
-    let h = ip.emit(&mut f[e..]).expect("room for the IPv4 header");
-    let u = UdpRepr {
-        src_port: 1024 + (i % 50000) as u16,
-        dst_port: 9,
-    };
-    u.emit(&mut f[e + h..], payload).expect("room for UDP");
-    let mut p = udp::Packet::new_checked(&mut f[e + h..]).expect("valid UDP");
-    p.fill_checksum(src.into(), dst.into());
-    f
+        true,
+    )
 }
 
 fn arp_frame(o: &Opts, i: u32) -> [u8; FRAME_LEN] {
@@ -191,12 +172,9 @@ fn arp_frame(o: &Opts, i: u32) -> [u8; FRAME_LEN] {
 }
 
 fn main() -> ExitCode {
-    let o = match parse_args() {
+    let o = match frames::or_usage(parse_args()) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let frames = o.frames.unwrap_or(match o.kind {
         Kind::Udp => 1024,
