@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build release run run-virtual test e2e lint deps sim-sweep clean
+.PHONY: all build release run run-virtual test e2e lint deps sim-sweep clean bench
 
 all: build
 
@@ -49,6 +49,10 @@ SIM := ./target/release/glbpd sim --routers 4 --hosts 200 --duration 1h --faults
 sim-sweep:
 	$(SIM) --seeds 1..2001
 	$(SIM) --seeds 1..101 --hello-ms 50 --hold-ms 150 --redirect-s 60 --timeout-s 600
+
+# Benchmarks against l3fwd and testpmd (bench/README.md); BENCH_ARGS="--quick".
+bench: deps
+	bench/run.sh $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean

@@ -102,6 +102,11 @@ pub struct DataplaneConfig {
     /// Size of the ring from workers to the control lcore (power of two).
     #[serde(default = "default_exception_ring")]
     pub exception_ring: u32,
+    /// Benchmark knob: republish the dataplane snapshot this many times a
+    /// second even when nothing changed (0, the default: only on change).
+    /// Measures what state publication costs the workers.
+    #[serde(default)]
+    pub republish_hz: u32,
 }
 
 impl Default for DataplaneConfig {
@@ -114,6 +119,7 @@ impl Default for DataplaneConfig {
             rx_desc: default_desc(),
             tx_desc: default_desc(),
             exception_ring: default_exception_ring(),
+            republish_hz: 0,
         }
     }
 }
@@ -616,6 +622,12 @@ impl Config {
             bad(
                 vec![k("dataplane"), k("exception_ring")],
                 format!("{} must be a power of two >= 64", d.exception_ring),
+            );
+        }
+        if d.republish_hz > 100_000 {
+            bad(
+                vec![k("dataplane"), k("republish_hz")],
+                format!("{} is not in 0..=100000", d.republish_hz),
             );
         }
         if self.ports.is_empty() {

@@ -63,8 +63,40 @@ impl Lpm {
     }
 
     /// Next hop for `ip`, if a prefix covers it.
+    ///
+    /// `rte_lpm_lookup` is a `static inline` C function: calling it through
+    /// its generated wrapper costs an FFI call per packet, so its few lines
+    /// are repeated here (DPDK 22.11 `rte_lpm.h`): one tbl24 entry, and a
+    /// tbl8 entry when the tbl24 one points to a group. Debug builds check
+    /// the result against the C function.
     #[inline]
     pub fn lookup(&self, ip: Ipv4Addr) -> Option<u32> {
+        const VALID: u32 = 0x0100_0000; // RTE_LPM_LOOKUP_SUCCESS
+        const VALID_EXT: u32 = 0x0300_0000; // RTE_LPM_VALID_EXT_ENTRY_BITMASK
+        const TBL8_GROUP: usize = 256; // RTE_LPM_TBL8_GROUP_NUM_ENTRIES
+        let ip = u32::from(ip);
+        let lpm = self.raw.as_ptr();
+        // SAFETY: tbl24 has 2^24 entries and `ip >> 8` < 2^24; an entry is
+        // a 32-bit bitfield (next hop in bits 0..24, valid in bit 24, group
+        // flag in bit 25), read as the u32 rte_lpm_lookup reads. The table
+        // is only changed through &mut self, never while &self lookups run.
+        let mut e = unsafe {
+            let tbl24 = std::ptr::addr_of!((*lpm).tbl24) as *const u32;
+            *tbl24.add((ip >> 8) as usize)
+        };
+        if e & VALID_EXT == VALID_EXT {
+            let i = (ip & 0xff) as usize + (e & 0x00ff_ffff) as usize * TBL8_GROUP;
+            // SAFETY: a valid tbl24 entry with the group flag holds the index
+            // of an allocated tbl8 group of 256 entries (rte_lpm invariant).
+            e = unsafe { *((*lpm).tbl8 as *const u32).add(i) };
+        }
+        let found = (e & VALID != 0).then_some(e & 0x00ff_ffff);
+        debug_assert_eq!(found, self.lookup_c(Ipv4Addr::from(ip)));
+        found
+    }
+
+    /// Next hop for `ip` through DPDK's own `rte_lpm_lookup`.
+    pub fn lookup_c(&self, ip: Ipv4Addr) -> Option<u32> {
         let mut nh = 0u32;
         // SAFETY: valid table and out pointer; lookups only read the table.
         let rc = unsafe { ffi::rte_lpm_lookup(self.raw.as_ptr(), u32::from(ip), &mut nh) };

@@ -99,11 +99,14 @@ impl Mbuf {
     /// The packet's bytes (first segment).
     #[inline]
     pub fn data(&self) -> &[u8] {
-        // SAFETY: mtod points at data_len initialised bytes owned by this
-        // mbuf, which we own exclusively.
+        // SAFETY: the mbuf is valid and owned by us; `buf_addr + data_off`
+        // is what rte_pktmbuf_mtod computes, and data_len initialised bytes
+        // follow it inside the buffer. Read in Rust rather than through a
+        // C shim: this runs several times per packet.
         unsafe {
-            let p = ffi::glbpd_pktmbuf_mtod(self.raw.as_ptr()) as *const u8;
-            std::slice::from_raw_parts(p, ffi::glbpd_pktmbuf_data_len(self.raw.as_ptr()) as usize)
+            let m = self.raw.as_ref();
+            let p = (m.buf_addr as *const u8).add(usize::from(m.data_off));
+            std::slice::from_raw_parts(p, usize::from(m.data_len))
         }
     }
 
@@ -112,25 +115,25 @@ impl Mbuf {
     pub fn data_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in data(); &mut self gives exclusive access.
         unsafe {
-            let p = ffi::glbpd_pktmbuf_mtod(self.raw.as_ptr()) as *mut u8;
-            std::slice::from_raw_parts_mut(
-                p,
-                ffi::glbpd_pktmbuf_data_len(self.raw.as_ptr()) as usize,
-            )
+            let m = self.raw.as_ref();
+            let p = (m.buf_addr as *mut u8).add(usize::from(m.data_off));
+            std::slice::from_raw_parts_mut(p, usize::from(m.data_len))
         }
     }
 
     /// Length of the whole packet (all segments).
     #[inline]
     pub fn pkt_len(&self) -> u32 {
-        // SAFETY: reads a field of a valid mbuf.
-        unsafe { ffi::glbpd_pktmbuf_pkt_len(self.raw.as_ptr()) }
+        // SAFETY: reads a plain field of a valid mbuf.
+        unsafe { self.raw.as_ref().pkt_len }
     }
 
     /// True when the packet has more than one segment.
     #[inline]
     pub fn is_segmented(&self) -> bool {
-        self.pkt_len() != u32::from(self.data().len() as u16)
+        // SAFETY: reads plain fields of a valid mbuf.
+        let m = unsafe { self.raw.as_ref() };
+        m.pkt_len != u32::from(m.data_len)
     }
 
     /// Room after the data in this buffer.
@@ -261,7 +264,7 @@ impl Burst {
     pub fn iter_lens(&self) -> impl Iterator<Item = u32> + '_ {
         self.pkts[..self.len].iter().map(|&p| {
             // SAFETY: the first len slots hold valid mbufs owned by the burst.
-            unsafe { ffi::glbpd_pktmbuf_pkt_len(p) }
+            unsafe { (*p).pkt_len }
         })
     }
     /// Raw slot array for RX: the caller fills slots `len..` and reports how

@@ -413,8 +413,20 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
         ports.len(),
         d.idle
     );
+    let republish =
+        (d.republish_hz > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(d.republish_hz)));
+    let mut next_republish = started;
     while !stop.load(Ordering::Relaxed) {
-        let busy = ctl.poll();
+        let mut busy = ctl.poll();
+        if let Some(period) = republish {
+            // Benchmark knob: swap in a fresh snapshot at a fixed rate.
+            let now = Instant::now();
+            if now >= next_republish {
+                ctl.publish();
+                next_republish = (next_republish + period).max(now);
+                busy = true;
+            }
+        }
         control_counters.publish(&ctl.counts);
         if signals.reload.swap(false, Ordering::SeqCst) {
             last_reload = reload(&mut ctl, &mut running, path);

@@ -134,11 +134,26 @@ impl VipBalance {
                 Some(usize::from(i))
             }
             _ => {
-                let i = *turn as usize % n;
+                let i = turn_index(*turn, n);
                 *turn = turn.wrapping_add(1);
                 Some(i)
             }
         }
+    }
+}
+
+/// `turn % n` for the 1..=4 forwarders of a group without a hardware
+/// division (tens of cycles, on every ARP reply): constant divisors become
+/// masks or a multiplication.
+#[inline]
+fn turn_index(turn: u32, n: usize) -> usize {
+    let t = turn as usize;
+    match n {
+        1 => 0,
+        2 => t & 1,
+        3 => t % 3,
+        4 => t & 3,
+        _ => t % n,
     }
 }
 
@@ -332,6 +347,15 @@ mod tests {
             &[],
         );
         assert_eq!(empty.pick(host, &mut turn), None);
+    }
+
+    #[test]
+    fn turn_index_is_the_remainder() {
+        for n in 1..=9usize {
+            for t in (0..1000u32).chain([u32::MAX - 5, u32::MAX - 1, u32::MAX]) {
+                assert_eq!(turn_index(t, n), t as usize % n, "{t} % {n}");
+            }
+        }
     }
 
     #[test]

@@ -10,10 +10,10 @@ use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 
 use super::counters::{ArpClients, Counts, Drop, Shared};
-use super::state::{DataplaneState, Routes};
+use super::state::{DataplaneState, FxMap, PortView, Routes, VipBalance};
 use crate::config::Idle;
 use crate::dpdk::{self, Burst, Mbuf, MbufRing, RxQueue, TxQueue};
-use crate::wire::{arp, ethernet, glbp, ipv4, udp};
+use crate::wire::{arp, ethernet, glbp, ipv4, udp, MacAddr};
 
 /// What to do with one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,17 +33,22 @@ pub enum Verdict {
 }
 
 /// Decides the fate of one frame received on port `ingress`, rewriting it
-/// in place when it is forwarded.
+/// in place when it is forwarded. `sc.refresh(st)` must have been called
+/// since `st` was loaded (the poll loop calls it every round).
 #[inline]
 pub fn process<R: Routes>(
     pkt: &mut [u8],
     ingress: usize,
     st: &DataplaneState<R>,
-    turns: &mut Turns,
+    sc: &mut Scratch,
 ) -> Verdict {
     let Some(port) = st.ports.get(ingress) else {
         return Verdict::Drop(Drop::Other);
     };
+    let Some(idx) = sc.index.ports.get(ingress) else {
+        return Verdict::Drop(Drop::Other);
+    };
+    let turns = &mut sc.turns;
     let Ok(mut eth) = ethernet::Frame::new_checked(&mut *pkt) else {
         return Verdict::Drop(Drop::Malformed);
     };
@@ -60,7 +65,7 @@ pub fn process<R: Routes>(
             // question for the AVG.
             if a.operation() == arp::OP_REQUEST && a.sender_ip() != a.target_ip() {
                 let target = a.target_ip();
-                if let Some(v) = port.avg.iter().find(|v| v.vip == target) {
+                if let Some(v) = idx.avg(port, target) {
                     let host = a.sender_hw_addr();
                     if !host.is_unicast() {
                         return Verdict::Drop(Drop::Malformed);
@@ -77,7 +82,7 @@ pub fn process<R: Routes>(
                         forwarder: number,
                     };
                 }
-                if port.silent.contains(&target) {
+                if idx.is_silent(port, target) {
                     return Verdict::Drop(Drop::ArpNotAvg);
                 }
             }
@@ -95,7 +100,7 @@ pub fn process<R: Routes>(
                     Verdict::Drop(Drop::Unsupported)
                 };
             }
-            if !port.accepts(&dst) {
+            if dst != port.mac && !idx.is_vmac(port, dst) {
                 return Verdict::Drop(Drop::NotForUs);
             }
             let Ok(mut ip) = ipv4::Packet::new_checked(eth.payload_mut()) else {
@@ -105,12 +110,16 @@ pub fn process<R: Routes>(
                 return Verdict::Drop(Drop::Malformed);
             }
             let dst_ip = ip.dst_addr();
-            if st.is_own_ip(dst_ip) || port.is_vip(dst_ip) {
+            if st.is_own_ip(dst_ip)
+                || idx.avg(port, dst_ip).is_some()
+                || idx.is_silent(port, dst_ip)
+            {
                 return Verdict::Exception;
             }
             if ip.decrement_ttl().is_none() {
                 return Verdict::Exception;
             }
+            let LastHop(last) = &mut sc.last_hop;
             let Some(hop) = st
                 .routes
                 .lookup(dst_ip)
@@ -122,10 +131,17 @@ pub fn process<R: Routes>(
                 return Verdict::Drop(Drop::NoRoute);
             };
             let nh_ip = hop.via.unwrap_or(dst_ip);
-            let Some(mac) = out.neighbors.get(&nh_ip) else {
-                return Verdict::Unresolved(hop.port, nh_ip);
+            let mac = match last {
+                Some((p, ip, mac)) if *p == hop.port && *ip == nh_ip => *mac,
+                _ => {
+                    let Some(mac) = out.neighbors.get(&nh_ip) else {
+                        return Verdict::Unresolved(hop.port, nh_ip);
+                    };
+                    *last = Some((hop.port, nh_ip, *mac));
+                    *mac
+                }
             };
-            eth.set_dst_addr(*mac);
+            eth.set_dst_addr(mac);
             eth.set_src_addr(out.mac);
             Verdict::Forward(hop.port)
         }
@@ -143,6 +159,139 @@ fn is_glbp_v4(ip_bytes: &[u8]) -> bool {
         return false;
     }
     udp::Packet::new_checked(ip.payload()).is_ok_and(|u| u.dst_port() == glbp::UDP_PORT)
+}
+
+/// What a worker keeps between packets: round-robin turns, the last
+/// neighbour, and lookup tables derived from the current snapshot.
+pub struct Scratch {
+    turns: Turns,
+    last_hop: LastHop,
+    index: SnapshotIndex,
+}
+
+impl Scratch {
+    pub fn new(ports: usize) -> Scratch {
+        Scratch {
+            turns: Turns::new(ports),
+            last_hop: LastHop::default(),
+            index: SnapshotIndex::default(),
+        }
+    }
+
+    /// Call after loading a snapshot: forgets the last neighbour and, when
+    /// the snapshot changed, rebuilds the lookup tables (reusing their
+    /// memory: no allocation once they have grown to the snapshot's size).
+    #[inline]
+    pub fn refresh<R: Routes>(&mut self, st: &DataplaneState<R>) {
+        self.last_hop.clear();
+        let key = (st.generation, std::ptr::from_ref(st) as usize);
+        if self.index.key != Some(key) {
+            self.index.rebuild(st);
+            self.index.key = Some(key);
+        }
+    }
+}
+
+/// Per-port hash indexes over a snapshot's VMACs and virtual IPs, so that
+/// a port with hundreds of groups costs one lookup per packet instead of a
+/// scan. Ports with few entries keep the (faster) scan of the snapshot.
+#[derive(Default)]
+struct SnapshotIndex {
+    key: Option<(u64, usize)>,
+    ports: Vec<PortIndex>,
+}
+
+/// Above this many entries a port's VMACs and VIPs are looked up by hash.
+const SCAN_MAX: usize = 8;
+
+#[derive(Default)]
+struct PortIndex {
+    /// VMAC (as a 48-bit integer) set; empty when scanning.
+    vmacs: FxMap<u64, ()>,
+    /// VIP -> first index into `PortView::avg`; empty when scanning.
+    avg: FxMap<u32, u32>,
+    /// Silent VIPs; empty when scanning.
+    silent: FxMap<u32, ()>,
+    hash_vmacs: bool,
+    hash_avg: bool,
+    hash_silent: bool,
+}
+
+#[inline]
+fn mac_key(m: MacAddr) -> u64 {
+    let b = m.0;
+    u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
+}
+
+impl SnapshotIndex {
+    fn rebuild<R: Routes>(&mut self, st: &DataplaneState<R>) {
+        self.ports.resize_with(st.ports.len(), PortIndex::default);
+        for (pi, p) in self.ports.iter_mut().zip(&st.ports) {
+            pi.vmacs.clear();
+            pi.avg.clear();
+            pi.silent.clear();
+            pi.hash_vmacs = p.vmacs.len() > SCAN_MAX;
+            pi.hash_avg = p.avg.len() > SCAN_MAX;
+            pi.hash_silent = p.silent.len() > SCAN_MAX;
+            if pi.hash_vmacs {
+                pi.vmacs.extend(p.vmacs.iter().map(|m| (mac_key(*m), ())));
+            }
+            if pi.hash_avg {
+                for (i, v) in p.avg.iter().enumerate() {
+                    // The first entry wins, as with a scan.
+                    pi.avg.entry(u32::from(v.vip)).or_insert(i as u32);
+                }
+            }
+            if pi.hash_silent {
+                pi.silent
+                    .extend(p.silent.iter().map(|ip| (u32::from(*ip), ())));
+            }
+        }
+    }
+}
+
+impl PortIndex {
+    /// The group this node is AVG of whose VIP is `ip`.
+    #[inline]
+    fn avg<'a>(&self, port: &'a PortView, ip: Ipv4Addr) -> Option<&'a VipBalance> {
+        if self.hash_avg {
+            self.avg
+                .get(&u32::from(ip))
+                .and_then(|&i| port.avg.get(i as usize))
+        } else {
+            port.avg.iter().find(|v| v.vip == ip)
+        }
+    }
+    #[inline]
+    fn is_silent(&self, port: &PortView, ip: Ipv4Addr) -> bool {
+        if self.hash_silent {
+            self.silent.contains_key(&u32::from(ip))
+        } else {
+            port.silent.contains(&ip)
+        }
+    }
+    #[inline]
+    fn is_vmac(&self, port: &PortView, mac: MacAddr) -> bool {
+        if self.hash_vmacs {
+            self.vmacs.contains_key(&mac_key(mac))
+        } else {
+            port.vmacs.contains(&mac)
+        }
+    }
+}
+
+/// The last neighbour resolved, (egress port, next-hop IP, MAC): most
+/// traffic goes to one gateway, and a neighbour-table hash lookup per packet
+/// cost more than the route lookup. Valid for one snapshot only.
+#[derive(Debug, Default)]
+pub struct LastHop(Option<(u16, Ipv4Addr, MacAddr)>);
+
+impl LastHop {
+    /// Forgets the cached neighbour (the snapshot changed).
+    #[inline]
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
 }
 
 /// A worker's round-robin counters, per port and group.
@@ -236,7 +385,7 @@ impl Worker {
         let nports = self.tx.len();
         let mut c = Counts::new(nports);
         let mut rx = Burst::new();
-        let mut turns = Turns::new(nports);
+        let mut scratch = Scratch::new(nports);
         let mut out: Vec<Burst> = (0..nports).map(|_| Burst::new()).collect();
         let mut empty_rounds = 0u32;
         let mut recent = RecentRequests::default();
@@ -244,6 +393,7 @@ impl Worker {
         let mut sleep = Duration::from_micros(10);
         while !self.stop.load(Ordering::Relaxed) {
             let st = self.state.load();
+            scratch.refresh(&st);
             let mut got = 0;
             for (pidx, q) in &mut self.rx {
                 let n = q.rx_limited(&mut rx, self.burst);
@@ -255,7 +405,7 @@ impl Worker {
                     let v = if m.is_segmented() {
                         Verdict::Drop(Drop::Other)
                     } else {
-                        process(m.data_mut(), *pidx, &st, &mut turns)
+                        process(m.data_mut(), *pidx, &st, &mut scratch)
                     };
                     match v {
                         Verdict::Forward(p) => {
@@ -343,7 +493,12 @@ pub(crate) fn flush(path: &mut TxPath, b: &mut Burst, port: usize, c: &mut Count
         TxPath::Queue(q) => {
             let bytes: u64 = b.iter_lens().map(u64::from).sum();
             let sent = q.tx(b);
-            let left: u64 = b.iter_lens().map(u64::from).sum();
+            // What the device refused is still in `b` (rarely anything).
+            let left: u64 = if b.is_empty() {
+                0
+            } else {
+                b.iter_lens().map(u64::from).sum()
+            };
             c.tx_packets[port] += sent as u64;
             c.tx_bytes[port] += bytes - left;
         }
@@ -360,6 +515,16 @@ pub(crate) fn flush(path: &mut TxPath, b: &mut Burst, port: usize, c: &mut Count
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn refresh_process(
+        pkt: &mut [u8],
+        ingress: usize,
+        st: &DataplaneState<LinearRoutes>,
+        sc: &mut Scratch,
+    ) -> Verdict {
+        sc.refresh(st);
+        process(pkt, ingress, st, sc)
+    }
     use crate::config::Ipv4Net;
     use crate::protocol::{vmac, LoadBalancing};
     use crate::runtime::state::{FxMap, LinearRoutes, NextHop, PortView, VipBalance};
@@ -431,13 +596,13 @@ mod tests {
 
     /// Answers 1000 distinct hosts; returns replies per forwarder.
     fn thousand(st: &DataplaneState<LinearRoutes>) -> [u32; 4] {
-        let mut turns = Turns::new(2);
+        let mut turns = Scratch::new(2);
         let mut n = [0u32; 4];
         for i in 0..1000 {
             let h = host(i);
             let hip = Ipv4Addr::from(0x0a00_0000 + 100 + i);
             let mut f = arp_request(h, hip, VIP);
-            let v = process(&mut f, 0, st, &mut turns);
+            let v = refresh_process(&mut f, 0, st, &mut turns);
             let Verdict::ArpReply {
                 group: 1,
                 forwarder,
@@ -503,12 +668,12 @@ mod tests {
             vec![],
             vec![],
         );
-        let mut turns = Turns::new(2);
+        let mut turns = Scratch::new(2);
         let mut moved_elsewhere = 0;
         for i in 0..1000 {
-            let pick = |st: &DataplaneState<LinearRoutes>, turns: &mut Turns| {
+            let pick = |st: &DataplaneState<LinearRoutes>, turns: &mut Scratch| {
                 let mut f = arp_request(host(i), Ipv4Addr::new(10, 0, 0, 9), VIP);
-                match process(&mut f, 0, st, turns) {
+                match refresh_process(&mut f, 0, st, turns) {
                     Verdict::ArpReply { forwarder, .. } => forwarder,
                     v => panic!("{v:?}"),
                 }
@@ -527,7 +692,7 @@ mod tests {
         let mut f = arp_request(host(1), Ipv4Addr::new(10, 0, 0, 9), VIP);
         let orig = f.clone();
         assert_eq!(
-            process(&mut f, 0, &st, &mut Turns::new(2)),
+            refresh_process(&mut f, 0, &st, &mut Scratch::new(2)),
             Verdict::Drop(Drop::ArpNotAvg)
         );
         assert_eq!(f, orig, "the request is not touched");
@@ -538,7 +703,7 @@ mod tests {
             Ipv4Addr::new(10, 0, 0, 2),
         );
         assert_eq!(
-            process(&mut own, 0, &st, &mut Turns::new(2)),
+            refresh_process(&mut own, 0, &st, &mut Scratch::new(2)),
             Verdict::Exception
         );
     }
@@ -561,9 +726,12 @@ mod tests {
             f
         };
         let st = state(vec![], vec![VIP], vec![held]);
-        let mut turns = Turns::new(2);
+        let mut turns = Scratch::new(2);
         let mut f = frame(held);
-        assert_eq!(process(&mut f, 0, &st, &mut turns), Verdict::Forward(1));
+        assert_eq!(
+            refresh_process(&mut f, 0, &st, &mut turns),
+            Verdict::Forward(1)
+        );
         assert_eq!(&f[0..6], &[2, 0, 0, 0, 0, 0xfe], "to the gateway");
         assert_eq!(&f[6..12], &[2, 0, 0, 0, 0, 2], "from up0");
         assert_eq!(f[22], 63, "TTL decremented");
@@ -572,7 +740,7 @@ mod tests {
             .verify_checksum());
         let mut other = frame(vmac(1, 3));
         assert_eq!(
-            process(&mut other, 0, &st, &mut turns),
+            refresh_process(&mut other, 0, &st, &mut turns),
             Verdict::Drop(Drop::NotForUs)
         );
         // Ping to the virtual IP is for the control lcore.
@@ -581,6 +749,181 @@ mod tests {
         to_vip[24..26].copy_from_slice(&[0, 0]);
         let ck = !crate::wire::checksum::data(&to_vip[14..34]);
         to_vip[24..26].copy_from_slice(&ck.to_be_bytes());
-        assert_eq!(process(&mut to_vip, 0, &st, &mut turns), Verdict::Exception);
+        assert_eq!(
+            refresh_process(&mut to_vip, 0, &st, &mut turns),
+            Verdict::Exception
+        );
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+    use crate::protocol::{vmac, LoadBalancing};
+    use crate::runtime::state::{route_entries, LinearRoutes};
+    use crate::wire::arp::{ArpOperation, ArpRepr};
+    use crate::wire::ethernet::EthernetRepr;
+    use crate::wire::ipv4::Ipv4Repr;
+
+    const PORT_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+    const GW_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xfe]);
+    const HOST: MacAddr = MacAddr([2, 0x10, 0, 0, 0, 1]);
+
+    fn vip(k: u16) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 64, 0, 1)) + u32::from(k))
+    }
+
+    /// lan0 with `groups` groups, AVG and forwarder 1 of the even ones,
+    /// silent for the odd ones; up0 with a gateway; default route via it.
+    fn state(groups: u16) -> DataplaneState<LinearRoutes> {
+        let lan: crate::config::Ipv4Net = "10.0.0.2/8".parse().unwrap();
+        let up: crate::config::Ipv4Net = "192.0.2.2/24".parse().unwrap();
+        let gw = Ipv4Addr::new(192, 0, 2, 1);
+        let (entries, next_hops) =
+            route_entries(&[(lan, 0), (up, 1)], &[("0.0.0.0/0".parse().unwrap(), gw)]);
+        let even = (0..groups).filter(|k| k % 2 == 0);
+        let port = |name: &str, mac, addr| PortView {
+            name: name.into(),
+            mac,
+            addr,
+            vmacs: Vec::new(),
+            neighbors: FxMap::default(),
+            avg: Vec::new(),
+            silent: Vec::new(),
+        };
+        let mut lan0 = port("lan0", PORT_MAC, lan);
+        lan0.vmacs = even.clone().map(|k| vmac(k, 1)).collect();
+        lan0.avg = even
+            .map(|k| {
+                VipBalance::new(
+                    k,
+                    vip(k),
+                    LoadBalancing::RoundRobin,
+                    &[(1, vmac(k, 1), 100)],
+                )
+            })
+            .collect();
+        lan0.silent = (0..groups).filter(|k| k % 2 == 1).map(vip).collect();
+        let mut up0 = port("up0", MacAddr([2, 0, 0, 0, 0, 2]), up);
+        up0.neighbors.insert(gw, GW_MAC);
+        DataplaneState {
+            generation: 1,
+            ports: vec![lan0, up0],
+            routes: std::sync::Arc::new(LinearRoutes(entries)),
+            next_hops,
+        }
+    }
+
+    fn udp_to(dst: MacAddr) -> Vec<u8> {
+        let mut f = vec![0u8; 60];
+        let eth = EthernetRepr {
+            src: HOST,
+            dst,
+            vlan_tci: None,
+            ethertype: ethernet::ETHERTYPE_IPV4,
+        };
+        let e = eth.emit(&mut f).unwrap();
+        Ipv4Repr {
+            src: Ipv4Addr::new(10, 128, 0, 1),
+            dst: Ipv4Addr::new(198, 18, 1, 1),
+            protocol: ipv4::PROTO_UDP,
+            payload_len: 26,
+            ttl: 64,
+            tos: 0,
+            ident: 0,
+            dont_frag: false,
+        }
+        .emit(&mut f[e..])
+        .unwrap();
+        f
+    }
+
+    fn arp_for(ip: Ipv4Addr) -> Vec<u8> {
+        let mut f = vec![0u8; 60];
+        let e = EthernetRepr {
+            src: HOST,
+            dst: MacAddr::BROADCAST,
+            vlan_tci: None,
+            ethertype: ethernet::ETHERTYPE_ARP,
+        }
+        .emit(&mut f)
+        .unwrap();
+        ArpRepr {
+            operation: ArpOperation::Request,
+            sender_hw_addr: HOST,
+            sender_ip: Ipv4Addr::new(10, 128, 0, 1),
+            target_hw_addr: MacAddr::ZERO,
+            target_ip: ip,
+        }
+        .emit(&mut f[e..])
+        .unwrap();
+        f
+    }
+
+    /// The same verdicts whether a port's VMACs and VIPs are scanned (few
+    /// groups) or looked up through the worker's hash index (many).
+    #[test]
+    fn verdicts_do_not_depend_on_the_group_count() {
+        for groups in [4u16, 1024] {
+            let st = state(groups);
+            let mut sc = Scratch::new(2);
+            sc.refresh(&st);
+            let last = groups - 2; // even: AVG and forwarder
+            for dst in [PORT_MAC, vmac(0, 1), vmac(last, 1)] {
+                let mut f = udp_to(dst);
+                assert_eq!(
+                    process(&mut f, 0, &st, &mut sc),
+                    Verdict::Forward(1),
+                    "{groups} groups, to {dst}"
+                );
+                assert_eq!(&f[..6], &GW_MAC.0);
+            }
+            let mut f = udp_to(vmac(last + 1, 1));
+            assert_eq!(
+                process(&mut f, 0, &st, &mut sc),
+                Verdict::Drop(Drop::NotForUs),
+                "{groups} groups: a VMAC held by another router"
+            );
+            let mut f = arp_for(vip(last));
+            assert!(matches!(
+                process(&mut f, 0, &st, &mut sc),
+                Verdict::ArpReply { forwarder: 1, .. }
+            ));
+            let reply = arp::Packet::new_checked(&f[14..]).unwrap();
+            assert_eq!(reply.sender_hw_addr(), vmac(last, 1), "{groups} groups");
+            let mut f = arp_for(vip(last + 1));
+            assert_eq!(
+                process(&mut f, 0, &st, &mut sc),
+                Verdict::Drop(Drop::ArpNotAvg),
+                "{groups} groups: ARP for a group where this node is not AVG"
+            );
+            let mut f = udp_to(PORT_MAC);
+            f[14 + 16..14 + 20].copy_from_slice(&vip(last + 1).octets());
+            let mut ip = ipv4::Packet::new_checked(&mut f[14..]).unwrap();
+            ip.fill_checksum();
+            assert_eq!(
+                process(&mut f, 0, &st, &mut sc),
+                Verdict::Exception,
+                "{groups} groups: IPv4 to a virtual IP goes to the control lcore"
+            );
+        }
+    }
+
+    #[test]
+    fn the_index_follows_the_snapshot() {
+        let mut sc = Scratch::new(2);
+        let st = state(1024);
+        sc.refresh(&st);
+        let mut f = udp_to(vmac(1000, 1));
+        assert_eq!(process(&mut f, 0, &st, &mut sc), Verdict::Forward(1));
+        let mut st2 = state(1024);
+        st2.generation = 2;
+        st2.ports[0].vmacs.retain(|m| *m != vmac(1000, 1));
+        sc.refresh(&st2);
+        let mut f = udp_to(vmac(1000, 1));
+        assert_eq!(
+            process(&mut f, 0, &st2, &mut sc),
+            Verdict::Drop(Drop::NotForUs)
+        );
     }
 }

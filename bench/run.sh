@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make bench: glbpd against DPDK l3fwd-LPM and testpmd, same traffic, same run.
+# Installs what it needs (Debian 12, as root), reserves hugepages when it can,
+# builds glbpd, the pcap generator and l3fwd, then runs bench/run.py.
+# Arguments are passed to bench/run.py (--reps, --duration, --quick, ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+need=()
+command -v dpdk-testpmd >/dev/null || need+=(dpdk-dev)
+[ -f /usr/share/dpdk/examples/l3fwd/main.c ] || need+=(dpdk-doc)
+/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
+command -v make >/dev/null || need+=(make)
+if ((${#need[@]})); then
+    echo "installing: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Hugepages (2 MiB): about 2x faster mempools than --no-huge. Best effort:
+# without them run.py falls back to --no-huge and says so.
+if [ "${BENCH_HUGEPAGES:-1}" = 1 ]; then
+    if [ "$(cat /proc/sys/vm/nr_hugepages)" -lt 512 ]; then
+        echo 512 | $sudo tee /proc/sys/vm/nr_hugepages >/dev/null || true
+    fi
+    if ! mountpoint -q /dev/hugepages; then
+        $sudo mkdir -p /dev/hugepages && $sudo mount -t hugetlbfs nodev /dev/hugepages || true
+    fi
+fi
+cargo build --release --bin glbpd --example bench-pcap --example bench-latency
+bench/build-l3fwd.sh >/dev/null
+/usr/bin/python3 bench/run.py "$@" | tee target/bench/results.md
+/usr/bin/python3 bench/plot.py target/bench/results.json target/bench/results.png
+echo "table: target/bench/results.md, plot: target/bench/results.png"
