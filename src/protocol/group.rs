@@ -49,15 +49,7 @@ const NONCE_ROTATE_MS: Millis = 20_000;
 /// At most this many peer echoes fit in a type-4 TLV (8 + 12 N <= 255).
 const MAX_NONCE_PEERS: usize = 20;
 /// The Request/Response TLV of a member asking the AVG for a forwarder.
-pub(super) const FORWARDER_REQUEST: ReqRespRepr = ReqRespRepr {
-    forwarder: 0,
-    state: VfState::Unspecified,
-    priority: 0,
-    weight: 0,
-    timeout_s: 0,
-    redirect_s: 0,
-    vmac: MacAddr::ZERO,
-};
+pub(super) const FORWARDER_REQUEST: ReqRespRepr = ReqRespRepr::REQUEST;
 /// Upper bound on adopted hold times (hostile peers).
 const MAX_HOLD_MS: u32 = 180_000;
 

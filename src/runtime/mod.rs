@@ -112,11 +112,9 @@ pub struct Signals {
 }
 
 /// Builds a dataplane snapshot from the config and the ports' MACs.
-fn build_state(
-    cfg: &Config,
-    macs: &[MacAddr],
-    generation: u64,
-) -> Result<DataplaneState, RunError> {
+/// The LPM table and next hops of `cfg`: connected port networks and
+/// static routes. Used at start and by a reload that changes routes.
+pub(crate) fn build_routes(cfg: &Config) -> Result<(Lpm, Vec<state::NextHop>), String> {
     let port_nets: Vec<_> = cfg
         .ports
         .iter()
@@ -125,10 +123,21 @@ fn build_state(
         .collect();
     let statics: Vec<_> = cfg.routes.iter().map(|r| (r.prefix, r.via)).collect();
     let (entries, next_hops) = state::route_entries(&port_nets, &statics);
-    let mut lpm = Lpm::new(&lpm_name(), (entries.len() as u32 + 16).max(256), 256, -1)?;
+    let mut lpm = Lpm::new(&lpm_name(), (entries.len() as u32 + 16).max(256), 256, -1)
+        .map_err(|e| e.to_string())?;
     for (net, nh) in &entries {
-        lpm.add(net.addr, net.len, *nh)?;
+        lpm.add(net.addr, net.len, *nh)
+            .map_err(|e| format!("route {net}: {e}"))?;
     }
+    Ok((lpm, next_hops))
+}
+
+fn build_state(
+    cfg: &Config,
+    macs: &[MacAddr],
+    generation: u64,
+) -> Result<DataplaneState, RunError> {
+    let (lpm, next_hops) = build_routes(cfg).map_err(RunError)?;
     let ports = cfg
         .ports
         .iter()

@@ -11,9 +11,7 @@ use std::sync::Arc;
 use super::glbp::{group_config, GlbpPort};
 use super::Control;
 use crate::config::Config;
-use crate::dpdk::Lpm;
 use crate::protocol;
-use crate::runtime::state::route_entries;
 
 /// What a successful reload changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -80,25 +78,7 @@ impl Control {
             planned.push((pidx, pc, key));
         }
         let routes = if old.routes != new.routes {
-            let port_nets: Vec<_> = new
-                .ports
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (p.address, i as u16))
-                .collect();
-            let statics: Vec<_> = new.routes.iter().map(|r| (r.prefix, r.via)).collect();
-            let (entries, hops) = route_entries(&port_nets, &statics);
-            let mut lpm = Lpm::new(
-                &crate::runtime::lpm_name(),
-                (entries.len() as u32 + 16).max(256),
-                256,
-                -1,
-            )
-            .map_err(|e| e.to_string())?;
-            for (net, nh) in &entries {
-                lpm.add(net.addr, net.len, *nh)
-                    .map_err(|e| format!("route {net}: {e}"))?;
-            }
+            let (lpm, hops) = crate::runtime::build_routes(new)?;
             Some((Arc::new(lpm), hops))
         } else {
             None
