@@ -5,13 +5,17 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build release run run-virtual test e2e lint deps sim-sweep clean bench
+.PHONY: all build release run run-virtual test e2e lint deps check-deps sim-sweep clean bench
 
 all: build
 
 # System packages (Debian 12), installed only when missing.
 deps:
 	@./.ci/install-deps
+
+# Every program the tests start is there (the list is in .ci/install-deps).
+check-deps: deps
+	@./.ci/install-deps --check
 
 build: deps
 	$(CARGO) build --release
@@ -20,7 +24,7 @@ release: build
 
 # The demo LAN: 3 glbpd routers, 6 kernel hosts and a server in network
 # namespaces (root), with a live view; Ctrl-C tears it down.
-run: deps
+run: check-deps
 	$(CARGO) build --release --bins --example demo
 	./target/release/examples/demo
 
@@ -29,14 +33,14 @@ run-virtual: build
 	RUST_LOG=$${RUST_LOG:-info,glbpd::runtime=debug} ./target/release/glbpd run -c config/virtual.toml
 
 # Only the end-to-end scenarios (root); outages in target/e2e-outages.txt.
-e2e: deps
+e2e: check-deps
 	$(CARGO) test --test e2e
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-test: deps
+test: check-deps
 	$(CARGO) build --release
 	$(CARGO) test
 	$(MAKE) --no-print-directory sim-sweep

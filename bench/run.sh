@@ -7,17 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-need=()
-command -v dpdk-testpmd >/dev/null || need+=(dpdk-dev)
-[ -f /usr/share/dpdk/examples/l3fwd/main.c ] || need+=(dpdk-doc)
-/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
-command -v make >/dev/null || need+=(make)
-if ((${#need[@]})); then
-    echo "installing: ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+# The packages and programs are listed once, in .ci/install-deps.
+./.ci/install-deps --bench
+./.ci/install-deps --check --bench
 # Hugepages (2 MiB): about 2x faster mempools than --no-huge. Best effort:
 # without them run.py falls back to --no-huge and says so.
 if [ "${BENCH_HUGEPAGES:-1}" = 1 ]; then
