@@ -11,6 +11,21 @@ unsigned glbpd_rte_max_lcore(void) { return RTE_MAX_LCORE; }
 unsigned glbpd_rte_max_ethports(void) { return RTE_MAX_ETHPORTS; }
 uint16_t glbpd_mbuf_default_buf_size(void) { return RTE_MBUF_DEFAULT_BUF_SIZE; }
 
+int glbpd_punt_stamp_register(void) {
+    static const struct rte_mbuf_dynfield desc = {
+        .name = "glbpd_punt_stamp",
+        .size = sizeof(uint64_t),
+        .align = __alignof__(uint64_t),
+    };
+    return rte_mbuf_dynfield_register(&desc);
+}
+void glbpd_punt_stamp_set(struct rte_mbuf *m, int offset, uint64_t v) {
+    *RTE_MBUF_DYNFIELD(m, offset, uint64_t *) = v;
+}
+uint64_t glbpd_punt_stamp_get(const struct rte_mbuf *m, int offset) {
+    return *RTE_MBUF_DYNFIELD(m, offset, const uint64_t *);
+}
+
 const uint64_t GLBPD_ETH_RSS_IP = RTE_ETH_RSS_IP;
 const uint64_t GLBPD_ETH_RSS_UDP = RTE_ETH_RSS_UDP;
 const uint64_t GLBPD_ETH_RSS_TCP = RTE_ETH_RSS_TCP;

@@ -26,6 +26,13 @@ unsigned glbpd_rte_max_lcore(void);
 unsigned glbpd_rte_max_ethports(void);
 /* RTE_MBUF_DEFAULT_BUF_SIZE */
 uint16_t glbpd_mbuf_default_buf_size(void);
+/* glbpd's punt stamp: a 64-bit mbuf dynamic field ("glbpd_punt_stamp")
+ * that a worker sets when it hands a frame to the control lcore.
+ * Registration returns the field's offset, or -1 (rte_errno set). The
+ * accessors take that offset (RTE_MBUF_DYNFIELD is a macro). */
+int glbpd_punt_stamp_register(void);
+void glbpd_punt_stamp_set(struct rte_mbuf *m, int offset, uint64_t v);
+uint64_t glbpd_punt_stamp_get(const struct rte_mbuf *m, int offset);
 
 
 

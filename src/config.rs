@@ -40,6 +40,10 @@ pub struct OpsConfig {
     /// "127.0.0.1:9101". Off when absent.
     #[serde(default)]
     pub prometheus: Option<std::net::SocketAddr>,
+    /// CPU for the threads glbpd starts itself (Prometheus, helpers).
+    /// Default: the control lcore's CPU, so they never run on a worker's.
+    #[serde(default)]
+    pub cpu: Option<usize>,
 }
 
 /// `[eal]`: how DPDK starts.
@@ -590,6 +594,15 @@ impl Config {
                 vec![k("eal"), k("file_prefix")],
                 "must be a non-empty name without '/' or spaces".into(),
             );
+        }
+        if let Some(cpu) = self.ops.cpu {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            if cpu >= cpus {
+                bad(
+                    vec![k("ops"), k("cpu")],
+                    format!("CPU {cpu} does not exist here (CPUs 0..={})", cpus - 1),
+                );
+            }
         }
         for (i, a) in self.eal.args.iter().enumerate() {
             if a == "--file-prefix" || a.starts_with("--file-prefix=") {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::runtime::ops::STATUS_FILE;
+use crate::runtime::timing::{Summary, TimingReport, Window};
 
 /// Which running instance.
 #[derive(clap::Args, Debug, Clone)]
@@ -182,6 +183,53 @@ pub fn render_stats(st: &Value) -> String {
             text(&c["vg_transitions"])
         ));
     }
+    if let Ok(t) = serde_json::from_value::<TimingReport>(st["stats"]["timing"].clone()) {
+        o.push_str(&render_timing(&t));
+    }
+    o
+}
+
+/// The timing section of `show stats`: microseconds, since start and over
+/// the last minute.
+pub fn render_timing(t: &TimingReport) -> String {
+    fn row(o: &mut String, what: &str, w: &Window) {
+        let f = |s: &Summary| {
+            format!(
+                "{:>8} {:>8} {:>8} {:>8} {:>9}",
+                s.p50_us, s.p99_us, s.p999_us, s.max_us, s.count
+            )
+        };
+        o.push_str(&format!(
+            "  {what:<34} {}  | {}\n",
+            f(&w.since_start),
+            f(&w.last_minute)
+        ));
+    }
+    let mut o = format!("{:<37}{:<47}| last minute\n", "timing (us)", "since start");
+    o.push_str(&format!(
+        "  {:<34} {:>8} {:>8} {:>8} {:>8} {:>9}  | {:>8} {:>8} {:>8} {:>8} {:>9}\n",
+        "", "p50", "p99", "p99.9", "max", "count", "p50", "p99", "p99.9", "max", "count"
+    ));
+    for (port, w) in &t.hello_lateness {
+        row(&mut o, &format!("hello lateness {port}"), w);
+    }
+    for p in &t.hello_arrival {
+        row(
+            &mut o,
+            &format!("hello gaps {} {} ({} ms)", p.port, p.peer, p.hello_ms),
+            &p.gaps,
+        );
+    }
+    if t.untracked_peers > 0 {
+        o.push_str(&format!(
+            "  ({} hellos from peers beyond the tracked ones)\n",
+            t.untracked_peers
+        ));
+    }
+    for (class, w) in &t.punt_latency {
+        row(&mut o, &format!("punt wait {class}"), w);
+    }
+    row(&mut o, "control loop round", &t.control_loop);
     o
 }
 

@@ -234,3 +234,57 @@ fn show_telemetry_and_reload_on_a_running_group() {
     assert_eq!(lab.avgs(), vec![avg], "no preemption: the AVG stays");
     drop(pingers);
 }
+
+/// A peer whose hellos stop for a while shows it in the other router's
+/// arrival gaps (`show stats` timing), against its advertised hello time.
+#[test]
+fn a_stalled_peer_shows_in_the_hello_arrival_gaps() {
+    let mut spec = LabSpec::new("e2e", "gaps", 2, 1);
+    spec.capture = false;
+    let mut lab = Lab::start(glbpd(), spec);
+    lab.wait_converged(Duration::from_secs(15));
+    let watcher = lab.routers[0].ns.clone();
+    let peer_ip = lab.routers[1].lan_ip.clone();
+    let gaps = |lab: &Lab| -> Option<Value> {
+        let st = show_json(&lab.routers[0].ns, "stats");
+        st["stats"]["timing"]["hello_arrival"]
+            .as_array()?
+            .iter()
+            .find(|p| p["peer"] == peer_ip.as_str() && p["port"] == "lan0")
+            .cloned()
+    };
+    assert!(
+        wait_for(Duration::from_secs(5), || gaps(&lab)
+            .is_some_and(
+                |g| g["gaps"]["since_start"]["count"].as_u64() >= Some(10)
+            )),
+        "{watcher} times the hellos of {peer_ip}"
+    );
+    let before = gaps(&lab).unwrap();
+    assert_eq!(before["hello_ms"], 100, "{before}");
+    let p50 = before["gaps"]["since_start"]["p50_us"].as_u64().unwrap();
+    assert!(
+        (50_000..=150_000).contains(&p50),
+        "steady gaps near the 100 ms hello time: {before}"
+    );
+
+    // Stop router 2 for 250 ms (below the 400 ms hold: no failover).
+    let pid = nix::unistd::Pid::from_raw(lab.routers[1].pid().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    std::thread::sleep(Duration::from_millis(250));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let mut seen = Value::Null;
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            seen = gaps(&lab).unwrap_or_default();
+            seen["gaps"]["last_minute"]["max_us"].as_u64() >= Some(250_000)
+        }),
+        "a gap of at least the 250 ms stop: {seen}"
+    );
+    let (ok, text, _) = run(&["show", "stats", "--prefix", &watcher]);
+    assert!(ok);
+    assert!(
+        text.contains(&format!("hello gaps lan0 {peer_ip} (100 ms)")),
+        "{text}"
+    );
+}

@@ -1,8 +1,9 @@
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use dpdk_ffi as ffi;
 
-use super::error::{cstring, non_null, Result};
+use super::error::{cstring, non_null, rte_errno, Error, Result};
 
 /// Largest burst handled at once.
 pub const MAX_BURST: usize = 64;
@@ -183,12 +184,53 @@ impl Mbuf {
         unsafe { self.raw.as_ref().port }
     }
 
+    /// Writes the punt stamp (see [`register_punt_stamp`]); does nothing
+    /// when the field is not registered.
+    #[inline]
+    pub fn set_punt_stamp(&mut self, v: u64) {
+        let off = PUNT_STAMP.load(Ordering::Relaxed);
+        if off >= 0 {
+            // SAFETY: `off` is the offset DPDK assigned to our registered
+            // 8-byte field inside every mbuf; we own the mbuf.
+            unsafe { ffi::glbpd_punt_stamp_set(self.raw.as_ptr(), off, v) }
+        }
+    }
+
+    /// The punt stamp a worker wrote, or None when the field is not
+    /// registered.
+    #[inline]
+    pub fn punt_stamp(&self) -> Option<u64> {
+        let off = PUNT_STAMP.load(Ordering::Relaxed);
+        // SAFETY: as in set_punt_stamp; reading 8 bytes inside our mbuf.
+        (off >= 0).then(|| unsafe { ffi::glbpd_punt_stamp_get(self.raw.as_ptr(), off) })
+    }
+
     /// RSS hash reported by the NIC (0 when none).
     pub fn rss_hash(&self) -> u32 {
         // SAFETY: reads the hash union of a valid mbuf; always initialised
         // (0 when the driver sets no hash).
         unsafe { self.raw.as_ref().__bindgen_anon_2.hash.rss }
     }
+}
+
+/// Offset of the `glbpd_punt_stamp` dynamic field, -1 until registered.
+static PUNT_STAMP: AtomicI32 = AtomicI32::new(-1);
+
+/// Registers the 64-bit per-mbuf field in which workers stamp the frames
+/// they punt to the control lcore (TSC and class, see the runtime). Call
+/// after EAL starts and before the mempool is created; idempotent.
+pub fn register_punt_stamp() -> Result<()> {
+    // SAFETY: registers a named dynamic field; EAL is initialised (the
+    // caller holds an Eal), and DPDK serialises registrations itself.
+    let off = unsafe { ffi::glbpd_punt_stamp_register() };
+    if off < 0 {
+        return Err(Error::Errno {
+            op: "rte_mbuf_dynfield_register(glbpd_punt_stamp)",
+            errno: rte_errno(),
+        });
+    }
+    PUNT_STAMP.store(off, Ordering::Relaxed);
+    Ok(())
 }
 
 impl Drop for Mbuf {

@@ -448,6 +448,16 @@ impl Group {
         u8::try_from(u32::from(self.cfg.weighting.max).saturating_sub(dec)).unwrap_or(0)
     }
 
+    /// When the next periodic hello is due (None while not running).
+    pub fn hello_due(&self) -> Option<Millis> {
+        self.hello_at
+    }
+
+    /// The hold time in force: configured, or learnt from the AVG.
+    pub fn hold_ms(&self) -> u32 {
+        self.t.hold_ms
+    }
+
     /// Earliest time at which [`Event::Timer`] must be delivered.
     pub fn next_deadline(&self) -> Option<Millis> {
         let mut d = [

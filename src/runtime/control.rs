@@ -15,9 +15,10 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 
-use super::counters::{Counts, Drop};
+use super::counters::{Counts, Drop, PuntClass};
 use super::neighbors::{Neighbors, Probe};
 use super::state::{DataplaneState, NextHop, PortView, VipBalance};
+use super::timing::Timing;
 use super::worker::{flush, TxPath};
 use crate::config::Ipv4Net;
 use crate::dpdk::{Burst, Lpm, Mbuf, MbufRing, Mempool, Port};
@@ -173,6 +174,11 @@ pub struct Control {
     next_track_poll: u64,
     next_warn: u64,
     next_neighbor_publish: u64,
+    /// Control-plane timing (hello lateness and arrival, punt wait, loop).
+    pub timing: Timing,
+    /// When `%GLBP-4-LATE` may be logged again, by port index.
+    next_late_warn: Vec<u64>,
+    tsc_hz: u64,
 }
 
 /// What became of a punted frame.
@@ -225,12 +231,35 @@ impl Control {
             next_track_poll: 0,
             next_warn: 0,
             next_neighbor_publish: 0,
+            timing: Timing::new(n),
+            next_late_warn: vec![0; n],
+            tsc_hz: crate::dpdk::tsc_hz().max(1),
         }
     }
 
     /// Milliseconds since the control lcore started (monotonic).
     pub fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Microseconds since the control lcore started (monotonic).
+    pub fn now_us(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
+    /// Records how long a punted frame waited between the worker's enqueue
+    /// (its punt stamp) and `now_tsc`.
+    fn punt_waited(&mut self, now: u64, now_tsc: u64, m: &Mbuf) {
+        let Some(stamp) = m.punt_stamp() else {
+            return;
+        };
+        let Some(class) = PuntClass::from_index((stamp & 0xf) as usize) else {
+            return;
+        };
+        let ticks = now_tsc.saturating_sub(stamp & !0xf);
+        let us = u128::from(ticks) * 1_000_000 / u128::from(self.tsc_hz);
+        self.timing
+            .punted(now, class, u64::try_from(us).unwrap_or(u64::MAX));
     }
 
     /// One round of control work; true when something was done.
@@ -243,8 +272,10 @@ impl Control {
                 break;
             }
             busy = true;
+            let now_tsc = crate::dpdk::tsc();
             for m in b.drain() {
                 self.stats.exceptions += 1;
+                self.punt_waited(now, now_tsc, &m);
                 self.handle(now, m);
             }
         }

@@ -58,6 +58,48 @@ impl Drop {
     }
 }
 
+/// Why a worker hands a frame to the control lcore (the punt classes
+/// that timing and policing are kept by).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PuntClass {
+    /// GLBP: UDP 3222 to 224.0.0.102 or to an own address.
+    Glbp,
+    /// ARP the workers do not answer: for own addresses, replies to us,
+    /// broadcasts.
+    Arp,
+    /// ICMP to an own address or a virtual IP.
+    Icmp,
+    /// Other IPv4 to an own address or a virtual IP.
+    Own,
+    /// IPv4 whose TTL expired here (time exceeded).
+    TtlExpired,
+}
+
+impl PuntClass {
+    pub const COUNT: usize = 5;
+    pub const ALL: [PuntClass; PuntClass::COUNT] = [
+        PuntClass::Glbp,
+        PuntClass::Arp,
+        PuntClass::Icmp,
+        PuntClass::Own,
+        PuntClass::TtlExpired,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            PuntClass::Glbp => "glbp",
+            PuntClass::Arp => "arp",
+            PuntClass::Icmp => "icmp",
+            PuntClass::Own => "own",
+            PuntClass::TtlExpired => "ttl_expired",
+        }
+    }
+    /// The class of a discriminant (`self as u8`); None when out of range.
+    pub fn from_index(i: usize) -> Option<PuntClass> {
+        PuntClass::ALL.get(i).copied()
+    }
+}
+
 /// Local (unshared) counters of one lcore.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {

@@ -8,6 +8,7 @@ pub mod neighbors;
 pub mod ops;
 pub mod state;
 pub mod status;
+pub mod timing;
 pub mod worker;
 
 use std::net::Ipv4Addr;
@@ -228,6 +229,10 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
     } else {
         d.mbufs
     };
+    // Workers stamp punted frames so the control lcore can time them.
+    if let Err(e) = dpdk::register_punt_stamp() {
+        log::warn!("punt latency not measured: {e}");
+    }
     let pool = Arc::new(Mempool::new("glbpd_mbufs", nmbufs, 256, 0, -1)?);
 
     let mut ports = Vec::new();
@@ -405,10 +410,18 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
         log::info!("packet capture (dpdk-dumpcap) unavailable: {e}");
     }
     let status_file = eal.runtime_dir().map(|d| d.join(ops::STATUS_FILE));
+    // Threads glbpd starts itself run on the control lcore's CPU (or
+    // `[ops] cpu`), never on a worker's.
+    let ops_cpu = ops::ops_cpu(cfg.ops.cpu);
+    log::info!(
+        "ops threads on CPU {}",
+        ops_cpu.map_or("?".to_string(), |c| c.to_string())
+    );
     let _prometheus = match cfg.ops.prometheus {
-        Some(addr) => {
-            Some(ops::serve_prometheus(addr, status_cell.clone(), stop.clone()).map_err(RunError)?)
-        }
+        Some(addr) => Some(
+            ops::serve_prometheus(addr, status_cell.clone(), stop.clone(), ops_cpu)
+                .map_err(RunError)?,
+        ),
         None => None,
     };
     let mut running = cfg.clone();
@@ -426,6 +439,7 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
         (d.republish_hz > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(d.republish_hz)));
     let mut next_republish = started;
     while !stop.load(Ordering::Relaxed) {
+        let round = Instant::now();
         let mut busy = ctl.poll();
         if let Some(period) = republish {
             // Benchmark knob: swap in a fresh snapshot at a fixed rate.
@@ -472,6 +486,9 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
                 }
             }
         }
+        let now_ms = ctl.now_ms();
+        ctl.timing
+            .control_round(now_ms, round.elapsed().as_micros() as u64);
         if !busy {
             std::thread::sleep(Duration::from_micros(500));
         }

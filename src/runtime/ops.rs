@@ -7,11 +7,12 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use serde_json::Value;
 
+use super::timing::{TimingReport, Window};
 use crate::dpdk::telemetry;
 
 /// Name of the status document in the instance's runtime folder.
@@ -84,10 +85,21 @@ fn tel_stats(st: &Value, _: &str) -> Value {
     Value::Object(map)
 }
 
-/// Registers `/glbp/brief`, `/glbp/groups` and `/glbp/stats`.
+/// `/glbp/timing`: the control plane's timing histograms.
+fn tel_timing(st: &Value, _: &str) -> Value {
+    st["stats"]["timing"].clone()
+}
+
+/// Registers `/glbp/brief`, `/glbp/groups`, `/glbp/stats` and
+/// `/glbp/timing`.
 pub fn register_telemetry(cell: &Arc<ArcSwap<Value>>) {
     type View = fn(&Value, &str) -> Value;
-    let cmds: [(&str, &str, View); 3] = [
+    let cmds: [(&str, &str, View); 4] = [
+        (
+            "/glbp/timing",
+            "Control-plane timing (us): hello lateness, hello arrival gaps, punt wait, control loop.",
+            tel_timing,
+        ),
         (
             "/glbp/brief",
             "GLBP groups and forwarders, as `show glbp brief`.",
@@ -112,43 +124,161 @@ pub fn register_telemetry(cell: &Arc<ArcSwap<Value>>) {
     }
 }
 
+/// The CPU for the threads glbpd starts itself: `[ops] cpu`, else the
+/// first CPU the calling thread (the control lcore, pinned by EAL) may run
+/// on. None when the affinity cannot be read.
+pub fn ops_cpu(configured: Option<usize>) -> Option<usize> {
+    configured.or_else(|| {
+        core_affinity::get_core_ids()
+            .and_then(|ids| ids.first().copied())
+            .map(|c| c.id)
+    })
+}
+
+/// Starts a thread named `name` pinned to `cpu` (see [`ops_cpu`]), never
+/// left to float onto a worker's core.
+pub fn spawn_pinned<T: Send + 'static>(
+    name: &str,
+    cpu: Option<usize>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<T>> {
+    let thread = name.to_string();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            match cpu {
+                Some(id) if core_affinity::set_for_current(core_affinity::CoreId { id }) => {}
+                Some(id) => log::warn!("thread {thread}: cannot pin to CPU {id}"),
+                None => log::warn!("thread {thread}: control CPU unknown, not pinned"),
+            }
+            f()
+        })
+}
+
 /// Serves `GET /metrics` in the Prometheus text format on `addr` from a
-/// thread of its own, until `stop` is set.
+/// thread of its own (pinned to `cpu`), until `stop` is set.
 pub fn serve_prometheus(
     addr: SocketAddr,
     cell: Arc<ArcSwap<Value>>,
     stop: Arc<AtomicBool>,
+    cpu: Option<usize>,
 ) -> Result<std::thread::JoinHandle<()>, String> {
     let listener = TcpListener::bind(addr).map_err(|e| format!("ops.prometheus {addr}: {e}"))?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     log::info!("Prometheus metrics on http://{addr}/metrics");
-    std::thread::Builder::new()
-        .name("glbpd-prometheus".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut s, _)) => {
-                        let _ = s.set_nonblocking(false);
-                        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                        let mut req = [0u8; 1024];
-                        let n = s.read(&mut req).unwrap_or(0);
-                        let line = String::from_utf8_lossy(&req[..n]);
-                        let (code, body) = if line.starts_with("GET /metrics") {
-                            ("200 OK", prometheus_text(&cell.load()))
-                        } else {
-                            ("404 Not Found", "try /metrics\n".to_string())
-                        };
-                        let _ = write!(
-                            s,
-                            "HTTP/1.1 {code}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
+    spawn_pinned("glbpd-prometheus", cpu, move || {
+        let mut conns: Vec<Conn> = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            let mut progress = false;
+            while let Ok((sock, _)) = listener.accept() {
+                progress = true;
+                if sock.set_nonblocking(true).is_err() {
+                    continue;
                 }
+                if conns.len() >= MAX_CONNS {
+                    // Full: the oldest (most likely idle) makes room.
+                    conns.remove(0);
+                }
+                conns.push(Conn::new(sock));
             }
-        })
-        .map_err(|e| e.to_string())
+            let now = Instant::now();
+            conns.retain_mut(|c| match c.step(&cell, now) {
+                Step::Open(p) => {
+                    progress |= p;
+                    true
+                }
+                Step::Closed => false,
+            });
+            if !progress {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// Open connections the Prometheus endpoint keeps at most.
+const MAX_CONNS: usize = 512;
+/// A connection must send its request and take the answer within this.
+const CONN_DEADLINE: Duration = Duration::from_secs(2);
+/// Requests larger than this are refused.
+const MAX_REQUEST: usize = 8192;
+
+/// One HTTP connection of the Prometheus endpoint, served without blocking
+/// so that idle or slow clients cannot hold up a scrape.
+struct Conn {
+    sock: std::net::TcpStream,
+    req: Vec<u8>,
+    resp: Vec<u8>,
+    sent: usize,
+    deadline: Instant,
+}
+
+enum Step {
+    /// Still open; true when it made progress.
+    Open(bool),
+    Closed,
+}
+
+impl Conn {
+    fn new(sock: std::net::TcpStream) -> Conn {
+        Conn {
+            sock,
+            req: Vec::new(),
+            resp: Vec::new(),
+            sent: 0,
+            deadline: Instant::now() + CONN_DEADLINE,
+        }
+    }
+
+    fn step(&mut self, cell: &ArcSwap<Value>, now: Instant) -> Step {
+        use std::io::ErrorKind::{Interrupted, WouldBlock};
+        if now >= self.deadline {
+            return Step::Closed;
+        }
+        let mut progress = false;
+        if self.resp.is_empty() {
+            let mut b = [0u8; 1024];
+            match self.sock.read(&mut b) {
+                Ok(0) => return Step::Closed,
+                Ok(n) => {
+                    progress = true;
+                    self.req.extend_from_slice(&b[..n]);
+                }
+                Err(e) if matches!(e.kind(), WouldBlock | Interrupted) => {}
+                Err(_) => return Step::Closed,
+            }
+            let Some(end) = self.req.windows(2).position(|w| w == b"\r\n") else {
+                return if self.req.len() > MAX_REQUEST {
+                    Step::Closed
+                } else {
+                    Step::Open(progress)
+                };
+            };
+            let line = String::from_utf8_lossy(&self.req[..end]);
+            let (code, body) = if line.starts_with("GET /metrics") {
+                ("200 OK", prometheus_text(&cell.load()))
+            } else {
+                ("404 Not Found", "try /metrics\n".to_string())
+            };
+            self.resp = format!(
+                "HTTP/1.1 {code}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes();
+        }
+        match self.sock.write(&self.resp[self.sent..]) {
+            Ok(n) => {
+                self.sent += n;
+                if self.sent == self.resp.len() {
+                    return Step::Closed;
+                }
+                Step::Open(true)
+            }
+            Err(e) if matches!(e.kind(), WouldBlock | Interrupted) => Step::Open(progress),
+            Err(_) => Step::Closed,
+        }
+    }
 }
 
 fn label(s: &str) -> String {
@@ -298,5 +428,70 @@ pub fn prometheus_text(st: &Value) -> String {
         "counter",
         clients,
     );
+    if let Ok(t) = serde_json::from_value::<TimingReport>(st["stats"]["timing"].clone()) {
+        timing_metrics(&mut o, &t);
+    }
     o
+}
+
+/// The timing histograms as Prometheus summaries: quantiles over the last
+/// minute, count and sum since start (as client libraries do).
+fn timing_metrics(o: &mut String, t: &TimingReport) {
+    let mut summary = |name: &str, help: &str, rows: Vec<(String, &Window)>| {
+        o.push_str(&format!(
+            "# HELP {name} {help}
+# TYPE {name} summary
+"
+        ));
+        for (labels, w) in rows {
+            let sep = if labels.is_empty() { "" } else { "," };
+            let l = &w.last_minute;
+            for (q, v) in [("0.5", l.p50_us), ("0.99", l.p99_us), ("0.999", l.p999_us)] {
+                o.push_str(&format!(
+                    "{name}{{{labels}{sep}quantile=\"{q}\"}} {}\n",
+                    v as f64 / 1e6
+                ));
+            }
+            let s = &w.since_start;
+            o.push_str(&format!(
+                "{name}_sum{{{labels}}} {}\n",
+                s.sum_us as f64 / 1e6
+            ));
+            o.push_str(&format!("{name}_count{{{labels}}} {}\n", s.count));
+        }
+    };
+    summary(
+        "glbpd_hello_lateness_seconds",
+        "Periodic hello send time minus due time.",
+        t.hello_lateness
+            .iter()
+            .map(|(p, w)| (format!("port=\"{}\"", label(p)), w))
+            .collect(),
+    );
+    summary(
+        "glbpd_hello_arrival_gap_seconds",
+        "Time between consecutive valid hellos of one member and group.",
+        t.hello_arrival
+            .iter()
+            .map(|p| {
+                (
+                    format!("port=\"{}\",peer=\"{}\"", label(&p.port), label(&p.peer)),
+                    &p.gaps,
+                )
+            })
+            .collect(),
+    );
+    summary(
+        "glbpd_punt_latency_seconds",
+        "Worker enqueue to control-lcore dequeue of punted frames, by class.",
+        t.punt_latency
+            .iter()
+            .map(|(c, w)| (format!("class=\"{}\"", label(c)), w))
+            .collect(),
+    );
+    summary(
+        "glbpd_control_loop_seconds",
+        "One round of the control loop (work, not idle sleep).",
+        vec![(String::new(), &t.control_loop)],
+    );
 }

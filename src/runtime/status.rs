@@ -235,6 +235,7 @@ pub fn build(ctl: &Control, src: &Sources) -> Value {
             "lcores": lcores,
             "control": serde_json::to_value(&ctl.stats).unwrap_or(Value::Null),
             "neighbors": ctl.neighbors.len(),
+            "timing": serde_json::to_value(ctl.timing.report(now, &names)).unwrap_or(Value::Null),
         },
         "ports": ports,
     })

@@ -9,7 +9,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 
-use super::counters::{ArpClients, Counts, Drop, Shared};
+use super::counters::{ArpClients, Counts, Drop, PuntClass, Shared};
 use super::state::{DataplaneState, FxMap, PortView, Routes, VipBalance};
 use crate::config::Idle;
 use crate::dpdk::{self, Burst, Mbuf, MbufRing, RxQueue, TxQueue};
@@ -21,7 +21,7 @@ pub enum Verdict {
     /// Send on this port (MACs already rewritten).
     Forward(u16),
     /// Hand to the control lcore.
-    Exception,
+    Punt(PuntClass),
     /// An ARP request for a virtual IP, turned into the reply in place:
     /// send it back on the ingress port.
     ArpReply { group: u16, forwarder: u8 },
@@ -87,7 +87,7 @@ pub fn process<R: Routes>(
                 }
             }
             if dst.is_broadcast() || dst == port.mac {
-                Verdict::Exception
+                Verdict::Punt(PuntClass::Arp)
             } else {
                 Verdict::Drop(Drop::NotForUs)
             }
@@ -95,7 +95,7 @@ pub fn process<R: Routes>(
         ethernet::ETHERTYPE_IPV4 => {
             if dst.is_multicast() {
                 return if is_glbp_v4(eth.payload()) {
-                    Verdict::Exception
+                    Verdict::Punt(PuntClass::Glbp)
                 } else {
                     Verdict::Drop(Drop::Unsupported)
                 };
@@ -114,10 +114,14 @@ pub fn process<R: Routes>(
                 || idx.avg(port, dst_ip).is_some()
                 || idx.is_silent(port, dst_ip)
             {
-                return Verdict::Exception;
+                return Verdict::Punt(match ip.protocol() {
+                    ipv4::PROTO_ICMP => PuntClass::Icmp,
+                    ipv4::PROTO_UDP if is_glbp_v4(eth.payload()) => PuntClass::Glbp,
+                    _ => PuntClass::Own,
+                });
             }
             if ip.decrement_ttl().is_none() {
-                return Verdict::Exception;
+                return Verdict::Punt(PuntClass::TtlExpired);
             }
             let LastHop(last) = &mut sc.last_hop;
             let Some(hop) = st
@@ -432,13 +436,18 @@ impl Worker {
                                 drop(m);
                             }
                         }
-                        Verdict::Exception => match self.exception.enqueue(m) {
-                            Ok(()) => c.punted += 1,
-                            Err(m) => {
-                                c.drop(Drop::ExceptionFull);
-                                drop(m);
+                        Verdict::Punt(class) => {
+                            // The control lcore measures how long the frame
+                            // waited (TSC) and by class (the low 4 bits).
+                            m.set_punt_stamp(dpdk::tsc() & !0xf | class as u64);
+                            match self.exception.enqueue(m) {
+                                Ok(()) => c.punted += 1,
+                                Err(m) => {
+                                    c.drop(Drop::ExceptionFull);
+                                    drop(m);
+                                }
                             }
-                        },
+                        }
                         Verdict::Drop(why) => {
                             c.drop(why);
                             drop(m);
@@ -704,7 +713,7 @@ mod tests {
         );
         assert_eq!(
             refresh_process(&mut own, 0, &st, &mut Scratch::new(2)),
-            Verdict::Exception
+            Verdict::Punt(PuntClass::Arp)
         );
     }
 
@@ -751,7 +760,7 @@ mod tests {
         to_vip[24..26].copy_from_slice(&ck.to_be_bytes());
         assert_eq!(
             refresh_process(&mut to_vip, 0, &st, &mut turns),
-            Verdict::Exception
+            Verdict::Punt(PuntClass::Own)
         );
     }
 }
@@ -903,7 +912,7 @@ mod index_tests {
             ip.fill_checksum();
             assert_eq!(
                 process(&mut f, 0, &st, &mut sc),
-                Verdict::Exception,
+                Verdict::Punt(PuntClass::Own),
                 "{groups} groups: IPv4 to a virtual IP goes to the control lcore"
             );
         }

@@ -175,9 +175,16 @@ impl Control {
             }
             let gp = self.glbp[pidx].as_mut().expect("checked above");
             if gp.engine.next_deadline().is_some_and(|d| d <= now) {
+                // Periodic hellos due by now: how late they go out.
+                let due: Vec<(u16, u64)> = gp
+                    .engine
+                    .groups()
+                    .filter_map(|g| g.hello_due().filter(|&d| d <= now).map(|d| (g.id(), d)))
+                    .collect();
                 let a = gp.engine.handle(now, PortEvent::Timer);
                 self.pending.push((pidx, a));
                 busy = true;
+                self.hello_lateness(now, pidx, &due);
             }
         }
         // Redirect expiry changes the AVG's table without any action, so the
@@ -186,6 +193,43 @@ impl Control {
             self.glbp_apply_pending(now);
         }
         busy
+    }
+
+    /// Records the lateness of the periodic hellos that were `due` on port
+    /// `pidx` (group, due time) and have now gone out; warns
+    /// (`%GLBP-4-LATE`, at most every 10 s per port) when one is later
+    /// than a quarter of the hold time, which peers would soon take for a
+    /// dead router.
+    fn hello_lateness(&mut self, now: u64, pidx: usize, due: &[(u16, u64)]) {
+        let now_us = self.now_us();
+        let Some(gp) = self.glbp[pidx].as_ref() else {
+            return;
+        };
+        let mut worst: Option<(u16, u64, u32)> = None;
+        for &(id, at) in due {
+            let Some(g) = gp.engine.group(id) else {
+                continue;
+            };
+            if g.hello_due().is_some_and(|d| d <= now) {
+                continue; // not sent (not running, or no virtual IP yet)
+            }
+            let late_us = now_us.saturating_sub(at * 1000);
+            self.timing.hello_sent(now, pidx, late_us);
+            let hold = g.hold_ms();
+            if late_us > u64::from(hold) * 1000 / 4 && worst.map_or(true, |(_, w, _)| late_us > w) {
+                worst = Some((id, late_us, hold));
+            }
+        }
+        if let Some((id, late_us, hold)) = worst {
+            if now >= self.next_late_warn[pidx] {
+                self.next_late_warn[pidx] = now + 10_000;
+                log::warn!(
+                    "%GLBP-4-LATE: {} Grp {id} hello sent {} ms late (hold {hold} ms)",
+                    self.ports[pidx].name,
+                    late_us / 1000
+                );
+            }
+        }
     }
 
     /// A GLBP frame punted by a worker.
@@ -226,16 +270,23 @@ impl Control {
                 return Outcome::Consumed;
             }
         };
+        let now_us = self.now_us();
         let gp = self.glbp[pidx].as_mut().expect("checked above");
         let ev = match gp.keys.get(&repr.group) {
             Some(key) => match auth::verify(f.payload, key, f.src_ip) {
-                Ok(()) => PortEvent::Rx(RxMessage {
-                    src_ip: f.src_ip,
-                    src_mac: f.src_mac,
-                    port: pidx as u16,
-                    auth_ok: true,
-                    repr,
-                }),
+                Ok(()) => {
+                    if let Some(h) = &repr.hello {
+                        self.timing
+                            .hello_received(now_us, pidx, repr.group, f.src_ip, h.hello_ms);
+                    }
+                    PortEvent::Rx(RxMessage {
+                        src_ip: f.src_ip,
+                        src_mac: f.src_mac,
+                        port: pidx as u16,
+                        auth_ok: true,
+                        repr,
+                    })
+                }
                 Err(e) => {
                     self.stats.glbp_auth_failed += 1;
                     let (group, src) = (repr.group, f.src_ip);
