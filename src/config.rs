@@ -30,6 +30,92 @@ pub struct Config {
     pub groups: Vec<GroupConfig>,
     #[serde(default)]
     pub ops: OpsConfig,
+    #[serde(default)]
+    pub control_plane: ControlPlaneConfig,
+}
+
+/// A policing rate: `pps` a second, `burst` saved up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub pps: u32,
+    pub burst: u32,
+}
+
+/// `[control_plane]`: what the workers may punt to the control lcore, per
+/// class and per second (split evenly over the workers), and how much the
+/// control lcore sends back. GLBP has a ring of its own besides its rate,
+/// so no other class can fill its way to the control lcore.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlPlaneConfig {
+    /// GLBP (UDP 3222 to 224.0.0.102 or to an own address).
+    pub glbp: Rate,
+    /// ARP the workers do not answer themselves.
+    pub arp: Rate,
+    /// ICMP to own addresses and virtual IPs.
+    pub icmp: Rate,
+    /// Other traffic to own addresses and virtual IPs.
+    pub own: Rate,
+    /// Packets whose TTL expires here.
+    pub ttl_expired: Rate,
+    /// ICMP echo replies sent, per second.
+    pub icmp_replies_pps: u32,
+    /// ICMP errors sent (time exceeded, unreachable), per second.
+    pub icmp_errors_pps: u32,
+    /// Snapshot republications caused by unsolicited ARP learning, per
+    /// second (answers to our own ARP probes are published at once).
+    pub neighbor_publish_hz: u32,
+    /// Run the control lcore under SCHED_RR (lowest real-time priority),
+    /// so busy workers, floods and other processes on its CPU cannot make
+    /// hellos late. Needs root or CAP_SYS_NICE; warns and runs without
+    /// otherwise. The kernel's real-time throttling still leaves other
+    /// tasks their share.
+    pub realtime: bool,
+}
+
+impl Default for ControlPlaneConfig {
+    fn default() -> Self {
+        ControlPlaneConfig {
+            glbp: Rate {
+                pps: 50_000,
+                burst: 5_000,
+            },
+            arp: Rate {
+                pps: 5_000,
+                burst: 500,
+            },
+            icmp: Rate {
+                pps: 2_000,
+                burst: 200,
+            },
+            own: Rate {
+                pps: 2_000,
+                burst: 200,
+            },
+            ttl_expired: Rate {
+                pps: 2_000,
+                burst: 200,
+            },
+            icmp_replies_pps: 1_000,
+            icmp_errors_pps: 200,
+            neighbor_publish_hz: 10,
+            realtime: true,
+        }
+    }
+}
+
+impl ControlPlaneConfig {
+    /// The rates by punt class, in `PuntClass::ALL` order.
+    pub fn rates(&self) -> [(&'static str, Rate); 5] {
+        [
+            ("glbp", self.glbp),
+            ("arp", self.arp),
+            ("icmp", self.icmp),
+            ("own", self.own),
+            ("ttl_expired", self.ttl_expired),
+        ]
+    }
 }
 
 /// `[ops]`: operations endpoints.
@@ -594,6 +680,33 @@ impl Config {
                 vec![k("eal"), k("file_prefix")],
                 "must be a non-empty name without '/' or spaces".into(),
             );
+        }
+        let cp = &self.control_plane;
+        for (name, r) in cp.rates() {
+            if !(1..=100_000_000).contains(&r.pps) {
+                bad(
+                    vec![k("control_plane"), k(name), k("pps")],
+                    format!("{} is not in 1..=100000000", r.pps),
+                );
+            }
+            if !(1..=10_000_000).contains(&r.burst) {
+                bad(
+                    vec![k("control_plane"), k(name), k("burst")],
+                    format!("{} is not in 1..=10000000", r.burst),
+                );
+            }
+        }
+        for (name, v) in [
+            ("icmp_replies_pps", cp.icmp_replies_pps),
+            ("icmp_errors_pps", cp.icmp_errors_pps),
+            ("neighbor_publish_hz", cp.neighbor_publish_hz),
+        ] {
+            if !(1..=10_000_000).contains(&v) {
+                bad(
+                    vec![k("control_plane"), k(name)],
+                    format!("{v} is not in 1..=10000000"),
+                );
+            }
         }
         if let Some(cpu) = self.ops.cpu {
             let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());

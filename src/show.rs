@@ -169,6 +169,10 @@ pub fn render_stats(st: &Value) -> String {
     for (k, v) in t["drops"].as_object().into_iter().flatten() {
         o.push_str(&format!(" {k} {v}"));
     }
+    o.push_str("\npunts policed:");
+    for (k, v) in t["policed"].as_object().into_iter().flatten() {
+        o.push_str(&format!(" {k} {v}"));
+    }
     o.push('\n');
     for g in st["groups"].as_array().into_iter().flatten() {
         let c = &g["counters"];

@@ -17,10 +17,11 @@ use crossbeam::queue::ArrayQueue;
 
 use super::counters::{Counts, Drop, PuntClass};
 use super::neighbors::{Neighbors, Probe};
+use super::police::Policer;
 use super::state::{DataplaneState, NextHop, PortView, VipBalance};
 use super::timing::Timing;
 use super::worker::{flush, TxPath};
-use crate::config::Ipv4Net;
+use crate::config::{ControlPlaneConfig, Ipv4Net};
 use crate::dpdk::{Burst, Lpm, Mbuf, MbufRing, Mempool, Port};
 use crate::wire::arp::{self, ArpOperation, ArpRepr};
 use crate::wire::ethernet::{self, EthernetRepr};
@@ -98,37 +99,6 @@ impl Publisher {
     }
 }
 
-/// A token bucket for rate-limited replies (ICMP errors).
-#[derive(Debug, Clone, Copy)]
-pub struct TokenBucket {
-    tokens: f64,
-    last_ms: u64,
-    per_s: f64,
-    burst: f64,
-}
-
-impl TokenBucket {
-    pub fn new(per_s: u32, burst: u32) -> TokenBucket {
-        TokenBucket {
-            tokens: f64::from(burst),
-            last_ms: 0,
-            per_s: f64::from(per_s),
-            burst: f64::from(burst),
-        }
-    }
-    pub fn take(&mut self, now_ms: u64) -> bool {
-        let dt = now_ms.saturating_sub(self.last_ms) as f64 / 1000.0;
-        self.last_ms = now_ms;
-        self.tokens = (self.tokens + dt * self.per_s).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// Control-plane counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ControlStats {
@@ -138,7 +108,12 @@ pub struct ControlStats {
     pub arp_probes_sent: u64,
     pub icmp_echo_replies: u64,
     pub icmp_time_exceeded: u64,
+    /// Port or protocol unreachable sent for traffic to own addresses.
+    pub icmp_unreachable: u64,
+    /// ICMP replies and errors not sent for `[control_plane]` rates.
     pub icmp_rate_limited: u64,
+    /// UDP to own addresses on ports other than GLBP's.
+    pub udp_to_own: u64,
     pub resolve_requests: u64,
     pub glbp_received: u64,
     pub glbp_sent: u64,
@@ -155,6 +130,7 @@ pub struct Control {
     pub ports: Vec<CtlPort>,
     pool: Arc<Mempool>,
     exception: Arc<MbufRing>,
+    glbp_ring: Arc<MbufRing>,
     tx: Vec<TxPath>,
     out: Vec<Burst>,
     pub counts: Counts,
@@ -165,7 +141,13 @@ pub struct Control {
     routes: Arc<Lpm>,
     next_hops: Vec<NextHop>,
     published_neighbors: u64,
-    icmp_bucket: TokenBucket,
+    /// Resolutions (answers to our probes) in the last publication.
+    published_resolutions: u64,
+    /// ICMP errors (time exceeded, unreachable) and echo replies sent.
+    icmp_errors: Policer,
+    icmp_replies: Policer,
+    /// Republications for unsolicited ARP learning, at most this often.
+    neighbor_publish_gap_ms: u64,
     epoch: Instant,
     /// GLBP engines, by port index (`None`: no group on that port).
     pub glbp: Vec<Option<GlbpPort>>,
@@ -174,6 +156,7 @@ pub struct Control {
     next_track_poll: u64,
     next_warn: u64,
     next_neighbor_publish: u64,
+    next_unsolicited_publish: u64,
     /// Control-plane timing (hello lateness and arrival, punt wait, loop).
     pub timing: Timing,
     /// When `%GLBP-4-LATE` may be logged again, by port index.
@@ -192,6 +175,20 @@ enum Outcome {
     Dropped,
 }
 
+/// IP protocol number of TCP.
+const PROTO_TCP: u8 = 6;
+
+/// The UDP destination port of an IPv4 packet (`ip` starts at its header).
+fn udp_dst_port(ip: &[u8]) -> Option<u16> {
+    let p = ipv4::Packet::new_checked(ip).ok()?;
+    if p.is_fragment() {
+        return None;
+    }
+    crate::wire::udp::Packet::new_checked(p.payload())
+        .ok()
+        .map(|u| u.dst_port())
+}
+
 /// Exception frames handled per round before other work gets a turn.
 const EXCEPTION_BURSTS_PER_ROUND: usize = 8;
 
@@ -199,6 +196,8 @@ pub struct ControlParts {
     pub ports: Vec<CtlPort>,
     pub pool: Arc<Mempool>,
     pub exception: Arc<MbufRing>,
+    pub glbp: Arc<MbufRing>,
+    pub control_plane: ControlPlaneConfig,
     pub tx: Vec<TxPath>,
     pub neighbors: Neighbors,
     pub resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
@@ -208,15 +207,26 @@ pub struct ControlParts {
 impl Control {
     pub fn new(p: ControlParts) -> Control {
         let publisher = Publisher::new(p.state);
+        let tsc_hz = crate::dpdk::tsc_hz().max(1);
+        let cp = &p.control_plane;
         let cur = publisher.current();
         let n = p.ports.len();
         Control {
             routes: cur.routes.clone(),
             next_hops: cur.next_hops.clone(),
             published_neighbors: u64::MAX,
+            published_resolutions: 0,
+            icmp_errors: Policer::new(cp.icmp_errors_pps, (cp.icmp_errors_pps / 4).max(1), tsc_hz),
+            icmp_replies: Policer::new(
+                cp.icmp_replies_pps,
+                (cp.icmp_replies_pps / 4).max(1),
+                tsc_hz,
+            ),
+            neighbor_publish_gap_ms: 1000 / u64::from(cp.neighbor_publish_hz.max(1)),
             ports: p.ports,
             pool: p.pool,
             exception: p.exception,
+            glbp_ring: p.glbp,
             tx: p.tx,
             out: (0..n).map(|_| Burst::new()).collect(),
             counts: Counts::new(n),
@@ -224,16 +234,16 @@ impl Control {
             neighbors: p.neighbors,
             resolve: p.resolve,
             publisher,
-            icmp_bucket: TokenBucket::new(100, 50),
             epoch: Instant::now(),
             glbp: Vec::new(),
             pending: Vec::new(),
             next_track_poll: 0,
             next_warn: 0,
             next_neighbor_publish: 0,
+            next_unsolicited_publish: 0,
             timing: Timing::new(n),
             next_late_warn: vec![0; n],
-            tsc_hz: crate::dpdk::tsc_hz().max(1),
+            tsc_hz,
         }
     }
 
@@ -267,16 +277,20 @@ impl Control {
         let now = self.now_ms();
         let mut busy = false;
         let mut b = Burst::new();
-        for _ in 0..EXCEPTION_BURSTS_PER_ROUND {
-            if self.exception.dequeue_burst(&mut b) == 0 {
-                break;
-            }
-            busy = true;
-            let now_tsc = crate::dpdk::tsc();
-            for m in b.drain() {
-                self.stats.exceptions += 1;
-                self.punt_waited(now, now_tsc, &m);
-                self.handle(now, m);
+        // GLBP first, from its own ring: a flood of other punts neither
+        // fills its way nor delays it behind them.
+        for ring in [self.glbp_ring.clone(), self.exception.clone()] {
+            for _ in 0..EXCEPTION_BURSTS_PER_ROUND {
+                if ring.dequeue_burst(&mut b) == 0 {
+                    break;
+                }
+                busy = true;
+                let now_tsc = crate::dpdk::tsc();
+                for m in b.drain() {
+                    self.stats.exceptions += 1;
+                    self.punt_waited(now, now_tsc, &m);
+                    self.handle(now, m);
+                }
             }
         }
         while let Some((port, ip)) = self.resolve.pop() {
@@ -290,12 +304,23 @@ impl Control {
             self.send_probe(p);
         }
         busy |= self.glbp_poll(now);
-        // Neighbour changes are coalesced: a burst of ARP learning costs one
-        // snapshot per millisecond at most, not one per host.
-        if self.neighbors.version() != self.published_neighbors && now >= self.next_neighbor_publish
-        {
-            self.next_neighbor_publish = now + 1;
-            self.publish();
+        // Neighbour changes are coalesced: an answer to our own probe is
+        // published within a millisecond (traffic waits for it); changes
+        // learnt from unsolicited ARP at most `neighbor_publish_hz` times
+        // a second, so a flood of changing senders cannot keep the
+        // workers busy with new snapshots.
+        if self.neighbors.version() != self.published_neighbors {
+            let urgent = self.neighbors.resolutions() != self.published_resolutions;
+            let due = if urgent {
+                self.next_neighbor_publish
+            } else {
+                self.next_unsolicited_publish
+            };
+            if now >= due {
+                self.next_neighbor_publish = now + 1;
+                self.next_unsolicited_publish = now + self.neighbor_publish_gap_ms;
+                self.publish();
+            }
         }
         self.flush();
         self.publisher.reap();
@@ -305,6 +330,7 @@ impl Control {
     /// Builds and publishes a snapshot from the current tables.
     pub fn publish(&mut self) {
         self.published_neighbors = self.neighbors.version();
+        self.published_resolutions = self.neighbors.resolutions();
         let ports = self
             .ports
             .iter()
@@ -436,7 +462,6 @@ impl Control {
     /// IPv4 to us: ICMP echo; IPv4 that expired in transit: time exceeded.
     fn handle_ipv4(&mut self, now: u64, pidx: usize, m: &mut Mbuf, hl: usize) -> Outcome {
         let own_ip = self.ports[pidx].addr.addr;
-        let port_mac = self.ports[pidx].mac;
         let parsed = {
             let d = m.data();
             ethernet::Frame::new_checked(d).ok().and_then(|f| {
@@ -447,7 +472,11 @@ impl Control {
         let Some((src_mac, ip)) = parsed else {
             return Outcome::Dropped;
         };
-        if ip.protocol == ipv4::PROTO_UDP
+        let dport = (ip.protocol == ipv4::PROTO_UDP)
+            .then(|| udp_dst_port(&m.data()[hl..]))
+            .flatten();
+        // Only UDP 3222 is GLBP: to its group, or unicast to us.
+        if dport == Some(crate::wire::glbp::UDP_PORT)
             && (ip.dst == crate::wire::glbp::MCAST_V4 || ip.dst == own_ip)
         {
             return self.glbp_rx(now, pidx, m);
@@ -455,26 +484,77 @@ impl Control {
         let glbp = &self.ports[pidx].glbp;
         let to_vip = glbp.avg.iter().any(|v| v.vip == ip.dst) || glbp.silent.contains(&ip.dst);
         if self.is_own(ip.dst) || to_vip {
-            if ip.protocol == ipv4::PROTO_ICMP && self.echo_reply(m, hl) {
-                return Outcome::Reply;
-            }
-            return Outcome::Dropped;
+            return match ip.protocol {
+                ipv4::PROTO_ICMP => {
+                    if !self.icmp_replies.allow(crate::dpdk::tsc()) {
+                        self.stats.icmp_rate_limited += 1;
+                        Outcome::Dropped
+                    } else if self.echo_reply(m, hl) {
+                        Outcome::Reply
+                    } else {
+                        Outcome::Dropped
+                    }
+                }
+                proto => {
+                    // Nothing listens here: say so, as a host would, so
+                    // that traceroute to the router completes.
+                    if proto == ipv4::PROTO_UDP {
+                        self.stats.udp_to_own += 1;
+                    }
+                    let code = if matches!(proto, ipv4::PROTO_UDP | PROTO_TCP) {
+                        icmpv4::CODE_PORT_UNREACHABLE
+                    } else {
+                        icmpv4::CODE_PROTO_UNREACHABLE
+                    };
+                    let src = ip.dst;
+                    self.icmp_error(pidx, m, hl, ip, src_mac, src, |data| {
+                        Icmpv4Repr::DstUnreachable { code, data }
+                    });
+                    Outcome::Consumed
+                }
+            };
         }
         if ip.dst.is_multicast() {
             return Outcome::Dropped;
         }
         if ip.ttl <= 1 {
-            if !self.icmp_bucket.take(now) {
-                self.stats.icmp_rate_limited += 1;
-                return Outcome::Consumed;
-            }
-            if let Some(r) = self.time_exceeded(m.data(), hl, ip, src_mac, port_mac, own_ip) {
-                self.stats.icmp_time_exceeded += 1;
-                self.send(pidx, r);
-            }
+            self.icmp_error(pidx, m, hl, ip, src_mac, own_ip, |data| {
+                Icmpv4Repr::TimeExceeded {
+                    code: icmpv4::CODE_TTL_EXCEEDED,
+                    data,
+                }
+            });
             return Outcome::Consumed;
         }
         Outcome::Dropped
+    }
+
+    /// Sends the ICMP error `make(quoted)` about `m` back to its sender,
+    /// from `src`, within the `[control_plane] icmp_errors_pps` rate.
+    #[allow(clippy::too_many_arguments)]
+    fn icmp_error(
+        &mut self,
+        pidx: usize,
+        m: &Mbuf,
+        hl: usize,
+        ip: Ipv4Repr,
+        to_mac: MacAddr,
+        src: Ipv4Addr,
+        make: impl for<'a> FnOnce(&'a [u8]) -> Icmpv4Repr<'a>,
+    ) {
+        if !self.icmp_errors.allow(crate::dpdk::tsc()) {
+            self.stats.icmp_rate_limited += 1;
+            return;
+        }
+        let port_mac = self.ports[pidx].mac;
+        let Some(r) = self.icmp_error_frame(m.data(), hl, ip, to_mac, port_mac, src, make) else {
+            return;
+        };
+        match r.1 {
+            icmpv4::TYPE_TIME_EXCEEDED => self.stats.icmp_time_exceeded += 1,
+            _ => self.stats.icmp_unreachable += 1,
+        }
+        self.send(pidx, r.0);
     }
 
     fn is_own(&self, ip: Ipv4Addr) -> bool {
@@ -512,8 +592,10 @@ impl Control {
         true
     }
 
-    /// An ICMP time-exceeded for the packet in `orig`, to its sender.
-    fn time_exceeded(
+    /// An ICMP error (`make(quoted)`) for the packet in `orig`, to its
+    /// sender, with its ICMP type.
+    #[allow(clippy::too_many_arguments)]
+    fn icmp_error_frame(
         &mut self,
         orig: &[u8],
         hl: usize,
@@ -521,7 +603,8 @@ impl Control {
         to_mac: MacAddr,
         port_mac: MacAddr,
         port_ip: Ipv4Addr,
-    ) -> Option<Mbuf> {
+        make: impl for<'a> FnOnce(&'a [u8]) -> Icmpv4Repr<'a>,
+    ) -> Option<(Mbuf, u8)> {
         // Never answer an ICMP error or a packet from a non-unicast source.
         if ip.src.is_multicast()
             || ip.src.is_broadcast()
@@ -539,9 +622,10 @@ impl Control {
             }
         }
         let quoted = &ip_bytes[..(ihl + 8).min(ip_bytes.len())];
-        let icmp = Icmpv4Repr::TimeExceeded {
-            code: icmpv4::CODE_TTL_EXCEEDED,
-            data: quoted,
+        let icmp = make(quoted);
+        let ty = match icmp {
+            Icmpv4Repr::TimeExceeded { .. } => icmpv4::TYPE_TIME_EXCEEDED,
+            _ => icmpv4::TYPE_DST_UNREACHABLE,
         };
         let ipr = Ipv4Repr {
             src: port_ip,
@@ -568,6 +652,7 @@ impl Control {
             };
             icmp.emit(&mut b[e + i..]).is_ok()
         })
+        .map(|m| (m, ty))
     }
 
     /// Sends an ARP request for `p.ip` from the port's own address.

@@ -113,6 +113,8 @@ pub struct Counts {
     pub arp_by_forwarder: [u64; 4],
     pub punted: u64,
     pub drops: [u64; Drop::COUNT],
+    /// Punts dropped by the `[control_plane]` policers, by class.
+    pub policed: [u64; PuntClass::COUNT],
 }
 
 impl Counts {
@@ -152,6 +154,10 @@ impl Counts {
             .iter_mut()
             .zip(other.drops)
             .for_each(|(x, y)| *x += y);
+        self.policed
+            .iter_mut()
+            .zip(other.policed)
+            .for_each(|(x, y)| *x += y);
     }
     pub fn total_drops(&self) -> u64 {
         self.drops.iter().sum()
@@ -165,7 +171,7 @@ pub struct Shared {
     cells: CachePadded<Box<[AtomicU64]>>,
 }
 
-const SCALARS: usize = 3 + 4 + Drop::COUNT;
+const SCALARS: usize = 3 + 4 + Drop::COUNT + PuntClass::COUNT;
 
 impl Shared {
     pub fn new(ports: usize) -> Shared {
@@ -197,6 +203,9 @@ impl Shared {
         for (i, d) in c.arp_by_forwarder.iter().enumerate() {
             cells[s + 3 + Drop::COUNT + i].store(*d, Relaxed);
         }
+        for (i, d) in c.policed.iter().enumerate() {
+            cells[s + 7 + Drop::COUNT + i].store(*d, Relaxed);
+        }
     }
 
     /// Reads the last published values (any thread).
@@ -213,6 +222,10 @@ impl Shared {
         for (i, d) in arp_by_forwarder.iter_mut().enumerate() {
             *d = get(s + 3 + Drop::COUNT + i);
         }
+        let mut policed = [0; PuntClass::COUNT];
+        for (i, d) in policed.iter_mut().enumerate() {
+            *d = get(s + 7 + Drop::COUNT + i);
+        }
         Counts {
             rx_packets: (0..p).map(get).collect(),
             rx_bytes: (0..p).map(|i| get(p + i)).collect(),
@@ -223,6 +236,7 @@ impl Shared {
             punted: get(s + 2),
             arp_by_forwarder,
             drops,
+            policed,
         }
     }
 }

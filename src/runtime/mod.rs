@@ -6,6 +6,7 @@ pub mod control;
 pub mod counters;
 pub mod neighbors;
 pub mod ops;
+pub mod police;
 pub mod state;
 pub mod status;
 pub mod timing;
@@ -277,6 +278,7 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
 
     let state = Arc::new(ArcSwap::from_pointee(build_state(cfg, &macs, 1)?));
     let exception = Arc::new(MbufRing::new("glbpd_exc", d.exception_ring, -1)?);
+    let glbp_ring = Arc::new(MbufRing::new("glbpd_glbp", d.exception_ring, -1)?);
     let resolve = Arc::new(ArrayQueue::new(1024));
     // One hand-off ring per port where some lcore lacks a TX queue.
     let handoff: Vec<Option<Arc<MbufRing>>> = plan
@@ -333,6 +335,8 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
             tx,
             handoff_in,
             exception: exception.clone(),
+            glbp: glbp_ring.clone(),
+            policers: worker_policers(&cfg.control_plane, workers),
             resolve: resolve.clone(),
             state: state.clone(),
             counters: worker_counters[w].clone(),
@@ -388,6 +392,8 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
         ports: ctl_ports,
         pool: pool.clone(),
         exception: exception.clone(),
+        glbp: glbp_ring.clone(),
+        control_plane: cfg.control_plane.clone(),
         tx: ctl_tx,
         neighbors,
         resolve,
@@ -438,6 +444,11 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
     let republish =
         (d.republish_hz > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(d.republish_hz)));
     let mut next_republish = started;
+    // Last, so that the threads started above do not inherit it: every
+    // thread glbpd starts is started before this line.
+    if cfg.control_plane.realtime {
+        realtime_control_thread();
+    }
     while !stop.load(Ordering::Relaxed) {
         let round = Instant::now();
         let mut busy = ctl.poll();
@@ -527,6 +538,7 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
     drop(ctl);
     drop(handoff);
     drop(exception);
+    drop(glbp_ring);
     drop(ports);
     drop(state);
     drop(pool);
@@ -535,6 +547,38 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
         return err("a worker lcore failed");
     }
     Ok(total)
+}
+
+/// Puts the calling thread (the control lcore) under SCHED_RR at the
+/// lowest real-time priority: above every normal thread, below the
+/// kernel's own, and throttled by the kernel's real-time budget.
+fn realtime_control_thread() {
+    use thread_priority::{
+        set_thread_priority_and_policy, thread_native_id, RealtimeThreadSchedulePolicy,
+        ThreadPriority, ThreadSchedulePolicy,
+    };
+    match set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::RoundRobin),
+    ) {
+        Ok(()) => log::info!("control lcore runs under SCHED_RR"),
+        Err(e) => log::warn!(
+            "control lcore stays under SCHED_OTHER ({e:?}): hellos may run late on a busy CPU; \
+             run as root or with CAP_SYS_NICE, or set [control_plane] realtime = false"
+        ),
+    }
+}
+
+/// One worker's share of the `[control_plane]` rates, by punt class.
+fn worker_policers(
+    cp: &crate::config::ControlPlaneConfig,
+    workers: usize,
+) -> [police::Policer; counters::PuntClass::COUNT] {
+    let n = workers.max(1) as u32;
+    let hz = dpdk::tsc_hz();
+    cp.rates()
+        .map(|(_, r)| police::Policer::new((r.pps / n).max(1), (r.burst / n).max(1), hz))
 }
 
 /// How often the status document is rebuilt.

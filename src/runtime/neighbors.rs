@@ -67,6 +67,9 @@ pub struct Neighbors {
     entries: HashMap<(u16, Ipv4Addr), Entry>,
     /// Bumped whenever a resolved MAC appears, changes or disappears.
     version: u64,
+    /// Bumped for the changes traffic waits for: an answer to our own
+    /// probe, a static entry added or removed.
+    resolutions: u64,
 }
 
 impl Neighbors {
@@ -82,6 +85,11 @@ impl Neighbors {
         self.version
     }
 
+    /// Counts the changes that must be published at once (see the field).
+    pub fn resolutions(&self) -> u64 {
+        self.resolutions
+    }
+
     /// Adds a static entry.
     pub fn add_static(&mut self, port: u16, ip: Ipv4Addr, mac: MacAddr) {
         self.entries.insert(
@@ -92,6 +100,7 @@ impl Neighbors {
             },
         );
         self.version += 1;
+        self.resolutions += 1;
     }
 
     /// Removes a static entry (a reload dropped it).
@@ -105,6 +114,7 @@ impl Neighbors {
         ) {
             self.entries.remove(&(port, ip));
             self.version += 1;
+            self.resolutions += 1;
         }
     }
 
@@ -130,6 +140,10 @@ impl Neighbors {
             Some(e) => {
                 if e.mac != Some(mac) {
                     self.version += 1;
+                    if e.mac.is_none() {
+                        // An answer to our own probe: traffic waits for it.
+                        self.resolutions += 1;
+                    }
                 }
                 *e = Entry {
                     mac: Some(mac),

@@ -361,6 +361,20 @@ pub fn prometheus_text(st: &Value) -> String {
         "counter",
         drops,
     );
+    let policed = total["policed"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(r, v)| (format!("class=\"{}\"", label(r)), v.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
+    metric(
+        "glbpd_policed_total",
+        "Punts to the control lcore dropped by the [control_plane] policers, by class.",
+        "counter",
+        policed,
+    );
     let groups = st["groups"].as_array().cloned().unwrap_or_default();
     let mut active = Vec::new();
     let mut hellos_in = Vec::new();

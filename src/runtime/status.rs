@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::control::Control;
-use super::counters::{ArpClients, Counts, Drop, Shared};
+use super::counters::{ArpClients, Counts, Drop, PuntClass, Shared};
 use crate::protocol::{ForwarderStatus, GroupStatus, LoadBalancing, PeerStatus};
 
 /// What the status is built from, besides the control lcore.
@@ -140,6 +140,10 @@ fn counts(c: &Counts, port_names: &[String]) -> Value {
         "arp_replies_by_forwarder": c.arp_by_forwarder.to_vec(),
         "punted": c.punted,
         "drops": drops,
+        "policed": PuntClass::ALL
+            .iter()
+            .map(|k| (k.name().to_string(), json!(c.policed[*k as usize])))
+            .collect::<Map<String, Value>>(),
     })
 }
 

@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 
 use super::counters::{ArpClients, Counts, Drop, PuntClass, Shared};
+use super::police::Policer;
 use super::state::{DataplaneState, FxMap, PortView, Routes, VipBalance};
 use crate::config::Idle;
 use crate::dpdk::{self, Burst, Mbuf, MbufRing, RxQueue, TxQueue};
@@ -368,6 +369,10 @@ pub struct Worker {
     /// (port index, ring).
     pub handoff_in: Vec<(usize, Arc<MbufRing>)>,
     pub exception: Arc<MbufRing>,
+    /// GLBP's own ring to the control lcore: other punts cannot fill it.
+    pub glbp: Arc<MbufRing>,
+    /// This worker's share of the `[control_plane]` rates, by punt class.
+    pub policers: [Policer; PuntClass::COUNT],
     /// Neighbours to resolve, to the control lcore.
     pub resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
     pub state: Arc<ArcSwap<DataplaneState>>,
@@ -437,10 +442,21 @@ impl Worker {
                             }
                         }
                         Verdict::Punt(class) => {
+                            let now = dpdk::tsc();
+                            if !self.policers[class as usize].allow(now) {
+                                c.policed[class as usize] += 1;
+                                drop(m);
+                                continue;
+                            }
                             // The control lcore measures how long the frame
                             // waited (TSC) and by class (the low 4 bits).
-                            m.set_punt_stamp(dpdk::tsc() & !0xf | class as u64);
-                            match self.exception.enqueue(m) {
+                            m.set_punt_stamp(now & !0xf | class as u64);
+                            let ring = if class == PuntClass::Glbp {
+                                &self.glbp
+                            } else {
+                                &self.exception
+                            };
+                            match ring.enqueue(m) {
                                 Ok(()) => c.punted += 1,
                                 Err(m) => {
                                     c.drop(Drop::ExceptionFull);

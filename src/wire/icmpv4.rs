@@ -1,4 +1,5 @@
-//! ICMPv4 (RFC 792): echo request/reply and time exceeded.
+//! ICMPv4 (RFC 792): echo request/reply, destination unreachable and time
+//! exceeded.
 
 use super::{checksum, get_u16, put_u16, Error, Result};
 
@@ -8,6 +9,12 @@ pub const TYPE_ECHO_REPLY: u8 = 0;
 pub const TYPE_ECHO_REQUEST: u8 = 8;
 /// Type of time exceeded.
 pub const TYPE_TIME_EXCEEDED: u8 = 11;
+/// Type of destination unreachable.
+pub const TYPE_DST_UNREACHABLE: u8 = 3;
+/// Destination-unreachable code: protocol unreachable.
+pub const CODE_PROTO_UNREACHABLE: u8 = 2;
+/// Destination-unreachable code: port unreachable.
+pub const CODE_PORT_UNREACHABLE: u8 = 3;
 /// Time-exceeded code: TTL exceeded in transit.
 pub const CODE_TTL_EXCEEDED: u8 = 0;
 /// Length of the ICMP header (type, code, checksum, 4 bytes of rest).
@@ -123,6 +130,13 @@ pub enum Icmpv4Repr<'a> {
         /// Echo data.
         data: &'a [u8],
     },
+    /// Type 3.
+    DstUnreachable {
+        /// 2 protocol unreachable, 3 port unreachable, ...
+        code: u8,
+        /// The offending IP header and the first bytes of its payload.
+        data: &'a [u8],
+    },
     /// Type 11.
     TimeExceeded {
         /// 0 TTL exceeded in transit, 1 reassembly time exceeded.
@@ -154,6 +168,7 @@ impl<'a> Icmpv4Repr<'a> {
                 data,
             }),
             (TYPE_TIME_EXCEEDED, code @ 0..=1) => Ok(Icmpv4Repr::TimeExceeded { code, data }),
+            (TYPE_DST_UNREACHABLE, code @ 0..=15) => Ok(Icmpv4Repr::DstUnreachable { code, data }),
             _ => Err(Error::Unrecognized),
         }
     }
@@ -163,6 +178,7 @@ impl<'a> Icmpv4Repr<'a> {
         match self {
             Icmpv4Repr::EchoRequest { data, .. }
             | Icmpv4Repr::EchoReply { data, .. }
+            | Icmpv4Repr::DstUnreachable { data, .. }
             | Icmpv4Repr::TimeExceeded { data, .. } => HEADER_LEN + data.len(),
         }
     }
@@ -184,6 +200,7 @@ impl<'a> Icmpv4Repr<'a> {
                 data,
             } => (TYPE_ECHO_REPLY, 0, [ident, seq_no], data),
             Icmpv4Repr::TimeExceeded { code, data } => (TYPE_TIME_EXCEEDED, code, [0, 0], data),
+            Icmpv4Repr::DstUnreachable { code, data } => (TYPE_DST_UNREACHABLE, code, [0, 0], data),
         };
         b[field::TYPE] = ty;
         b[field::CODE] = code;
@@ -238,6 +255,25 @@ mod tests {
                 data: b"abcd"
             }
         );
+    }
+
+    #[test]
+    fn port_unreachable_round_trips() {
+        let quoted = [
+            0x45u8, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 9, 10, 0, 0, 2, 0x82, 0x9b, 0x82,
+            0x9b, 0, 8, 0, 0,
+        ];
+        let r = Icmpv4Repr::DstUnreachable {
+            code: CODE_PORT_UNREACHABLE,
+            data: &quoted,
+        };
+        let mut out = [0u8; 36];
+        assert_eq!(r.emit(&mut out), Ok(36));
+        assert_eq!(out[..2], [3, 3]);
+        assert_eq!(&out[4..8], &[0, 0, 0, 0], "unused word");
+        let p = Packet::new_checked(&out[..]).unwrap();
+        assert!(p.verify_checksum());
+        assert_eq!(Icmpv4Repr::parse(&p), Ok(r));
     }
 
     #[test]

@@ -611,6 +611,17 @@ impl Lab {
     }
 
     fn router_config(&self, i: usize, r: &Router) -> String {
+        // Each router on its own server would have its own worker core: on
+        // this machine the routers alternate which CPU runs their worker,
+        // so two routers' workers do not share one CPU under load.
+        fn lcores(i: usize) -> String {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            if cpus < 2 {
+                return String::new();
+            }
+            let (control, worker) = if i % 2 == 0 { (0, 1) } else { (1, 0) };
+            format!(", \"--lcores\", \"0@{control},1@{worker}\"")
+        }
         let s = &self.spec;
         let rs = &s.routers[i];
         let auth = rs
@@ -621,7 +632,7 @@ impl Lab {
         format!(
             r#"# glbpd router {n} of lab {prefix}
 [eal]
-args = ["--no-pci", "--no-huge", "-m", "256", "--no-shconf", "--log-level", "lib.eal:warning"]
+args = ["--no-pci", "--no-huge", "-m", "256", "--no-shconf", "--log-level", "lib.eal:warning"{lcores}]
 file_prefix = "{ns}"
 
 [dataplane]
@@ -630,13 +641,13 @@ idle = "adaptive"
 
 [[port]]
 name = "lan0"
-device = "net_af_packet0,iface=lan0"
+device = "net_af_packet0,iface=lan0,framecnt=4096"
 address = "{lan}/24"
 mac = "{mac}"
 
 [[port]]
 name = "up0"
-device = "net_af_packet1,iface=up0"
+device = "net_af_packet1,iface=up0,framecnt=4096"
 address = "{up}/24"
 mac = "02:00:00:00:0b:{n:02x}"
 
@@ -654,6 +665,7 @@ load_balancing = "{lb}"
 weighting = {{ max = {w} }}
 {auth}{uplink}"#,
             n = i + 1,
+            lcores = lcores(i),
             prefix = self.prefix,
             ns = r.ns,
             lan = r.lan_ip,

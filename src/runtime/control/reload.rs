@@ -47,6 +47,12 @@ fn restart_needed(old: &Config, new: &Config) -> Option<String> {
     if old.dataplane != new.dataplane {
         return Some("[dataplane] changed".into());
     }
+    if old.control_plane != new.control_plane {
+        return Some("[control_plane] changed".into());
+    }
+    if old.ops != new.ops {
+        return Some("[ops] changed".into());
+    }
     if old.ports.len() != new.ports.len() {
         return Some("ports were added or removed".into());
     }
