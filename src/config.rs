@@ -382,17 +382,51 @@ fn default_cache_max() -> u32 {
 }
 
 /// `[[group.track]]`: a tracked object that lowers the weight while down.
+/// Either `port` (its link) or `neighbor` (an address on a connected
+/// subnet, probed for reachability).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Track {
     /// Link state of this port is tracked.
-    pub port: String,
+    #[serde(default)]
+    pub port: Option<String>,
+    /// Reachability of this neighbour is tracked.
+    #[serde(default)]
+    pub neighbor: Option<Ipv4Addr>,
+    /// How `neighbor` is probed.
+    #[serde(default)]
+    pub probe: TrackProbe,
+    #[serde(default = "default_track_interval")]
+    pub interval_ms: u32,
+    /// Unanswered probes in a row that make it down.
+    #[serde(default = "default_track_after")]
+    pub down_after: u32,
+    /// Answered probes in a row that make it up again.
+    #[serde(default = "default_track_after")]
+    pub up_after: u32,
     #[serde(default = "default_decrement")]
     pub decrement: u8,
 }
 
+/// How a tracked neighbour is probed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackProbe {
+    /// ARP requests from the port's address.
+    #[default]
+    Arp,
+    /// ICMP echo requests (the neighbour resolved by ARP first).
+    Icmp,
+}
+
 fn default_decrement() -> u8 {
     10
+}
+fn default_track_interval() -> u32 {
+    1000
+}
+fn default_track_after() -> u32 {
+    3
 }
 
 /// `[[group]]`: one GLBP group on a port.
@@ -949,17 +983,45 @@ impl Config {
                 }
             }
             for (j, t) in g.track.iter().enumerate() {
-                if !port_known(&t.port) {
-                    bad(
-                        vec![
-                            k("group"),
-                            Seg::Index(i),
-                            k("track"),
-                            Seg::Index(j),
-                            k("port"),
-                        ],
-                        format!("no port named {:?} (known: {})", t.port, port_names()),
-                    );
+                let at = |f: &str| vec![k("group"), Seg::Index(i), k("track"), Seg::Index(j), k(f)];
+                match (&t.port, t.neighbor) {
+                    (Some(port), None) => {
+                        if !port_known(port) {
+                            bad(
+                                at("port"),
+                                format!("no port named {port:?} (known: {})", port_names()),
+                            );
+                        }
+                    }
+                    (None, Some(ip)) => {
+                        match self.ports.iter().find(|p| p.address.contains(ip)) {
+                            None => bad(
+                                at("neighbor"),
+                                format!("{ip} is on no port's subnet (a tracked neighbour must be connected)"),
+                            ),
+                            Some(p) if p.address.addr == ip => bad(
+                                at("neighbor"),
+                                format!("{ip} is port {}'s own address", p.name),
+                            ),
+                            Some(_) => {}
+                        }
+                        if !(10..=60_000).contains(&t.interval_ms) {
+                            bad(
+                                at("interval_ms"),
+                                format!("{} is not in 10..=60000", t.interval_ms),
+                            );
+                        }
+                        for (key, v) in [("down_after", t.down_after), ("up_after", t.up_after)] {
+                            if !(1..=100).contains(&v) {
+                                bad(at(key), format!("{v} is not in 1..=100"));
+                            }
+                        }
+                    }
+                    _ => bad(
+                        vec![k("group"), Seg::Index(i), k("track"), Seg::Index(j)],
+                        "give either port = \"NAME\" (link) or neighbor = \"IP\" (reachability)"
+                            .into(),
+                    ),
                 }
             }
         }

@@ -4,6 +4,9 @@
 
 mod glbp;
 mod reload;
+mod tracking;
+
+pub use tracking::kernel_iface;
 
 pub use glbp::GlbpPort;
 pub use reload::ReloadSummary;
@@ -20,6 +23,7 @@ use super::neighbors::{Neighbors, Probe};
 use super::police::Policer;
 use super::state::{DataplaneState, NextHop, PortView, VipBalance};
 use super::timing::Timing;
+use super::track::Tracker;
 use super::worker::{flush, TxPath};
 use crate::config::{ControlPlaneConfig, Ipv4Net};
 use crate::dpdk::{Burst, Lpm, Mbuf, MbufRing, Mempool, Port};
@@ -36,6 +40,9 @@ pub struct CtlPort {
     pub mac: MacAddr,
     pub addr: Ipv4Net,
     pub port: Port,
+    /// The kernel interface of a kernel-backed virtual device, whose
+    /// carrier is the link state (the PMD's is always up).
+    pub kernel_if: Option<String>,
     /// What GLBP wants the workers to do on this port.
     pub glbp: GlbpView,
 }
@@ -114,6 +121,8 @@ pub struct ControlStats {
     pub icmp_rate_limited: u64,
     /// UDP to own addresses on ports other than GLBP's.
     pub udp_to_own: u64,
+    /// ICMP echo requests sent to tracked neighbours.
+    pub track_probes_sent: u64,
     pub resolve_requests: u64,
     pub glbp_received: u64,
     pub glbp_sent: u64,
@@ -159,6 +168,10 @@ pub struct Control {
     next_unsolicited_publish: u64,
     /// Control-plane timing (hello lateness and arrival, punt wait, loop).
     pub timing: Timing,
+    /// Tracked objects (links, neighbours) of the running configuration.
+    pub tracker: Tracker,
+    /// Link state of each port as last read.
+    pub link_up: Vec<bool>,
     /// When `%GLBP-4-LATE` may be logged again, by port index.
     next_late_warn: Vec<u64>,
     tsc_hz: u64,
@@ -242,6 +255,8 @@ impl Control {
             next_neighbor_publish: 0,
             next_unsolicited_publish: 0,
             timing: Timing::new(n),
+            tracker: Tracker::default(),
+            link_up: vec![true; n],
             next_late_warn: vec![0; n],
             tsc_hz,
         }
@@ -343,6 +358,7 @@ impl Control {
                 neighbors: self.neighbors.resolved(i as u16),
                 avg: p.glbp.avg.clone(),
                 silent: p.glbp.silent.clone(),
+                link_up: self.link_up[i],
             })
             .collect();
         let st = DataplaneState {
@@ -438,6 +454,7 @@ impl Control {
             return Outcome::Dropped;
         };
         let for_us = repr.target_ip == own_ip;
+        self.tracker.heard(pidx, repr.sender_ip, false);
         if self.ports[pidx].addr.contains(repr.sender_ip) {
             self.neighbors.learn(
                 now,
@@ -485,6 +502,10 @@ impl Control {
         let to_vip = glbp.avg.iter().any(|v| v.vip == ip.dst) || glbp.silent.contains(&ip.dst);
         if self.is_own(ip.dst) || to_vip {
             return match ip.protocol {
+                ipv4::PROTO_ICMP if self.is_track_echo_reply(&m.data()[hl..]) => {
+                    self.tracker.heard(pidx, ip.src, true);
+                    Outcome::Consumed
+                }
                 ipv4::PROTO_ICMP => {
                     if !self.icmp_replies.allow(crate::dpdk::tsc()) {
                         self.stats.icmp_rate_limited += 1;
@@ -555,6 +576,18 @@ impl Control {
             _ => self.stats.icmp_unreachable += 1,
         }
         self.send(pidx, r.0);
+    }
+
+    /// True for an ICMP echo reply to one of our reachability probes.
+    fn is_track_echo_reply(&self, ip_bytes: &[u8]) -> bool {
+        let Ok(p) = ipv4::Packet::new_checked(ip_bytes) else {
+            return false;
+        };
+        icmpv4::Packet::new_checked(p.payload()).is_ok_and(|i| {
+            i.msg_type() == icmpv4::TYPE_ECHO_REPLY
+                && i.echo_ident() == super::track::ECHO_IDENT
+                && i.verify_checksum()
+        })
     }
 
     fn is_own(&self, ip: Ipv4Addr) -> bool {

@@ -28,10 +28,12 @@ pub enum Drop {
     TxFull,
     /// IPv4 fragments, options we do not forward, etc.
     Other,
+    /// The egress port's link is down.
+    LinkDown,
 }
 
 impl Drop {
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 10;
     pub const ALL: [Drop; Drop::COUNT] = [
         Drop::Malformed,
         Drop::NotForUs,
@@ -42,6 +44,7 @@ impl Drop {
         Drop::ExceptionFull,
         Drop::TxFull,
         Drop::Other,
+        Drop::LinkDown,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -54,6 +57,7 @@ impl Drop {
             Drop::ExceptionFull => "exception_full",
             Drop::TxFull => "tx_full",
             Drop::Other => "other",
+            Drop::LinkDown => "link_down",
         }
     }
 }

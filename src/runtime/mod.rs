@@ -10,6 +10,7 @@ pub mod police;
 pub mod state;
 pub mod status;
 pub mod timing;
+pub mod track;
 pub mod worker;
 
 use std::net::Ipv4Addr;
@@ -157,6 +158,7 @@ fn build_state(
                 neighbors,
                 avg: Vec::new(),
                 silent: Vec::new(),
+                link_up: true,
             }
         })
         .collect();
@@ -385,6 +387,7 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
             mac: *mac,
             addr: c.address,
             port: p.clone(),
+            kernel_if: control::kernel_iface(&c.device),
             glbp: Default::default(),
         })
         .collect();

@@ -118,6 +118,19 @@ impl Neighbors {
         }
     }
 
+    /// Marks every learnt entry on `port` for re-validation now (its link
+    /// went down): still used while the probes run, dropped when nobody
+    /// answers. Static entries stay.
+    pub fn mark_stale(&mut self, now: u64, port: u16) {
+        for ((p, _), e) in self.entries.iter_mut() {
+            if *p == port {
+                if let State::Reachable { .. } = e.state {
+                    e.state = State::Reachable { expires: now };
+                }
+            }
+        }
+    }
+
     /// The resolved MAC of `ip` on `port`.
     pub fn get(&self, port: u16, ip: Ipv4Addr) -> Option<MacAddr> {
         self.entries.get(&(port, ip)).and_then(|e| e.mac)

@@ -207,6 +207,8 @@ pub struct PortView {
     /// Virtual IPs of groups where this node is not AVG: ARP for them is
     /// dropped (only the AVG answers).
     pub silent: Vec<Ipv4Addr>,
+    /// False while the port's link is down: nothing is forwarded into it.
+    pub link_up: bool,
 }
 
 impl PortView {

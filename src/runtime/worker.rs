@@ -135,6 +135,9 @@ pub fn process<R: Routes>(
             let Some(out) = st.ports.get(usize::from(hop.port)) else {
                 return Verdict::Drop(Drop::NoRoute);
             };
+            if !out.link_up {
+                return Verdict::Drop(Drop::LinkDown);
+            }
             let nh_ip = hop.via.unwrap_or(dst_ip);
             let mac = match last {
                 Some((p, ip, mac)) if *p == hop.port && *ip == nh_ip => *mac,
@@ -575,6 +578,7 @@ mod tests {
             neighbors,
             avg: Vec::new(),
             silent: Vec::new(),
+            link_up: true,
         };
         let mut p0 = port("lan0", LAN_MAC, lan, FxMap::default());
         p0.avg = avg;
@@ -815,6 +819,7 @@ mod index_tests {
             neighbors: FxMap::default(),
             avg: Vec::new(),
             silent: Vec::new(),
+            link_up: true,
         };
         let mut lan0 = port("lan0", PORT_MAC, lan);
         lan0.vmacs = even.clone().map(|k| vmac(k, 1)).collect();

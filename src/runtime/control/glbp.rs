@@ -23,8 +23,6 @@ pub struct GlbpPort {
     pub engine: protocol::Port,
     /// Group id -> authentication key (signing and verification).
     pub(super) keys: BTreeMap<u16, AuthKey>,
-    /// Tracked ports (object id = port index) and their last link state.
-    pub(super) tracked: BTreeMap<u32, bool>,
 }
 
 /// The engine's configuration for a `[[group]]`.
@@ -55,15 +53,11 @@ pub fn group_config(cfg: &Config, g: &config::GroupConfig) -> (protocol::GroupCo
             )
         }
     };
+    // Object numbers as the tracker gives them (runtime::track).
     let tracking = g
         .track
         .iter()
-        .filter_map(|t| {
-            cfg.ports
-                .iter()
-                .position(|p| p.name == t.port)
-                .map(|i| (i as u32, t.decrement))
-        })
+        .filter_map(|t| crate::runtime::track::object_id(cfg, t).map(|id| (id, t.decrement)))
         .collect();
     let pc = protocol::GroupConfig {
         id: g.id,
@@ -106,6 +100,8 @@ impl Control {
     /// them. Errors name the group.
     pub fn glbp_configure(&mut self, cfg: &Config) -> Result<(), String> {
         let now = self.now_ms();
+        self.tracker =
+            crate::runtime::track::Tracker::new(crate::runtime::track::objects(cfg), None);
         let seed = crate::dpdk::tsc() ^ u64::from(std::process::id());
         for (pidx, p) in self.ports.iter().enumerate() {
             let groups: Vec<_> = cfg.groups.iter().filter(|g| g.port == p.name).collect();
@@ -121,13 +117,9 @@ impl Control {
                     seed ^ pidx as u64,
                 ),
                 keys: BTreeMap::new(),
-                tracked: BTreeMap::new(),
             };
             for g in groups {
                 let (pc, key) = group_config(cfg, g);
-                for t in pc.tracking.keys() {
-                    gp.tracked.insert(*t, true);
-                }
                 gp.keys.insert(g.id, key);
                 let actions = gp
                     .engine
@@ -143,37 +135,11 @@ impl Control {
 
     /// Runs the engines' timers and link tracking; true when work was done.
     pub fn glbp_poll(&mut self, now: u64) -> bool {
-        let mut busy = false;
-        let track_due = now >= self.next_track_poll;
-        if track_due {
-            self.next_track_poll = now + 100;
-        }
+        let mut busy = self.track_poll(now);
         for pidx in 0..self.glbp.len() {
             let Some(gp) = self.glbp[pidx].as_mut() else {
                 continue;
             };
-            if track_due {
-                let objects: Vec<(u32, bool)> = gp.tracked.iter().map(|(k, v)| (*k, *v)).collect();
-                for (obj, was_up) in objects {
-                    let up = self
-                        .ports
-                        .get(obj as usize)
-                        .and_then(|p| p.port.link().ok())
-                        .map_or(true, |l| l.up);
-                    if up != was_up {
-                        log::info!(
-                            "%TRACK-6-STATE: {} line-protocol {}",
-                            self.ports[obj as usize].name,
-                            if up { "Up" } else { "Down" }
-                        );
-                        let gp = self.glbp[pidx].as_mut().expect("checked above");
-                        gp.tracked.insert(obj, up);
-                        let a = gp.engine.handle(now, PortEvent::Track { object: obj, up });
-                        self.pending.push((pidx, a));
-                    }
-                }
-            }
-            let gp = self.glbp[pidx].as_mut().expect("checked above");
             if gp.engine.next_deadline().is_some_and(|d| d <= now) {
                 // Periodic hellos due by now: how late they go out.
                 let due: Vec<(u16, u64)> = gp
@@ -193,6 +159,23 @@ impl Control {
             self.glbp_apply_pending(now);
         }
         busy
+    }
+
+    /// Tells every engine with a group tracking object `id` its state.
+    pub(super) fn track_changed(&mut self, now: u64, id: u32, up: bool) {
+        for pidx in 0..self.glbp.len() {
+            let Some(gp) = self.glbp[pidx].as_mut() else {
+                continue;
+            };
+            if gp
+                .engine
+                .groups()
+                .any(|g| g.config().tracking.contains_key(&id))
+            {
+                let a = gp.engine.handle(now, PortEvent::Track { object: id, up });
+                self.pending.push((pidx, a));
+            }
+        }
     }
 
     /// Records the lateness of the periodic hellos that were `due` on port

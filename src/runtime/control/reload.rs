@@ -12,6 +12,7 @@ use super::glbp::{group_config, GlbpPort};
 use super::Control;
 use crate::config::Config;
 use crate::protocol;
+use crate::runtime::track::{self, Tracker};
 
 /// What a successful reload changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -126,11 +127,7 @@ impl Control {
                     seed,
                 ),
                 keys: Default::default(),
-                tracked: Default::default(),
             });
-            for t in pc.tracking.keys() {
-                gp.tracked.entry(*t).or_insert(true);
-            }
             gp.keys.insert(g.id, key);
             let a = gp
                 .engine
@@ -155,6 +152,13 @@ impl Control {
                 }
             }
             sum.neighbors_changed = true;
+        }
+        // Tracked objects: renumbered from the new configuration, states
+        // kept; every engine hears the state of every object it tracks.
+        self.tracker = Tracker::new(track::objects(new), Some(&self.tracker));
+        let states: Vec<(u32, bool)> = self.tracker.objects.iter().map(|o| (o.id, o.up)).collect();
+        for (id, up) in states {
+            self.track_changed(now, id, up);
         }
         self.glbp_apply_pending(now);
         if sum.routes_changed || sum.neighbors_changed {
