@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use glbpd::config::Config;
+use glbpd::config::{Config, Host};
 
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -37,6 +37,10 @@ enum Cmd {
         /// TOML configuration file.
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
+        /// Skip the checks that depend on this machine (the CPUs of
+        /// `eal.lcores`): for a configuration meant for another host.
+        #[arg(long)]
+        portable: bool,
     },
     /// Print the GLBP packets of a pcap/pcapng file like IOS `debug glbp`.
     Decode(glbpd::decode::DecodeArgs),
@@ -58,8 +62,8 @@ fn init_logging() {
         .init();
 }
 
-fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
-    Config::load(path).map_err(|e| {
+fn load(path: &std::path::Path, host: Host) -> Result<Config, ExitCode> {
+    Config::load_for(path, host).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_INVALID)
     })
@@ -109,21 +113,23 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Cmd::Check { config } => match load(&config) {
-            Ok(cfg) => {
-                println!(
-                    "{}: ok ({} port(s), {} group(s), {} route(s))",
-                    config.display(),
-                    cfg.ports.len(),
-                    cfg.groups.len(),
-                    cfg.routes.len()
-                );
-                ExitCode::SUCCESS
+        Cmd::Check { config, portable } => {
+            match load(&config, if portable { Host::Any } else { Host::This }) {
+                Ok(cfg) => {
+                    println!(
+                        "{}: ok ({} port(s), {} group(s), {} route(s))",
+                        config.display(),
+                        cfg.ports.len(),
+                        cfg.groups.len(),
+                        cfg.routes.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(code) => code,
             }
-            Err(code) => code,
-        },
+        }
         Cmd::Run { config } => {
-            let cfg = match load(&config) {
+            let cfg = match load(&config, Host::This) {
                 Ok(c) => c,
                 Err(code) => return code,
             };

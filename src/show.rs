@@ -10,11 +10,16 @@ use serde_json::Value;
 
 use crate::runtime::ops::STATUS_FILE;
 
+fn parse_prefix(s: &str) -> Result<String, String> {
+    crate::config::check_prefix(s).map(|()| s.to_string())
+}
+
 /// Which running instance.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Target {
-    /// DPDK file prefix of the instance (`eal.file_prefix`).
-    #[arg(long, default_value = "glbpd", conflicts_with = "config")]
+    /// DPDK file prefix of the instance (`eal.file_prefix`): 1..=64 of
+    /// [A-Za-z0-9_-].
+    #[arg(long, default_value = "glbpd", conflicts_with = "config", value_parser = parse_prefix)]
     pub prefix: String,
     /// Take the prefix from this configuration file.
     #[arg(short, long, value_name = "FILE")]
@@ -54,10 +59,10 @@ pub fn runtime_dir(prefix: &str) -> PathBuf {
 impl Target {
     fn prefix(&self) -> Result<String, String> {
         match &self.config {
-            Some(p) => crate::config::Config::load(p)
+            Some(p) => crate::config::Config::load_for(p, crate::config::Host::Any)
                 .map(|c| c.eal.file_prefix)
                 .map_err(|e| e.to_string()),
-            None => Ok(self.prefix.clone()),
+            None => parse_prefix(&self.prefix),
         }
     }
 

@@ -170,6 +170,12 @@ impl Drop for LaunchHandle<'_> {
     }
 }
 
+/// DPDK's `RTE_MAX_LCORE`: every lcore id is below it. Needs no EAL.
+pub fn max_lcore() -> u32 {
+    // SAFETY: shim returning the RTE_MAX_LCORE constant.
+    unsafe { ffi::glbpd_rte_max_lcore() }
+}
+
 /// The calling thread's lcore id (`u32::MAX` for a non-EAL thread).
 pub fn lcore_id() -> u32 {
     // SAFETY: reads a thread-local through the shim.

@@ -19,7 +19,7 @@ mod mbuf;
 mod ring;
 pub mod telemetry;
 
-pub use eal::{lcore_id, tsc, tsc_hz, version, Eal, LaunchHandle};
+pub use eal::{lcore_id, max_lcore, tsc, tsc_hz, version, Eal, LaunchHandle};
 pub use error::{Error, Result};
 pub use ethdev::{DevInfo, LinkStatus, Port, PortConf, PortStats, RxQueue, TxQueue};
 pub use lpm::Lpm;

@@ -20,7 +20,7 @@ use arc_swap::ArcSwap;
 
 use crossbeam::queue::ArrayQueue;
 
-use crate::config::Config;
+use crate::config::{lcores, Config};
 use crate::dpdk::{self, Eal, Lpm, MbufRing, Mempool, Port, PortConf};
 use crate::wire::{glbp, MacAddr};
 use control::{Control, ControlParts, CtlPort};
@@ -55,23 +55,30 @@ fn err<T>(msg: impl Into<String>) -> Result<T, RunError> {
 /// `eal.args`.
 pub fn eal_args(cfg: &Config) -> Vec<String> {
     let mut a = vec!["--file-prefix".to_string(), cfg.eal.file_prefix.clone()];
-    let user_sets_cores = cfg.eal.args.iter().any(|x| {
-        matches!(x.as_str(), "-l" | "-c" | "--lcores")
-            || x.starts_with("--lcores=")
-            || x.starts_with("-l") && x.len() > 2
-    });
+    let user_sets_cores = lcores::from_args(&cfg.eal.args).is_some();
     if let Some(l) = &cfg.eal.lcores {
-        a.extend(["-l".into(), l.clone()]);
+        let opt = if lcores::is_lcore_map(l) {
+            "--lcores"
+        } else {
+            "-l"
+        };
+        a.extend([opt.into(), l.clone()]);
     } else if !user_sets_cores {
         let want = usize::from(cfg.dataplane.workers) + 1;
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if want <= cpus {
-            a.extend(["-l".into(), format!("0-{}", want - 1)]);
+        // The CPUs this process may run on (a taskset or cpuset may leave
+        // out CPU 0), else all of them.
+        let cpus = lcores::allowed_cpus().unwrap_or_else(|| {
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (0..n as u32).collect()
+        });
+        if want <= cpus.len() {
+            let first = cpus.iter().copied().take(want).collect();
+            a.extend(["-l".into(), lcores::format_list(&first)]);
         } else {
             // More lcores than CPUs: let them float over all CPUs.
             a.extend([
                 "--lcores".into(),
-                format!("(0-{})@(0-{})", want - 1, cpus - 1),
+                format!("(0-{})@({})", want - 1, lcores::format_list(&cpus)),
             ]);
         }
     }
