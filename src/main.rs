@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use glbpd::config::{Config, Host};
+use glbpd::runtime::instance::{InstanceLock, LockError};
+use glbpd::show::escape_controls;
 
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -86,17 +88,17 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", escape_controls(&e));
                 ExitCode::FAILURE
             }
         },
         Cmd::Reload(target) => match glbpd::show::reload(&target) {
             Ok(msg) => {
-                println!("reloaded: {msg}");
+                println!("reloaded: {}", escape_controls(&msg));
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("reload refused: {e}");
+                eprintln!("reload refused: {}", escape_controls(&e));
                 ExitCode::FAILURE
             }
         },
@@ -133,6 +135,23 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
+            // One instance per prefix: taken before EAL starts, held until
+            // the end; a second instance touches nothing.
+            let lock = match InstanceLock::acquire(&cfg.eal.file_prefix) {
+                Ok(l) => l,
+                Err(e @ LockError::Busy { .. }) => {
+                    eprintln!(
+                        "error: {}: eal.file_prefix {:?}: {e}",
+                        config.display(),
+                        cfg.eal.file_prefix
+                    );
+                    return ExitCode::from(EXIT_INVALID);
+                }
+                Err(e) => {
+                    eprintln!("error: eal.file_prefix {:?}: {e}", cfg.eal.file_prefix);
+                    return ExitCode::FAILURE;
+                }
+            };
             let signals = glbpd::runtime::Signals::default();
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 // A second signal while stopping exits at once.
@@ -150,7 +169,7 @@ fn main() -> ExitCode {
                 eprintln!("error: cannot install signal handler: {e}");
                 return ExitCode::FAILURE;
             }
-            match glbpd::runtime::run(&cfg, &config, signals) {
+            match glbpd::runtime::run(&cfg, &config, signals, lock) {
                 Ok(counts) => {
                     log::info!(
                         "final counters: {}",

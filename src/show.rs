@@ -1,13 +1,15 @@
 //! Client side of operations: `glbpd show` and `glbpd reload` against a
-//! running instance, found by its DPDK file prefix. They read the status
-//! document the instance keeps in its runtime folder (the same data its
-//! DPDK telemetry commands return).
+//! running instance, found by its DPDK file prefix (a plain name). `show`
+//! reads the status document the instance keeps in its runtime folder (the
+//! same data its DPDK telemetry commands return) once it has checked that
+//! an instance holds that folder's lock.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::runtime::instance;
 use crate::runtime::ops::STATUS_FILE;
 
 fn parse_prefix(s: &str) -> Result<String, String> {
@@ -47,13 +49,10 @@ pub enum View {
     Stats,
 }
 
-/// The runtime folder DPDK uses for `prefix`.
-pub fn runtime_dir(prefix: &str) -> PathBuf {
-    let root = nix::unistd::Uid::effective().is_root();
-    match std::env::var_os("XDG_RUNTIME_DIR").filter(|_| !root) {
-        Some(d) => PathBuf::from(d).join("dpdk").join(prefix),
-        None => PathBuf::from("/var/run/dpdk").join(prefix),
-    }
+/// The runtime folder DPDK uses for `prefix`; an error for a prefix that
+/// is not a plain name.
+pub fn runtime_dir(prefix: &str) -> Result<PathBuf, String> {
+    instance::runtime_dir(prefix)
 }
 
 impl Target {
@@ -66,27 +65,51 @@ impl Target {
         }
     }
 
+    /// The prefix and runtime folder of a running instance: one that holds
+    /// the folder's lock.
+    fn running(&self) -> Result<(String, PathBuf), String> {
+        let prefix = self.prefix()?;
+        let dir = runtime_dir(&prefix)?;
+        if !instance::is_held(&prefix)? {
+            return Err(format!(
+                "no running glbpd with prefix {prefix:?} (nothing holds {})",
+                dir.join(instance::LOCK_FILE).display()
+            ));
+        }
+        Ok((prefix, dir))
+    }
+
     /// Reads the instance's current status.
     pub fn status(&self) -> Result<Value, String> {
-        let prefix = self.prefix()?;
-        let path = runtime_dir(&prefix).join(STATUS_FILE);
+        let (prefix, dir) = self.running()?;
+        let path = dir.join(STATUS_FILE);
         let text = std::fs::read(&path).map_err(|e| {
             format!(
-                "no running glbpd with prefix {prefix:?} ({}: {e})",
+                "glbpd with prefix {prefix:?} has no status yet ({}: {e})",
                 path.display()
             )
         })?;
-        let v: Value =
-            serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let pid = v["pid"].as_u64().unwrap_or(0);
-        if pid == 0 || !Path::new(&format!("/proc/{pid}")).exists() {
-            return Err(format!(
-                "glbpd with prefix {prefix:?} is not running (stale {})",
-                path.display()
-            ));
-        }
-        Ok(v)
+        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
+}
+
+/// `s` with every control character but the newline escaped (`\x1b`),
+/// so that a status document cannot drive the terminal.
+pub fn escape_controls(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() && c != '\n' {
+            let n = u32::from(c);
+            if n <= 0xff {
+                o.push_str(&format!("\\x{n:02x}"));
+            } else {
+                o.push_str(&format!("\\u{{{n:x}}}"));
+            }
+        } else {
+            o.push(c);
+        }
+    }
+    o
 }
 
 fn cisco_mac(s: &str) -> String {
@@ -190,10 +213,11 @@ pub fn render_stats(st: &Value) -> String {
     o
 }
 
-/// Runs `glbpd show`; returns the text to print.
+/// Runs `glbpd show`; returns the text to print (control characters of
+/// the status document escaped).
 pub fn show(args: &ShowArgs) -> Result<String, String> {
     let st = args.target.status()?;
-    Ok(match (args.view, args.json) {
+    let text = match (args.view, args.json) {
         (View::Brief, true) => {
             serde_json::to_string_pretty(&serde_json::json!({"brief": st["brief"]}))
                 .unwrap_or_default()
@@ -209,7 +233,10 @@ pub fn show(args: &ShowArgs) -> Result<String, String> {
         (View::Brief, false) => render_brief(&st),
         (View::Detail, false) => render_detail(&st),
         (View::Stats, false) => render_stats(&st),
-    })
+    };
+    // serde_json escapes control characters already; the text views
+    // print strings from the document as they are.
+    Ok(escape_controls(&text))
 }
 
 /// Runs `glbpd reload`: SIGHUP to the instance, then waits (up to 10 s)

@@ -339,3 +339,59 @@ fn show_and_reload_refuse_a_prefix_that_is_a_path() {
         }
     }
 }
+
+/// A status document written by someone else than glbpd: `show` prints
+/// its strings with control characters escaped, and only while something
+/// holds the prefix's lock.
+#[test]
+fn show_escapes_control_characters_from_the_status_document() {
+    use nix::fcntl::{Flock, FlockArg};
+    let p = instance::prefix("escape");
+    let dir = instance::runtime_dir(&p);
+    struct Cleanup(std::path::PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let _cleanup = Cleanup(dir.clone());
+    let esc = "\u{1b}[2J";
+    let doc = serde_json::json!({
+        "pid": std::process::id(),
+        "brief": [{"interface": format!("lan{esc}0"), "group": 1, "fwd": "-", "priority": 100,
+                   "state": "Active", "address": "10.0.0.1", "active_router": "local",
+                   "standby_router": "\u{1b}]0;title\u{7}"}],
+        "groups": [{"port": "lan0", "group": 1, "text": format!("lan0 - Group 1{esc}\n  State is Active\n"),
+                    "counters": {"hellos_in": 1}}],
+        "stats": {"total": {"drops": {format!("x{esc}"): 1}}},
+        "ports": [{"name": format!("lan{esc}0"), "link_up": true}],
+    });
+    std::fs::write(dir.join("glbpd-status.json"), doc.to_string()).unwrap();
+    let lock = std::fs::File::create(dir.join("glbpd.lock")).unwrap();
+    let held = Flock::lock(lock, FlockArg::LockExclusiveNonblock).unwrap();
+
+    for view in ["brief", "detail", "stats"] {
+        let (st, out, err) = glbpd(&["show", view, "--prefix", &p]);
+        assert!(st.success(), "{view}: {err}");
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{7}'),
+            "{view} printed a control character: {out:?}"
+        );
+        assert!(out.contains("\\x1b[2J"), "{view}: {out}");
+        assert!(out.contains('\n'), "newlines stay: {out:?}");
+    }
+    let (_, out, _) = glbpd(&["show", "brief", "--prefix", &p]);
+    assert!(out.contains("\\x1b]0;title\\x07"), "{out}");
+    let (st, out, _) = glbpd(&["show", "brief", "--json", "--prefix", &p]);
+    assert!(
+        st.success() && !out.contains('\u{1b}') && out.contains("\\u001b[2J"),
+        "{out}"
+    );
+
+    // Nothing holds the lock: a stale document, whatever PID it names.
+    drop(held);
+    let (st, out, err) = glbpd(&["show", "brief", "--prefix", &p]);
+    assert_eq!(st.code(), Some(1), "{out}");
+    assert!(err.contains("no running glbpd"), "{err}");
+}

@@ -13,8 +13,10 @@ static EAL_STARTED: AtomicBool = AtomicBool::new(false);
 ///
 /// `rte_eal_init` can run once per process, and never again after
 /// `rte_eal_cleanup`; `Eal::init` enforces that. Dropping the `Eal` cleans
-/// up DPDK and removes the process's runtime folder
-/// (`/var/run/dpdk/<file-prefix>`), so a clean exit leaves nothing behind.
+/// up DPDK. It does not remove the runtime folder
+/// (`/var/run/dpdk/<file-prefix>`): that belongs to whoever holds the
+/// instance lock in it (`runtime::instance::InstanceLock`), which removes
+/// it after EAL is gone.
 pub struct Eal {
     runtime_dir: Option<PathBuf>,
     /// EAL belongs to the main lcore: not Send, not Sync.
@@ -59,7 +61,7 @@ impl Eal {
         })
     }
 
-    /// The runtime folder EAL made for this process, removed on drop.
+    /// The runtime folder EAL uses for this process.
     pub fn runtime_dir(&self) -> Option<&std::path::Path> {
         self.runtime_dir.as_deref()
     }
@@ -126,13 +128,6 @@ impl Drop for Eal {
         let rc = unsafe { ffi::rte_eal_cleanup() };
         if rc < 0 {
             log::warn!("rte_eal_cleanup failed: {}", super::error::strerror(-rc));
-        }
-        if let Some(dir) = &self.runtime_dir {
-            if let Err(e) = std::fs::remove_dir_all(dir) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    log::warn!("cannot remove {}: {e}", dir.display());
-                }
-            }
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod control;
 pub mod counters;
+pub mod instance;
 pub mod neighbors;
 pub mod ops;
 pub mod state;
@@ -174,13 +175,27 @@ fn build_state(
 }
 
 /// Runs glbpd until `signals.stop` is set. `path` is re-read on
-/// `signals.reload`. Returns the final counters.
-pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunError> {
+/// `signals.reload`. `lock` is the prefix's instance lock: held until EAL
+/// is gone, then dropped, which removes the runtime folder. Returns the
+/// final counters.
+pub fn run(
+    cfg: &Config,
+    path: &Path,
+    signals: Signals,
+    lock: instance::InstanceLock,
+) -> Result<Counts, RunError> {
     let stop = signals.stop.clone();
     let args = eal_args(cfg);
     log::info!("starting EAL: {}", args.join(" "));
     let eal = Eal::init(&args)?;
     log::info!("{} on main lcore {}", dpdk::version(), eal.main_lcore());
+    if eal.runtime_dir() != Some(lock.dir()) {
+        log::warn!(
+            "EAL's runtime folder {:?} is not the locked {}: glbpd show and reload will not find this instance",
+            eal.runtime_dir(),
+            lock.dir().display()
+        );
+    }
 
     let workers = usize::from(cfg.dataplane.workers);
     let lcores = eal.worker_lcores();
@@ -411,7 +426,7 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
     if let Err(e) = dpdk::telemetry::pdump_init() {
         log::info!("packet capture (dpdk-dumpcap) unavailable: {e}");
     }
-    let status_file = eal.runtime_dir().map(|d| d.join(ops::STATUS_FILE));
+    let status_file = Some(lock.dir().join(ops::STATUS_FILE));
     let _prometheus = match cfg.ops.prometheus {
         Some(addr) => {
             Some(ops::serve_prometheus(addr, status_cell.clone(), stop.clone()).map_err(RunError)?)
@@ -521,6 +536,7 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
     drop(state);
     drop(pool);
     drop(eal);
+    drop(lock);
     if failed {
         return err("a worker lcore failed");
     }
