@@ -48,7 +48,8 @@ enum Cmd {
     Decode(glbpd::decode::DecodeArgs),
     /// Show the groups and counters of a running instance (`show glbp`).
     Show(glbpd::show::ShowArgs),
-    /// Make a running instance re-read its configuration (as SIGHUP does).
+    /// Make a running instance re-read its configuration (as SIGHUP does),
+    /// through its telemetry socket, and print the verdict.
     Reload(glbpd::show::Target),
     /// Simulate a LAN of GLBP routers and hosts in virtual time and check
     /// the protocol's invariants.

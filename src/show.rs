@@ -2,14 +2,15 @@
 //! running instance, found by its DPDK file prefix (a plain name). `show`
 //! reads the status document the instance keeps in its runtime folder (the
 //! same data its DPDK telemetry commands return) once it has checked that
-//! an instance holds that folder's lock.
+//! an instance holds that folder's lock; `reload` asks the instance itself
+//! through its telemetry socket.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::runtime::instance;
+use crate::runtime::instance::{self, TELEMETRY_SOCKET};
 use crate::runtime::ops::STATUS_FILE;
 
 fn parse_prefix(s: &str) -> Result<String, String> {
@@ -239,28 +240,37 @@ pub fn show(args: &ShowArgs) -> Result<String, String> {
     Ok(escape_controls(&text))
 }
 
-/// Runs `glbpd reload`: SIGHUP to the instance, then waits (up to 10 s)
-/// for its verdict. Ok(message) when applied, Err(message) when refused.
+/// How long `glbpd reload` waits for the instance's verdict: the
+/// instance's own wait plus slack.
+pub const RELOAD_CLIENT_WAIT: Duration =
+    Duration::from_secs(crate::runtime::ops::RELOAD_WAIT.as_secs() + 4);
+
+/// Runs `glbpd reload`: asks the instance that holds the prefix's lock,
+/// through its telemetry socket (`/glbp/reload`), and waits for its
+/// verdict. Ok(message) when applied, Err(message) when refused.
 pub fn reload(target: &Target) -> Result<String, String> {
-    let before = target.status()?;
-    let pid = before["pid"].as_u64().unwrap_or(0) as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGHUP,
-    )
-    .map_err(|e| format!("cannot signal pid {pid}: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-        let Ok(now) = target.status() else { continue };
-        if now["last_reload"] != before["last_reload"] && !now["last_reload"].is_null() {
-            let msg = text(&now["last_reload"]["message"]);
-            return if now["last_reload"]["ok"] == true {
-                Ok(msg)
-            } else {
-                Err(msg)
-            };
-        }
+    let (prefix, dir) = target.running()?;
+    let socket = dir.join(TELEMETRY_SOCKET);
+    let tel = crate::telemetry_client::Telemetry::connect(&socket, RELOAD_CLIENT_WAIT)?;
+    let holder = instance::holder_pid(&prefix);
+    if tel.pid.is_none() || tel.pid != holder {
+        return Err(format!(
+            "{} is served by pid {:?}, not by the glbpd holding the prefix's lock (pid {:?})",
+            socket.display(),
+            tel.pid,
+            holder
+        ));
     }
-    Err("no answer from the instance within 10 s".into())
+    let v = tel.query("/glbp/reload")?;
+    if v.is_null() {
+        return Err(format!(
+            "the process with prefix {prefix:?} does not know /glbp/reload: not a glbpd?"
+        ));
+    }
+    let msg = crate::telemetry_client::joined_text(&v["message"]);
+    if v["ok"] == true || v["ok"] == "true" {
+        Ok(msg)
+    } else {
+        Err(msg)
+    }
 }

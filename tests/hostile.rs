@@ -1,6 +1,8 @@
 //! A hostile operator or LAN against real instances on DPDK virtual
 //! devices (`--no-pci --no-huge --no-shconf`, a unique prefix each): a
-//! second instance on a live prefix, a planted runtime folder.
+//! second instance on a live prefix, a planted runtime folder, reloads
+//! through the instance's own telemetry socket (a changed, a broken and an
+//! unreadable file).
 
 mod instance;
 
@@ -145,6 +147,139 @@ fn a_second_instance_on_a_live_prefix_exits_2_and_touches_nothing() {
     let (st, _, err) = glbpd(&["show", "--prefix", &p]);
     assert_eq!(st.code(), Some(1));
     assert!(err.contains("no running glbpd"), "{err}");
+}
+
+#[test]
+fn reload_goes_through_the_instances_socket() {
+    let p = prefix("reload");
+    let mut g = Instance::start(&p, &config(&p, 100));
+    let cfg = g.path("glbpd.toml");
+    poll(10, "status", || show_json(&p, "detail").ok());
+
+    // A changed knob applies in place.
+    std::fs::write(&cfg, config(&p, 150)).unwrap();
+    let (st, out, err) = glbpd(&["reload", "--prefix", &p]);
+    assert!(st.success(), "{out}{err}");
+    assert_eq!(
+        out.trim(),
+        "reloaded: groups: 0 added, 1 changed, 0 removed, 0 unchanged; routes unchanged; \
+         static neighbours unchanged"
+    );
+    assert_eq!(group5(&p)["priority"], 150);
+
+    // A broken file is refused with its location; the running
+    // configuration stays.
+    std::fs::write(
+        &cfg,
+        config(&p, 150).replace("hold_ms = 400", "hold_ms = 50"),
+    )
+    .unwrap();
+    let (st, out, err) = glbpd(&["reload", "--prefix", &p]);
+    assert_eq!(st.code(), Some(1), "{out}{err}");
+    assert!(
+        err.starts_with("reload refused: ")
+            && err.contains(&format!(
+                "{}:18:11: group[0].hold_ms: 50 must be greater than hello_ms (100)",
+                cfg.display()
+            )),
+        "{err}"
+    );
+    assert_eq!(group5(&p)["priority"], 150);
+    assert_eq!(group5(&p)["hold_ms"], 400);
+
+    // The command itself, as any telemetry client sends it.
+    std::fs::write(&cfg, config(&p, 120)).unwrap();
+    let sock = runtime_dir(&p).join("dpdk_telemetry.v2");
+    let tel = glbpd::telemetry_client::Telemetry::connect(&sock, Duration::from_secs(15))
+        .expect("telemetry socket");
+    assert_eq!(
+        tel.pid,
+        Some(g.pid() as u32),
+        "the socket is the instance's"
+    );
+    let v = tel.query("/glbp/reload").expect("/glbp/reload");
+    assert_eq!(v["ok"], "true", "{v}");
+    assert!(
+        glbpd::telemetry_client::joined_text(&v["message"]).contains("1 changed"),
+        "{v}"
+    );
+    assert_eq!(group5(&p)["priority"], 120);
+
+    // SIGHUP takes the same path.
+    std::fs::write(&cfg, config(&p, 130)).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(g.pid()),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    poll(10, "priority 130 after SIGHUP", || {
+        (group5(&p)["priority"] == 130).then_some(())
+    });
+    let log = g.stop_clean();
+    assert!(log.contains("%SYS-3-CONFIG: reload of"), "{log}");
+}
+
+#[test]
+fn a_reload_stuck_on_a_fifo_fails_in_time_and_the_control_loop_runs_on() {
+    let p = prefix("fifo");
+    let mut g = Instance::start(&p, &config(&p, 100));
+    let cfg = g.path("glbpd.toml");
+    poll(10, "AVG", || {
+        (group5(&p)["state"] == "Active").then_some(())
+    });
+
+    std::fs::remove_file(&cfg).unwrap();
+    nix::unistd::mkfifo(&cfg, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let started = Instant::now();
+    let mut reload = spawn_glbpd(&["reload", "--prefix", &p]);
+
+    // While the read is stuck, hellos go on (the control loop is free).
+    let h = hellos_out(&p);
+    poll(3, "hellos while the read is stuck", || {
+        (hellos_out(&p) >= h + 5).then_some(())
+    });
+    assert!(
+        reload.try_wait().unwrap().is_none(),
+        "the reload should still be waiting for the read"
+    );
+    let (code, out, err) = wait_child(reload, 20, "glbpd reload");
+    let took = started.elapsed();
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "reading {} did not finish within 5 s",
+            cfg.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        (Duration::from_millis(4500)..Duration::from_secs(12)).contains(&took),
+        "verdict after {took:?}"
+    );
+
+    // A second reload while the read is still stuck is refused at once.
+    let t = Instant::now();
+    let (st, _, err) = glbpd(&["reload", "--prefix", &p]);
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(err.contains("has not finished after"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!(group5(&p)["priority"], 100, "running configuration kept");
+
+    // Unstick the read (its result is ignored), put a file back: reloads
+    // work again.
+    {
+        use std::io::Write;
+        let mut w = std::fs::OpenOptions::new().write(true).open(&cfg).unwrap();
+        w.write_all(config(&p, 200).as_bytes()).unwrap();
+    }
+    g.wait_log("its result is ignored", Duration::from_secs(10));
+    assert_eq!(group5(&p)["priority"], 100, "a late read is never applied");
+    std::fs::remove_file(&cfg).unwrap();
+    std::fs::write(&cfg, config(&p, 110)).unwrap();
+    let (st, out, err) = glbpd(&["reload", "--prefix", &p]);
+    assert!(st.success(), "{out}{err}");
+    assert_eq!(group5(&p)["priority"], 110);
+    g.stop_clean();
 }
 
 #[test]

@@ -7,6 +7,7 @@ pub mod counters;
 pub mod instance;
 pub mod neighbors;
 pub mod ops;
+pub mod reloader;
 pub mod state;
 pub mod status;
 pub mod worker;
@@ -175,9 +176,9 @@ fn build_state(
 }
 
 /// Runs glbpd until `signals.stop` is set. `path` is re-read on
-/// `signals.reload`. `lock` is the prefix's instance lock: held until EAL
-/// is gone, then dropped, which removes the runtime folder. Returns the
-/// final counters.
+/// `signals.reload` and on the `/glbp/reload` telemetry command. `lock`
+/// is the prefix's instance lock: held until EAL is gone, then dropped,
+/// which removes the runtime folder. Returns the final counters.
 pub fn run(
     cfg: &Config,
     path: &Path,
@@ -376,11 +377,6 @@ pub fn run(
         }
     }
 
-    log::info!(
-        "glbpd running: {} port(s), {workers} worker(s), idle = {:?}",
-        ports.len(),
-        d.idle
-    );
     let mut neighbors = Neighbors::default();
     for n in &cfg.neighbors {
         if let Some(pi) = cfg.ports.iter().position(|p| p.name == n.port) {
@@ -423,6 +419,8 @@ pub fn run(
     let status_cell: Arc<ArcSwap<serde_json::Value>> =
         Arc::new(ArcSwap::from_pointee(serde_json::Value::Null));
     ops::register_telemetry(&status_cell);
+    let (mut reloader, reload_client) = reloader::Reloader::new(path, signals.reload.clone());
+    ops::register_reload(reload_client);
     if let Err(e) = dpdk::telemetry::pdump_init() {
         log::info!("packet capture (dpdk-dumpcap) unavailable: {e}");
     }
@@ -434,11 +432,12 @@ pub fn run(
         None => None,
     };
     let mut running = cfg.clone();
-    let mut last_reload = serde_json::Value::Null;
     let started = Instant::now();
     let mut next_status = started;
     let mut last_stats = Counts::default();
     let control_lcore = eal.main_lcore();
+    // Logged once everything is up: `show`, reload and telemetry answer
+    // from the first round of the loop below (which writes the status).
     log::info!(
         "glbpd running: {} port(s), {workers} worker(s), idle = {:?}",
         ports.len(),
@@ -459,8 +458,7 @@ pub fn run(
             }
         }
         control_counters.publish(&ctl.counts);
-        if signals.reload.swap(false, Ordering::SeqCst) {
-            last_reload = reload(&mut ctl, &mut running, path);
+        if reloader.poll(&mut ctl, &mut running) {
             next_status = Instant::now();
         }
         if Instant::now() >= next_status {
@@ -471,7 +469,7 @@ pub fn run(
                 control_lcore,
                 workers: &workers_info,
                 control_counts: &ctl.counts,
-                last_reload: &last_reload,
+                last_reload: reloader.last(),
             };
             let st = status::build(&ctl, &src);
             if let Some(f) = &status_file {
@@ -527,8 +525,10 @@ pub fn run(
             log::info!("port {}: {s:?}", p.name());
         }
     }
-    // Release in dependency order: control's queues, rings, ports (stop and
-    // close), the snapshot's LPM table, the mempool, then EAL.
+    // Release in dependency order: pending reload requests (answered as
+    // "stopping"), control's queues, rings, ports (stop and close), the
+    // snapshot's LPM table, the mempool, then EAL.
+    drop(reloader);
     drop(ctl);
     drop(handoff);
     drop(exception);
@@ -545,29 +545,6 @@ pub fn run(
 
 /// How often the status document is rebuilt.
 const STATUS_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Re-reads `path` and applies it; the running config stays on failure.
-/// Returns the outcome for the status document.
-fn reload(ctl: &mut Control, running: &mut Config, path: &Path) -> serde_json::Value {
-    let at = ctl.now_ms();
-    let result = Config::load(path)
-        .map_err(|e| e.to_string())
-        .and_then(|new| ctl.reload(running, &new).map(|sum| (new, sum)));
-    match result {
-        Ok((new, sum)) => {
-            log::info!("%SYS-5-CONFIG: reloaded {}: {sum}", path.display());
-            *running = new;
-            serde_json::json!({"at_ms": at, "ok": true, "message": sum.to_string()})
-        }
-        Err(e) => {
-            log::error!(
-                "%SYS-3-CONFIG: reload of {} refused, running configuration kept: {e}",
-                path.display()
-            );
-            serde_json::json!({"at_ms": at, "ok": false, "message": e})
-        }
-    }
-}
 
 /// Sets the flag when dropped.
 struct StopOnDrop(Arc<AtomicBool>);

@@ -112,6 +112,50 @@ pub fn register_telemetry(cell: &Arc<ArcSwap<Value>>) {
     }
 }
 
+/// How long `/glbp/reload` waits for the control loop's verdict: the
+/// read's own time limit plus time to apply.
+pub const RELOAD_WAIT: Duration = Duration::from_secs(super::reloader::READ_TIMEOUT.as_secs() + 3);
+
+/// Longest string DPDK 22.11 telemetry carries in a dictionary.
+const TEL_STRING_MAX: usize = 127;
+
+/// `s` as telemetry can carry it: the string when short enough, else its
+/// pieces in order (a dictionary `"0"`, `"1"`, ... on the wire).
+pub fn telemetry_text(s: &str) -> Value {
+    if s.len() <= TEL_STRING_MAX {
+        return Value::String(s.to_string());
+    }
+    let mut parts = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(TEL_STRING_MAX - 7);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        parts.push(Value::String(rest[..end].to_string()));
+        rest = &rest[end..];
+    }
+    Value::Array(parts)
+}
+
+/// Registers `/glbp/reload`: asks the control loop to re-read the
+/// configuration file, waits for its verdict and answers
+/// `{"ok": bool, "message": text}` (`message` in pieces when long, see
+/// [`telemetry_text`]). Runs on DPDK's telemetry thread.
+pub fn register_reload(client: super::reloader::ReloadClient) {
+    let handler = move |_: &str| {
+        let v = client.request(RELOAD_WAIT);
+        serde_json::json!({"ok": v.ok, "message": telemetry_text(&v.message)})
+    };
+    if let Err(e) = telemetry::register(
+        "/glbp/reload",
+        "Re-read the configuration file and apply it; answers ok and message.",
+        handler,
+    ) {
+        log::warn!("telemetry command /glbp/reload not registered: {e}");
+    }
+}
+
 /// Serves `GET /metrics` in the Prometheus text format on `addr` from a
 /// thread of its own, until `stop` is set.
 pub fn serve_prometheus(
