@@ -1,13 +1,17 @@
 //! A hostile operator or LAN against real instances on DPDK virtual
 //! devices (`--no-pci --no-huge --no-shconf`, a unique prefix each): a
-//! second instance on a live prefix, a planted runtime folder, reloads
-//! through the instance's own telemetry socket (a changed, a broken and an
-//! unreadable file).
+//! second instance on a live prefix, reloads through the instance's own
+//! telemetry socket (a changed, a broken and an unreadable file), and GLBP
+//! that carries our own address.
 
 mod instance;
 
+use glbpd::wire::glbp::frame::FrameBuilder;
+use glbpd::wire::glbp::{GlbpRepr, HelloRepr, VgState};
+use glbpd::wire::MacAddr;
 use instance::*;
 use serde_json::Value;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -280,6 +284,107 @@ fn a_reload_stuck_on_a_fifo_fails_in_time_and_the_control_loop_runs_on() {
     assert!(st.success(), "{out}{err}");
     assert_eq!(group5(&p)["priority"], 110);
     g.stop_clean();
+}
+
+fn hello_from(eth_src: MacAddr, ip: Ipv4Addr, owner: MacAddr) -> Vec<u8> {
+    let msg = GlbpRepr {
+        group: 5,
+        owner,
+        auth: None,
+        nonce: None,
+        hello: Some(HelloRepr {
+            state: VgState::Active,
+            priority: 100,
+            hello_ms: 100,
+            hold_ms: 400,
+            redirect_s: 600,
+            timeout_s: 14400,
+            vip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+        }),
+        forwarders: vec![],
+    };
+    FrameBuilder::multicast_v4(eth_src, ip)
+        .build_vec(&msg, &glbpd::wire::glbp::auth::AuthKey::None)
+        .expect("frame")
+}
+
+#[test]
+fn glbp_from_our_own_address_is_counted_and_logged() {
+    let p = prefix("dupaddr");
+    let dir = tempfile::tempdir().unwrap();
+    let (inp, out) = (dir.path().join("in.pcap"), dir.path().join("out.pcap"));
+    let ours = MacAddr([2, 0, 0, 0, 0, 1]);
+    let frames = vec![
+        // Another router with our address.
+        hello_from(
+            MacAddr([2, 0, 0, 0, 0, 9]),
+            Ipv4Addr::new(10, 0, 0, 2),
+            MacAddr([2, 0, 0, 0, 0, 9]),
+        ),
+        // Another address with our MAC as owner ID.
+        hello_from(
+            MacAddr([2, 0, 0, 0, 0, 10]),
+            Ipv4Addr::new(10, 0, 0, 3),
+            ours,
+        ),
+        // Our MAC as Ethernet source.
+        hello_from(
+            ours,
+            Ipv4Addr::new(10, 0, 0, 4),
+            MacAddr([2, 0, 0, 0, 0, 11]),
+        ),
+        // A genuine peer.
+        hello_from(
+            MacAddr([2, 0, 0, 0, 0, 12]),
+            Ipv4Addr::new(10, 0, 0, 5),
+            MacAddr([2, 0, 0, 0, 0, 12]),
+        ),
+    ];
+    write_pcap(&inp, &frames);
+    let cfg = format!(
+        r#"{head}
+[[port]]
+name = "lan0"
+device = "net_pcap0,rx_pcap={inp},tx_pcap={out}"
+address = "10.0.0.2/24"
+mac = "02:00:00:00:00:01"
+[[group]]
+port = "lan0"
+id = 5
+vip = "10.0.0.1"
+hello_ms = 100
+hold_ms = 400
+"#,
+        head = eal_header(&p, 1),
+        inp = inp.display(),
+        out = out.display(),
+    );
+    let mut g = Instance::start(&p, &cfg);
+    let stats = poll(10, "the own-address count", || {
+        let v = show_json(&p, "stats").ok()?;
+        (v["stats"]["total"]["drops"]["glbp_own_address"] == 3).then_some(v)
+    });
+    assert_eq!(stats["stats"]["total"]["drops"]["glbp_own_address"], 3);
+    let (st, text, _) = glbpd(&["show", "stats", "--prefix", &p]);
+    assert!(
+        st.success() && text.contains(" glbp_own_address 3"),
+        "{text}"
+    );
+    // The genuine peer's hello reached the engine.
+    poll(5, "the peer's hello", || {
+        (group5(&p)["counters"]["hellos_in"] == 1).then_some(())
+    });
+    let log = g.stop_clean();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("DUPADDR")).collect();
+    assert_eq!(lines.len(), 1, "once per 10 s per port: {lines:?}");
+    assert!(
+        lines[0].ends_with(
+            "%GLBP-4-DUPADDR: Duplicate address 10.0.0.2 on lan0, sourced by 02:00:00:00:00:09"
+        ),
+        "{lines:?}"
+    );
+    let c = final_counters(&log);
+    assert_eq!(c["drops"][9], 3, "{c}");
 }
 
 #[test]

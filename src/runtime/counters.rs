@@ -28,10 +28,13 @@ pub enum Drop {
     TxFull,
     /// IPv4 fragments, options we do not forward, etc.
     Other,
+    /// GLBP from our own port address, owner ID or MAC: our own frame
+    /// looped back, or another router with our address (`%GLBP-4-DUPADDR`).
+    GlbpOwnAddress,
 }
 
 impl Drop {
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 10;
     pub const ALL: [Drop; Drop::COUNT] = [
         Drop::Malformed,
         Drop::NotForUs,
@@ -42,6 +45,7 @@ impl Drop {
         Drop::ExceptionFull,
         Drop::TxFull,
         Drop::Other,
+        Drop::GlbpOwnAddress,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -54,6 +58,7 @@ impl Drop {
             Drop::ExceptionFull => "exception_full",
             Drop::TxFull => "tx_full",
             Drop::Other => "other",
+            Drop::GlbpOwnAddress => "glbp_own_address",
         }
     }
 }

@@ -121,6 +121,7 @@ impl Control {
                 ),
                 keys: Default::default(),
                 tracked: Default::default(),
+                next_dupaddr_ms: 0,
             });
             for t in pc.tracking.keys() {
                 gp.tracked.entry(*t).or_insert(true);
