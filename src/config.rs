@@ -12,6 +12,41 @@ use serde::{Deserialize, Deserializer};
 
 use crate::wire::MacAddr;
 
+pub mod lcores;
+
+/// Longest DPDK file prefix glbpd accepts.
+pub const MAX_PREFIX_LEN: usize = 64;
+
+/// Checks a DPDK file prefix: a plain name of 1..=64 letters, digits, `-`
+/// and `_`, so that `<runtime base>/<prefix>` never leaves the runtime
+/// base (no `..`, `.`, `/`) and stays within DPDK's path limits.
+pub fn check_prefix(p: &str) -> Result<(), String> {
+    if !p.is_empty()
+        && p.len() <= MAX_PREFIX_LEN
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Ok(());
+    }
+    let shown: String = p.chars().take(40).collect();
+    let more = if p.chars().count() > 40 {
+        format!("... ({} characters)", p.chars().count())
+    } else {
+        String::new()
+    };
+    Err(format!(
+        "{shown:?}{more} is not a plain name: 1..={MAX_PREFIX_LEN} characters of [A-Za-z0-9_-]"
+    ))
+}
+
+/// Largest `dataplane.mbufs`: 16 Mi - 1 buffers (about 36 GB of 2 KB
+/// buffers), far beyond what a router needs and within what DPDK's
+/// mempool can address.
+pub const MAX_MBUFS: u32 = (1 << 24) - 1;
+
+/// Largest `dataplane.exception_ring`.
+pub const MAX_EXCEPTION_RING: u32 = 1 << 16;
+
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -512,6 +547,41 @@ impl Ipv4Net {
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
         u32::from(ip) & self.mask() == u32::from(self.addr) & self.mask()
     }
+    /// The subnet's broadcast address (all host bits set).
+    pub fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) | !self.mask())
+    }
+    /// True when the two subnets share an address.
+    pub fn overlaps(&self, other: &Ipv4Net) -> bool {
+        self.contains(other.network()) || other.contains(self.network())
+    }
+    /// Why `ip` cannot be a host (a port, a virtual IP, a next hop, a
+    /// neighbour) on this subnet; `None` when it can.
+    pub fn not_a_host(&self, ip: Ipv4Addr) -> Option<String> {
+        if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || ip.is_loopback() {
+            return Some(format!("{ip} is not a unicast address"));
+        }
+        if !self.contains(ip) {
+            return Some(format!("{ip} is not on the subnet {}", self.network_str()));
+        }
+        // A /31 has no network or broadcast address (RFC 3021).
+        if self.len < 31 && ip == self.network() {
+            return Some(format!(
+                "{ip} is the network address of {}",
+                self.network_str()
+            ));
+        }
+        if self.len < 31 && ip == self.broadcast() {
+            return Some(format!(
+                "{ip} is the broadcast address of {}",
+                self.network_str()
+            ));
+        }
+        None
+    }
+    fn network_str(&self) -> String {
+        format!("{}/{}", self.network(), self.len)
+    }
 }
 
 impl fmt::Display for Ipv4Net {
@@ -646,9 +716,23 @@ fn locate(doc: &toml_edit::ImDocument<&str>, path: &[Seg]) -> Option<std::ops::R
     best
 }
 
+/// Whether validation looks at this machine (its CPUs) too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// Check against this machine: what `run` and `check` do.
+    This,
+    /// Only what holds on any machine (`check --portable`).
+    Any,
+}
+
 impl Config {
-    /// Reads and validates a configuration file.
+    /// Reads and validates a configuration file for this machine.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_for(path, Host::This)
+    }
+
+    /// Reads and validates a configuration file, for this machine or any.
+    pub fn load_for(path: &Path, host: Host) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: path.to_path_buf(),
             line: 0,
@@ -656,11 +740,17 @@ impl Config {
             key: String::new(),
             message: format!("cannot read: {e}"),
         })?;
-        Self::parse(&text, path)
+        Self::parse_for(&text, path, host)
     }
 
-    /// Parses and validates configuration text; `file` names it in errors.
+    /// Parses and validates configuration text for this machine; `file`
+    /// names it in errors.
     pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        Self::parse_for(text, file, Host::This)
+    }
+
+    /// Parses and validates configuration text, for this machine or any.
+    pub fn parse_for(text: &str, file: &Path, host: Host) -> Result<Config, ConfigError> {
         let err_at = |span: Option<std::ops::Range<usize>>, key: String, message: String| {
             let (line, column) = span.map_or((0, 0), |s| line_col(text, s.start));
             ConfigError {
@@ -696,24 +786,64 @@ impl Config {
             let span = inner.span().or_else(|| locate(&doc, &path));
             err_at(span, path_string(&path), inner.message().trim().to_string())
         })?;
-        let problems = cfg.validate();
+        let problems = cfg.validate(host);
         if let Some((path, message)) = problems.into_iter().next() {
             return Err(err_at(locate(&doc, &path), path_string(&path), message));
         }
         Ok(cfg)
     }
 
+    /// `eal.lcores` (or a core option in `eal.args`): parsed as EAL parses
+    /// it, ids below `RTE_MAX_LCORE`, CPUs this process may run on (with
+    /// `Host::This`), and one lcore for control plus one per worker.
+    /// Without either, glbpd derives the list from the workers and the CPUs.
+    fn validate_lcores(&self, host: Host, bad: &mut impl FnMut(Vec<Seg>, String)) {
+        let k = |s: &str| Seg::Key(s.to_string());
+        let (path, parsed) = match (&self.eal.lcores, lcores::from_args(&self.eal.args)) {
+            (Some(_), Some((i, _))) => {
+                bad(
+                    vec![k("eal"), k("args"), Seg::Index(i)],
+                    "eal.lcores sets the cores already: set them in one place".into(),
+                );
+                return;
+            }
+            (Some(l), None) => (vec![k("eal"), k("lcores")], lcores::parse_config_lcores(l)),
+            (None, Some((i, p))) => (vec![k("eal"), k("args"), Seg::Index(i)], p),
+            (None, None) => return,
+        };
+        let l = match parsed {
+            Ok(l) => l,
+            Err(e) => return bad(path, e),
+        };
+        let allowed = match host {
+            Host::This => lcores::allowed_cpus(),
+            Host::Any => None,
+        };
+        if let Err(e) = l.check(crate::dpdk::max_lcore(), allowed.as_ref()) {
+            return bad(path, e);
+        }
+        let workers = usize::from(self.dataplane.workers);
+        if l.lcores.len() <= workers {
+            bad(
+                path,
+                format!(
+                    "{} lcore(s) cannot run the control lcore and dataplane.workers = {workers}: \
+                     give at least {}",
+                    l.lcores.len(),
+                    workers + 1
+                ),
+            );
+        }
+    }
+
     /// Semantic checks. Returns (key path, message) for each problem.
-    fn validate(&self) -> Vec<(Vec<Seg>, String)> {
+    fn validate(&self, host: Host) -> Vec<(Vec<Seg>, String)> {
         let mut out = Vec::new();
         let k = |s: &str| Seg::Key(s.to_string());
         let mut bad = |path: Vec<Seg>, msg: String| out.push((path, msg));
 
-        if self.eal.file_prefix.is_empty() || self.eal.file_prefix.contains(['/', ' ']) {
-            bad(
-                vec![k("eal"), k("file_prefix")],
-                "must be a non-empty name without '/' or spaces".into(),
-            );
+        if let Err(e) = check_prefix(&self.eal.file_prefix) {
+            bad(vec![k("eal"), k("file_prefix")], e);
         }
         let cp = &self.control_plane;
         for (name, r) in cp.rates() {
@@ -758,7 +888,14 @@ impl Config {
                     "set the prefix with eal.file_prefix, not in args".into(),
                 );
             }
+            if a.chars().any(char::is_control) {
+                bad(
+                    vec![k("eal"), k("args"), Seg::Index(i)],
+                    format!("{a:?} contains a control character"),
+                );
+            }
         }
+        self.validate_lcores(host, &mut bad);
         let d = &self.dataplane;
         if !(1..=64).contains(&d.workers) {
             bad(
@@ -772,16 +909,21 @@ impl Config {
                 format!("{} is not in 1..=64", d.burst),
             );
         }
-        if d.mbufs < 1023 {
+        if !(1023..=MAX_MBUFS).contains(&d.mbufs) {
             bad(
                 vec![k("dataplane"), k("mbufs")],
-                format!("{} is too small: at least 1023", d.mbufs),
+                format!("{} is not in 1023..={MAX_MBUFS}", d.mbufs),
             );
         }
-        if !d.exception_ring.is_power_of_two() || d.exception_ring < 64 {
+        if !d.exception_ring.is_power_of_two()
+            || !(64..=MAX_EXCEPTION_RING).contains(&d.exception_ring)
+        {
             bad(
                 vec![k("dataplane"), k("exception_ring")],
-                format!("{} must be a power of two >= 64", d.exception_ring),
+                format!(
+                    "{} must be a power of two in 64..={MAX_EXCEPTION_RING}",
+                    d.exception_ring
+                ),
             );
         }
         if d.republish_hz > 100_000 {
@@ -810,7 +952,12 @@ impl Config {
             if self.ports[..i].iter().any(|q| q.name == p.name) {
                 bad(at("name"), format!("port name {:?} is used twice", p.name));
             }
-            if p.device_name().is_empty() {
+            if p.device.chars().any(char::is_control) {
+                bad(
+                    at("device"),
+                    format!("{:?} contains a control character", p.device),
+                );
+            } else if p.device_name().is_empty() {
                 bad(
                     at("device"),
                     "expected a vdev string like \"net_af_packet0,iface=veth1\" or a PCI address"
@@ -839,10 +986,28 @@ impl Config {
                     at("address"),
                     format!("prefix length {} is not in 1..=31", p.address.len),
                 );
+            } else if let Some(why) = p.address.not_a_host(p.address.addr) {
+                bad(at("address"), why);
+            } else if let Some(q) = self.ports[..i]
+                .iter()
+                .find(|q| q.address.overlaps(&p.address))
+            {
+                bad(
+                    at("address"),
+                    format!(
+                        "{} overlaps port {}'s subnet {}: each port needs a subnet of its own",
+                        p.address, q.name, q.address
+                    ),
+                );
             }
             if let Some(mac) = p.mac {
                 if !mac.is_unicast() || mac == MacAddr::ZERO {
                     bad(at("mac"), format!("{mac} is not a unicast MAC"));
+                } else if let Some((g, f)) = crate::wire::glbp::parse_virtual_mac(mac) {
+                    bad(
+                        at("mac"),
+                        format!("{mac} is the GLBP virtual MAC of group {g} forwarder {f}"),
+                    );
                 }
             }
             if let Some(mtu) = p.mtu {
@@ -859,20 +1024,63 @@ impl Config {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        // The router's own addresses: every port's and every virtual IP.
+        let own = |ip: Ipv4Addr| -> Option<String> {
+            if let Some(p) = self.ports.iter().find(|p| p.address.addr == ip) {
+                return Some(format!("{ip} is port {}'s own address", p.name));
+            }
+            self.groups
+                .iter()
+                .find(|g| g.vip == Some(IpAddr::V4(ip)))
+                .map(|g| format!("{ip} is the virtual IP of group {} on {}", g.id, g.port))
+        };
         for (i, r) in self.routes.iter().enumerate() {
-            if !self.ports.iter().any(|p| p.address.contains(r.via)) {
+            let at = |f: &str| vec![k("route"), Seg::Index(i), k(f)];
+            if r.prefix.addr != r.prefix.network() {
                 bad(
-                    vec![k("route"), Seg::Index(i), k("via")],
-                    format!("next hop {} is not on the subnet of any port", r.via),
+                    at("prefix"),
+                    format!(
+                        "{} has host bits set: did you mean {}/{}?",
+                        r.prefix,
+                        r.prefix.network(),
+                        r.prefix.len
+                    ),
                 );
+            }
+            match self.ports.iter().find(|p| p.address.contains(r.via)) {
+                None => bad(
+                    at("via"),
+                    format!("next hop {} is not on the subnet of any port", r.via),
+                ),
+                Some(p) => {
+                    if let Some(why) = own(r.via).or_else(|| p.address.not_a_host(r.via)) {
+                        bad(at("via"), format!("next hop {why}"));
+                    }
+                }
             }
         }
         for (i, n) in self.neighbors.iter().enumerate() {
-            if !port_known(&n.port) {
-                bad(
-                    vec![k("neighbor"), Seg::Index(i), k("port")],
+            let at = |f: &str| vec![k("neighbor"), Seg::Index(i), k(f)];
+            match self.ports.iter().find(|p| p.name == n.port) {
+                None => bad(
+                    at("port"),
                     format!("no port named {:?} (known: {})", n.port, port_names()),
-                );
+                ),
+                Some(p) => {
+                    if let Some(why) = own(n.ip) {
+                        bad(at("ip"), format!("neighbour {why}"));
+                    } else if let Some(why) = p.address.not_a_host(n.ip) {
+                        bad(at("ip"), format!("neighbour {why} of port {}", p.name));
+                    } else if self.neighbors[..i]
+                        .iter()
+                        .any(|m| m.port == n.port && m.ip == n.ip)
+                    {
+                        bad(
+                            at("ip"),
+                            format!("{} has two static entries on {}", n.ip, n.port),
+                        );
+                    }
+                }
             }
             if !n.mac.is_unicast() || n.mac == MacAddr::ZERO {
                 bad(
@@ -891,6 +1099,39 @@ impl Config {
             }
             if g.id > crate::wire::glbp::MAX_GROUP {
                 bad(at("id"), format!("{} is not in 0..=1023", g.id));
+            }
+            let port = self.ports.iter().find(|p| p.name == g.port);
+            match (g.vip, port) {
+                (Some(IpAddr::V4(vip)), Some(p)) => {
+                    let why = if vip == p.address.addr {
+                        Some(format!("{vip} is port {}'s own address", p.name))
+                    } else {
+                        p.address.not_a_host(vip)
+                    };
+                    if let Some(why) = why {
+                        bad(at("vip"), format!("virtual IP {why}"));
+                    }
+                }
+                (Some(IpAddr::V6(vip)), _) if vip.is_multicast() || vip.is_unspecified() => bad(
+                    at("vip"),
+                    format!("virtual IP {vip} is not a unicast address"),
+                ),
+                _ => {}
+            }
+            if let Some(h) = g.vip.and_then(|v| {
+                self.groups[..i]
+                    .iter()
+                    .find(|h| h.port == g.port && h.vip == Some(v))
+            }) {
+                bad(
+                    at("vip"),
+                    format!(
+                        "virtual IP {} is already group {}'s on {}",
+                        h.vip.map(|v| v.to_string()).unwrap_or_default(),
+                        h.id,
+                        g.port
+                    ),
+                );
             }
             if self.groups[..i]
                 .iter()
@@ -972,6 +1213,26 @@ impl Config {
                     at("authentication"),
                     "md5_key_chain needs at least one { id, key }".into(),
                 ),
+                Some(Authentication::Md5KeyChain(keys)) => {
+                    for (j, key) in keys.iter().enumerate() {
+                        let at = |f: &str| {
+                            vec![
+                                k("group"),
+                                Seg::Index(i),
+                                k("authentication"),
+                                k("md5_key_chain"),
+                                Seg::Index(j),
+                                k(f),
+                            ]
+                        };
+                        if keys[..j].iter().any(|o| o.id == key.id) {
+                            bad(at("id"), format!("key id {} is used twice", key.id));
+                        }
+                        if key.key.is_empty() || key.key.len() > 100 {
+                            bad(at("key"), "key must be 1..=100 bytes".into());
+                        }
+                    }
+                }
                 _ => {}
             }
             if let Some(c) = g.client_cache {
@@ -1080,6 +1341,43 @@ mod tests {
         let e = parse(&text).unwrap_err();
         assert_eq!((e.line, e.key.as_str()), (9, "group[0].hold_ms"), "{e}");
         assert!(e.message.contains("greater than hello_ms"), "{e}");
+    }
+
+    #[test]
+    fn prefixes_are_plain_names() {
+        for ok in ["glbpd", "r1", "glbpd-t123-x_y", &"a".repeat(64)] {
+            assert!(check_prefix(ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["", ".", "..", "a/b", "x y", "a\0b", "é", &"a".repeat(65)] {
+            assert!(check_prefix(bad).is_err(), "{bad:?}");
+        }
+        let e = parse(&format!("[eal]\nfile_prefix = \"..\"\n{MIN}")).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (2, "eal.file_prefix"), "{e}");
+    }
+
+    #[test]
+    fn subnets() {
+        let n: Ipv4Net = "10.0.0.2/24".parse().unwrap();
+        assert_eq!(n.broadcast(), Ipv4Addr::new(10, 0, 0, 255));
+        assert!(n.not_a_host(Ipv4Addr::new(10, 0, 0, 1)).is_none());
+        for bad in ["10.0.0.0", "10.0.0.255", "10.0.1.1", "224.0.0.1", "0.0.0.0"] {
+            assert!(n.not_a_host(bad.parse().unwrap()).is_some(), "{bad}");
+        }
+        // A /31 is two hosts, no network or broadcast address.
+        let p2p: Ipv4Net = "10.0.0.0/31".parse().unwrap();
+        assert!(p2p.not_a_host(Ipv4Addr::new(10, 0, 0, 1)).is_none());
+        assert!(p2p.not_a_host(Ipv4Addr::new(10, 0, 0, 0)).is_none());
+        assert!(n.overlaps(&"10.0.0.128/25".parse().unwrap()));
+        assert!(!n.overlaps(&"10.0.1.1/24".parse().unwrap()));
+    }
+
+    #[test]
+    fn portable_skips_only_this_machines_cpus() {
+        let text = format!("[eal]\nlcores = \"0,127\"\n{MIN}");
+        assert!(Config::parse_for(&text, Path::new("t.toml"), Host::Any).is_ok());
+        let text = format!("[eal]\nlcores = \"0,128\"\n{MIN}");
+        let e = Config::parse_for(&text, Path::new("t.toml"), Host::Any).unwrap_err();
+        assert!(e.message.contains("RTE_MAX_LCORE"), "{e}");
     }
 
     #[test]

@@ -14,4 +14,5 @@ pub mod protocol;
 pub mod runtime;
 pub mod show;
 pub mod sim;
+pub mod telemetry_client;
 pub mod wire;

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use glbpd::config::Config;
+use glbpd::config::{Config, Host};
+use glbpd::runtime::instance::{InstanceLock, LockError};
+use glbpd::show::escape_controls;
 
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -37,12 +39,17 @@ enum Cmd {
         /// TOML configuration file.
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
+        /// Skip the checks that depend on this machine (the CPUs of
+        /// `eal.lcores`): for a configuration meant for another host.
+        #[arg(long)]
+        portable: bool,
     },
     /// Print the GLBP packets of a pcap/pcapng file like IOS `debug glbp`.
     Decode(glbpd::decode::DecodeArgs),
     /// Show the groups and counters of a running instance (`show glbp`).
     Show(glbpd::show::ShowArgs),
-    /// Make a running instance re-read its configuration (as SIGHUP does).
+    /// Make a running instance re-read its configuration (as SIGHUP does),
+    /// through its telemetry socket, and print the verdict.
     Reload(glbpd::show::Target),
     /// Simulate a LAN of GLBP routers and hosts in virtual time and check
     /// the protocol's invariants.
@@ -58,8 +65,8 @@ fn init_logging() {
         .init();
 }
 
-fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
-    Config::load(path).map_err(|e| {
+fn load(path: &std::path::Path, host: Host) -> Result<Config, ExitCode> {
+    Config::load_for(path, host).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_INVALID)
     })
@@ -82,17 +89,17 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", escape_controls(&e));
                 ExitCode::FAILURE
             }
         },
         Cmd::Reload(target) => match glbpd::show::reload(&target) {
             Ok(msg) => {
-                println!("reloaded: {msg}");
+                println!("reloaded: {}", escape_controls(&msg));
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("reload refused: {e}");
+                eprintln!("reload refused: {}", escape_controls(&e));
                 ExitCode::FAILURE
             }
         },
@@ -109,23 +116,42 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Cmd::Check { config } => match load(&config) {
-            Ok(cfg) => {
-                println!(
-                    "{}: ok ({} port(s), {} group(s), {} route(s))",
-                    config.display(),
-                    cfg.ports.len(),
-                    cfg.groups.len(),
-                    cfg.routes.len()
-                );
-                ExitCode::SUCCESS
+        Cmd::Check { config, portable } => {
+            match load(&config, if portable { Host::Any } else { Host::This }) {
+                Ok(cfg) => {
+                    println!(
+                        "{}: ok ({} port(s), {} group(s), {} route(s))",
+                        config.display(),
+                        cfg.ports.len(),
+                        cfg.groups.len(),
+                        cfg.routes.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(code) => code,
             }
-            Err(code) => code,
-        },
+        }
         Cmd::Run { config } => {
-            let cfg = match load(&config) {
+            let cfg = match load(&config, Host::This) {
                 Ok(c) => c,
                 Err(code) => return code,
+            };
+            // One instance per prefix: taken before EAL starts, held until
+            // the end; a second instance touches nothing.
+            let lock = match InstanceLock::acquire(&cfg.eal.file_prefix) {
+                Ok(l) => l,
+                Err(e @ LockError::Busy { .. }) => {
+                    eprintln!(
+                        "error: {}: eal.file_prefix {:?}: {e}",
+                        config.display(),
+                        cfg.eal.file_prefix
+                    );
+                    return ExitCode::from(EXIT_INVALID);
+                }
+                Err(e) => {
+                    eprintln!("error: eal.file_prefix {:?}: {e}", cfg.eal.file_prefix);
+                    return ExitCode::FAILURE;
+                }
             };
             let signals = glbpd::runtime::Signals::default();
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -144,7 +170,7 @@ fn main() -> ExitCode {
                 eprintln!("error: cannot install signal handler: {e}");
                 return ExitCode::FAILURE;
             }
-            match glbpd::runtime::run(&cfg, &config, signals) {
+            match glbpd::runtime::run(&cfg, &config, signals, lock) {
                 Ok(counts) => {
                     log::info!(
                         "final counters: {}",

@@ -1,21 +1,29 @@
 //! Client side of operations: `glbpd show` and `glbpd reload` against a
-//! running instance, found by its DPDK file prefix. They read the status
-//! document the instance keeps in its runtime folder (the same data its
-//! DPDK telemetry commands return).
+//! running instance, found by its DPDK file prefix (a plain name). `show`
+//! reads the status document the instance keeps in its runtime folder (the
+//! same data its DPDK telemetry commands return) once it has checked that
+//! an instance holds that folder's lock; `reload` asks the instance itself
+//! through its telemetry socket.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::runtime::instance::{self, TELEMETRY_SOCKET};
 use crate::runtime::ops::STATUS_FILE;
 use crate::runtime::timing::{Summary, TimingReport, Window};
+
+fn parse_prefix(s: &str) -> Result<String, String> {
+    crate::config::check_prefix(s).map(|()| s.to_string())
+}
 
 /// Which running instance.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Target {
-    /// DPDK file prefix of the instance (`eal.file_prefix`).
-    #[arg(long, default_value = "glbpd", conflicts_with = "config")]
+    /// DPDK file prefix of the instance (`eal.file_prefix`): 1..=64 of
+    /// [A-Za-z0-9_-].
+    #[arg(long, default_value = "glbpd", conflicts_with = "config", value_parser = parse_prefix)]
     pub prefix: String,
     /// Take the prefix from this configuration file.
     #[arg(short, long, value_name = "FILE")]
@@ -43,46 +51,67 @@ pub enum View {
     Stats,
 }
 
-/// The runtime folder DPDK uses for `prefix`.
-pub fn runtime_dir(prefix: &str) -> PathBuf {
-    let root = nix::unistd::Uid::effective().is_root();
-    match std::env::var_os("XDG_RUNTIME_DIR").filter(|_| !root) {
-        Some(d) => PathBuf::from(d).join("dpdk").join(prefix),
-        None => PathBuf::from("/var/run/dpdk").join(prefix),
-    }
+/// The runtime folder DPDK uses for `prefix`; an error for a prefix that
+/// is not a plain name.
+pub fn runtime_dir(prefix: &str) -> Result<PathBuf, String> {
+    instance::runtime_dir(prefix)
 }
 
 impl Target {
     fn prefix(&self) -> Result<String, String> {
         match &self.config {
-            Some(p) => crate::config::Config::load(p)
+            Some(p) => crate::config::Config::load_for(p, crate::config::Host::Any)
                 .map(|c| c.eal.file_prefix)
                 .map_err(|e| e.to_string()),
-            None => Ok(self.prefix.clone()),
+            None => parse_prefix(&self.prefix),
         }
+    }
+
+    /// The prefix and runtime folder of a running instance: one that holds
+    /// the folder's lock.
+    fn running(&self) -> Result<(String, PathBuf), String> {
+        let prefix = self.prefix()?;
+        let dir = runtime_dir(&prefix)?;
+        if !instance::is_held(&prefix)? {
+            return Err(format!(
+                "no running glbpd with prefix {prefix:?} (nothing holds {})",
+                dir.join(instance::LOCK_FILE).display()
+            ));
+        }
+        Ok((prefix, dir))
     }
 
     /// Reads the instance's current status.
     pub fn status(&self) -> Result<Value, String> {
-        let prefix = self.prefix()?;
-        let path = runtime_dir(&prefix).join(STATUS_FILE);
+        let (prefix, dir) = self.running()?;
+        let path = dir.join(STATUS_FILE);
         let text = std::fs::read(&path).map_err(|e| {
             format!(
-                "no running glbpd with prefix {prefix:?} ({}: {e})",
+                "glbpd with prefix {prefix:?} has no status yet ({}: {e})",
                 path.display()
             )
         })?;
-        let v: Value =
-            serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let pid = v["pid"].as_u64().unwrap_or(0);
-        if pid == 0 || !Path::new(&format!("/proc/{pid}")).exists() {
-            return Err(format!(
-                "glbpd with prefix {prefix:?} is not running (stale {})",
-                path.display()
-            ));
-        }
-        Ok(v)
+        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
+}
+
+/// `s` with every control character but the newline escaped (`\x1b`),
+/// so that a status document cannot drive the terminal.
+pub fn escape_controls(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() && c != '\n' {
+            let n = u32::from(c);
+            if n <= 0xff {
+                o.push_str(&format!("\\x{n:02x}"));
+            } else {
+                o.push_str(&format!("\\u{{{n:x}}}"));
+            }
+        } else {
+            o.push(c);
+        }
+    }
+    o
 }
 
 fn cisco_mac(s: &str) -> String {
@@ -237,10 +266,11 @@ pub fn render_timing(t: &TimingReport) -> String {
     o
 }
 
-/// Runs `glbpd show`; returns the text to print.
+/// Runs `glbpd show`; returns the text to print (control characters of
+/// the status document escaped).
 pub fn show(args: &ShowArgs) -> Result<String, String> {
     let st = args.target.status()?;
-    Ok(match (args.view, args.json) {
+    let text = match (args.view, args.json) {
         (View::Brief, true) => {
             serde_json::to_string_pretty(&serde_json::json!({"brief": st["brief"]}))
                 .unwrap_or_default()
@@ -256,31 +286,43 @@ pub fn show(args: &ShowArgs) -> Result<String, String> {
         (View::Brief, false) => render_brief(&st),
         (View::Detail, false) => render_detail(&st),
         (View::Stats, false) => render_stats(&st),
-    })
+    };
+    // serde_json escapes control characters already; the text views
+    // print strings from the document as they are.
+    Ok(escape_controls(&text))
 }
 
-/// Runs `glbpd reload`: SIGHUP to the instance, then waits (up to 10 s)
-/// for its verdict. Ok(message) when applied, Err(message) when refused.
+/// How long `glbpd reload` waits for the instance's verdict: the
+/// instance's own wait plus slack.
+pub const RELOAD_CLIENT_WAIT: Duration =
+    Duration::from_secs(crate::runtime::ops::RELOAD_WAIT.as_secs() + 4);
+
+/// Runs `glbpd reload`: asks the instance that holds the prefix's lock,
+/// through its telemetry socket (`/glbp/reload`), and waits for its
+/// verdict. Ok(message) when applied, Err(message) when refused.
 pub fn reload(target: &Target) -> Result<String, String> {
-    let before = target.status()?;
-    let pid = before["pid"].as_u64().unwrap_or(0) as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGHUP,
-    )
-    .map_err(|e| format!("cannot signal pid {pid}: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-        let Ok(now) = target.status() else { continue };
-        if now["last_reload"] != before["last_reload"] && !now["last_reload"].is_null() {
-            let msg = text(&now["last_reload"]["message"]);
-            return if now["last_reload"]["ok"] == true {
-                Ok(msg)
-            } else {
-                Err(msg)
-            };
-        }
+    let (prefix, dir) = target.running()?;
+    let socket = dir.join(TELEMETRY_SOCKET);
+    let tel = crate::telemetry_client::Telemetry::connect(&socket, RELOAD_CLIENT_WAIT)?;
+    let holder = instance::holder_pid(&prefix);
+    if tel.pid.is_none() || tel.pid != holder {
+        return Err(format!(
+            "{} is served by pid {:?}, not by the glbpd holding the prefix's lock (pid {:?})",
+            socket.display(),
+            tel.pid,
+            holder
+        ));
     }
-    Err("no answer from the instance within 10 s".into())
+    let v = tel.query("/glbp/reload")?;
+    if v.is_null() {
+        return Err(format!(
+            "the process with prefix {prefix:?} does not know /glbp/reload: not a glbpd?"
+        ));
+    }
+    let msg = crate::telemetry_client::joined_text(&v["message"]);
+    if v["ok"] == true || v["ok"] == "true" {
+        Ok(msg)
+    } else {
+        Err(msg)
+    }
 }

@@ -13,8 +13,10 @@ static EAL_STARTED: AtomicBool = AtomicBool::new(false);
 ///
 /// `rte_eal_init` can run once per process, and never again after
 /// `rte_eal_cleanup`; `Eal::init` enforces that. Dropping the `Eal` cleans
-/// up DPDK and removes the process's runtime folder
-/// (`/var/run/dpdk/<file-prefix>`), so a clean exit leaves nothing behind.
+/// up DPDK. It does not remove the runtime folder
+/// (`/var/run/dpdk/<file-prefix>`): that belongs to whoever holds the
+/// instance lock in it (`runtime::instance::InstanceLock`), which removes
+/// it after EAL is gone.
 pub struct Eal {
     runtime_dir: Option<PathBuf>,
     /// EAL belongs to the main lcore: not Send, not Sync.
@@ -59,7 +61,7 @@ impl Eal {
         })
     }
 
-    /// The runtime folder EAL made for this process, removed on drop.
+    /// The runtime folder EAL uses for this process.
     pub fn runtime_dir(&self) -> Option<&std::path::Path> {
         self.runtime_dir.as_deref()
     }
@@ -127,13 +129,6 @@ impl Drop for Eal {
         if rc < 0 {
             log::warn!("rte_eal_cleanup failed: {}", super::error::strerror(-rc));
         }
-        if let Some(dir) = &self.runtime_dir {
-            if let Err(e) = std::fs::remove_dir_all(dir) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    log::warn!("cannot remove {}: {e}", dir.display());
-                }
-            }
-        }
     }
 }
 
@@ -168,6 +163,12 @@ impl Drop for LaunchHandle<'_> {
     fn drop(&mut self) {
         self.wait_inner();
     }
+}
+
+/// DPDK's `RTE_MAX_LCORE`: every lcore id is below it. Needs no EAL.
+pub fn max_lcore() -> u32 {
+    // SAFETY: shim returning the RTE_MAX_LCORE constant.
+    unsafe { ffi::glbpd_rte_max_lcore() }
 }
 
 /// The calling thread's lcore id (`u32::MAX` for a non-EAL thread).

@@ -2,7 +2,7 @@
 //! use `unsafe`. Every `unsafe` block says which invariant makes it sound.
 //!
 //! - [`Eal`] owns the Environment Abstraction Layer; dropping it cleans up
-//!   and removes the process's runtime folder.
+//!   (the runtime folder belongs to the instance lock, not to EAL).
 //! - [`Mempool`], [`Mbuf`] and [`Burst`] own packet buffers.
 //! - [`Port`] owns an ethdev port (stopped and closed on drop); its queues
 //!   are handed out once each as [`RxQueue`] / [`TxQueue`], which are `Send`
@@ -19,7 +19,7 @@ mod mbuf;
 mod ring;
 pub mod telemetry;
 
-pub use eal::{lcore_id, tsc, tsc_hz, version, Eal, LaunchHandle};
+pub use eal::{lcore_id, max_lcore, tsc, tsc_hz, version, Eal, LaunchHandle};
 pub use error::{Error, Result};
 pub use ethdev::{DevInfo, LinkStatus, Port, PortConf, PortStats, RxQueue, TxQueue};
 pub use lpm::Lpm;

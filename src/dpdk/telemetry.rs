@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, CStr};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use dpdk_ffi as ffi;
 use serde_json::Value;
 
 use super::error::{check, cstring, Result};
 
-type Handler = Box<dyn Fn(&str) -> Value + Send + Sync>;
+type Handler = Arc<dyn Fn(&str) -> Value + Send + Sync>;
 
 fn registry() -> &'static Mutex<HashMap<String, Handler>> {
     static R: OnceLock<Mutex<HashMap<String, Handler>>> = OnceLock::new();
@@ -19,7 +19,9 @@ fn registry() -> &'static Mutex<HashMap<String, Handler>> {
 }
 
 /// Registers telemetry command `cmd` (e.g. "/glbp/groups"): `handler`
-/// gets the parameters after the comma and returns the JSON to send.
+/// gets the parameters after the comma and returns the JSON to send. It
+/// runs on the telemetry thread of the client's connection and may block
+/// (other commands do not wait for it).
 /// Objects become dictionaries, arrays become arrays; telemetry's limits
 /// apply (strings of 127 bytes, 256 dictionary and 512 array entries).
 pub fn register(
@@ -32,7 +34,7 @@ pub fn register(
     registry()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(cmd.to_string(), Box::new(handler));
+        .insert(cmd.to_string(), Arc::new(handler));
     // SAFETY: both strings are valid for the call (telemetry copies them);
     // `dispatch` has the telemetry_cb signature.
     check("rte_telemetry_register_cmd", unsafe {
@@ -56,13 +58,14 @@ extern "C" fn dispatch(
         }
     };
     let (cmd, params) = (text(cmd), text(params));
-    let value = {
-        let reg = registry().lock().unwrap_or_else(|e| e.into_inner());
-        match reg.get(&cmd) {
-            Some(h) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(&params))).ok(),
-            None => None,
-        }
-    };
+    // The registry is not locked while the handler runs.
+    let handler = registry()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&cmd)
+        .cloned();
+    let value = handler
+        .and_then(|h| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(&params))).ok());
     match value {
         // SAFETY: d is the container telemetry handed to this callback.
         Some(v) => unsafe { fill(d, &v) },

@@ -30,10 +30,13 @@ pub enum Drop {
     Other,
     /// The egress port's link is down.
     LinkDown,
+    /// GLBP from our own port address, owner ID or MAC: our own frame
+    /// looped back, or another router with our address (`%GLBP-4-DUPADDR`).
+    GlbpOwnAddress,
 }
 
 impl Drop {
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
     pub const ALL: [Drop; Drop::COUNT] = [
         Drop::Malformed,
         Drop::NotForUs,
@@ -45,6 +48,7 @@ impl Drop {
         Drop::TxFull,
         Drop::Other,
         Drop::LinkDown,
+        Drop::GlbpOwnAddress,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -58,6 +62,7 @@ impl Drop {
             Drop::TxFull => "tx_full",
             Drop::Other => "other",
             Drop::LinkDown => "link_down",
+            Drop::GlbpOwnAddress => "glbp_own_address",
         }
     }
 }

@@ -4,9 +4,11 @@
 
 pub mod control;
 pub mod counters;
+pub mod instance;
 pub mod neighbors;
 pub mod ops;
 pub mod police;
+pub mod reloader;
 pub mod state;
 pub mod status;
 pub mod timing;
@@ -23,7 +25,7 @@ use arc_swap::ArcSwap;
 
 use crossbeam::queue::ArrayQueue;
 
-use crate::config::Config;
+use crate::config::{lcores, Config};
 use crate::dpdk::{self, Eal, Lpm, MbufRing, Mempool, Port, PortConf};
 use crate::wire::{glbp, MacAddr};
 use control::{Control, ControlParts, CtlPort};
@@ -58,23 +60,30 @@ fn err<T>(msg: impl Into<String>) -> Result<T, RunError> {
 /// `eal.args`.
 pub fn eal_args(cfg: &Config) -> Vec<String> {
     let mut a = vec!["--file-prefix".to_string(), cfg.eal.file_prefix.clone()];
-    let user_sets_cores = cfg.eal.args.iter().any(|x| {
-        matches!(x.as_str(), "-l" | "-c" | "--lcores")
-            || x.starts_with("--lcores=")
-            || x.starts_with("-l") && x.len() > 2
-    });
+    let user_sets_cores = lcores::from_args(&cfg.eal.args).is_some();
     if let Some(l) = &cfg.eal.lcores {
-        a.extend(["-l".into(), l.clone()]);
+        let opt = if lcores::is_lcore_map(l) {
+            "--lcores"
+        } else {
+            "-l"
+        };
+        a.extend([opt.into(), l.clone()]);
     } else if !user_sets_cores {
         let want = usize::from(cfg.dataplane.workers) + 1;
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if want <= cpus {
-            a.extend(["-l".into(), format!("0-{}", want - 1)]);
+        // The CPUs this process may run on (a taskset or cpuset may leave
+        // out CPU 0), else all of them.
+        let cpus = lcores::allowed_cpus().unwrap_or_else(|| {
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (0..n as u32).collect()
+        });
+        if want <= cpus.len() {
+            let first = cpus.iter().copied().take(want).collect();
+            a.extend(["-l".into(), lcores::format_list(&first)]);
         } else {
             // More lcores than CPUs: let them float over all CPUs.
             a.extend([
                 "--lcores".into(),
-                format!("(0-{})@(0-{})", want - 1, cpus - 1),
+                format!("(0-{})@({})", want - 1, lcores::format_list(&cpus)),
             ]);
         }
     }
@@ -171,13 +180,27 @@ fn build_state(
 }
 
 /// Runs glbpd until `signals.stop` is set. `path` is re-read on
-/// `signals.reload`. Returns the final counters.
-pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunError> {
+/// `signals.reload` and on the `/glbp/reload` telemetry command. `lock`
+/// is the prefix's instance lock: held until EAL is gone, then dropped,
+/// which removes the runtime folder. Returns the final counters.
+pub fn run(
+    cfg: &Config,
+    path: &Path,
+    signals: Signals,
+    lock: instance::InstanceLock,
+) -> Result<Counts, RunError> {
     let stop = signals.stop.clone();
     let args = eal_args(cfg);
     log::info!("starting EAL: {}", args.join(" "));
     let eal = Eal::init(&args)?;
     log::info!("{} on main lcore {}", dpdk::version(), eal.main_lcore());
+    if eal.runtime_dir() != Some(lock.dir()) {
+        log::warn!(
+            "EAL's runtime folder {:?} is not the locked {}: glbpd show and reload will not find this instance",
+            eal.runtime_dir(),
+            lock.dir().display()
+        );
+    }
 
     let workers = usize::from(cfg.dataplane.workers);
     let lcores = eal.worker_lcores();
@@ -365,11 +388,6 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
         }
     }
 
-    log::info!(
-        "glbpd running: {} port(s), {workers} worker(s), idle = {:?}",
-        ports.len(),
-        d.idle
-    );
     let mut neighbors = Neighbors::default();
     for n in &cfg.neighbors {
         if let Some(pi) = cfg.ports.iter().position(|p| p.name == n.port) {
@@ -415,10 +433,7 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
     let status_cell: Arc<ArcSwap<serde_json::Value>> =
         Arc::new(ArcSwap::from_pointee(serde_json::Value::Null));
     ops::register_telemetry(&status_cell);
-    if let Err(e) = dpdk::telemetry::pdump_init() {
-        log::info!("packet capture (dpdk-dumpcap) unavailable: {e}");
-    }
-    let status_file = eal.runtime_dir().map(|d| d.join(ops::STATUS_FILE));
+    let (mut reloader, reload_client) = reloader::Reloader::new(path, signals.reload.clone());
     // Threads glbpd starts itself run on the control lcore's CPU (or
     // `[ops] cpu`), never on a worker's.
     let ops_cpu = ops::ops_cpu(cfg.ops.cpu);
@@ -426,6 +441,12 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
         "ops threads on CPU {}",
         ops_cpu.map_or("?".to_string(), |c| c.to_string())
     );
+    reloader.pin(ops_cpu);
+    ops::register_reload(reload_client);
+    if let Err(e) = dpdk::telemetry::pdump_init() {
+        log::info!("packet capture (dpdk-dumpcap) unavailable: {e}");
+    }
+    let status_file = Some(lock.dir().join(ops::STATUS_FILE));
     let _prometheus = match cfg.ops.prometheus {
         Some(addr) => Some(
             ops::serve_prometheus(addr, status_cell.clone(), stop.clone(), ops_cpu)
@@ -434,11 +455,12 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
         None => None,
     };
     let mut running = cfg.clone();
-    let mut last_reload = serde_json::Value::Null;
     let started = Instant::now();
     let mut next_status = started;
     let mut last_stats = Counts::default();
     let control_lcore = eal.main_lcore();
+    // Logged once everything is up: `show`, reload and telemetry answer
+    // from the first round of the loop below (which writes the status).
     log::info!(
         "glbpd running: {} port(s), {workers} worker(s), idle = {:?}",
         ports.len(),
@@ -465,8 +487,7 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
             }
         }
         control_counters.publish(&ctl.counts);
-        if signals.reload.swap(false, Ordering::SeqCst) {
-            last_reload = reload(&mut ctl, &mut running, path);
+        if reloader.poll(&mut ctl, &mut running) {
             next_status = Instant::now();
         }
         if Instant::now() >= next_status {
@@ -477,7 +498,7 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
                 control_lcore,
                 workers: &workers_info,
                 control_counts: &ctl.counts,
-                last_reload: &last_reload,
+                last_reload: reloader.last(),
             };
             let st = status::build(&ctl, &src);
             if let Some(f) = &status_file {
@@ -536,8 +557,10 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
             log::info!("port {}: {s:?}", p.name());
         }
     }
-    // Release in dependency order: control's queues, rings, ports (stop and
-    // close), the snapshot's LPM table, the mempool, then EAL.
+    // Release in dependency order: pending reload requests (answered as
+    // "stopping"), control's queues, rings, ports (stop and close), the
+    // snapshot's LPM table, the mempool, then EAL.
+    drop(reloader);
     drop(ctl);
     drop(handoff);
     drop(exception);
@@ -546,6 +569,7 @@ pub fn run(cfg: &Config, path: &Path, signals: Signals) -> Result<Counts, RunErr
     drop(state);
     drop(pool);
     drop(eal);
+    drop(lock);
     if failed {
         return err("a worker lcore failed");
     }
@@ -586,29 +610,6 @@ fn worker_policers(
 
 /// How often the status document is rebuilt.
 const STATUS_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Re-reads `path` and applies it; the running config stays on failure.
-/// Returns the outcome for the status document.
-fn reload(ctl: &mut Control, running: &mut Config, path: &Path) -> serde_json::Value {
-    let at = ctl.now_ms();
-    let result = Config::load(path)
-        .map_err(|e| e.to_string())
-        .and_then(|new| ctl.reload(running, &new).map(|sum| (new, sum)));
-    match result {
-        Ok((new, sum)) => {
-            log::info!("%SYS-5-CONFIG: reloaded {}: {sum}", path.display());
-            *running = new;
-            serde_json::json!({"at_ms": at, "ok": true, "message": sum.to_string()})
-        }
-        Err(e) => {
-            log::error!(
-                "%SYS-3-CONFIG: reload of {} refused, running configuration kept: {e}",
-                path.display()
-            );
-            serde_json::json!({"at_ms": at, "ok": false, "message": e})
-        }
-    }
-}
 
 /// Sets the flag when dropped.
 struct StopOnDrop(Arc<AtomicBool>);

@@ -135,6 +135,25 @@ pub fn ops_cpu(configured: Option<usize>) -> Option<usize> {
     })
 }
 
+/// A helper started by the control lcore inherits its SCHED_RR: give it
+/// the lowest normal priority instead, so that it shares the control
+/// lcore's CPU without ever delaying it.
+fn normal_priority() {
+    use thread_priority::{
+        set_thread_priority_and_policy, thread_native_id, thread_schedule_policy,
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+    };
+    if let Ok(ThreadSchedulePolicy::Realtime(_)) = thread_schedule_policy() {
+        if let Err(e) = set_thread_priority_and_policy(
+            thread_native_id(),
+            ThreadPriority::Min,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other),
+        ) {
+            log::warn!("helper thread keeps the control lcore's priority: {e:?}");
+        }
+    }
+}
+
 /// Starts a thread named `name` pinned to `cpu` (see [`ops_cpu`]), never
 /// left to float onto a worker's core.
 pub fn spawn_pinned<T: Send + 'static>(
@@ -151,8 +170,53 @@ pub fn spawn_pinned<T: Send + 'static>(
                 Some(id) => log::warn!("thread {thread}: cannot pin to CPU {id}"),
                 None => log::warn!("thread {thread}: control CPU unknown, not pinned"),
             }
+            normal_priority();
             f()
         })
+}
+
+/// How long `/glbp/reload` waits for the control loop's verdict: the
+/// read's own time limit plus time to apply.
+pub const RELOAD_WAIT: Duration = Duration::from_secs(super::reloader::READ_TIMEOUT.as_secs() + 3);
+
+/// Longest string DPDK 22.11 telemetry carries in a dictionary.
+const TEL_STRING_MAX: usize = 127;
+
+/// `s` as telemetry can carry it: the string when short enough, else its
+/// pieces in order (a dictionary `"0"`, `"1"`, ... on the wire).
+pub fn telemetry_text(s: &str) -> Value {
+    if s.len() <= TEL_STRING_MAX {
+        return Value::String(s.to_string());
+    }
+    let mut parts = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(TEL_STRING_MAX - 7);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        parts.push(Value::String(rest[..end].to_string()));
+        rest = &rest[end..];
+    }
+    Value::Array(parts)
+}
+
+/// Registers `/glbp/reload`: asks the control loop to re-read the
+/// configuration file, waits for its verdict and answers
+/// `{"ok": bool, "message": text}` (`message` in pieces when long, see
+/// [`telemetry_text`]). Runs on DPDK's telemetry thread.
+pub fn register_reload(client: super::reloader::ReloadClient) {
+    let handler = move |_: &str| {
+        let v = client.request(RELOAD_WAIT);
+        serde_json::json!({"ok": v.ok, "message": telemetry_text(&v.message)})
+    };
+    if let Err(e) = telemetry::register(
+        "/glbp/reload",
+        "Re-read the configuration file and apply it; answers ok and message.",
+        handler,
+    ) {
+        log::warn!("telemetry command /glbp/reload not registered: {e}");
+    }
 }
 
 /// Serves `GET /metrics` in the Prometheus text format on `addr` from a

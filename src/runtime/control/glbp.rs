@@ -23,6 +23,8 @@ pub struct GlbpPort {
     pub engine: protocol::Port,
     /// Group id -> authentication key (signing and verification).
     pub(super) keys: BTreeMap<u16, AuthKey>,
+    /// When `%GLBP-4-DUPADDR` may be logged again for this port.
+    pub(super) next_dupaddr_ms: u64,
 }
 
 /// The engine's configuration for a `[[group]]`.
@@ -117,6 +119,7 @@ impl Control {
                     seed ^ pidx as u64,
                 ),
                 keys: BTreeMap::new(),
+                next_dupaddr_ms: 0,
             };
             for g in groups {
                 let (pc, key) = group_config(cfg, g);
@@ -231,8 +234,10 @@ impl Control {
                 return Outcome::Consumed;
             }
         };
-        // Our own frames, looped back by some virtual devices.
+        // Our own frames looped back (some virtual devices do), or another
+        // router with our address or MAC: never fed to the engine.
         if f.src_ip == own_ip || f.src_mac == own_mac {
+            self.glbp_own_address(now, pidx, f.src_ip, f.src_mac);
             return Outcome::Consumed;
         }
         self.stats.glbp_received += 1;
@@ -253,6 +258,10 @@ impl Control {
                 return Outcome::Consumed;
             }
         };
+        if repr.owner == own_mac {
+            self.glbp_own_address(now, pidx, f.src_ip, f.src_mac);
+            return Outcome::Consumed;
+        }
         let now_us = self.now_us();
         let gp = self.glbp[pidx].as_mut().expect("checked above");
         let ev = match gp.keys.get(&repr.group) {
@@ -460,6 +469,32 @@ impl Control {
         }) {
             self.send(pidx, m);
         }
+    }
+
+    /// Counts GLBP carrying our own address (source IP) or MAC (Ethernet
+    /// source or owner ID), and says so as IOS does, at most once per 10 s
+    /// per port.
+    fn glbp_own_address(&mut self, now: u64, pidx: usize, src_ip: IpAddr, src_mac: MacAddr) {
+        self.counts
+            .drop(crate::runtime::counters::Drop::GlbpOwnAddress);
+        let own_ip = IpAddr::V4(self.ports[pidx].addr.addr);
+        let own_mac = self.ports[pidx].mac;
+        let Some(gp) = self.glbp.get_mut(pidx).and_then(Option::as_mut) else {
+            return;
+        };
+        if now < gp.next_dupaddr_ms {
+            return;
+        }
+        gp.next_dupaddr_ms = now + 10_000;
+        let dup = if src_ip == own_ip {
+            src_ip.to_string()
+        } else {
+            own_mac.to_string()
+        };
+        log::warn!(
+            "%GLBP-4-DUPADDR: Duplicate address {dup} on {}, sourced by {src_mac}",
+            self.ports[pidx].name
+        );
     }
 
     /// Logs a warning at most once a second.

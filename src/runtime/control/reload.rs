@@ -127,6 +127,7 @@ impl Control {
                     seed,
                 ),
                 keys: Default::default(),
+                next_dupaddr_ms: 0,
             });
             gp.keys.insert(g.id, key);
             let a = gp
