@@ -14,6 +14,7 @@ use lab::*;
 use nix::sys::signal::Signal;
 use std::io::Write;
 use std::path::Path;
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -665,4 +666,172 @@ fn authentication_mismatch() {
     outages(s, &ps, &vmacs, (t0, t0, t1), HOLD + HELLO + ALLOWANCE);
     drop(ps);
     assert_capture_clean(&mut lab, s);
+}
+
+/// Every router tracks its uplink's link and the upstream server's
+/// reachability (ARP, every 100 ms, down after 3 misses), each worth 60 of
+/// a weight of 100 with thresholds 50/90.
+fn tracking_spec(tag: &str) -> LabSpec {
+    let mut spec = LabSpec::new("e2e", tag, 3, 6);
+    spec.thresholds = Some((50, 90));
+    spec.lan_group_extra = format!(
+        "[[group.track]]\nport = \"up0\"\ndecrement = 60\n\
+         [[group.track]]\nneighbor = \"{SERVER}\"\ninterval_ms = 100\ndown_after = 3\nup_after = 3\ndecrement = 60\n"
+    );
+    spec
+}
+
+/// The last `n` lines of `text` that are not debug counters.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.contains(" DEBUG ")).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The weight `show` reports for router `r`.
+fn weight(lab: &Lab, r: usize) -> u64 {
+    let out = Command::new(glbpd())
+        .args(["show", "--json", "--prefix", &lab.routers[r].ns])
+        .output()
+        .expect("glbpd show");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v["groups"][0]["weight"].as_u64().unwrap_or(u64::MAX)
+}
+
+/// A failure of router `victim`'s way out (`fail`), then its repair
+/// (`repair`): while it lasts, the hosts on its VMAC lose at most
+/// `bound` and keep their VMAC, which another router forwards; after the
+/// repair the owner reclaims its VMAC after the forwarder preempt delay,
+/// with no loss beyond one hello.
+fn uplink_failure(
+    s: &str,
+    tag: &str,
+    victim: usize,
+    bound: f64,
+    fail: impl Fn(&Lab),
+    repair: impl Fn(&Lab),
+) {
+    let mut lab = Lab::start(glbpd(), tracking_spec(tag));
+    let vmacs = converge(&mut lab, s);
+    // Replies come back through a router whose uplink stays.
+    lab.return_via(2);
+    let own = lab.routers[victim].forwarding()[0].clone();
+    let victims: Vec<usize> = (0..6).filter(|&h| vmacs[h] == own).collect();
+    assert!(!victims.is_empty(), "hosts on r{}: {vmacs:?}", victim + 1);
+    assert_eq!(weight(&lab, victim), 100);
+    let ps = pingers(&lab, 0..6);
+    let t0 = now();
+    fail(&lab);
+    // The others take the VMAC over and the hosts' traffic flows again.
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let h = lab.holders();
+            h.get(&own)
+                .is_some_and(|rs| rs.len() == 1 && rs[0] != victim)
+        }),
+        "{own} taken over after r{}'s uplink failed\n{}\nr{} log:\n{}",
+        victim + 1,
+        lab.describe(),
+        victim + 1,
+        tail(&lab.routers[victim].log_text(), 40)
+    );
+    let took = now();
+    lab.wait_flowing(&ps, 1.0, Duration::from_secs(5));
+    let t1 = now();
+    record(
+        s,
+        &format!(
+            "{own} handed over {:.0} ms after the failure; r{} weight {}",
+            (took - t0) * 1000.0,
+            victim + 1,
+            weight(&lab, victim)
+        ),
+    );
+    assert!(weight(&lab, victim) < 50, "below the lower threshold");
+    let text = Command::new(glbpd())
+        .args(["show", "--prefix", &lab.routers[victim].ns])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("Track object")
+                && l.contains("state Down decrement 60")),
+        "show lists the tracked object that is down:\n{text}"
+    );
+    assert!(
+        lab.routers[victim].log_text().contains("%TRACK-6-STATE"),
+        "the tracked object's change is logged"
+    );
+    outages(s, &ps, &vmacs, (t0, t0 - 0.2, t1), bound);
+    for &h in &victims {
+        assert_eq!(lab.host_vmac(h).as_ref(), Some(&own), "host {}", h + 1);
+    }
+    drop(ps);
+
+    // Repaired: the weight comes back above upper and the owner reclaims
+    // its VMAC after the 2 s forwarder preempt delay.
+    let ps = pingers(&lab, 0..6);
+    let t2 = now();
+    repair(&lab);
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            lab.holders().get(&own) == Some(&vec![victim])
+        }),
+        "r{} reclaims {own}\n{}",
+        victim + 1,
+        lab.describe()
+    );
+    let back = now();
+    assert!(
+        back - t2 >= 2.0,
+        "not before the preempt delay ({:.2} s)",
+        back - t2
+    );
+    lab.wait_flowing(&ps, 1.0, Duration::from_secs(5));
+    record(
+        s,
+        &format!(
+            "r{} reclaimed {own} {:.2} s after the repair",
+            victim + 1,
+            back - t2
+        ),
+    );
+    outages(
+        &format!("{s}, repair"),
+        &ps,
+        &vmacs,
+        (t2, t2, now()),
+        HELLO + ALLOWANCE,
+    );
+    drop(ps);
+    assert_capture_clean(&mut lab, s);
+}
+
+#[test]
+fn tracked_uplink_link_down() {
+    let _g = serial();
+    // Detection: the 100 ms link poll; then an immediate hand-over.
+    uplink_failure(
+        "uplink link down (tracked)",
+        "trk-link",
+        0,
+        0.1 + HELLO + ALLOWANCE,
+        |lab| lab.uplink_carrier(0, false),
+        |lab| lab.uplink_carrier(0, true),
+    );
+}
+
+#[test]
+fn tracked_next_hop_unreachable() {
+    let _g = serial();
+    // Detection: three unanswered probes 100 ms apart, plus up to one
+    // interval for the first of them.
+    uplink_failure(
+        "next hop unreachable (tracked)",
+        "trk-nh",
+        1,
+        0.4 + HELLO + ALLOWANCE,
+        |lab| lab.uplink_attached(1, false),
+        |lab| lab.uplink_attached(1, true),
+    );
 }

@@ -134,6 +134,9 @@ struct Forwarder {
     timeout_at: Option<Millis>,
     /// ARP replies that handed out this forwarder.
     clients: u64,
+    /// Its owner is alive but below its lower weight threshold (it keeps
+    /// advertising it at priority 160): the AVG hands it to no new host.
+    owner_low: bool,
 }
 
 impl Forwarder {
@@ -150,6 +153,7 @@ impl Forwarder {
             redirect_at: None,
             timeout_at: None,
             clients: 0,
+            owner_low: false,
         }
     }
     fn vf_state(&self) -> VfState {
@@ -1340,6 +1344,9 @@ impl Group {
                 let (redirect, timeout) = (ms(self.t.redirect_s), ms(self.t.timeout_s));
                 let f = self.fwds[idx].get_or_insert_with(|| Forwarder::new(group, t.forwarder));
                 if t.priority == VF_PRIORITY_PRIMARY {
+                    // Its owner advertises it as its own again: back above
+                    // the upper threshold.
+                    f.owner_low = false;
                     if f.primary {
                         // Two owners (e.g. two AVGs during a partition): the
                         // lower IP gives its claim up and asks again.
@@ -1431,6 +1438,8 @@ impl Group {
             f.owner = Some((p.mac, p.ip));
             f.redirect_at = Some(now + redirect);
             f.timeout_at = Some(now + timeout);
+            // 160 in a periodic hello: alive, but below its lower threshold.
+            f.owner_low = true;
         }
         if !f.active && f.holder.map_or(true, |h| h.ip == p.ip) {
             f.holder = None;
@@ -1495,6 +1504,9 @@ impl Group {
             .iter()
             .flatten()
             .filter(|f| f.redirect_at.map_or(true, |r| r > now))
+            // Not one whose owner is below its lower weight threshold (our
+            // own, or a peer's that says so with priority 160).
+            .filter(|f| !(f.owner_low || f.primary && self.low))
             .filter_map(|f| match (f.active, f.holder) {
                 (true, _) => Some(Candidate {
                     number: f.number,

@@ -1727,3 +1727,39 @@ fn low_member_advertises_what_it_cannot_forward_and_a_late_joiner_takes_it() {
     );
     assert_eq!(starts(&a), [vmac(1, 1), vmac(1, 2)]);
 }
+
+#[test]
+fn avg_does_not_hand_out_a_forwarder_whose_owner_is_below_lower() {
+    let mut g = avg_with_four(LoadBalancing::RoundRobin);
+    // Member 2 falls below its lower threshold: it keeps sending hellos and
+    // advertises its forwarder at 160; member 3 takes it as secondary.
+    g.handle(
+        24_100,
+        Event::Rx(with_tlvs(
+            hello_from(2, VgState::Listen, 100),
+            vec![tlv(2, VfState::Listen, 160)],
+        )),
+    );
+    g.handle(
+        24_101,
+        Event::Rx(with_tlvs(
+            hello_from(3, VgState::Listen, 100),
+            vec![tlv(3, VfState::Active, 167), tlv(2, VfState::Active, 135)],
+        )),
+    );
+    let got: std::collections::BTreeSet<_> =
+        (0..8).filter_map(|h| arp(&mut g, 24_102, h)).collect();
+    assert!(!got.contains(&vmac(1, 2)), "{got:?}");
+    assert_eq!(got.len(), 3, "{got:?}");
+    // Back above upper, the owner advertises it as its own again.
+    g.handle(
+        24_200,
+        Event::Rx(with_tlvs(
+            hello_from(2, VgState::Listen, 100),
+            vec![tlv(2, VfState::Listen, 167)],
+        )),
+    );
+    let got: std::collections::BTreeSet<_> =
+        (0..8).filter_map(|h| arp(&mut g, 24_201, h)).collect();
+    assert!(got.contains(&vmac(1, 2)), "{got:?}");
+}

@@ -506,6 +506,27 @@ pub fn prometheus_text(st: &Value) -> String {
         "counter",
         clients,
     );
+    let mut tracks = Vec::new();
+    for g in &groups {
+        for t in g["tracking"].as_array().cloned().unwrap_or_default() {
+            tracks.push((
+                format!(
+                    "port=\"{}\",group=\"{}\",object=\"{}\",what=\"{}\"",
+                    label(g["port"].as_str().unwrap_or("")),
+                    g["group"],
+                    t["object"],
+                    label(t["what"].as_str().unwrap_or(""))
+                ),
+                u64::from(t["state"] == "Up"),
+            ));
+        }
+    }
+    metric(
+        "glbpd_track_up",
+        "1 while a tracked object is up (its decrement not applied).",
+        "gauge",
+        tracks,
+    );
     if let Ok(t) = serde_json::from_value::<TimingReport>(st["stats"]["timing"].clone()) {
         timing_metrics(&mut o, &t);
     }

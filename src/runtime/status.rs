@@ -147,6 +147,12 @@ fn counts(c: &Counts, port_names: &[String]) -> Value {
     })
 }
 
+/// `hh:mm:ss` of a duration in milliseconds, as IOS prints "last change".
+fn hms(ms: u64) -> String {
+    let s = ms / 1000;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
 /// Builds the whole status document.
 pub fn build(ctl: &Control, src: &Sources) -> Value {
     let now = ctl.now_ms();
@@ -170,7 +176,44 @@ pub fn build(ctl: &Control, src: &Sources) -> Value {
                     .and_then(|x| x["clients"].as_u64())
                     .unwrap_or(0);
             }
-            v["text"] = Value::String(shown.show(pname));
+            // Tracked objects, as IOS lists them under the weighting line.
+            let names: Vec<String> = ctl.ports.iter().map(|p| p.name.clone()).collect();
+            let tracks: Vec<Value> = cfg
+                .tracking
+                .iter()
+                .filter_map(|(id, dec)| {
+                    let o = ctl.tracker.get(*id)?;
+                    Some(json!({
+                        "object": id,
+                        "what": o.kind.describe(&names),
+                        "state": if o.up { "Up" } else { "Down" },
+                        "decrement": dec,
+                        "changed_ms_ago": (o.changed_ms > 0).then(|| now.saturating_sub(o.changed_ms)),
+                    }))
+                })
+                .collect();
+            let mut text = String::new();
+            for line in shown.show(pname).lines() {
+                text.push_str(line);
+                text.push('\n');
+                if line.trim_start().starts_with("Weighting ") {
+                    for t in &tracks {
+                        let since = t["changed_ms_ago"]
+                            .as_u64()
+                            .map(|ms| format!(", last change {}", hms(ms)))
+                            .unwrap_or_default();
+                        text.push_str(&format!(
+                            "    Track object {} state {} decrement {} ({}{since})\n",
+                            t["object"],
+                            t["state"].as_str().unwrap_or(""),
+                            t["decrement"],
+                            t["what"].as_str().unwrap_or("")
+                        ));
+                    }
+                }
+            }
+            v["tracking"] = Value::Array(tracks);
+            v["text"] = Value::String(text);
             let addr = |p: &Value| {
                 p.get("ip")
                     .and_then(Value::as_str)

@@ -150,6 +150,11 @@ pub struct LabSpec {
     /// path then survives any router too. Off in the tests, which route
     /// back through a chosen survivor to measure one side at a time.
     pub uplink_group: bool,
+    /// `weighting` thresholds (lower, upper) of the LAN group.
+    pub thresholds: Option<(u8, u8)>,
+    /// TOML appended to every router's LAN group (`[[group.track]]`
+    /// entries).
+    pub lan_group_extra: String,
 }
 
 impl LabSpec {
@@ -174,6 +179,8 @@ impl LabSpec {
             capture: true,
             start: (0..routers).collect(),
             uplink_group: false,
+            thresholds: None,
+            lan_group_extra: String::new(),
         }
     }
 }
@@ -529,8 +536,12 @@ impl Lab {
             );
             nsx(ns, &format!("ip link set {br} up"));
         }
-        // The server is the upstream bridge's own address.
+        // The server is the upstream bridge's own address. It answers ARP
+        // only on the bridge, as a separate host would: by default Linux
+        // answers for any local address on any interface, so a router's
+        // uplink detached from the bridge would still see the server.
         nsx(&up, &format!("ip addr add {SERVER}/24 dev br1"));
+        nsx(&up, "sysctl -qw net.ipv4.conf.all.arp_ignore=1");
         // Kernel senders on veths leave UDP/TCP checksums to an offload
         // that never happens when an af_packet router forwards the frame:
         // the receiver would drop them (UdpInCsumErrors). Checksum in
@@ -662,8 +673,8 @@ redirect_s = {redirect}
 timeout_s = {timeout}
 forwarder_preempt_delay_s = {fpd}
 load_balancing = "{lb}"
-weighting = {{ max = {w} }}
-{auth}{uplink}"#,
+weighting = {{ max = {w}{thresholds} }}
+{auth}{extra}{uplink}"#,
             n = i + 1,
             lcores = lcores(i),
             prefix = self.prefix,
@@ -679,6 +690,11 @@ weighting = {{ max = {w} }}
             fpd = s.forwarder_preempt_delay_s,
             lb = s.load_balancing,
             w = rs.weight,
+            thresholds = s
+                .thresholds
+                .map(|(l, u)| format!(", lower = {l}, upper = {u}"))
+                .unwrap_or_default(),
+            extra = s.lan_group_extra,
             uplink = if s.uplink_group {
                 format!(
                     "\n[[group]]\nport = \"up0\"\nid = 2\nvip = \"{UPLINK_VIP}\"\n\
@@ -789,6 +805,26 @@ weighting = {{ max = {w} }}
             nsx(&lan, &format!("ip link set {port} master br0"));
         } else {
             nsx(&lan, &format!("ip link set {port} nomaster"));
+        }
+    }
+
+    /// Sets the upstream bridge's end of router `i`'s uplink down or up:
+    /// the router's `up0` loses or regains carrier.
+    pub fn uplink_carrier(&self, i: usize, up: bool) {
+        let port = format!("r{}", i + 1);
+        let state = if up { "up" } else { "down" };
+        nsx(&self.up_ns(), &format!("ip link set {port} {state}"));
+    }
+
+    /// Detaches router `i`'s uplink from the upstream bridge (its link
+    /// stays up, nothing answers), or attaches it again.
+    pub fn uplink_attached(&self, i: usize, attached: bool) {
+        let port = format!("r{}", i + 1);
+        let up = self.up_ns();
+        if attached {
+            nsx(&up, &format!("ip link set {port} master br1"));
+        } else {
+            nsx(&up, &format!("ip link set {port} nomaster"));
         }
     }
 
