@@ -872,13 +872,17 @@ impl Config {
                 );
             }
         }
-        if let Some(cpu) = self.ops.cpu {
-            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-            if cpu >= cpus {
-                bad(
-                    vec![k("ops"), k("cpu")],
-                    format!("CPU {cpu} does not exist here (CPUs 0..={})", cpus - 1),
-                );
+        if let (Some(cpu), Host::This) = (self.ops.cpu, host) {
+            if let Some(allowed) = lcores::allowed_cpus() {
+                if !allowed.contains(&(cpu as u32)) {
+                    bad(
+                        vec![k("ops"), k("cpu")],
+                        format!(
+                            "CPU {cpu} is not a CPU this machine lets glbpd run on (CPUs {})",
+                            lcores::format_list(&allowed)
+                        ),
+                    );
+                }
             }
         }
         for (i, a) in self.eal.args.iter().enumerate() {

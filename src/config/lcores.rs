@@ -221,14 +221,22 @@ pub fn from_args(args: &[String]) -> Option<(usize, Result<Lcores, String>)> {
 }
 
 /// The CPUs this process may run on (its affinity mask); `None` when it
-/// cannot be read.
+/// cannot be read. Read once, by the first caller: glbpd checks its
+/// configuration before EAL starts, and EAL then pins every thread to its
+/// lcore's CPUs, so a later read (a reload, on a thread pinned to the
+/// control lcore's CPU) would see one CPU and refuse the running lcores.
 pub fn allowed_cpus() -> Option<BTreeSet<u32>> {
-    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok()?;
-    let cpus: BTreeSet<u32> = (0..nix::sched::CpuSet::count())
-        .filter(|i| set.is_set(*i).unwrap_or(false))
-        .map(|i| i as u32)
-        .collect();
-    (!cpus.is_empty()).then_some(cpus)
+    static AT_START: std::sync::OnceLock<Option<BTreeSet<u32>>> = std::sync::OnceLock::new();
+    AT_START
+        .get_or_init(|| {
+            let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok()?;
+            let cpus: BTreeSet<u32> = (0..nix::sched::CpuSet::count())
+                .filter(|i| set.is_set(*i).unwrap_or(false))
+                .map(|i| i as u32)
+                .collect();
+            (!cpus.is_empty()).then_some(cpus)
+        })
+        .clone()
 }
 
 /// `0-3,6`: a set as a core list.
