@@ -219,28 +219,6 @@ mac = "02:00:00:00:00:fe"
     );
 }
 
-/// Runs `glbpd show VIEW --json --prefix P` and parses it.
-fn show_json(prefix: &str, view: &str) -> serde_json::Value {
-    let (st, out, err) = glbpd(&["show", view, "--json", "--prefix", prefix]);
-    assert!(st.success(), "show {view}: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("show {view} --json: {e}: {out}"))
-}
-
-/// Polls `f` until it returns Some, for up to `secs` seconds.
-fn poll<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn two_workers_each_poll_their_own_queue_and_show_agrees_with_telemetry() {
     let p = prefix("mq");

@@ -56,14 +56,6 @@ fn flooder() -> PathBuf {
     out
 }
 
-fn transitions(r: &Router, after: f64) -> Vec<String> {
-    r.lines()
-        .into_iter()
-        .filter(|(t, l)| *t > after && l.contains("STATECHANGE"))
-        .map(|(_, l)| l)
-        .collect()
-}
-
 fn policed(st: &Value) -> BTreeMap<String, u64> {
     st["stats"]["total"]["policed"]
         .as_object()
@@ -153,7 +145,7 @@ fn floods_at_a_routers_address_do_not_disturb_glbp() {
             .unwrap_or_else(|| panic!("flood output: {out}"));
         let after = [stats(&r1_ns), stats(&lab.routers[1].ns)];
         for (r, router) in lab.routers.iter().enumerate() {
-            let t = transitions(router, t0);
+            let t = router.transitions(t0);
             let diag = |st: &Value| {
                 format!(
                     "ports {}\npoliced {}\ntiming {}",

@@ -65,14 +65,6 @@ fn tel_eq(tel: &Value, show: &Value) -> bool {
     }
 }
 
-fn transitions(r: &Router, after: f64) -> Vec<String> {
-    r.lines()
-        .into_iter()
-        .filter(|(t, l)| *t > after && l.contains("STATECHANGE"))
-        .map(|(_, l)| l)
-        .collect()
-}
-
 #[test]
 fn show_telemetry_and_reload_on_a_running_group() {
     let mut spec = LabSpec::new("e2e", "ops", 2, 2);
@@ -176,9 +168,9 @@ fn show_telemetry_and_reload_on_a_running_group() {
     std::thread::sleep(Duration::from_secs(1));
     let t1 = now();
     assert!(
-        transitions(&lab.routers[avg], t0).is_empty(),
+        lab.routers[avg].transitions(t0).is_empty(),
         "{:?}",
-        transitions(&lab.routers[avg], t0)
+        lab.routers[avg].transitions(t0)
     );
     for p in &pingers {
         let lost = p.outage(t0, t1);
@@ -214,7 +206,7 @@ fn show_telemetry_and_reload_on_a_running_group() {
     let after = show_json(&prefix, "detail");
     assert_eq!(after["groups"][0]["state"], before["groups"][0]["state"]);
     assert_eq!(after["groups"][0]["hello_ms"], 100);
-    assert!(transitions(&lab.routers[avg], t0).is_empty());
+    assert!(lab.routers[avg].transitions(t0).is_empty());
 
     // A changed knob applies in place: the standby's priority.
     let sb = 1 - avg;

@@ -41,28 +41,8 @@ hold_ms = 400
     )
 }
 
-fn show_json(prefix: &str, view: &str) -> Result<Value, String> {
-    let (st, out, err) = glbpd(&["show", view, "--json", "--prefix", prefix]);
-    if !st.success() {
-        return Err(err);
-    }
-    serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))
-}
-
-/// Polls `f` until it returns Some, for up to `secs` seconds.
-fn poll<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn group5(prefix: &str) -> Value {
-    let v = show_json(prefix, "detail").unwrap_or_else(|e| panic!("show: {e}"));
+    let v = show_json(prefix, "detail");
     v["groups"][0].clone()
 }
 
@@ -111,7 +91,7 @@ fn a_second_instance_on_a_live_prefix_exits_2_and_touches_nothing() {
     let p = prefix("twice");
     let mut first = Instance::start(&p, &config(&p, 100));
     poll(10, "the first instance's status", || {
-        show_json(&p, "brief").ok()
+        try_show_json(&p, "brief").ok()
     });
     let dir = runtime_dir(&p);
     let lock_before = std::fs::read_to_string(dir.join("glbpd.lock")).expect("lock file");
@@ -162,7 +142,7 @@ fn reload_goes_through_the_instances_socket() {
     let p = prefix("reload");
     let mut g = Instance::start(&p, &config(&p, 100));
     let cfg = g.path("glbpd.toml");
-    poll(10, "status", || show_json(&p, "detail").ok());
+    poll(10, "status", || try_show_json(&p, "detail").ok());
 
     // A changed knob applies in place.
     std::fs::write(&cfg, config(&p, 150)).unwrap();
@@ -365,7 +345,7 @@ hold_ms = 400
     );
     let mut g = Instance::start(&p, &cfg);
     let stats = poll(10, "the own-address count", || {
-        let v = show_json(&p, "stats").ok()?;
+        let v = try_show_json(&p, "stats").ok()?;
         (v["stats"]["total"]["drops"]["glbp_own_address"] == 3).then_some(v)
     });
     assert_eq!(stats["stats"]["total"]["drops"]["glbp_own_address"], 3);

@@ -17,23 +17,6 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-fn show_json(prefix: &str) -> Value {
-    let (st, out, err) = glbpd(&["show", "stats", "--json", "--prefix", prefix]);
-    assert!(st.success(), "show stats: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("show stats --json: {e}: {out}"))
-}
-
-fn poll<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn free_port() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -123,7 +106,7 @@ hold_ms = 400
 
     // Hellos go out on time while nothing disturbs the process.
     let before = poll(10, "20 hellos timed", || {
-        let st = show_json(&p);
+        let st = show_json(&p, "stats");
         let w = st["stats"]["timing"]["hello_lateness"]["lan0"]["since_start"].clone();
         (w["count"].as_u64()? >= 20).then_some(w)
     });
@@ -138,7 +121,7 @@ hold_ms = 400
     std::thread::sleep(Duration::from_millis(500));
     kill(Pid::from_raw(pid), Signal::SIGCONT).unwrap();
     let st = poll(10, "the stall in the histogram", || {
-        let st = show_json(&p);
+        let st = show_json(&p, "stats");
         let max =
             st["stats"]["timing"]["hello_lateness"]["lan0"]["since_start"]["max_us"].as_u64()?;
         (max >= 300_000).then_some(st)

@@ -278,6 +278,15 @@ impl Router {
             .map(|(t, _)| *t)
     }
 
+    /// `%GLBP-6-STATECHANGE` and `FWDSTATECHANGE` lines logged after `after`.
+    pub fn transitions(&self, after: f64) -> Vec<String> {
+        self.lines()
+            .into_iter()
+            .filter(|(t, l)| *t > after && l.contains("STATECHANGE"))
+            .map(|(_, l)| l)
+            .collect()
+    }
+
     /// The last `control: {json}` counters of this run.
     pub fn control(&self) -> Option<serde_json::Value> {
         self.lines().iter().rev().find_map(|(_, l)| {

@@ -258,3 +258,30 @@ pub fn udp_frame(
     f.extend_from_slice(payload);
     f
 }
+
+/// `glbpd show VIEW --json --prefix P`, parsed; Err with its stderr when it
+/// fails (no such instance yet, for instance).
+pub fn try_show_json(prefix: &str, view: &str) -> Result<serde_json::Value, String> {
+    let (st, out, err) = glbpd(&["show", view, "--json", "--prefix", prefix]);
+    if !st.success() {
+        return Err(err);
+    }
+    serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))
+}
+
+/// `glbpd show VIEW --json --prefix P`, parsed; panics when it fails.
+pub fn show_json(prefix: &str, view: &str) -> serde_json::Value {
+    try_show_json(prefix, view).unwrap_or_else(|e| panic!("show {view} --json: {e}"))
+}
+
+/// Polls `f` every 50 ms until it returns Some, for up to `secs` seconds.
+pub fn poll<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
