@@ -452,6 +452,12 @@ impl Group {
         u8::try_from(u32::from(self.cfg.weighting.max).saturating_sub(dec)).unwrap_or(0)
     }
 
+    /// Below the lower weight threshold and not yet back above the upper:
+    /// forwards nothing.
+    pub fn weight_low(&self) -> bool {
+        self.low
+    }
+
     /// When the next periodic hello is due (None while not running).
     pub fn hello_due(&self) -> Option<Millis> {
         self.hello_at

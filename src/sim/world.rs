@@ -281,6 +281,8 @@ struct World {
     primary_seen: BTreeMap<MacAddr, Millis>,
     /// (partition, vmac) -> since when more than one router forwards it.
     dup_since: BTreeMap<(u8, MacAddr), Millis>,
+    /// Since when each router has been below its lower weight threshold.
+    low_since: BTreeMap<usize, Millis>,
     hosts_start: Millis,
     reported_outages: BTreeSet<(Millis, &'static str)>,
     trace: VecDeque<String>,
@@ -339,6 +341,7 @@ impl World {
             a_reported: false,
             primary_seen: BTreeMap::new(),
             dup_since: BTreeMap::new(),
+            low_since: BTreeMap::new(),
             hosts_start: settle + 1000,
             reported_outages: BTreeSet::new(),
             trace: VecDeque::new(),
@@ -761,6 +764,29 @@ impl World {
                         ),
                     );
                 }
+            }
+        }
+        // (f) a router below its lower weight threshold forwards no VMAC,
+        // once it has had a hold time to hand them over.
+        for r in 0..self.routers.len() {
+            let low = self.routers[r].alive
+                && self.routers[r]
+                    .port
+                    .group(GROUP)
+                    .is_some_and(|g| g.weight_low());
+            if !low {
+                self.low_since.remove(&r);
+                continue;
+            }
+            let since = *self.low_since.entry(r).or_insert(self.now);
+            let held = self.routers[r].forwarding.clone();
+            if !held.is_empty() && self.now > since + self.hold() + self.margin() {
+                self.violation(
+                    "f-low-weight",
+                    format!(
+                        "R{r} is below its lower weight threshold since {since} ms and still forwards {held:?}"
+                    ),
+                );
             }
         }
         self.dup_since.retain(|k, _| dups.contains(k));
