@@ -671,12 +671,12 @@ fn authentication_mismatch() {
 /// Every router tracks its uplink's link and the upstream server's
 /// reachability (ARP, every 100 ms, down after 3 misses), each worth 60 of
 /// a weight of 100 with thresholds 50/90.
-fn tracking_spec(tag: &str) -> LabSpec {
+fn tracking_spec(tag: &str, probe: &str) -> LabSpec {
     let mut spec = LabSpec::new("e2e", tag, 3, 6);
     spec.thresholds = Some((50, 90));
     spec.lan_group_extra = format!(
         "[[group.track]]\nport = \"up0\"\ndecrement = 60\n\
-         [[group.track]]\nneighbor = \"{SERVER}\"\ninterval_ms = 100\ndown_after = 3\nup_after = 3\ndecrement = 60\n"
+         [[group.track]]\nneighbor = \"{SERVER}\"\nprobe = \"{probe}\"\ninterval_ms = 100\ndown_after = 3\nup_after = 3\ndecrement = 60\n"
     );
     spec
 }
@@ -704,13 +704,13 @@ fn weight(lab: &Lab, r: usize) -> u64 {
 /// with no loss beyond one hello.
 fn uplink_failure(
     s: &str,
-    tag: &str,
+    spec: LabSpec,
     victim: usize,
     bound: f64,
     fail: impl Fn(&Lab),
     repair: impl Fn(&Lab),
 ) {
-    let mut lab = Lab::start(glbpd(), tracking_spec(tag));
+    let mut lab = Lab::start(glbpd(), spec);
     let vmacs = converge(&mut lab, s);
     // Replies come back through a router whose uplink stays.
     lab.return_via(2);
@@ -813,7 +813,7 @@ fn tracked_uplink_link_down() {
     // Detection: the 100 ms link poll; then an immediate hand-over.
     uplink_failure(
         "uplink link down (tracked)",
-        "trk-link",
+        tracking_spec("trk-link", "arp"),
         0,
         0.1 + HELLO + ALLOWANCE,
         |lab| lab.uplink_carrier(0, false),
@@ -828,7 +828,21 @@ fn tracked_next_hop_unreachable() {
     // interval for the first of them.
     uplink_failure(
         "next hop unreachable (tracked)",
-        "trk-nh",
+        tracking_spec("trk-nh", "arp"),
+        1,
+        0.4 + HELLO + ALLOWANCE,
+        |lab| lab.uplink_attached(1, false),
+        |lab| lab.uplink_attached(1, true),
+    );
+}
+
+#[test]
+fn tracked_next_hop_unreachable_by_icmp() {
+    let _g = serial();
+    // The same with ICMP echo probes (the server's MAC resolved by ARP).
+    uplink_failure(
+        "next hop unreachable, ICMP probes (tracked)",
+        tracking_spec("trk-icmp", "icmp"),
         1,
         0.4 + HELLO + ALLOWANCE,
         |lab| lab.uplink_attached(1, false),

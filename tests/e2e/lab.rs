@@ -551,6 +551,12 @@ impl Lab {
         // uplink detached from the bridge would still see the server.
         nsx(&up, &format!("ip addr add {SERVER}/24 dev br1"));
         nsx(&up, "sysctl -qw net.ipv4.conf.all.arp_ignore=1");
+        // Likewise it takes packets only from the bridge: Linux accepts
+        // packets for a local address on any interface (weak host model),
+        // so traffic through a detached uplink would still arrive. Strict
+        // reverse-path filtering drops what comes in where replies would
+        // not go out.
+        nsx(&up, "sysctl -qw net.ipv4.conf.all.rp_filter=1");
         // Kernel senders on veths leave UDP/TCP checksums to an offload
         // that never happens when an af_packet router forwards the frame:
         // the receiver would drop them (UdpInCsumErrors). Checksum in
