@@ -17,7 +17,7 @@ use crossbeam::queue::ArrayQueue;
 
 use super::counters::{Counts, Drop, PuntClass};
 use super::neighbors::{Neighbors, Probe};
-use super::state::{DataplaneState, NextHop, PortView, VipBalance};
+use super::state::{DataplaneState, NextHop, PortView, Revalidate, VipBalance};
 use super::timing::Timing;
 use super::worker::{flush, TxPath};
 use crate::config::Ipv4Net;
@@ -48,6 +48,8 @@ pub struct GlbpView {
     pub avg: Vec<VipBalance>,
     /// VIPs of groups where it is not AVG.
     pub silent: Vec<Ipv4Addr>,
+    /// Held VMACs whose unicast re-validations it answers.
+    pub revalidate: Vec<Revalidate>,
 }
 
 /// Swaps dataplane snapshots in and frees the old ones only once no worker
@@ -203,6 +205,8 @@ pub struct ControlParts {
     pub neighbors: Neighbors,
     pub resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
     pub state: Arc<ArcSwap<DataplaneState>>,
+    /// The clock's epoch (the workers count TSC ticks from the same moment).
+    pub epoch: Instant,
 }
 
 impl Control {
@@ -225,7 +229,7 @@ impl Control {
             resolve: p.resolve,
             publisher,
             icmp_bucket: TokenBucket::new(100, 50),
-            epoch: Instant::now(),
+            epoch: p.epoch,
             glbp: Vec::new(),
             pending: Vec::new(),
             next_track_poll: 0,
@@ -317,6 +321,7 @@ impl Control {
                 neighbors: self.neighbors.resolved(i as u16),
                 avg: p.glbp.avg.clone(),
                 silent: p.glbp.silent.clone(),
+                revalidate: p.glbp.revalidate.clone(),
             })
             .collect();
         let st = DataplaneState {

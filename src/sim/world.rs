@@ -1064,6 +1064,7 @@ impl World {
                                 target: VIP,
                                 host_ip,
                                 host_mac,
+                                dst: MacAddr::BROADCAST,
                             },
                         );
                     }
