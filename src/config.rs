@@ -499,6 +499,9 @@ pub struct GroupConfig {
     pub authentication: Option<Authentication>,
     #[serde(default)]
     pub client_cache: Option<ClientCache>,
+    /// The patent's lone-survivor gratuitous ARP; `false` as IOS (none).
+    #[serde(default = "default_true")]
+    pub lone_survivor_garp: bool,
     #[serde(default)]
     pub track: Vec<Track>,
 }

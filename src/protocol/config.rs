@@ -127,6 +127,8 @@ pub struct GroupConfig {
     /// Hellos are sent up to this percentage of the interval early, from a
     /// seeded PRNG (IOS shows up to ~20 %). 0 disables jitter; at most 50.
     pub hello_jitter_pct: u8,
+    /// The patent's lone-survivor gratuitous ARP (IOS sends none: `false`).
+    pub lone_survivor_garp: bool,
 }
 
 impl Default for GroupConfig {
@@ -149,6 +151,7 @@ impl Default for GroupConfig {
             authentication: Authentication::None,
             client_cache: ClientCache::default(),
             hello_jitter_pct: 20,
+            lone_survivor_garp: true,
         }
     }
 }

@@ -33,9 +33,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::config::{Authentication, GroupConfig};
-use super::lb::{Balancer, Candidate};
+use super::lb::{Balance, ClientEntry, ClientTable};
 use super::rng::SplitMix64;
 use super::{vmac, Action, Dest, Event, Millis, MismatchKind, RxMessage};
 use crate::wire::glbp::{
@@ -86,6 +87,9 @@ pub struct Counters {
     pub two_active_seen: u64,
     /// Gratuitous ARPs sent as lone survivor.
     pub lone_survivor_garps: u64,
+    /// Forwarder claims, releases and requests ignored because their sender
+    /// is not a member (never sent a valid hello, or aged out).
+    pub non_member_claims: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,10 +190,8 @@ struct NonceState {
 pub struct Balancing {
     /// The virtual IP answered for.
     pub vip: IpAddr,
-    /// The configured method.
-    pub method: super::LoadBalancing,
-    /// Eligible forwarders: (number 1..=4, VMAC, weight), by number.
-    pub forwarders: Vec<(u8, MacAddr, u8)>,
+    /// Eligible forwarders, method and client cache.
+    pub balance: Balance,
 }
 
 /// One member as shown by `show glbp`.
@@ -243,6 +245,8 @@ pub struct ForwarderStatus {
     pub timeout_left_ms: Option<Millis>,
     /// ARP replies (client selection count) that chose it.
     pub clients: u64,
+    /// Hosts the client cache currently assigns to it.
+    pub cached_clients: usize,
 }
 
 /// Read-only state for `show glbp`.
@@ -280,6 +284,9 @@ pub struct GroupStatus {
     pub members: Vec<MemberStatus>,
     /// Known forwarders.
     pub forwarders: Vec<ForwarderStatus>,
+    /// The client cache's entries (host, forwarder, age in ms), by host;
+    /// empty when the cache is off or this member never answered as AVG.
+    pub clients: Vec<(MacAddr, u8, Millis)>,
     /// Counters.
     pub counters: Counters,
 }
@@ -332,14 +339,26 @@ pub struct Group {
     active: Option<Peer>,
     standby: Option<Peer>,
     members: BTreeMap<IpAddr, Member>,
-    /// A lone-survivor gratuitous ARP was sent since we last had peers.
+    /// Members that resigned (priority-0 hello), until a hold time after:
+    /// their releases may arrive after the resign and are still honoured.
+    resigned: BTreeMap<IpAddr, Millis>,
+    /// Since when no valid hello from anyone has been heard (no members);
+    /// `None` while we have members.
+    alone_since: Option<Millis>,
+    /// A lone-survivor gratuitous ARP was sent in this period alone.
     alone_garp_sent: bool,
+    /// Its due time passed and it was tried (it is retried on every
+    /// event until sent, but no longer a deadline of its own).
+    alone_garp_tried: bool,
     fwds: [Option<Forwarder>; MAX_FORWARDERS as usize],
     tracked_down: BTreeSet<u32>,
     low: bool,
     enabled_at: Millis,
     nonce: Option<NonceState>,
-    lb: Balancer,
+    /// Round-robin / weighted turn of the ARP answers this engine gives.
+    turn: u32,
+    /// The client cache (`None` when off), shared with the dataplane.
+    clients: Option<Arc<ClientTable>>,
     src_rr: usize,
     mismatched: BTreeSet<(IpAddr, MismatchKind)>,
     counters: Counters,
@@ -376,19 +395,24 @@ impl Group {
             active: None,
             standby: None,
             members: BTreeMap::new(),
+            resigned: BTreeMap::new(),
+            alone_since: None,
             alone_garp_sent: false,
+            alone_garp_tried: false,
             fwds: Default::default(),
             tracked_down: BTreeSet::new(),
             low: false,
             enabled_at: 0,
             nonce: None,
-            lb: Balancer::default(),
+            turn: 0,
+            clients: None,
             src_rr: 0,
             mismatched: BTreeSet::new(),
             counters: Counters::default(),
         };
         g.sanitize_config();
         g.low = g.weight() < g.cfg.weighting.lower;
+        g.clients = ClientTable::new(g.cfg.client_cache);
         g
     }
 
@@ -494,6 +518,9 @@ impl Group {
             .values()
             .map(|m| m.last_seen + Millis::from(self.t.hold_ms))
             .min());
+        if !self.alone_garp_tried {
+            upd(self.lone_survivor_due());
+        }
         d
     }
 
@@ -504,7 +531,11 @@ impl Group {
             Event::Timer => self.on_timer(now, &mut out),
             Event::Rx(m) => self.on_rx(now, m, &mut out),
             Event::AuthFailed { .. } => self.counters.auth_failures += 1,
-            Event::Arp { host_ip, host_mac } => self.on_arp(now, host_ip, host_mac, &mut out),
+            Event::Arp {
+                host_ip,
+                host_mac,
+                dst,
+            } => self.on_arp(now, host_ip, host_mac, dst, &mut out),
             Event::Track { object, up } => {
                 if up {
                     self.tracked_down.remove(&object);
@@ -517,7 +548,8 @@ impl Group {
             Event::Disable | Event::Shutdown => self.resign(now, &mut out),
             Event::Configure(cfg) => self.configure(now, cfg, &mut out),
         }
-        if self.members.is_empty() && !self.alone_garp_sent {
+        self.own_forwarder(now);
+        if self.lone_survivor_due().is_some_and(|t| t <= now) {
             self.lone_survivor(now, &mut out);
         }
         out
@@ -732,6 +764,9 @@ impl Group {
             return;
         }
         self.enabled_at = now;
+        self.alone_since = Some(now);
+        self.alone_garp_sent = false;
+        self.alone_garp_tried = false;
         self.t = Timers::of(&self.cfg);
         self.vip = self.cfg.vip;
         self.nonce = self
@@ -813,14 +848,18 @@ impl Group {
         }
         self.fwds = Default::default();
         self.members.clear();
+        self.resigned.clear();
+        self.alone_since = None;
         self.alone_garp_sent = false;
+        self.alone_garp_tried = false;
         self.active = None;
         self.standby = None;
         self.hello_at = None;
         self.active_at = None;
         self.standby_at = None;
         self.nonce = None;
-        self.lb.reset();
+        self.turn = 0;
+        self.clients = ClientTable::new(self.cfg.client_cache);
         self.mismatched.clear();
         self.set_vg(now, VgState::Disabled, out);
     }
@@ -832,9 +871,11 @@ impl Group {
         }
         let old = std::mem::replace(&mut self.cfg, cfg);
         if old.load_balancing != self.cfg.load_balancing {
-            self.lb.reset();
+            self.turn = 0;
         }
-        self.lb.trim_cache(self.cfg.client_cache.max);
+        if old.client_cache != self.cfg.client_cache {
+            self.clients = ClientTable::new(self.cfg.client_cache);
+        }
         if self.vg == VgState::Disabled {
             self.t = Timers::of(&self.cfg);
             self.vip = self.cfg.vip;
@@ -927,21 +968,40 @@ impl Group {
         if self.members.len() == before {
             return;
         }
+        if self.members.is_empty() {
+            self.alone_since = Some(now);
+            self.alone_garp_sent = false;
+            self.alone_garp_tried = false;
+        }
         if let Some(n) = self.nonce.as_mut() {
             let alive: BTreeSet<MacAddr> = self.members.values().map(|m| m.mac).collect();
             n.peers.retain(|mac, _| alive.contains(mac));
         }
     }
 
-    /// Patent: a member left alone after a failure sends a gratuitous ARP with
-    /// its own VMAC so that no host stays pointed at a VMAC nobody forwards.
-    /// Also when it first forwards while alone (e.g. rebooted into an
-    /// isolated segment whose hosts cached VMACs it never heard of).
-    /// Only a VMAC still within its redirect time is announced (the AVG would
-    /// not hand out the others either); none yet: try again later.
+    /// When the lone-survivor gratuitous ARP is due, if it may be sent at
+    /// all: only by the AVG, when configured, once per period alone, one
+    /// full hold time after the last member aged out (so one more hold
+    /// after the last valid hello from anyone). A stall or a flood that
+    /// makes every router miss hellos for a hold does not qualify: the
+    /// peers' hellos arrive again within the extra hold.
+    fn lone_survivor_due(&self) -> Option<Millis> {
+        if !self.cfg.lone_survivor_garp || self.alone_garp_sent || self.vg != VgState::Active {
+            return None;
+        }
+        self.alone_since.map(|t| t + self.hold())
+    }
+
+    /// Patent: a master left alone after a failure sends a gratuitous ARP
+    /// with a VMAC it forwards, so that no host stays pointed at a VMAC
+    /// nobody forwards (Linux hosts overwrite their entry on it: every host
+    /// of the LAN moves, which is why it is kept to this case).
+    /// Only a VMAC it forwards and still within its redirect time is
+    /// announced (its own first); none yet: try again on the next event.
     fn lone_survivor(&mut self, now: Millis, out: &mut Vec<Action>) {
+        self.alone_garp_tried = true;
         let Some(vip) = self.vip else { return };
-        if !self.can_forward() {
+        if !self.can_forward() || !self.members.is_empty() {
             return;
         }
         let pick = self
@@ -955,6 +1015,21 @@ impl Group {
             self.alone_garp_sent = true;
             self.counters.lone_survivor_garps += 1;
             out.push(Action::GratuitousArp { vip, vmac });
+        }
+    }
+
+    /// A member with no forwarder of its own gets one while fewer than
+    /// four exist: the AVG assigns itself the lowest free number (members
+    /// ask it, see `on_hello`). Covers an AVG that gave its number up to a
+    /// higher-IP claimant after a partition healed: without this it would
+    /// forward nothing of its own, and once the others die and their
+    /// forwarders time out, the virtual IP would go dark.
+    fn own_forwarder(&mut self, now: Millis) {
+        if self.vg != VgState::Active || self.has_primary() {
+            return;
+        }
+        if let Some(n) = self.number_for(self.mac) {
+            self.become_primary(now, n);
         }
     }
 
@@ -1068,11 +1143,31 @@ impl Group {
                 continue;
             };
             if Self::expired(f.timeout_at, now) {
-                let (number, old) = (f.number, f.vf_state());
+                let number = f.number;
+                if f.active && self.vg == VgState::Active && !self.has_primary() && !self.low {
+                    // The AVG forwards it and owns nothing: it makes the
+                    // number its own instead of deleting it, so it never
+                    // goes without a forwarder to hand out and the hosts
+                    // still on this VMAC keep their gateway.
+                    let (mac, ip) = (self.mac, self.ip);
+                    if let Some(f) = self.fwds[i].as_mut() {
+                        f.primary = true;
+                        f.owner = Some((mac, ip));
+                        f.redirect_at = None;
+                        f.timeout_at = None;
+                        f.preempt_at = None;
+                    }
+                    self.announce(now, i, out);
+                    continue;
+                }
                 // Members whose view of the primary's last advert is fresher
                 // (e.g. across a healed partition) take it over at once.
                 self.release_where(now, |f| f.active && f.number == number, out);
                 self.set_active(i, false, out);
+                // The state it is really in now (Listen after the stop above).
+                let old = self.fwds[i]
+                    .as_ref()
+                    .map_or(VfState::Listen, |f| f.vf_state());
                 self.fwds[i] = None;
                 out.push(Action::VfStateChange {
                     group: self.cfg.id,
@@ -1130,6 +1225,9 @@ impl Group {
                 n.peers.insert(m.repr.owner, peer.nonce);
             }
         }
+        self.resigned.retain(|_, until| *until > now);
+        let was_member =
+            self.members.contains_key(&m.src_ip) || self.resigned.contains_key(&m.src_ip);
         let sender = Peer {
             ip: m.src_ip,
             mac: m.repr.owner,
@@ -1150,6 +1248,13 @@ impl Group {
             return;
         }
         let in_hello = m.repr.hello.is_some();
+        if !m.repr.forwarders.is_empty() && !was_member && !self.members.contains_key(&m.src_ip) {
+            // Claims from an address that never sent a valid hello (or
+            // aged out): a forged or stale claim must not take a forwarder
+            // away from a member, nor make one up.
+            self.counters.non_member_claims += 1;
+            return;
+        }
         for t in &m.repr.forwarders {
             self.on_tlv(now, sender, t, in_hello, out);
         }
@@ -1167,7 +1272,14 @@ impl Group {
         let resign = h.priority == 0;
         let from_avg = h.state == VgState::Active && !resign;
         if resign {
-            self.members.remove(&p.ip);
+            if self.members.remove(&p.ip).is_some() {
+                self.resigned.insert(p.ip, now + self.hold());
+            }
+            if self.members.is_empty() && self.alone_since.is_none() {
+                self.alone_since = Some(now);
+                self.alone_garp_sent = false;
+                self.alone_garp_tried = false;
+            }
         } else {
             self.members.insert(
                 p.ip,
@@ -1178,7 +1290,9 @@ impl Group {
                     last_seen: now,
                 },
             );
+            self.alone_since = None;
             self.alone_garp_sent = false;
+            self.alone_garp_tried = false;
         }
         // Virtual IP: learn it from the AVG, or report a disagreement once.
         match self.cfg.vip {
@@ -1248,7 +1362,9 @@ impl Group {
                         } else {
                             self.enter_speak(now, out);
                         }
-                    } else if !self.has_primary() {
+                    } else if !self.has_primary()
+                        && self.fwds.iter().flatten().count() < usize::from(MAX_FORWARDERS)
+                    {
                         self.request_forwarder(p.ip, out);
                     }
                 }
@@ -1503,8 +1619,8 @@ impl Group {
     // ----- ARP -----------------------------------------------------------
 
     /// Forwarders the AVG may hand out now: active somewhere and not past
-    /// redirect, with the weight of their current holder, by number.
-    fn eligible(&self, now: Millis) -> Vec<Candidate> {
+    /// redirect, as (number, VMAC, weight of the current holder), by number.
+    fn eligible(&self, now: Millis) -> Vec<(u8, MacAddr, u8)> {
         let my_weight = self.weight();
         self.fwds
             .iter()
@@ -1514,57 +1630,105 @@ impl Group {
             // own, or a peer's that says so with priority 160).
             .filter(|f| !(f.owner_low || f.primary && self.low))
             .filter_map(|f| match (f.active, f.holder) {
-                (true, _) => Some(Candidate {
-                    number: f.number,
-                    weight: my_weight,
-                }),
+                (true, _) => Some((f.number, f.vmac, my_weight)),
                 // A secondary whose own countdown says redirect is over (e.g.
                 // the number was just reassigned here) is not handed out.
-                (false, Some(h)) if h.redirect_at.map_or(true, |r| r > now) => Some(Candidate {
-                    number: f.number,
-                    weight: h.weight,
-                }),
+                (false, Some(h)) if h.redirect_at.map_or(true, |r| r > now) => {
+                    Some((f.number, f.vmac, h.weight))
+                }
                 (false, _) => None,
             })
             .collect()
     }
 
+    /// Whether we answer a host's unicast re-validation for forwarder `f`
+    /// (notes §11, design rule): we forward it and it is still eligible
+    /// for new hosts (we own it, or within redirect after its owner died).
+    fn revalidates(f: &Forwarder, now: Millis) -> bool {
+        f.active && f.redirect_at.map_or(true, |r| r > now)
+    }
+
+    /// The VMACs we forward whose unicast re-validations we answer (with
+    /// that same VMAC, AVG or not), as (number, VMAC). Past redirect a
+    /// holder stays silent: the host's probes fail while its traffic still
+    /// flows, it broadcasts and moves to a live forwarder before the
+    /// timeout deletes this one.
+    pub fn revalidating(&self, now: Millis) -> impl Iterator<Item = (u8, MacAddr)> + '_ {
+        self.fwds
+            .iter()
+            .flatten()
+            .filter(move |f| Self::revalidates(f, now))
+            .map(|f| (f.number, f.vmac))
+    }
+
     /// What a dataplane answering ARP for the VIP needs, when this member is
-    /// the AVG: the VIP, the method, and the eligible forwarders as
-    /// (number, VMAC, weight). `None` when not AVG (stay silent).
+    /// the AVG: the VIP and the balancing table (eligible forwarders,
+    /// method, client cache). `None` when not AVG (stay silent).
     pub fn balancing(&self, now: Millis) -> Option<Balancing> {
         let vip = self.vip.filter(|_| self.vg == VgState::Active)?;
-        let forwarders = self
-            .eligible(now)
-            .into_iter()
-            .filter_map(|c| {
-                let f = self
-                    .fwds
-                    .get(usize::from(c.number).checked_sub(1)?)?
-                    .as_ref()?;
-                Some((c.number, f.vmac, c.weight))
-            })
-            .collect();
         Some(Balancing {
             vip,
-            method: self.cfg.load_balancing,
-            forwarders,
+            balance: Balance::new(
+                self.cfg.load_balancing,
+                &self.eligible(now),
+                self.clients.clone(),
+            ),
         })
     }
 
-    fn on_arp(&mut self, now: Millis, host_ip: IpAddr, host_mac: MacAddr, out: &mut Vec<Action>) {
-        let Some(vip) = self.vip.filter(|_| self.vg == VgState::Active) else {
+    /// The client cache's live entries (empty when the cache is off).
+    pub fn clients(&self, now: Millis) -> Vec<ClientEntry> {
+        self.clients
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.entries(now))
+    }
+
+    /// The client cache table itself, for a dataplane that answers ARP.
+    pub fn client_table(&self) -> Option<&Arc<ClientTable>> {
+        self.clients.as_ref()
+    }
+
+    fn on_arp(
+        &mut self,
+        now: Millis,
+        host_ip: IpAddr,
+        host_mac: MacAddr,
+        dst: MacAddr,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(vip) = self.vip else {
             self.counters.arp_ignored += 1;
             return;
         };
-        let eligible = self.eligible(now);
-        let pick = self.lb.choose(
-            now,
-            self.cfg.load_balancing,
-            self.cfg.client_cache,
-            &eligible,
-            host_mac,
-        );
+        if !dst.is_broadcast() && dst != self.mac {
+            // A unicast re-validation of the entry a host holds.
+            let hit = self
+                .fwds
+                .iter_mut()
+                .flatten()
+                .find(|f| f.vmac == dst && Self::revalidates(f, now));
+            match hit {
+                Some(f) => {
+                    self.counters.arp_replies += 1;
+                    out.push(Action::ArpReply {
+                        host_ip,
+                        host_mac,
+                        vip,
+                        vmac: f.vmac,
+                    });
+                }
+                None => self.counters.arp_ignored += 1,
+            }
+            return;
+        }
+        let Some(b) = self.balancing(now) else {
+            self.counters.arp_ignored += 1;
+            return;
+        };
+        let b = b.balance;
+        let pick = b
+            .pick(host_mac, &mut self.turn, now)
+            .map(|i| b.forwarders[i].0);
         let Some(f) = pick.and_then(|n| self.fwds[usize::from(n - 1)].as_mut()) else {
             self.counters.arp_ignored += 1;
             return;
@@ -1645,7 +1809,17 @@ impl Group {
                 redirect_left_ms: left(f.redirect_at),
                 timeout_left_ms: left(f.timeout_at),
                 clients: f.clients,
+                cached_clients: 0,
             })
+            .collect();
+        let cached = self.clients(now);
+        let mut forwarders: Vec<ForwarderStatus> = forwarders;
+        for f in &mut forwarders {
+            f.cached_clients = cached.iter().filter(|c| c.forwarder == f.number).count();
+        }
+        let clients = cached
+            .iter()
+            .map(|c| (c.host, c.forwarder, now.saturating_sub(c.at)))
             .collect();
         GroupStatus {
             group: self.cfg.id,
@@ -1664,6 +1838,7 @@ impl Group {
             standby: peer(self.standby, self.standby_at, self.vg == VgState::Standby),
             members,
             forwarders,
+            clients,
             counters: self.counters,
         }
     }

@@ -101,6 +101,10 @@ pub enum Event {
         host_ip: IpAddr,
         /// Requesting host's MAC.
         host_mac: MacAddr,
+        /// Ethernet destination: broadcast (a question for the AVG) or a
+        /// VMAC (a host re-validating the entry it holds, answered by
+        /// whoever forwards that VMAC while it is eligible).
+        dst: MacAddr,
     },
     /// A tracked object changed state.
     Track {

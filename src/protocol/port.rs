@@ -35,6 +35,8 @@ pub enum PortEvent {
         host_ip: IpAddr,
         /// Requesting host MAC.
         host_mac: MacAddr,
+        /// Ethernet destination (broadcast, or the VMAC re-validated).
+        dst: MacAddr,
     },
     /// A tracked object changed state (applies to every group tracking it).
     Track {
@@ -174,6 +176,7 @@ impl Port {
                 target,
                 host_ip,
                 host_mac,
+                dst,
             } => {
                 let ids: Vec<u16> = self
                     .groups
@@ -183,7 +186,15 @@ impl Port {
                     .collect();
                 let mut out = Vec::new();
                 for id in ids {
-                    out.extend(self.group_event(now, id, Event::Arp { host_ip, host_mac }));
+                    out.extend(self.group_event(
+                        now,
+                        id,
+                        Event::Arp {
+                            host_ip,
+                            host_mac,
+                            dst,
+                        },
+                    ));
                     if out.iter().any(|a| matches!(a, Action::ArpReply { .. })) {
                         break;
                     }

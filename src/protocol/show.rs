@@ -155,6 +155,29 @@ impl GroupStatus {
             let weight = f.weight.map_or("-".into(), |w| w.to_string());
             let _ = writeln!(o, "    Active is {who}, weighting {weight}");
             let _ = writeln!(o, "    Client selection count: {}", f.clients);
+            if c.client_cache.max > 0 {
+                let _ = writeln!(o, "    Clients in cache: {}", f.cached_clients);
+            }
+        }
+        if c.client_cache.max > 0 {
+            let _ = writeln!(
+                o,
+                "  Client cache: {} of maximum {} entries, timeout {} sec",
+                self.clients.len(),
+                c.client_cache.max,
+                c.client_cache.timeout_s
+            );
+            if !self.clients.is_empty() {
+                let _ = writeln!(o, "    Host MAC        Fwd  Last assigned");
+                for (host, fwd, age) in &self.clients {
+                    let _ = writeln!(
+                        o,
+                        "    {}  {fwd:>3}  {} sec ago",
+                        cisco_mac(*host),
+                        age / 1000
+                    );
+                }
+            }
         }
         o
     }

@@ -132,6 +132,7 @@ fn arp(g: &mut Group, now: Millis, h: u16) -> Option<MacAddr> {
         Event::Arp {
             host_ip: ip(200),
             host_mac: host(h),
+            dst: MacAddr::BROADCAST,
         },
     )
     .iter()
@@ -155,6 +156,8 @@ struct Net {
     now: Millis,
     routers: Vec<Group>,
     up: Vec<bool>,
+    /// Partition of each router: frames reach only the same partition.
+    part: Vec<u8>,
     inflight: Vec<(Millis, usize, RxMessage)>,
     log: Vec<(Millis, usize, Action)>,
 }
@@ -167,6 +170,7 @@ impl Net {
             now: 0,
             routers,
             up: vec![true; n],
+            part: vec![0; n],
             inflight: vec![],
             log: vec![],
         };
@@ -186,7 +190,8 @@ impl Net {
                         Dest::Multicast => to != r,
                         Dest::Unicast(x) => *x == ip((to + 1) as u8),
                     };
-                    if hit && self.up[to] && g.id() == msg.group {
+                    let same = self.part[to] == self.part[r];
+                    if hit && same && self.up[to] && g.id() == msg.group {
                         let m = RxMessage {
                             src_ip: ip((r + 1) as u8),
                             src_mac: *eth_src,
@@ -548,6 +553,15 @@ fn avg_assigns_lowest_free_number_and_gives_returning_members_their_old_one() {
     assert_eq!(g.state(), VgState::Active);
     let req = |i| msg_from(i, None, vec![FORWARDER_REQUEST]);
     let number = |a: Vec<Action>| sends(&a).first().map(|s| s.2.forwarders[0].forwarder);
+    assert_eq!(
+        number(g.handle(19_000, Event::Rx(req(3)))),
+        None,
+        "not a member yet"
+    );
+    assert_eq!(g.counters().non_member_claims, 1);
+    for i in 2..=5 {
+        g.handle(19_000, Event::Rx(hello_from(i, VgState::Listen, 100)));
+    }
     assert_eq!(number(g.handle(20_000, Event::Rx(req(3)))), Some(2));
     assert_eq!(
         number(g.handle(20_001, Event::Rx(req(2)))),
@@ -1225,6 +1239,7 @@ fn port_demuxes_by_group_and_merges_deadlines() {
             target: IpAddr::V4(Ipv4Addr::new(10, 0, 3, 255)),
             host_ip: ip(50),
             host_mac: host(1),
+            dst: MacAddr::BROADCAST,
         },
     );
     assert!(matches!(a[..], [Action::ArpReply { vmac, .. }] if vmac == super::vmac(1023, 1)));
@@ -1426,7 +1441,7 @@ mod fuzz {
                 let Some(d) = g.next_deadline() else { break };
                 g.handle(d, Event::Timer);
             }
-            g.handle(u64::MAX / 4, Event::Arp { host_ip: ip(200), host_mac: host(1) });
+            g.handle(u64::MAX / 4, Event::Arp { host_ip: ip(200), host_mac: host(1), dst: MacAddr::BROADCAST });
         }
 
         /// Hostile peers: any field values, any order, never a panic, and the
@@ -1440,7 +1455,7 @@ mod fuzz {
                 now += dt;
                 run(&mut g, now);
                 g.handle(now, Event::Rx(m));
-                g.handle(now, Event::Arp { host_ip: ip(200), host_mac: host(1) });
+                g.handle(now, Event::Arp { host_ip: ip(200), host_mac: host(1), dst: MacAddr::BROADCAST });
                 prop_assert!(g.next_deadline().map_or(true, |d| d > now));
             }
             let _ = g.status(now);
@@ -1762,4 +1777,275 @@ fn avg_does_not_hand_out_a_forwarder_whose_owner_is_below_lower() {
     let got: std::collections::BTreeSet<_> =
         (0..8).filter_map(|h| arp(&mut g, 24_201, h)).collect();
     assert!(got.contains(&vmac(1, 2)), "{got:?}");
+}
+
+// ----- field conditions (issue 13) -----------------------------------------
+
+fn garps(log: &[&(Millis, usize, Action)]) -> Vec<(Millis, usize, MacAddr)> {
+    log.iter()
+        .filter_map(|(t, r, a)| match a {
+            Action::GratuitousArp { vmac, .. } => Some((*t, *r, *vmac)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every router stalls for hold + 300 ms (SIGSTOP, a flood): each one then
+/// misses hellos for a hold, but hears the others again within the extra
+/// hold the lone-survivor rule waits for. No gratuitous ARP, one AVG.
+#[test]
+fn a_stall_of_every_router_sends_no_gratuitous_arp() {
+    let mut n = three();
+    n.run_until(60_000);
+    let t0 = n.now;
+    n.now = t0 + HOLD + 300;
+    n.run_until(t0 + 4 * HOLD);
+    assert_eq!(garps(&n.log_since(t0)), []);
+    let active = (0..3).filter(|&r| n.state(r) == VgState::Active).count();
+    assert_eq!(active, 1);
+    for r in 0..3 {
+        assert_eq!(n.routers[r].counters().lone_survivor_garps, 0, "R{r}");
+    }
+}
+
+/// The lone survivor (AVG, forwarding the VMAC it announces) sends its one
+/// gratuitous ARP only a full hold after its last peer aged out, so two
+/// holds after the last valid hello from anyone; and never when
+/// `lone_survivor_garp = false` (IOS).
+#[test]
+fn lone_survivor_garp_waits_an_extra_hold_and_can_be_turned_off() {
+    for on in [true, false] {
+        let c = |p: u8| GroupConfig {
+            priority: p,
+            lone_survivor_garp: on,
+            ..cfg()
+        };
+        let mut n = Net::new(vec![(1, c(110)), (2, c(105)), (3, c(100))]);
+        n.run_until(60_000);
+        let t = n.now;
+        n.crash(0);
+        n.crash(1);
+        n.run_until(t + 4 * HOLD);
+        let g = garps(&n.log_since(t));
+        if !on {
+            assert_eq!(g, [], "turned off");
+            continue;
+        }
+        assert_eq!(g.len(), 1, "{g:?}");
+        let (at, r, v) = g[0];
+        assert_eq!(r, 2);
+        assert!(
+            at >= t + 2 * HOLD - HELLO,
+            "sent at {at}, last hellos near {t}"
+        );
+        assert!(n.routers[2].forwarding().any(|x| x == v));
+        assert_eq!(n.state(2), VgState::Active);
+    }
+}
+
+/// A member that is not AVG never sends it, even alone for long (it would
+/// announce a VMAC the AVG may not hand out).
+#[test]
+fn a_speak_member_alone_sends_no_gratuitous_arp() {
+    let mut g = group(1, cfg());
+    g.handle(0, Event::Enable);
+    // An AVG that keeps speaking from another segment is heard, then lost.
+    let mut out = Vec::new();
+    for k in 0..10 {
+        out.extend(g.handle(k * HELLO, Event::Rx(hello_from(9, VgState::Active, 200))));
+        out.extend(run(&mut g, k * HELLO + HELLO - 1));
+    }
+    assert!(out
+        .iter()
+        .all(|a| !matches!(a, Action::GratuitousArp { .. })));
+}
+
+/// Issue 13, item 2: two routers start partitioned (both AVG, both own
+/// forwarder 1), the partition heals, the AVG yields forwarder 1 to the
+/// higher IP and takes a free number for itself; the higher IP dies; its
+/// forwarder is held, then deleted at timeout; the virtual IP is answered
+/// all along and the AVG keeps forwarding its own VMAC.
+#[test]
+fn partition_heal_then_loss_of_the_higher_ip_never_darkens_the_vip() {
+    let c = |p: u8| GroupConfig {
+        priority: p,
+        redirect_s: 20,
+        timeout_s: 60,
+        forwarder_preempt_delay_ms: 2000,
+        ..cfg()
+    };
+    let mut n = Net::new(vec![(1, c(110)), (2, c(100))]);
+    n.part = vec![0, 1];
+    n.run_until(40_000);
+    assert_eq!((n.state(0), n.state(1)), (VgState::Active, VgState::Active));
+    assert_eq!(n.forwarders_of(0), [vmac(1, 1)]);
+    assert_eq!(n.forwarders_of(1), [vmac(1, 1)]);
+    n.part = vec![0, 0];
+    n.run_until(80_000);
+    assert_eq!(
+        (n.state(0), n.state(1)),
+        (VgState::Active, VgState::Standby)
+    );
+    assert_eq!(n.holders(vmac(1, 1)), [1], "the higher IP keeps number 1");
+    assert_eq!(n.holders(vmac(1, 2)), [0], "the AVG took a free number");
+    n.crash(1);
+    let t = n.now;
+    let mut step = t;
+    while step < t + 120_000 {
+        step += HELLO;
+        n.run_until(step);
+        let b = n.routers[0].balancing(n.now).expect("AVG");
+        assert!(
+            !b.balance.forwarders.is_empty(),
+            "dark at {}: {}",
+            n.now,
+            n.routers[0].status(n.now).show("lan0")
+        );
+    }
+    assert_eq!(n.forwarders_of(0), [vmac(1, 2)], "fwd 1 deleted at timeout");
+    let st = n.routers[0].status(n.now);
+    assert_eq!(st.forwarders.len(), 1);
+    assert!(st.forwarders[0].primary);
+}
+
+/// Forwarder claims from an address that never sent a valid hello are
+/// ignored and counted: a forged Active/167 TLV takes nothing away.
+#[test]
+fn claims_from_a_non_member_are_ignored_and_counted() {
+    let mut n = three();
+    n.run_until(60_000);
+    let avg = (0..3).find(|&r| n.state(r) == VgState::Active).unwrap();
+    let before: Vec<MacAddr> = n.forwarders_of(avg);
+    let forged = msg_from(99, None, vec![tlv(1, VfState::Active, 167)]);
+    let t = n.now;
+    n.event(avg, Event::Rx(forged.clone()));
+    let forged = with_tlvs(
+        forged,
+        vec![tlv(1, VfState::Active, 167), FORWARDER_REQUEST],
+    );
+    n.event(avg, Event::Rx(forged));
+    n.run_until(t + 200_000);
+    assert_eq!(n.forwarders_of(avg), before);
+    assert_eq!(n.routers[avg].counters().non_member_claims, 2);
+    assert!(n.log_since(t).iter().all(|(_, _, a)| !matches!(
+        a,
+        Action::VfStateChange { .. } | Action::VgStateChange { .. }
+    )));
+}
+
+/// Logged forwarder transitions name the state the forwarder was in: a
+/// forwarder deleted at timeout after being stopped logs
+/// `Active -> Listen` then `Listen -> Disabled`, never `Active -> Disabled`.
+#[test]
+fn deletion_at_timeout_logs_the_real_previous_state() {
+    let mut g = member_knowing_fwd3(5, 60);
+    let a = run(&mut g, 120_000);
+    let mut state: std::collections::BTreeMap<u8, VfState> = Default::default();
+    for x in &a {
+        if let Action::VfStateChange {
+            forwarder,
+            old,
+            new,
+            ..
+        } = x
+        {
+            let was = state.get(forwarder).copied().unwrap_or(VfState::Listen);
+            assert_eq!(*old, was, "fwd {forwarder}: {x:?}");
+            state.insert(*forwarder, *new);
+        }
+    }
+}
+
+fn arp_to(g: &mut Group, now: Millis, h: u16, dst: MacAddr) -> Option<MacAddr> {
+    g.handle(
+        now,
+        Event::Arp {
+            host_ip: ip(200),
+            host_mac: host(h),
+            dst,
+        },
+    )
+    .iter()
+    .find_map(|a| match a {
+        Action::ArpReply { vmac, .. } => Some(*vmac),
+        _ => None,
+    })
+}
+
+/// Issue 13, item 1: a host's unicast re-validation (to the VMAC it holds)
+/// is answered with that VMAC by whoever forwards it, AVG or not, while it
+/// is eligible; past redirect the holder stays silent.
+#[test]
+fn unicast_revalidation_is_answered_by_the_holder_while_eligible() {
+    let mut n = three();
+    n.run_until(60_000);
+    let avg = (0..3).find(|&r| n.state(r) == VgState::Active).unwrap();
+    for r in 0..3 {
+        let now = n.now;
+        for v in n.forwarders_of(r) {
+            assert_eq!(arp_to(&mut n.routers[r], now, 7, v), Some(v), "R{r} {v}");
+        }
+        let other = (0..3).find(|&o| o != r).unwrap();
+        for v in n.forwarders_of(other) {
+            if !n.forwarders_of(r).contains(&v) {
+                assert_eq!(arp_to(&mut n.routers[r], now, 7, v), None, "R{r}: not held");
+            }
+        }
+    }
+    // The AVG answers its own VMAC with that VMAC, not the next in turn.
+    let own = n.forwarders_of(avg)[0];
+    for h in 0..6 {
+        let now = n.now;
+        assert_eq!(arp_to(&mut n.routers[avg], now, h, own), Some(own));
+    }
+    // A plain forwarder dies: its secondary answers within redirect only.
+    let victim = (0..3).find(|&r| r != avg).unwrap();
+    let v = n.forwarders_of(victim)[0];
+    n.crash(victim);
+    let t = n.now;
+    n.run_until(t + 2 * HOLD);
+    let holder = n.holders(v)[0];
+    let now = n.now;
+    assert_eq!(arp_to(&mut n.routers[holder], now, 1, v), Some(v));
+    n.run_until(t + 601_000);
+    assert_eq!(n.holders(v), [holder], "still forwarded");
+    let now = n.now;
+    assert_eq!(
+        arp_to(&mut n.routers[holder], now, 1, v),
+        None,
+        "past redirect"
+    );
+    assert!(n.routers[holder].revalidating(now).all(|(_, m)| m != v));
+}
+
+/// The client cache makes the AVG give a host that broadcasts again the
+/// forwarder it gave it before, while that one is still eligible.
+#[test]
+fn client_cache_keeps_a_rebroadcasting_host_on_its_forwarder() {
+    let mut g = avg_with_four(LoadBalancing::RoundRobin);
+    g.handle(
+        0,
+        Event::Configure(GroupConfig {
+            client_cache: ClientCache {
+                max: 100,
+                timeout_s: 600,
+            },
+            ..g.config().clone()
+        }),
+    );
+    let now = 100_000;
+    let first: Vec<Option<MacAddr>> = (0..8).map(|h| arp(&mut g, now, h)).collect();
+    for round in 1..4 {
+        for h in (0..8).rev() {
+            assert_eq!(arp(&mut g, now + round * 1000, h), first[usize::from(h)]);
+        }
+    }
+    let clients = g.clients(now + 4000);
+    assert_eq!(clients.len(), 8);
+    assert!(clients.iter().all(|c| c.at == now + 3000));
+    // Without the cache the same requests walk the round-robin.
+    let mut g = avg_with_four(LoadBalancing::RoundRobin);
+    let a = arp(&mut g, now, 0);
+    arp(&mut g, now, 1);
+    assert_ne!(arp(&mut g, now, 0), a);
 }

@@ -21,7 +21,7 @@ use crossbeam::queue::ArrayQueue;
 use super::counters::{Counts, Drop, PuntClass};
 use super::neighbors::{Neighbors, Probe};
 use super::police::Policer;
-use super::state::{DataplaneState, NextHop, PortView, VipBalance};
+use super::state::{DataplaneState, NextHop, PortView, Revalidate, VipBalance};
 use super::timing::Timing;
 use super::track::Tracker;
 use super::worker::{flush, TxPath};
@@ -56,6 +56,8 @@ pub struct GlbpView {
     pub avg: Vec<VipBalance>,
     /// VIPs of groups where it is not AVG.
     pub silent: Vec<Ipv4Addr>,
+    /// Held VMACs whose unicast re-validations it answers.
+    pub revalidate: Vec<Revalidate>,
 }
 
 /// Swaps dataplane snapshots in and frees the old ones only once no worker
@@ -215,6 +217,8 @@ pub struct ControlParts {
     pub neighbors: Neighbors,
     pub resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
     pub state: Arc<ArcSwap<DataplaneState>>,
+    /// The clock's epoch (the workers count TSC ticks from the same moment).
+    pub epoch: Instant,
 }
 
 impl Control {
@@ -247,7 +251,7 @@ impl Control {
             neighbors: p.neighbors,
             resolve: p.resolve,
             publisher,
-            epoch: Instant::now(),
+            epoch: p.epoch,
             glbp: Vec::new(),
             pending: Vec::new(),
             next_track_poll: 0,
@@ -359,6 +363,7 @@ impl Control {
                 avg: p.glbp.avg.clone(),
                 silent: p.glbp.silent.clone(),
                 link_up: self.link_up[i],
+                revalidate: p.glbp.revalidate.clone(),
             })
             .collect();
         let st = DataplaneState {

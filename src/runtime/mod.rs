@@ -168,6 +168,7 @@ fn build_state(
                 avg: Vec::new(),
                 silent: Vec::new(),
                 link_up: true,
+                revalidate: Vec::new(),
             }
         })
         .collect();
@@ -325,6 +326,11 @@ pub fn run(
     let worker_clients: Vec<Arc<ArpClients>> = (0..workers)
         .map(|_| Arc::new(ArpClients::new(ports.len())))
         .collect();
+    // One millisecond clock for the control lcore (Instant) and the
+    // workers (TSC), so that the client cache the workers stamp ages the
+    // same way in `show glbp`.
+    let epoch = Instant::now();
+    let clock = (dpdk::tsc(), (dpdk::tsc_hz() / 1000).max(1));
     let worker_stop = Arc::new(AtomicBool::new(false));
 
     let mut handles = Vec::new();
@@ -369,6 +375,7 @@ pub fn run(
             stop: worker_stop.clone(),
             idle: d.idle,
             burst: usize::from(d.burst),
+            clock,
         };
         log::info!("worker {w} on lcore {lcore}");
         handles.push(eal.launch(*lcore, move || worker.run())?);
@@ -419,6 +426,7 @@ pub fn run(
         neighbors,
         resolve,
         state: state.clone(),
+        epoch,
     });
     ctl.glbp_configure(cfg).map_err(RunError)?;
 

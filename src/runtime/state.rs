@@ -8,8 +8,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
 
 use crate::config::Ipv4Net;
-use crate::protocol::lb::hrw_score;
-use crate::protocol::LoadBalancing;
+use crate::protocol::lb::Balance;
 use crate::wire::MacAddr;
 
 /// Longest-prefix-match routes: `rte_lpm` in production, a plain table in
@@ -78,118 +77,35 @@ impl Hasher for FxHasher {
 
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// How the AVG answers ARP for one virtual IP: the eligible forwarders
-/// (sorted by number) and, for the weighted method, a precomputed cycle.
+/// How the AVG answers ARP for one virtual IP: the group, the VIP and the
+/// protocol's balancing table ([`Balance`], the one implementation the
+/// engine and the simulator use too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VipBalance {
     pub group: u16,
     pub vip: Ipv4Addr,
-    pub method: LoadBalancing,
-    /// Eligible forwarders: (number, VMAC).
-    pub forwarders: Vec<(u8, MacAddr)>,
-    /// Weighted: indices into `forwarders`, one cycle of smooth weighted
-    /// round-robin (empty for the other methods).
-    pub schedule: Vec<u8>,
+    pub balance: Balance,
 }
 
 impl VipBalance {
-    /// Builds the table from the engine's (number, VMAC, weight) list.
-    pub fn new(
-        group: u16,
-        vip: Ipv4Addr,
-        method: LoadBalancing,
-        fwds: &[(u8, MacAddr, u8)],
-    ) -> VipBalance {
-        let mut f: Vec<(u8, MacAddr, u8)> = fwds.to_vec();
-        f.sort_by_key(|x| x.0);
-        let schedule = if method == LoadBalancing::Weighted {
-            weighted_cycle(&f.iter().map(|x| x.2).collect::<Vec<_>>())
-        } else {
-            Vec::new()
-        };
+    /// Builds the table from the engine's balancing table.
+    pub fn new(group: u16, vip: Ipv4Addr, balance: Balance) -> VipBalance {
         VipBalance {
             group,
             vip,
-            method,
-            forwarders: f.iter().map(|x| (x.0, x.1)).collect(),
-            schedule,
-        }
-    }
-
-    /// The forwarder (index into `forwarders`) for a host: `turn` is the
-    /// caller's per-group counter, advanced for round-robin and weighted.
-    #[inline]
-    pub fn pick(&self, host: MacAddr, turn: &mut u32) -> Option<usize> {
-        let n = self.forwarders.len();
-        if n == 0 {
-            return None;
-        }
-        match self.method {
-            LoadBalancing::HostDependent => {
-                (0..n).max_by_key(|&i| hrw_score(host, self.forwarders[i].0))
-            }
-            LoadBalancing::Weighted if !self.schedule.is_empty() => {
-                let i = self.schedule[*turn as usize % self.schedule.len()];
-                *turn = turn.wrapping_add(1);
-                Some(usize::from(i))
-            }
-            _ => {
-                let i = turn_index(*turn, n);
-                *turn = turn.wrapping_add(1);
-                Some(i)
-            }
+            balance,
         }
     }
 }
 
-/// `turn % n` for the 1..=4 forwarders of a group without a hardware
-/// division (tens of cycles, on every ARP reply): constant divisors become
-/// masks or a multiplication.
-#[inline]
-fn turn_index(turn: u32, n: usize) -> usize {
-    let t = turn as usize;
-    match n {
-        1 => 0,
-        2 => t & 1,
-        3 => t % 3,
-        4 => t & 3,
-        _ => t % n,
-    }
-}
-
-/// One cycle of smooth weighted round-robin over `weights` (indices into
-/// it), of length sum/gcd; empty when every weight is 0.
-pub fn weighted_cycle(weights: &[u8]) -> Vec<u8> {
-    fn gcd(a: u32, b: u32) -> u32 {
-        if b == 0 {
-            a
-        } else {
-            gcd(b, a % b)
-        }
-    }
-    let g = weights.iter().map(|&w| u32::from(w)).fold(0, gcd);
-    if g == 0 {
-        return Vec::new();
-    }
-    let w: Vec<i64> = weights
-        .iter()
-        .map(|&x| i64::from(u32::from(x) / g))
-        .collect();
-    let total: i64 = w.iter().sum();
-    let mut acc = vec![0i64; w.len()];
-    let mut out = Vec::with_capacity(total as usize);
-    for _ in 0..total {
-        let mut best = 0;
-        for i in 0..w.len() {
-            acc[i] += w[i];
-            if acc[i] > acc[best] {
-                best = i;
-            }
-        }
-        acc[best] -= total;
-        out.push(best as u8);
-    }
-    out
+/// A VMAC this node forwards and still answers hosts' unicast ARP
+/// re-validations for (eligible: owned, or within redirect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revalidate {
+    pub vmac: MacAddr,
+    pub vip: Ipv4Addr,
+    pub group: u16,
+    pub forwarder: u8,
 }
 
 /// What the workers need to know about one port.
@@ -204,6 +120,8 @@ pub struct PortView {
     pub neighbors: FxMap<Ipv4Addr, MacAddr>,
     /// Virtual IPs this node answers ARP for (it is their AVG).
     pub avg: Vec<VipBalance>,
+    /// Held VMACs whose unicast re-validations this node answers.
+    pub revalidate: Vec<Revalidate>,
     /// Virtual IPs of groups where this node is not AVG: ARP for them is
     /// dropped (only the AVG answers).
     pub silent: Vec<Ipv4Addr>,
@@ -301,64 +219,6 @@ pub fn route_entries(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn weighted_cycle_is_proportional_and_smooth() {
-        let c = weighted_cycle(&[100, 50, 100]);
-        assert_eq!(
-            c,
-            vec![0, 2, 1, 0, 2],
-            "100:50:100 reduces to 2:1:2, interleaved"
-        );
-        assert!(weighted_cycle(&[0, 0]).is_empty());
-        assert_eq!(weighted_cycle(&[7]), vec![0]);
-        let c = weighted_cycle(&[3, 1]);
-        assert_eq!(c.iter().filter(|&&i| i == 0).count(), 3);
-    }
-
-    #[test]
-    fn pick_follows_the_method() {
-        let f = |n: u8| (n, crate::protocol::vmac(1, n), 100u8);
-        let rr = VipBalance::new(
-            1,
-            Ipv4Addr::new(10, 0, 0, 1),
-            LoadBalancing::RoundRobin,
-            &[f(3), f(1), f(2)],
-        );
-        let mut turn = 0;
-        let picks: Vec<u8> = (0..6)
-            .map(|_| rr.forwarders[rr.pick(MacAddr::ZERO, &mut turn).unwrap()].0)
-            .collect();
-        assert_eq!(picks, [1, 2, 3, 1, 2, 3], "sorted by number, cycling");
-        let hd = VipBalance::new(
-            1,
-            Ipv4Addr::new(10, 0, 0, 1),
-            LoadBalancing::HostDependent,
-            &[f(1), f(2), f(3)],
-        );
-        let host = MacAddr([2, 0, 0, 0, 1, 2]);
-        let a = hd.pick(host, &mut turn);
-        assert!(
-            (0..10).all(|_| hd.pick(host, &mut turn) == a),
-            "same host, same forwarder"
-        );
-        let empty = VipBalance::new(
-            1,
-            Ipv4Addr::new(10, 0, 0, 1),
-            LoadBalancing::RoundRobin,
-            &[],
-        );
-        assert_eq!(empty.pick(host, &mut turn), None);
-    }
-
-    #[test]
-    fn turn_index_is_the_remainder() {
-        for n in 1..=9usize {
-            for t in (0..1000u32).chain([u32::MAX - 5, u32::MAX - 1, u32::MAX]) {
-                assert_eq!(turn_index(t, n), t as usize % n, "{t} % {n}");
-            }
-        }
-    }
 
     #[test]
     fn connected_and_static_routes() {

@@ -53,6 +53,7 @@ fn forwarder(f: &ForwarderStatus, clients: u64) -> Value {
         "redirect_left_ms": f.redirect_left_ms,
         "timeout_left_ms": f.timeout_left_ms,
         "clients": clients,
+        "cached_clients": f.cached_clients,
     })
 }
 
@@ -100,6 +101,19 @@ fn group(
             "local": m.local,
         })).collect::<Vec<_>>(),
         "forwarders": g.forwarders.iter().map(|f| forwarder(f, clients(f.number))).collect::<Vec<_>>(),
+        "client_cache": if g.config.client_cache.max > 0 {
+            json!({
+                "max": g.config.client_cache.max,
+                "timeout_s": g.config.client_cache.timeout_s,
+                "clients": g.clients.iter().map(|(host, fwd, age)| json!({
+                    "host": host.to_string(),
+                    "forwarder": fwd,
+                    "age_ms": age,
+                })).collect::<Vec<_>>(),
+            })
+        } else {
+            Value::Null
+        },
         "counters": {
             "hellos_in": c.hellos_in,
             "hellos_out": c.hellos_out,
@@ -114,6 +128,7 @@ fn group(
             "responses_out": c.responses_out,
             "two_active_seen": c.two_active_seen,
             "lone_survivor_garps": c.lone_survivor_garps,
+            "non_member_claims": c.non_member_claims,
         },
     })
 }

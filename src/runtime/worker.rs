@@ -11,7 +11,7 @@ use crossbeam::queue::ArrayQueue;
 
 use super::counters::{ArpClients, Counts, Drop, PuntClass, Shared};
 use super::police::Policer;
-use super::state::{DataplaneState, FxMap, PortView, Routes, VipBalance};
+use super::state::{DataplaneState, FxMap, PortView, Revalidate, Routes, VipBalance};
 use crate::config::Idle;
 use crate::dpdk::{self, Burst, Mbuf, MbufRing, RxQueue, TxQueue};
 use crate::wire::{arp, ethernet, glbp, ipv4, udp, MacAddr};
@@ -24,8 +24,14 @@ pub enum Verdict {
     /// Hand to the control lcore.
     Punt(PuntClass),
     /// An ARP request for a virtual IP, turned into the reply in place:
-    /// send it back on the ingress port.
-    ArpReply { group: u16, forwarder: u8 },
+    /// send it back on the ingress port. `revalidation`: a host's unicast
+    /// re-validation of the VMAC it holds, answered with that VMAC (not a
+    /// selection by the AVG).
+    ArpReply {
+        group: u16,
+        forwarder: u8,
+        revalidation: bool,
+    },
     /// Drop and count.
     Drop(Drop),
     /// Drop (counted as unresolved) and ask the control lcore to resolve
@@ -50,6 +56,7 @@ pub fn process<R: Routes>(
         return Verdict::Drop(Drop::Other);
     };
     let turns = &mut sc.turns;
+    let now_ms = sc.now_ms;
     let Ok(mut eth) = ethernet::Frame::new_checked(&mut *pkt) else {
         return Verdict::Drop(Drop::Malformed);
     };
@@ -66,21 +73,46 @@ pub fn process<R: Routes>(
             // question for the AVG.
             if a.operation() == arp::OP_REQUEST && a.sender_ip() != a.target_ip() {
                 let target = a.target_ip();
+                let host = a.sender_hw_addr();
+                if !dst.is_broadcast() && dst != port.mac {
+                    // A host re-validating the VMAC it holds (Linux
+                    // NUD_PROBE: unicast to the cached MAC). Whoever
+                    // forwards that VMAC answers with it while it is
+                    // eligible, AVG or not; past redirect it stays silent.
+                    if let Some(r) = idx.revalidate(port, dst).filter(|r| r.vip == target) {
+                        if !host.is_unicast() {
+                            return Verdict::Drop(Drop::Malformed);
+                        }
+                        a.make_reply(r.vmac);
+                        eth.set_dst_addr(host);
+                        eth.set_src_addr(port.mac);
+                        return Verdict::ArpReply {
+                            group: r.group,
+                            forwarder: r.forwarder,
+                            revalidation: true,
+                        };
+                    }
+                    if idx.is_vmac(port, dst) && port.is_vip(target) {
+                        return Verdict::Drop(Drop::ArpNotAvg);
+                    }
+                    return Verdict::Drop(Drop::NotForUs);
+                }
                 if let Some(v) = idx.avg(port, target) {
-                    let host = a.sender_hw_addr();
                     if !host.is_unicast() {
                         return Verdict::Drop(Drop::Malformed);
                     }
-                    let Some(i) = v.pick(host, turns.get(ingress, v.group)) else {
+                    let b = &v.balance;
+                    let Some(i) = b.pick(host, turns.get(ingress, v.group), now_ms) else {
                         return Verdict::Drop(Drop::ArpNotAvg);
                     };
-                    let (number, vmac) = v.forwarders[i];
+                    let (number, vmac) = b.forwarders[i];
                     a.make_reply(vmac);
                     eth.set_dst_addr(host);
                     eth.set_src_addr(port.mac);
                     return Verdict::ArpReply {
                         group: v.group,
                         forwarder: number,
+                        revalidation: false,
                     };
                 }
                 if idx.is_silent(port, target) {
@@ -175,6 +207,9 @@ pub struct Scratch {
     turns: Turns,
     last_hop: LastHop,
     index: SnapshotIndex,
+    /// The runtime's clock (ms, the control lcore's epoch), set once per
+    /// poll round: ages the client cache.
+    now_ms: u64,
 }
 
 impl Scratch {
@@ -183,7 +218,14 @@ impl Scratch {
             turns: Turns::new(ports),
             last_hop: LastHop::default(),
             index: SnapshotIndex::default(),
+            now_ms: 0,
         }
+    }
+
+    /// Sets the clock for the packets of this round.
+    #[inline]
+    pub fn set_now(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
     }
 
     /// Call after loading a snapshot: forgets the last neighbour and, when
@@ -220,9 +262,12 @@ struct PortIndex {
     avg: FxMap<u32, u32>,
     /// Silent VIPs; empty when scanning.
     silent: FxMap<u32, ()>,
+    /// VMAC -> index into `PortView::revalidate`; empty when scanning.
+    revalidate: FxMap<u64, u32>,
     hash_vmacs: bool,
     hash_avg: bool,
     hash_silent: bool,
+    hash_revalidate: bool,
 }
 
 #[inline]
@@ -238,6 +283,13 @@ impl SnapshotIndex {
             pi.vmacs.clear();
             pi.avg.clear();
             pi.silent.clear();
+            pi.revalidate.clear();
+            pi.hash_revalidate = p.revalidate.len() > SCAN_MAX;
+            if pi.hash_revalidate {
+                for (i, r) in p.revalidate.iter().enumerate() {
+                    pi.revalidate.entry(mac_key(r.vmac)).or_insert(i as u32);
+                }
+            }
             pi.hash_vmacs = p.vmacs.len() > SCAN_MAX;
             pi.hash_avg = p.avg.len() > SCAN_MAX;
             pi.hash_silent = p.silent.len() > SCAN_MAX;
@@ -268,6 +320,17 @@ impl PortIndex {
                 .and_then(|&i| port.avg.get(i as usize))
         } else {
             port.avg.iter().find(|v| v.vip == ip)
+        }
+    }
+    /// The re-validation entry of a VMAC this node answers for.
+    #[inline]
+    fn revalidate<'a>(&self, port: &'a PortView, mac: MacAddr) -> Option<&'a Revalidate> {
+        if self.hash_revalidate {
+            self.revalidate
+                .get(&mac_key(mac))
+                .and_then(|&i| port.revalidate.get(i as usize))
+        } else {
+            port.revalidate.iter().find(|r| r.vmac == mac)
         }
     }
     #[inline]
@@ -384,6 +447,9 @@ pub struct Worker {
     pub stop: Arc<AtomicBool>,
     pub idle: Idle,
     pub burst: usize,
+    /// (TSC at the control lcore's clock epoch, TSC ticks per ms): the
+    /// workers' millisecond clock, the same as the control lcore's.
+    pub clock: (u64, u64),
 }
 
 /// Empty rounds before an adaptive worker starts to sleep.
@@ -406,6 +472,7 @@ impl Worker {
         while !self.stop.load(Ordering::Relaxed) {
             let st = self.state.load();
             scratch.refresh(&st);
+            scratch.set_now(dpdk::tsc().wrapping_sub(self.clock.0) / self.clock.1);
             let mut got = 0;
             for (pidx, q) in &mut self.rx {
                 let n = q.rx_limited(&mut rx, self.burst);
@@ -431,10 +498,16 @@ impl Worker {
                                 drop(m);
                             }
                         }
-                        Verdict::ArpReply { group, forwarder } => {
+                        Verdict::ArpReply {
+                            group,
+                            forwarder,
+                            revalidation,
+                        } => {
                             c.arp_replies += 1;
                             c.arp_by_forwarder[usize::from(forwarder.clamp(1, 4) - 1)] += 1;
-                            self.clients.bump(*pidx, group, forwarder);
+                            if !revalidation {
+                                self.clients.bump(*pidx, group, forwarder);
+                            }
                             let p = *pidx;
                             if out[p].is_full() {
                                 flush(&mut self.tx[p], &mut out[p], p, &mut c);
@@ -554,6 +627,7 @@ mod tests {
         process(pkt, ingress, st, sc)
     }
     use crate::config::Ipv4Net;
+    use crate::protocol::lb::Balance;
     use crate::protocol::{vmac, LoadBalancing};
     use crate::runtime::state::{FxMap, LinearRoutes, NextHop, PortView, VipBalance};
     use crate::wire::MacAddr;
@@ -579,6 +653,7 @@ mod tests {
             avg: Vec::new(),
             silent: Vec::new(),
             link_up: true,
+            revalidate: Vec::new(),
         };
         let mut p0 = port("lan0", LAN_MAC, lan, FxMap::default());
         p0.avg = avg;
@@ -620,7 +695,7 @@ mod tests {
             .enumerate()
             .map(|(i, w)| (i as u8 + 1, vmac(1, i as u8 + 1), *w))
             .collect();
-        VipBalance::new(1, VIP, method, &f)
+        VipBalance::new(1, VIP, Balance::new(method, &f, None))
     }
 
     /// Answers 1000 distinct hosts; returns replies per forwarder.
@@ -635,6 +710,7 @@ mod tests {
             let Verdict::ArpReply {
                 group: 1,
                 forwarder,
+                revalidation: false,
             } = v
             else {
                 panic!("{v:?}")
@@ -715,6 +791,115 @@ mod tests {
         assert_eq!(moved_elsewhere, 0, "hosts only move to the new forwarder");
     }
 
+    fn unicast_arp(h: MacAddr, to: MacAddr, ip: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
+        let mut f = arp_request(h, ip, target);
+        f[..6].copy_from_slice(&to.0);
+        f
+    }
+
+    /// Issue 13, item 1: a host's unicast re-validation to a VMAC this node
+    /// forwards is answered with that VMAC (AVG or not) while it is
+    /// eligible; a held VMAC no longer eligible stays silent, and the AVG
+    /// does not hand a re-validating host the next forwarder in turn.
+    #[test]
+    fn unicast_revalidation_is_answered_with_the_held_vmac() {
+        let held = vmac(1, 2);
+        let mut st = state(vec![], vec![VIP], vec![held, vmac(1, 3)]);
+        st.ports[0].revalidate = vec![Revalidate {
+            vmac: held,
+            vip: VIP,
+            group: 1,
+            forwarder: 2,
+        }];
+        let mut sc = Scratch::new(2);
+        let hip = Ipv4Addr::new(10, 0, 0, 77);
+        let mut f = unicast_arp(host(5), held, hip, VIP);
+        assert_eq!(
+            refresh_process(&mut f, 0, &st, &mut sc),
+            Verdict::ArpReply {
+                group: 1,
+                forwarder: 2,
+                revalidation: true
+            }
+        );
+        let reply = arp::Packet::new_checked(&f[14..]).unwrap();
+        assert_eq!(reply.sender_hw_addr(), held);
+        assert_eq!(reply.target_hw_addr(), host(5));
+        assert_eq!(&f[..6], &host(5).0, "unicast to the host");
+        assert_eq!(&f[6..12], &LAN_MAC.0, "from the port's MAC, as the AVG");
+        // Held but past redirect (not published): silent.
+        let mut f = unicast_arp(host(5), vmac(1, 3), hip, VIP);
+        assert_eq!(
+            refresh_process(&mut f, 0, &st, &mut sc),
+            Verdict::Drop(Drop::ArpNotAvg)
+        );
+        // Not held at all.
+        let mut f = unicast_arp(host(5), vmac(1, 4), hip, VIP);
+        assert_eq!(
+            refresh_process(&mut f, 0, &st, &mut sc),
+            Verdict::Drop(Drop::NotForUs)
+        );
+        // The AVG: re-validations of its VMAC keep the VMAC, whatever the turn.
+        let mut st = state(
+            vec![balance(LoadBalancing::RoundRobin, &[100, 100, 100])],
+            vec![],
+            vec![vmac(1, 1)],
+        );
+        st.ports[0].revalidate = vec![Revalidate {
+            vmac: vmac(1, 1),
+            vip: VIP,
+            group: 1,
+            forwarder: 1,
+        }];
+        for i in 0..6 {
+            let mut f = unicast_arp(host(i), vmac(1, 1), hip, VIP);
+            assert!(matches!(
+                refresh_process(&mut f, 0, &st, &mut sc),
+                Verdict::ArpReply { forwarder: 1, .. }
+            ));
+        }
+    }
+
+    /// The client cache in the worker: a host that broadcasts again gets
+    /// the forwarder it got before, while that one is still eligible; the
+    /// table ages entries with the worker's clock.
+    #[test]
+    fn client_cache_keeps_hosts_on_their_forwarder() {
+        use crate::protocol::lb::ClientTable;
+        use crate::protocol::ClientCache;
+        let table = ClientTable::new(ClientCache {
+            max: 64,
+            timeout_s: 10,
+        });
+        let f: Vec<(u8, MacAddr, u8)> = (1..=3).map(|n| (n, vmac(1, n), 100)).collect();
+        let b = VipBalance::new(
+            1,
+            VIP,
+            Balance::new(LoadBalancing::RoundRobin, &f, table.clone()),
+        );
+        let st = state(vec![b], vec![], vec![]);
+        let mut sc = Scratch::new(2);
+        let ask = |sc: &mut Scratch, i: u32| {
+            let mut f = arp_request(host(i), Ipv4Addr::new(10, 0, 0, 9), VIP);
+            match refresh_process(&mut f, 0, &st, sc) {
+                Verdict::ArpReply { forwarder, .. } => forwarder,
+                v => panic!("{v:?}"),
+            }
+        };
+        sc.set_now(1000);
+        let first: Vec<u8> = (0..6).map(|i| ask(&mut sc, i)).collect();
+        assert_eq!(first, [1, 2, 3, 1, 2, 3]);
+        sc.set_now(5000);
+        for i in (0..6).rev() {
+            assert_eq!(ask(&mut sc, i), first[i as usize], "host {i}");
+        }
+        assert_eq!(table.as_ref().unwrap().entries(5000).len(), 6);
+        // Aged out 10 s after the last answer: a fresh round-robin pick.
+        sc.set_now(15_001);
+        let again: Vec<u8> = (0..6).map(|i| ask(&mut sc, 5 - i)).collect();
+        assert_ne!(again, [3, 2, 1, 3, 2, 1]);
+    }
+
     #[test]
     fn a_member_that_is_not_avg_stays_silent() {
         let st = state(vec![], vec![VIP], vec![]);
@@ -788,6 +973,7 @@ mod tests {
 #[cfg(test)]
 mod index_tests {
     use super::*;
+    use crate::protocol::lb::Balance;
     use crate::protocol::{vmac, LoadBalancing};
     use crate::runtime::state::{route_entries, LinearRoutes};
     use crate::wire::arp::{ArpOperation, ArpRepr};
@@ -820,6 +1006,7 @@ mod index_tests {
             avg: Vec::new(),
             silent: Vec::new(),
             link_up: true,
+            revalidate: Vec::new(),
         };
         let mut lan0 = port("lan0", PORT_MAC, lan);
         lan0.vmacs = even.clone().map(|k| vmac(k, 1)).collect();
@@ -828,8 +1015,7 @@ mod index_tests {
                 VipBalance::new(
                     k,
                     vip(k),
-                    LoadBalancing::RoundRobin,
-                    &[(1, vmac(k, 1), 100)],
+                    Balance::new(LoadBalancing::RoundRobin, &[(1, vmac(k, 1), 100)], None),
                 )
             })
             .collect();

@@ -1090,6 +1090,7 @@ impl World {
                                 target: VIP,
                                 host_ip,
                                 host_mac,
+                                dst: MacAddr::BROADCAST,
                             },
                         );
                     }

@@ -10,7 +10,7 @@ use super::{Control, GlbpView, Outcome};
 use crate::config::{self, Authentication, Config};
 use crate::dpdk::Mbuf;
 use crate::protocol::{self, Action, Dest, PortEvent, RxMessage};
-use crate::runtime::state::VipBalance;
+use crate::runtime::state::{Revalidate, VipBalance};
 use crate::wire::arp::{ArpOperation, ArpRepr};
 use crate::wire::ethernet::{self, EthernetRepr};
 use crate::wire::glbp::auth::{self, AuthKey, KeyChain};
@@ -93,6 +93,7 @@ pub fn group_config(cfg: &Config, g: &config::GroupConfig) -> (protocol::GroupCo
             })
             .unwrap_or_default(),
         hello_jitter_pct: 20,
+        lone_survivor_garp: g.lone_survivor_garp,
     };
     (pc, key)
 }
@@ -343,11 +344,19 @@ impl Control {
         let mut view = GlbpView::default();
         for g in gp.engine.groups() {
             view.vmacs.extend(g.forwarding());
+            if let Some(IpAddr::V4(vip)) = g.vip() {
+                view.revalidate
+                    .extend(g.revalidating(now).map(|(forwarder, vmac)| Revalidate {
+                        vmac,
+                        vip,
+                        group: g.id(),
+                        forwarder,
+                    }));
+            }
             match g.balancing(now) {
                 Some(b) => {
                     if let IpAddr::V4(vip) = b.vip {
-                        view.avg
-                            .push(VipBalance::new(g.id(), vip, b.method, &b.forwarders));
+                        view.avg.push(VipBalance::new(g.id(), vip, b.balance));
                     }
                 }
                 None => {
