@@ -535,13 +535,20 @@ impl Lab {
 
     fn build(&mut self) {
         let (lan, up) = (self.lan_ns(), self.up_ns());
-        for (ns, br) in [(&lan, "br0"), (&up, "br1")] {
+        for (n, (ns, br)) in [(&lan, "br0"), (&up, "br1")].into_iter().enumerate() {
             self.add_ns(ns);
             nsx(
                 ns,
                 &format!(
                     "ip link add {br} type bridge stp_state 0 forward_delay 0 mcast_snooping 0"
                 ),
+            );
+            // A fixed MAC: a bridge otherwise takes its ports' lowest, so
+            // detaching a router's port could change the server's MAC
+            // under every router's ARP entry (a real server's stays).
+            nsx(
+                ns,
+                &format!("ip link set {br} address 02:00:00:00:0f:{n:02x}"),
             );
             nsx(ns, &format!("ip link set {br} up"));
         }
