@@ -665,19 +665,33 @@ impl Control {
             Icmpv4Repr::TimeExceeded { .. } => icmpv4::TYPE_TIME_EXCEEDED,
             _ => icmpv4::TYPE_DST_UNREACHABLE,
         };
+        self.icmp_frame((port_mac, to_mac), (port_ip, ip.src), (0, false), &icmp)
+            .map(|m| (m, ty))
+    }
+
+    /// A new Ethernet + IPv4 + ICMP frame: `macs` and `ips` are (source,
+    /// destination), `id_df` the IPv4 identification and don't-fragment
+    /// flag; TTL 64, precedence internetwork control.
+    pub(crate) fn icmp_frame(
+        &mut self,
+        (src_mac, dst_mac): (MacAddr, MacAddr),
+        (src, dst): (Ipv4Addr, Ipv4Addr),
+        (ident, dont_frag): (u16, bool),
+        icmp: &Icmpv4Repr,
+    ) -> Option<Mbuf> {
         let ipr = Ipv4Repr {
-            src: port_ip,
-            dst: ip.src,
+            src,
+            dst,
             protocol: ipv4::PROTO_ICMP,
             payload_len: icmp.buffer_len(),
             ttl: 64,
             tos: 0xc0,
-            ident: 0,
-            dont_frag: false,
+            ident,
+            dont_frag,
         };
         let eth = EthernetRepr {
-            src: port_mac,
-            dst: to_mac,
+            src: src_mac,
+            dst: dst_mac,
             vlan_tci: None,
             ethertype: ethernet::ETHERTYPE_IPV4,
         };
@@ -690,7 +704,6 @@ impl Control {
             };
             icmp.emit(&mut b[e + i..]).is_ok()
         })
-        .map(|m| (m, ty))
     }
 
     /// Sends an ARP request for `p.ip` from the port's own address.

@@ -11,9 +11,7 @@ use std::net::Ipv4Addr;
 use super::Control;
 use crate::config::TrackProbe;
 use crate::runtime::track::ProbeOut;
-use crate::wire::ethernet::{self, EthernetRepr};
 use crate::wire::icmpv4::Icmpv4Repr;
-use crate::wire::ipv4::{self, Ipv4Repr};
 
 /// How often link states are read.
 const LINK_POLL_MS: u64 = 100;
@@ -132,31 +130,7 @@ impl Control {
             seq_no: seq,
             data: b"glbpd track",
         };
-        let ipr = Ipv4Repr {
-            src: own,
-            dst: ip,
-            protocol: ipv4::PROTO_ICMP,
-            payload_len: icmp.buffer_len(),
-            ttl: 64,
-            tos: 0xc0,
-            ident: seq,
-            dont_frag: true,
-        };
-        let eth = EthernetRepr {
-            src: mac,
-            dst: to,
-            vlan_tci: None,
-            ethertype: ethernet::ETHERTYPE_IPV4,
-        };
-        let len = eth.header_len() + ipr.header_len() + icmp.buffer_len();
-        if let Some(m) = self.new_frame(len.max(60), |b| {
-            b.fill(0);
-            let Ok(e) = eth.emit(b) else { return false };
-            let Ok(i) = ipr.emit(&mut b[e..]) else {
-                return false;
-            };
-            icmp.emit(&mut b[e + i..]).is_ok()
-        }) {
+        if let Some(m) = self.icmp_frame((mac, to), (own, ip), (seq, true), &icmp) {
             self.stats.track_probes_sent += 1;
             self.send(pidx, m);
         }
