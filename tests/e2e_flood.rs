@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const HOLD: f64 = 0.4;
-const FLOOD_PPS: u64 = 350_000;
+const FLOOD_PPS: u64 = 250_000;
 const MIN_PPS: f64 = 100_000.0;
 const FLOOD_S: u64 = 20;
 
