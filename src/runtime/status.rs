@@ -192,7 +192,6 @@ pub fn build(ctl: &Control, src: &Sources) -> Value {
                     .unwrap_or(0);
             }
             // Tracked objects, as IOS lists them under the weighting line.
-            let names: Vec<String> = ctl.ports.iter().map(|p| p.name.clone()).collect();
             let tracks: Vec<Value> = cfg
                 .tracking
                 .iter()

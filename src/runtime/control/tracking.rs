@@ -66,9 +66,13 @@ impl Control {
         for p in probes {
             self.send_track_probe(now, p);
         }
+        let names: Vec<String> = if changes.is_empty() {
+            Vec::new()
+        } else {
+            self.ports.iter().map(|p| p.name.clone()).collect()
+        };
         for &(id, up) in &changes {
             if let Some(o) = self.tracker.get(id) {
-                let names: Vec<String> = self.ports.iter().map(|p| p.name.clone()).collect();
                 log::info!(
                     "%TRACK-6-STATE: {id} {} {} -> {}",
                     o.kind.describe(&names),
