@@ -122,6 +122,31 @@ impl RouterSpec {
     }
 }
 
+/// A host's IPv4 neighbour timers (`net.ipv4.neigh.eth0.*`). An entry is
+/// REACHABLE for `base_reachable_ms` x [0.5, 1.5], then STALE; the next
+/// packet starts DELAY (`delay_first_probe_s`), then up to three unicast
+/// probes to the cached MAC one second apart, then broadcast resolution.
+#[derive(Clone, Copy, Debug)]
+pub struct HostTimers {
+    pub base_reachable_ms: u32,
+    pub delay_first_probe_s: u32,
+}
+
+impl HostTimers {
+    /// Linux's defaults (set explicitly, so that a machine with tuned
+    /// defaults cannot change what the tests mean).
+    pub const LINUX: HostTimers = HostTimers {
+        base_reachable_ms: 30_000,
+        delay_first_probe_s: 5,
+    };
+    /// The same mechanism, about fifteen times faster: re-validation every
+    /// ~2-3 s, for scenarios that must see several rounds of it.
+    pub const FAST: HostTimers = HostTimers {
+        base_reachable_ms: 2000,
+        delay_first_probe_s: 1,
+    };
+}
+
 /// What to build.
 #[derive(Clone, Debug)]
 pub struct LabSpec {
@@ -138,8 +163,9 @@ pub struct LabSpec {
     pub timeout_s: u32,
     pub forwarder_preempt_delay_s: u32,
     pub load_balancing: String,
-    /// Hosts' `base_reachable_time_ms` (ARP cache lifetime).
-    pub host_reachable_ms: u32,
+    /// The hosts' neighbour timers: Linux's defaults unless a scenario
+    /// needs re-validation to run faster.
+    pub host_timers: HostTimers,
     /// Capture GLBP and ARP on the LAN bridge.
     pub capture: bool,
     /// Which routers are started by `Lab::start` (the others with
@@ -175,7 +201,7 @@ impl LabSpec {
             timeout_s: 10,
             forwarder_preempt_delay_s: 2,
             load_balancing: "round-robin".into(),
-            host_reachable_ms: 3_600_000,
+            host_timers: HostTimers::LINUX,
             capture: true,
             start: (0..routers).collect(),
             uplink_group: false,
@@ -581,14 +607,16 @@ impl Lab {
             );
             nsx(&ns, &format!("ip route add default via {VIP}"));
             nsx(&ns, "ethtool -K eth0 tx off");
-            let ms = self.spec.host_reachable_ms;
+            let t = self.spec.host_timers;
             nsx(
                 &ns,
-                &format!("sysctl -qw net.ipv4.neigh.eth0.base_reachable_time_ms={ms}"),
-            );
-            nsx(
-                &ns,
-                "sysctl -qw net.ipv4.neigh.eth0.delay_first_probe_time=1",
+                &format!(
+                    "sysctl -qw net.ipv4.neigh.eth0.base_reachable_time_ms={} \
+                     net.ipv4.neigh.eth0.delay_first_probe_time={} \
+                     net.ipv4.neigh.eth0.ucast_solicit=3 net.ipv4.neigh.eth0.mcast_solicit=3 \
+                     net.ipv4.neigh.eth0.retrans_time_ms=1000",
+                    t.base_reachable_ms, t.delay_first_probe_s
+                ),
             );
         }
         // The routers' namespaces, links and configurations.
@@ -816,6 +844,23 @@ weighting = {{ max = {w}{thresholds} }}
         // A killed process leaves its runtime folder behind.
         let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(&r.ns));
         t
+    }
+
+    /// Stops (SIGSTOP) or resumes (SIGCONT) the glbpd of every router in
+    /// `which`, one right after the other: a stall of the whole process,
+    /// control lcore and workers, as a starved or frozen machine. Returns
+    /// when the last signal went out.
+    pub fn pause_routers(&self, which: &[usize], paused: bool) -> f64 {
+        let sig = if paused {
+            nix::sys::signal::Signal::SIGSTOP
+        } else {
+            nix::sys::signal::Signal::SIGCONT
+        };
+        for &i in which {
+            let pid = self.routers[i].pid().expect("router runs");
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).expect("kill");
+        }
+        now()
     }
 
     /// Detaches (`false`) or re-attaches router `i`'s LAN port from the LAN
@@ -1095,6 +1140,23 @@ weighting = {{ max = {w}{thresholds} }}
                         .collect()
                 }),
             })
+        })
+        .collect()
+    }
+
+    /// Gratuitous ARPs for the VIP in the LAN capture (broadcast ARP whose
+    /// sender is the VIP): (time, announced MAC). Stops the capture.
+    pub fn gratuitous_arps(&mut self) -> Vec<(f64, String)> {
+        self.check_capture();
+        let pcap = self.pcap.to_string_lossy().into_owned();
+        sh(&format!(
+            "tshark -r {pcap} -Y arp.src.proto_ipv4=={VIP}&&eth.dst==ff:ff:ff:ff:ff:ff \
+             -T fields -e frame.time_epoch -e arp.src.hw_mac"
+        ))
+        .lines()
+        .filter_map(|l| {
+            let (t, m) = l.split_once('\t')?;
+            Some((t.parse().ok()?, m.trim().to_lowercase()))
         })
         .collect()
     }
