@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds DPDK's l3fwd example from the dpdk-doc package's sources into
-# target/bench/l3fwd/ with the two edits virtual devices need (see
-# ../shared/dpdk-notes.md): no RTE_ETH_RX_OFFLOAD_CHECKSUM request (net_pcap
-# and net_null do not offer it; --parse-ptype is passed at run time instead).
-# The DPDK sources are copied, never committed.
+# target/bench/dpdk-examples/ with the two edits virtual devices need: no
+# RTE_ETH_RX_OFFLOAD_CHECKSUM request (net_pcap and net_null do not offer it;
+# --parse-ptype is passed at run time instead). The DPDK sources are copied
+# from the package, never kept in the repository.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 src=/usr/share/dpdk/examples

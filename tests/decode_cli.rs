@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::process::Command;
 
-/// tshark's numeric state -> the words of the protocol notes §4.
+/// tshark's numeric state -> the words of docs/protocol.md §5.
 fn vg_word(v: u8) -> String {
     match v {
         0x01 => "Disabled".into(),
@@ -219,7 +219,7 @@ fn compare(ours: &Value, t: &Value) {
     match of_type(4).next() {
         None => assert!(ours["nonce"].is_null(), "frame {n}"),
         Some(x) => {
-            // Raw body per protocol notes §3: N, counter, nonce, N x (owner, echo, junk).
+            // Raw body per docs/protocol.md §4.6: N, counter, nonce, N x (owner, echo, junk).
             let b = hex_bytes(&x["glbp.unknown.data"]);
             let o = &ours["nonce"];
             assert_eq!(o["counter"].as_u64().unwrap(), u64::from(b[1]));
@@ -319,7 +319,7 @@ fn decode_text_lines() {
     let lines: Vec<&str> = text.lines().collect();
     let fwd_lines = cases.iter().map(|c| c.msg.forwarders.len()).sum::<usize>();
     assert_eq!(lines.len(), cases.len() + fwd_lines + 1, "{text}");
-    // Frame 1 is the notes' §9 hello.
+    // Frame 1 is the test-vector hello of docs/protocol.md §14.
     assert_eq!(
         lines[0],
         "frame 1: GLBP: Grp 1 Hello in 10.0.0.1 (02:00:00:00:aa:01) owner 02:00:00:00:aa:01 VG Active pri 100 \

@@ -29,9 +29,10 @@ fn fields(pairs: &[(&str, String)]) -> Fields {
         .collect()
 }
 
-/// The notes' §3 MD5 construction, written out again here independently of
-/// `wire::glbp::auth`: MD5(K || pad(K) || M || K), M = the message with the
-/// digest replaced by the source address (IPv4 + 12 zeros, or IPv6).
+/// The MD5 construction of docs/protocol.md §11.2, written out again here
+/// independently of `wire::glbp::auth`: MD5(K || pad(K) || M || K), M = the
+/// message with the digest replaced by the source address (IPv4 + 12 zeros,
+/// or IPv6).
 fn notes_md5(key: &[u8], payload: &[u8], digest_at: usize, src: IpAddr) -> Vec<u8> {
     let mut m = payload.to_vec();
     let mut sub = [0u8; 16];

@@ -1,6 +1,7 @@
 //! The per-group engine: gateway (VG) and forwarder (VF) state machines.
 //!
-//! Follows notes §10. Where the notes leave a choice open, this engine does:
+//! Follows docs/protocol.md §8 (gateway) and §9 (forwarders). Where the
+//! evidence leaves a choice open, this engine does (§8-§10 there say so too):
 //! - Speak: the standby timer runs a hold time; when no AVG is known the
 //!   active timer runs one hello only (every contender has announced itself by
 //!   then), so a group without AVG elects one within hold + hello of the last
@@ -21,7 +22,7 @@
 //!   below the lower threshold (who also keeps
 //!   advertising its own forwarder at 160 while low, and forwarders nobody
 //!   forwards as Listen/135, so late joiners learn and take them). The IOS
-//!   wire signal for a low weight is unknown (notes §10, [H]).
+//!   wire signal for a low weight is unknown (docs/protocol.md §9.6, §15).
 //! - Two members claiming one forwarder number (two AVGs during a
 //!   partition): the lower IP gives it up and asks the AVG again.
 //! - Lone survivor (patent): a member without peers sends one gratuitous ARP
@@ -45,7 +46,7 @@ use crate::wire::glbp::{
 };
 use crate::wire::MacAddr;
 
-/// The nonce rotates about this often (notes §3, type 4).
+/// The nonce rotates about this often (docs/protocol.md §4.6).
 const NONCE_ROTATE_MS: Millis = 20_000;
 /// At most this many peer echoes fit in a type-4 TLV (8 + 12 N <= 255).
 const MAX_NONCE_PEERS: usize = 20;
@@ -631,7 +632,7 @@ impl Group {
             forwarder: f.number,
             state: f.vf_state(),
             // An owner below the lower weight threshold advertises 160: "mine,
-            // alive, but take it" (the IOS signal is unknown, notes §10).
+            // alive, but take it" (the IOS signal is unknown, docs/protocol.md §9.6).
             priority: if f.primary && !f.active && self.low {
                 VF_PRIORITY_RESIGN
             } else {
@@ -726,7 +727,7 @@ impl Group {
     }
 
     /// Goes Active for forwarder `idx` and announces it with a ReqResp-only
-    /// message sourced from its VMAC (notes §6.2).
+    /// message sourced from its VMAC (docs/protocol.md §9.3).
     fn take_over(&mut self, now: Millis, idx: usize, out: &mut Vec<Action>) {
         if !self.can_forward() || self.fwds[idx].as_ref().map_or(true, |f| f.active) {
             return;
@@ -830,7 +831,7 @@ impl Group {
     }
 
     /// Graceful leave: release active forwarders (VF priority 160), then a
-    /// hello with priority 0, then disable (notes §6.3).
+    /// hello with priority 0, then disable (docs/protocol.md §8.4).
     fn resign(&mut self, now: Millis, out: &mut Vec<Action>) {
         if self.vg == VgState::Disabled {
             return;
@@ -907,7 +908,7 @@ impl Group {
         }
     }
 
-    /// Applies the weight thresholds with hysteresis (notes §10 Weighting).
+    /// Applies the weight thresholds with hysteresis (docs/protocol.md §9.7).
     fn weight_changed(&mut self, now: Millis, out: &mut Vec<Action>) {
         let w = self.weight();
         let was_low = self.low;
@@ -1642,7 +1643,7 @@ impl Group {
     }
 
     /// Whether we answer a host's unicast re-validation for forwarder `f`
-    /// (notes §11, design rule): we forward it and it is still eligible
+    /// (docs/protocol.md §10.4): we forward it and it is still eligible
     /// for new hosts (we own it, or within redirect after its owner died).
     fn revalidates(f: &Forwarder, now: Millis) -> bool {
         f.active && f.redirect_at.map_or(true, |r| r > now)

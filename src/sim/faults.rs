@@ -34,9 +34,9 @@ pub enum Fault {
     /// A tracked object goes down (weight below the lower threshold) or up.
     Weight(usize, bool),
     /// The router stops (true) or resumes (false) receiving GLBP messages while
-    /// still sending them (a NIC multicast filter gone wrong, notes §8). Never
-    /// generated at random: it breaks the protocol's assumptions, and the
-    /// invariants are expected to catch it.
+    /// still sending them (a NIC multicast filter gone wrong, docs/protocol.md
+    /// §13). Never generated at random: it breaks the protocol's assumptions,
+    /// and the invariants are expected to catch it.
     Deaf(usize, bool),
 }
 

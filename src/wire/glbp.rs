@@ -1,6 +1,6 @@
 //! GLBP messages (UDP 3222 to 224.0.0.102 / ff02::66), Cisco IOS compatible.
 //!
-//! See `../shared/glbp-protocol.md` §3 for the layout. The value types below
+//! See `docs/protocol.md` §4 for the layout. The value types below
 //! are the contract between the wire layer and the protocol engine; parsing
 //! and emitting them lives in this module.
 
@@ -814,7 +814,7 @@ mod tests {
     use crate::wire::tests_hex;
     use std::net::Ipv4Addr;
 
-    /// Protocol notes §9 (verified against tshark).
+    /// The test vector of docs/protocol.md §14 (verified against tshark).
     const NOTES_VECTOR: &str = "01000001 0000 0200 0000 aa01
         011c 0020 0064 0000 00000bb8 00002710 0258 3840 0000 01 04 0a0000fe
         0214 01 20 00 a7 64 00 3840 0258 0000 0007b4000101";

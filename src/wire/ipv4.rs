@@ -278,7 +278,7 @@ impl Ipv4Repr {
 mod tests {
     use super::*;
 
-    // The IPv4 header of the GLBP hello of protocol notes §9, as IOS sends it
+    // The IPv4 header of the test-vector hello (docs/protocol.md §14), as IOS sends it
     // (TOS 0xc0, ID 0, TTL 255, UDP, 10.0.0.1 -> 224.0.0.102). Checksum
     // 0xd06d: tshark validated 0xd06c for the same header with ID 1.
     const HEADER: [u8; 20] = [

@@ -185,8 +185,8 @@ mod tests {
     use super::*;
     use std::net::Ipv4Addr;
 
-    /// The UDP datagram of protocol notes §9; checksum 0x7c51 as validated by
-    /// tshark for 10.0.0.1 -> 224.0.0.102.
+    /// The UDP datagram of the test vector (docs/protocol.md §14); checksum
+    /// 0x7c51 as validated by tshark for 10.0.0.1 -> 224.0.0.102.
     fn datagram() -> Vec<u8> {
         let payload =
             "01000001000002000000aa01011c002000640000 00000bb800002710025838400000 01040a0000fe\

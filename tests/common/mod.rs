@@ -107,7 +107,7 @@ pub fn cases() -> Vec<Case> {
     let mcast_a = FrameBuilder::multicast_v4(OWNER_A, IP_A);
     let mut v = Vec::new();
 
-    // 1. The periodic hello of protocol notes §9.
+    // 1. The periodic hello of the test vector, docs/protocol.md §14.
     let mut m = msg(1, OWNER_A);
     m.hello = Some(hello(VgState::Active, 100, vip4));
     m.forwarders.push(fwd(1, 1, VfState::Active, 167));

@@ -103,7 +103,7 @@ impl std::error::Error for AuthError {}
 /// Keyed MD5 digest of a GLBP message.
 ///
 /// **Not yet verified against IOS.** The construction comes from a public
-/// password cracker's GLBP parser (protocol notes §3): RFC 1828-style
+/// password cracker's GLBP parser (docs/protocol.md §11.2): RFC 1828-style
 /// `MD5(K || pad(K) || M || K)`, where `pad(K)` is MD5's own padding of `K`
 /// alone (0x80, zeros, 64-bit little-endian bit length, filling K to a whole
 /// number of 64-byte blocks) and `M` is the whole GLBP message with its 16
