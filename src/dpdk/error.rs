@@ -55,24 +55,6 @@ pub(crate) fn cstring(op: &'static str, s: &str) -> Result<std::ffi::CString> {
     })
 }
 
-impl Error {
-    /// The errno carried by this error, if any.
-    pub fn errno(&self) -> Option<i32> {
-        match self {
-            Error::Errno { errno, .. } | Error::Null { errno, .. } => Some(*errno),
-            Error::Invalid { .. } => None,
-        }
-    }
-    /// True when the device does not support the operation.
-    pub fn is_unsupported(&self) -> bool {
-        self.errno() == Some(libc_enotsup())
-    }
-}
-
-const fn libc_enotsup() -> i32 {
-    95 // ENOTSUP == EOPNOTSUPP on Linux
-}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

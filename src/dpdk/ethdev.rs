@@ -156,13 +156,8 @@ impl Port {
         let info = Self::dev_info(id)?;
         let mut eth = ffi::rte_eth_conf::default();
         // SAFETY: reads constants exported by the C shim.
-        let (rss_want, rx_ipv4_ck) = unsafe {
-            (
-                ffi::GLBPD_ETH_RSS_IP | ffi::GLBPD_ETH_RSS_UDP | ffi::GLBPD_ETH_RSS_TCP,
-                ffi::GLBPD_ETH_RX_OFFLOAD_IPV4_CKSUM,
-            )
-        };
-        let _ = rx_ipv4_ck;
+        let rss_want =
+            unsafe { ffi::GLBPD_ETH_RSS_IP | ffi::GLBPD_ETH_RSS_UDP | ffi::GLBPD_ETH_RSS_TCP };
         if conf.rss && conf.rx_queues > 1 {
             let hf = rss_want & info.flow_type_rss_offloads;
             if hf != 0 {
@@ -394,36 +389,6 @@ impl Port {
             rx_nombuf: s.rx_nombuf,
         })
     }
-
-    /// Extended statistics as (name, value) pairs.
-    pub fn xstats(&self) -> Result<Vec<(String, u64)>> {
-        // SAFETY: a NULL array with size 0 asks for the count.
-        let n = check("rte_eth_xstats_get_names", unsafe {
-            ffi::rte_eth_xstats_get_names(self.id(), std::ptr::null_mut(), 0)
-        })? as usize;
-        let mut names = vec![ffi::rte_eth_xstat_name::default(); n];
-        let mut vals = vec![ffi::rte_eth_xstat::default(); n];
-        // SAFETY: both arrays hold n elements.
-        let got = check("rte_eth_xstats_get_names", unsafe {
-            ffi::rte_eth_xstats_get_names(self.id(), names.as_mut_ptr(), n as u32)
-        })? as usize;
-        // SAFETY: as above.
-        let got2 = check("rte_eth_xstats_get", unsafe {
-            ffi::rte_eth_xstats_get(self.id(), vals.as_mut_ptr(), n as u32)
-        })? as usize;
-        let m = got.min(got2).min(n);
-        Ok(vals[..m]
-            .iter()
-            .filter_map(|v| {
-                let name = names.get(v.id as usize)?;
-                // SAFETY: DPDK NUL-terminates names within the fixed array.
-                let s = unsafe { CStr::from_ptr(name.name.as_ptr()) }
-                    .to_string_lossy()
-                    .into_owned();
-                Some((s, v.value))
-            })
-            .collect())
-    }
 }
 
 /// One RX queue of a port, polled by exactly one lcore (`Send`, not `Sync`).
@@ -434,12 +399,6 @@ pub struct RxQueue {
 }
 
 impl RxQueue {
-    pub fn port_id(&self) -> u16 {
-        self.port.id
-    }
-    pub fn queue_id(&self) -> u16 {
-        self.queue
-    }
     /// Receives into the free slots of `burst`; returns how many arrived.
     #[inline]
     pub fn rx(&mut self, burst: &mut Burst) -> usize {
@@ -471,12 +430,6 @@ pub struct TxQueue {
 }
 
 impl TxQueue {
-    pub fn port_id(&self) -> u16 {
-        self.port.id
-    }
-    pub fn queue_id(&self) -> u16 {
-        self.queue
-    }
     /// Transmits what the device accepts from the front of `burst`; what
     /// it refused stays in the burst. Returns how many were sent.
     #[inline]

@@ -50,18 +50,6 @@ impl Lpm {
         Ok(())
     }
 
-    pub fn delete(&mut self, prefix: Ipv4Addr, depth: u8) -> Result<()> {
-        if depth == 0 {
-            self.delete(Ipv4Addr::new(0, 0, 0, 0), 1)?;
-            return self.delete(Ipv4Addr::new(128, 0, 0, 0), 1);
-        }
-        // SAFETY: exclusive access.
-        check("rte_lpm_delete", unsafe {
-            ffi::rte_lpm_delete(self.raw.as_ptr(), u32::from(prefix), depth)
-        })?;
-        Ok(())
-    }
-
     /// Next hop for `ip`, if a prefix covers it.
     ///
     /// `rte_lpm_lookup` is a `static inline` C function: calling it through

@@ -51,18 +51,6 @@ impl Mempool {
         let m = unsafe { ffi::rte_pktmbuf_alloc(self.raw.as_ptr()) };
         NonNull::new(m).map(|raw| Mbuf { raw })
     }
-
-    /// Mbufs currently free in the pool.
-    pub fn available(&self) -> u32 {
-        // SAFETY: the pool pointer is valid.
-        unsafe { ffi::rte_mempool_avail_count(self.raw.as_ptr()) }
-    }
-
-    /// Mbufs currently allocated from the pool.
-    pub fn in_use(&self) -> u32 {
-        // SAFETY: the pool pointer is valid.
-        unsafe { ffi::rte_mempool_in_use_count(self.raw.as_ptr()) }
-    }
 }
 
 impl Drop for Mempool {
@@ -137,17 +125,6 @@ impl Mbuf {
         m.pkt_len != u32::from(m.data_len)
     }
 
-    /// Room after the data in this buffer.
-    pub fn tailroom(&self) -> usize {
-        // SAFETY: reads fields of a valid mbuf.
-        unsafe {
-            let m = self.raw.as_ref();
-            (m.buf_len as usize).saturating_sub(
-                m.data_off as usize + ffi::glbpd_pktmbuf_data_len(self.raw.as_ptr()) as usize,
-            )
-        }
-    }
-
     /// Sets the data length of a single-segment mbuf to `len` (clamped to
     /// the buffer's room) and returns the new data slice.
     pub fn set_len(&mut self, len: usize) -> &mut [u8] {
@@ -203,13 +180,6 @@ impl Mbuf {
         let off = PUNT_STAMP.load(Ordering::Relaxed);
         // SAFETY: as in set_punt_stamp; reading 8 bytes inside our mbuf.
         (off >= 0).then(|| unsafe { ffi::glbpd_punt_stamp_get(self.raw.as_ptr(), off) })
-    }
-
-    /// RSS hash reported by the NIC (0 when none).
-    pub fn rss_hash(&self) -> u32 {
-        // SAFETY: reads the hash union of a valid mbuf; always initialised
-        // (0 when the driver sets no hash).
-        unsafe { self.raw.as_ref().__bindgen_anon_2.hash.rss }
     }
 }
 
