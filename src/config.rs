@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::protocol;
 use crate::wire::MacAddr;
 
 pub mod lcores;
@@ -61,8 +62,11 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     #[serde(default, rename = "neighbor")]
     pub neighbors: Vec<NeighborConfig>,
+    /// Filled from `group_tables` once the engine's keys have been read.
+    #[serde(skip)]
+    pub groups: Vec<GroupEntry>,
     #[serde(default, rename = "group")]
-    pub groups: Vec<GroupConfig>,
+    group_tables: Vec<GroupTable>,
     #[serde(default)]
     pub ops: OpsConfig,
     #[serde(default)]
@@ -339,82 +343,7 @@ pub struct NeighborConfig {
     pub mac: MacAddr,
 }
 
-/// Load-balancing method of a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LoadBalancing {
-    RoundRobin,
-    Weighted,
-    HostDependent,
-}
-
-/// `weighting = { max, lower, upper }`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Weighting {
-    #[serde(default = "default_weight")]
-    pub max: u8,
-    #[serde(default = "default_lower")]
-    pub lower: u8,
-    #[serde(default)]
-    pub upper: Option<u8>,
-}
-
-impl Default for Weighting {
-    fn default() -> Self {
-        Weighting {
-            max: default_weight(),
-            lower: default_lower(),
-            upper: None,
-        }
-    }
-}
-
-impl Weighting {
-    /// Upper threshold: the configured one, else `max`.
-    pub fn upper(&self) -> u8 {
-        self.upper.unwrap_or(self.max)
-    }
-}
-
-fn default_weight() -> u8 {
-    100
-}
-fn default_lower() -> u8 {
-    1
-}
-
-/// One key of an MD5 key chain.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChainKey {
-    pub id: u32,
-    pub key: String,
-}
-
-/// `authentication = { text = "..." }`, `{ md5 = "..." }` or
-/// `{ md5_key_chain = [{ id = 1, key = "..." }] }`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub enum Authentication {
-    Text(String),
-    Md5(String),
-    Md5KeyChain(Vec<ChainKey>),
-}
-
-/// `client_cache = { max, timeout_s }`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientCache {
-    #[serde(default = "default_cache_max")]
-    pub max: u32,
-    #[serde(default = "default_timeout")]
-    pub timeout_s: u32,
-}
-
-fn default_cache_max() -> u32 {
-    2000
-}
+pub use crate::protocol::{Authentication, ChainKey, ClientCache, LoadBalancing, Weighting};
 
 /// `[[group.track]]`: a tracked object that lowers the weight while down.
 /// Either `port` (its link) or `neighbor` (an address on a connected
@@ -464,68 +393,25 @@ fn default_track_after() -> u32 {
     3
 }
 
-/// `[[group]]`: one GLBP group on a port.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GroupConfig {
+/// `[[group]]`: one GLBP group on a port. `port` and `track` are the
+/// file's (which port, which tracked objects); every other key is the
+/// engine's own [`protocol::GroupConfig`], deserialized and validated by it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupEntry {
     pub port: String,
-    pub id: u16,
-    /// Virtual IP; a member without one learns it from the AVG.
-    #[serde(default)]
-    pub vip: Option<IpAddr>,
-    #[serde(default = "default_priority")]
-    pub priority: u8,
-    #[serde(default)]
-    pub preempt: bool,
-    #[serde(default)]
-    pub preempt_delay_s: u32,
-    #[serde(default = "default_true")]
-    pub forwarder_preempt: bool,
-    #[serde(default = "default_fwd_preempt_delay")]
-    pub forwarder_preempt_delay_s: u32,
-    #[serde(default = "default_hello")]
-    pub hello_ms: u32,
-    #[serde(default = "default_hold")]
-    pub hold_ms: u32,
-    #[serde(default = "default_redirect")]
-    pub redirect_s: u32,
-    #[serde(default = "default_timeout")]
-    pub timeout_s: u32,
-    #[serde(default = "default_lb")]
-    pub load_balancing: LoadBalancing,
-    #[serde(default)]
-    pub weighting: Weighting,
-    #[serde(default)]
-    pub authentication: Option<Authentication>,
-    #[serde(default)]
-    pub client_cache: Option<ClientCache>,
-    /// The patent's lone-survivor gratuitous ARP; `false` as IOS (none).
-    #[serde(default = "default_true")]
-    pub lone_survivor_garp: bool,
-    #[serde(default)]
     pub track: Vec<Track>,
+    pub glbp: protocol::GroupConfig,
 }
 
-fn default_priority() -> u8 {
-    100
-}
-fn default_fwd_preempt_delay() -> u32 {
-    30
-}
-fn default_hello() -> u32 {
-    3000
-}
-fn default_hold() -> u32 {
-    10000
-}
-fn default_redirect() -> u32 {
-    600
-}
-fn default_timeout() -> u32 {
-    14400
-}
-fn default_lb() -> LoadBalancing {
-    LoadBalancing::RoundRobin
+/// A `[[group]]` table as read: the file's keys, and the rest for the
+/// engine's configuration (second pass, so its errors keep their path).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct GroupTable {
+    port: String,
+    #[serde(default)]
+    track: Vec<Track>,
+    #[serde(flatten)]
+    rest: toml::Table,
 }
 
 /// An IPv4 address with a prefix length: "10.0.0.2/24".
@@ -669,6 +555,35 @@ fn path_string(path: &[Seg]) -> String {
     s
 }
 
+/// A serde path as key path segments.
+fn serde_segs(p: &serde_path_to_error::Path) -> Vec<Seg> {
+    p.iter()
+        .filter_map(|s| match s {
+            serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+            serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
+            serde_path_to_error::Segment::Enum { variant } => Some(Seg::Key(variant.clone())),
+            serde_path_to_error::Segment::Unknown => None,
+        })
+        .collect()
+}
+
+/// A dotted key path with indices (`a.b[1].c`) as segments.
+fn parse_path(s: &str) -> Vec<Seg> {
+    let mut out = Vec::new();
+    for part in s.split('.').filter(|p| !p.is_empty()) {
+        let mut it = part.split('[');
+        if let Some(k) = it.next().filter(|k| !k.is_empty()) {
+            out.push(Seg::Key(k.to_string()));
+        }
+        for idx in it {
+            if let Ok(n) = idx.trim_end_matches(']').parse() {
+                out.push(Seg::Index(n));
+            }
+        }
+    }
+    out
+}
+
 /// 1-based (line, column) of byte `offset` in `text`.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -773,22 +688,34 @@ impl Config {
         })?;
         let de = toml::Deserializer::new(text);
         let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path: Vec<Seg> = e
-                .path()
-                .iter()
-                .filter_map(|s| match s {
-                    serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
-                    serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
-                    serde_path_to_error::Segment::Enum { variant } => {
-                        Some(Seg::Key(variant.clone()))
-                    }
-                    serde_path_to_error::Segment::Unknown => None,
-                })
-                .collect();
+            let path = serde_segs(e.path());
             let inner = e.into_inner();
             let span = inner.span().or_else(|| locate(&doc, &path));
             err_at(span, path_string(&path), inner.message().trim().to_string())
         })?;
+        let mut cfg = cfg;
+        for (i, t) in std::mem::take(&mut cfg.group_tables)
+            .into_iter()
+            .enumerate()
+        {
+            let glbp: protocol::GroupConfig =
+                serde_path_to_error::deserialize(toml::Value::Table(t.rest)).map_err(|e| {
+                    let mut path = vec![Seg::Key("group".into()), Seg::Index(i)];
+                    path.extend(serde_segs(e.path()));
+                    // The file's own keys are valid here too.
+                    let message = e.into_inner().message().trim().replacen(
+                        "expected one of ",
+                        "expected one of `port`, `track`, ",
+                        1,
+                    );
+                    err_at(locate(&doc, &path), path_string(&path), message)
+                })?;
+            cfg.groups.push(GroupEntry {
+                port: t.port,
+                track: t.track,
+                glbp,
+            });
+        }
         let problems = cfg.validate(host);
         if let Some((path, message)) = problems.into_iter().next() {
             return Err(err_at(locate(&doc, &path), path_string(&path), message));
@@ -1038,8 +965,13 @@ impl Config {
             }
             self.groups
                 .iter()
-                .find(|g| g.vip == Some(IpAddr::V4(ip)))
-                .map(|g| format!("{ip} is the virtual IP of group {} on {}", g.id, g.port))
+                .find(|g| g.glbp.vip == Some(IpAddr::V4(ip)))
+                .map(|g| {
+                    format!(
+                        "{ip} is the virtual IP of group {} on {}",
+                        g.glbp.id, g.port
+                    )
+                })
         };
         for (i, r) in self.routes.iter().enumerate() {
             let at = |f: &str| vec![k("route"), Seg::Index(i), k(f)];
@@ -1104,11 +1036,14 @@ impl Config {
                     format!("no port named {:?} (known: {})", g.port, port_names()),
                 );
             }
-            if g.id > crate::wire::glbp::MAX_GROUP {
-                bad(at("id"), format!("{} is not in 0..=1023", g.id));
+            // The group's own keys: the engine's rules, in one place.
+            if let Err(e) = g.glbp.validate() {
+                let mut path = vec![k("group"), Seg::Index(i)];
+                path.extend(parse_path(&e.field));
+                bad(path, e.reason);
             }
             let port = self.ports.iter().find(|p| p.name == g.port);
-            match (g.vip, port) {
+            match (g.glbp.vip, port) {
                 (Some(IpAddr::V4(vip)), Some(p)) => {
                     let why = if vip == p.address.addr {
                         Some(format!("{vip} is port {}'s own address", p.name))
@@ -1125,130 +1060,29 @@ impl Config {
                 ),
                 _ => {}
             }
-            if let Some(h) = g.vip.and_then(|v| {
+            if let Some(h) = g.glbp.vip.and_then(|v| {
                 self.groups[..i]
                     .iter()
-                    .find(|h| h.port == g.port && h.vip == Some(v))
+                    .find(|h| h.port == g.port && h.glbp.vip == Some(v))
             }) {
                 bad(
                     at("vip"),
                     format!(
                         "virtual IP {} is already group {}'s on {}",
-                        h.vip.map(|v| v.to_string()).unwrap_or_default(),
-                        h.id,
+                        h.glbp.vip.map(|v| v.to_string()).unwrap_or_default(),
+                        h.glbp.id,
                         g.port
                     ),
                 );
             }
             if self.groups[..i]
                 .iter()
-                .any(|h| h.port == g.port && h.id == g.id)
+                .any(|h| h.port == g.port && h.glbp.id == g.glbp.id)
             {
                 bad(
                     at("id"),
-                    format!("group {} is configured twice on port {}", g.id, g.port),
+                    format!("group {} is configured twice on port {}", g.glbp.id, g.port),
                 );
-            }
-            if g.priority == 0 {
-                bad(at("priority"), "0 is not in 1..=255".into());
-            }
-            if g.hello_ms < 50 || g.hello_ms > 60_000 {
-                bad(
-                    at("hello_ms"),
-                    format!("{} is not in 50..=60000", g.hello_ms),
-                );
-            }
-            if g.hold_ms <= g.hello_ms || g.hold_ms > 180_000 {
-                bad(
-                    at("hold_ms"),
-                    format!(
-                        "{} must be greater than hello_ms ({}) and at most 180000",
-                        g.hold_ms, g.hello_ms
-                    ),
-                );
-            }
-            if g.redirect_s > 3600 {
-                bad(
-                    at("redirect_s"),
-                    format!("{} is not in 0..=3600", g.redirect_s),
-                );
-            }
-            if g.timeout_s <= g.redirect_s || g.timeout_s > 64_800 {
-                bad(
-                    at("timeout_s"),
-                    format!(
-                        "{} must be greater than redirect_s ({}) and at most 64800",
-                        g.timeout_s, g.redirect_s
-                    ),
-                );
-            }
-            if g.preempt_delay_s > 3600 {
-                bad(
-                    at("preempt_delay_s"),
-                    format!("{} is not in 0..=3600", g.preempt_delay_s),
-                );
-            }
-            if g.forwarder_preempt_delay_s > 3600 {
-                bad(
-                    at("forwarder_preempt_delay_s"),
-                    format!("{} is not in 0..=3600", g.forwarder_preempt_delay_s),
-                );
-            }
-            let w = &g.weighting;
-            if w.max == 0 || w.max > 254 {
-                bad(at("weighting"), format!("max {} is not in 1..=254", w.max));
-            } else if w.lower > w.upper() || w.upper() > w.max {
-                bad(
-                    at("weighting"),
-                    format!(
-                        "thresholds must satisfy lower ({}) <= upper ({}) <= max ({})",
-                        w.lower,
-                        w.upper(),
-                        w.max
-                    ),
-                );
-            }
-            match &g.authentication {
-                Some(Authentication::Text(t)) if t.is_empty() || t.len() > 100 => {
-                    bad(at("authentication"), "text must be 1..=100 bytes".into())
-                }
-                Some(Authentication::Md5(s)) if s.is_empty() || s.len() > 100 => bad(
-                    at("authentication"),
-                    "md5 key-string must be 1..=100 bytes".into(),
-                ),
-                Some(Authentication::Md5KeyChain(keys)) if keys.is_empty() => bad(
-                    at("authentication"),
-                    "md5_key_chain needs at least one { id, key }".into(),
-                ),
-                Some(Authentication::Md5KeyChain(keys)) => {
-                    for (j, key) in keys.iter().enumerate() {
-                        let at = |f: &str| {
-                            vec![
-                                k("group"),
-                                Seg::Index(i),
-                                k("authentication"),
-                                k("md5_key_chain"),
-                                Seg::Index(j),
-                                k(f),
-                            ]
-                        };
-                        if keys[..j].iter().any(|o| o.id == key.id) {
-                            bad(at("id"), format!("key id {} is used twice", key.id));
-                        }
-                        if key.key.is_empty() || key.key.len() > 100 {
-                            bad(at("key"), "key must be 1..=100 bytes".into());
-                        }
-                    }
-                }
-                _ => {}
-            }
-            if let Some(c) = g.client_cache {
-                if c.max == 0 || c.max > 2000 {
-                    bad(
-                        at("client_cache"),
-                        format!("max {} is not in 1..=2000", c.max),
-                    );
-                }
             }
             for (j, t) in g.track.iter().enumerate() {
                 let at = |f: &str| vec![k("group"), Seg::Index(i), k("track"), Seg::Index(j), k(f)];
@@ -1348,6 +1182,50 @@ mod tests {
         let e = parse(&text).unwrap_err();
         assert_eq!((e.line, e.key.as_str()), (9, "group[0].hold_ms"), "{e}");
         assert!(e.message.contains("greater than hello_ms"), "{e}");
+    }
+
+    #[test]
+    fn group_keys_are_the_engines_and_keep_their_location() {
+        let g = |extra: &str| format!("{MIN}[[group]]\nport = \"lan0\"\nid = 1\n{extra}");
+        let e = parse(&g("hello_ms = \"fast\"\n")).unwrap_err();
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (8, 12, "group[0].hello_ms"),
+            "{e}"
+        );
+        assert!(e.message.contains("invalid type"), "{e}");
+        let e = parse(&g("colour = 1\n")).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (8, "group[0].colour"), "{e}");
+        assert!(e.message.contains("unknown field `colour`"), "{e}");
+        let e = parse(&g("weighting = { max = 90, lower = 10, upper = 95 }\n")).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (8, "group[0].weighting"), "{e}");
+        // Defaults and units of the one model.
+        let c = parse(&g(
+            "preempt_delay_s = 5\nclient_cache = {}\nweighting = { max = 90, lower = 10 }\n",
+        ))
+        .unwrap();
+        let p = &c.groups[0].glbp;
+        assert_eq!(p.preempt_delay_ms, 5000);
+        assert_eq!(p.forwarder_preempt_delay_ms, 30_000);
+        assert_eq!(p.client_cache.max, 2000);
+        assert_eq!(p.weighting.upper, 90);
+        assert_eq!(p.hello_jitter_pct, 20);
+        assert_eq!(p, &{
+            let mut want = protocol::GroupConfig {
+                id: 1,
+                preempt_delay_ms: 5000,
+                ..Default::default()
+            };
+            want.client_cache.max = 2000;
+            want.weighting = Weighting {
+                max: 90,
+                lower: 10,
+                upper: 90,
+            };
+            want
+        });
+        let c = parse(&g("")).unwrap();
+        assert_eq!(c.groups[0].glbp.client_cache.max, 0, "off when left out");
     }
 
     #[test]

@@ -36,13 +36,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::config::{Authentication, GroupConfig};
+use super::config::{Authentication, GroupConfig, MAX_HOLD_MS};
 use super::lb::{Balance, ClientEntry, ClientTable};
 use super::rng::SplitMix64;
 use super::{vmac, Action, Dest, Event, Millis, MismatchKind, RxMessage};
 use crate::wire::glbp::{
     AuthRepr, GlbpRepr, HelloRepr, NoncePeer, NonceRepr, ReqRespRepr, VfState, VgState,
-    MAX_FORWARDERS, VF_PRIORITY_PRIMARY, VF_PRIORITY_RESIGN, VF_PRIORITY_SECONDARY,
+    MAX_FORWARDERS, MAX_GROUP, VF_PRIORITY_PRIMARY, VF_PRIORITY_RESIGN, VF_PRIORITY_SECONDARY,
 };
 use crate::wire::MacAddr;
 
@@ -52,8 +52,6 @@ const NONCE_ROTATE_MS: Millis = 20_000;
 const MAX_NONCE_PEERS: usize = 20;
 /// The Request/Response TLV of a member asking the AVG for a forwarder.
 pub(super) const FORWARDER_REQUEST: ReqRespRepr = ReqRespRepr::REQUEST;
-/// Upper bound on adopted hold times (hostile peers).
-const MAX_HOLD_MS: u32 = 180_000;
 
 /// Counters of one group.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -411,24 +409,19 @@ impl Group {
             mismatched: BTreeSet::new(),
             counters: Counters::default(),
         };
-        g.sanitize_config();
+        if g.cfg.validate().is_err() {
+            // `Port::configure` validates; a group built directly from an
+            // invalid configuration runs on the defaults rather than
+            // panicking on impossible timers.
+            g.counters.malformed += 1;
+            g.cfg = GroupConfig {
+                id: g.cfg.id.min(MAX_GROUP),
+                ..GroupConfig::default()
+            };
+        }
         g.low = g.weight() < g.cfg.weighting.lower;
         g.clients = ClientTable::new(g.cfg.client_cache);
         g
-    }
-
-    fn sanitize_config(&mut self) {
-        let c = &mut self.cfg;
-        c.priority = c.priority.max(1);
-        c.preempt_delay_ms = c.preempt_delay_ms.min(3_600_000);
-        c.forwarder_preempt_delay_ms = c.forwarder_preempt_delay_ms.min(3_600_000);
-        c.hello_ms = c.hello_ms.clamp(1, MAX_HOLD_MS - 1);
-        c.hold_ms = c.hold_ms.clamp(c.hello_ms + 1, MAX_HOLD_MS);
-        c.redirect_s = c.redirect_s.min(u16::MAX - 1);
-        c.timeout_s = c.timeout_s.max(c.redirect_s + 1);
-        c.weighting.lower = c.weighting.lower.min(c.weighting.max);
-        c.weighting.upper = c.weighting.upper.clamp(c.weighting.lower, c.weighting.max);
-        c.hello_jitter_pct = c.hello_jitter_pct.min(50);
     }
 
     /// Group number.
@@ -586,8 +579,8 @@ impl Group {
             Authentication::None => None,
             Authentication::Text(s) => Some(AuthRepr::Text(s.as_bytes().to_vec())),
             Authentication::Md5KeyString(_) => Some(AuthRepr::Md5String { digest: [0; 16] }),
-            Authentication::Md5KeyChain { key_id, .. } => Some(AuthRepr::Md5Chain {
-                key_id: *key_id,
+            Authentication::Md5KeyChain(_) => Some(AuthRepr::Md5Chain {
+                key_id: self.cfg.authentication.send_key_id().unwrap_or(0),
                 digest: [0; 16],
             }),
         }
@@ -1204,7 +1197,7 @@ impl Group {
             (Authentication::None, None) => true,
             (Authentication::Text(k), Some(AuthRepr::Text(got))) => k.as_bytes() == got.as_slice(),
             (Authentication::Md5KeyString(_), Some(AuthRepr::Md5String { .. }))
-            | (Authentication::Md5KeyChain { .. }, Some(AuthRepr::Md5Chain { .. })) => m.auth_ok,
+            | (Authentication::Md5KeyChain(_), Some(AuthRepr::Md5Chain { .. })) => m.auth_ok,
             _ => false,
         }
     }

@@ -45,7 +45,9 @@ mod tests;
 
 use std::net::IpAddr;
 
-pub use config::{Authentication, ClientCache, ConfigError, GroupConfig, LoadBalancing, Weighting};
+pub use config::{
+    Authentication, ChainKey, ClientCache, ConfigError, GroupConfig, LoadBalancing, Weighting,
+};
 pub use group::{
     Balancing, Counters, ForwarderStatus, Group, GroupStatus, MemberStatus, PeerStatus,
 };

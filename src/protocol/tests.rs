@@ -1036,10 +1036,17 @@ fn md5_uses_runtime_verdict_sends_zero_digest_and_echoes_nonces() {
     let mut k = group(
         3,
         GroupConfig {
-            authentication: Authentication::Md5KeyChain {
-                chain: "c".into(),
-                key_id: 9,
-            },
+            // Sent with the lowest key id, whatever the order in the file.
+            authentication: Authentication::Md5KeyChain(vec![
+                crate::protocol::ChainKey {
+                    id: 12,
+                    key: "b".into(),
+                },
+                crate::protocol::ChainKey {
+                    id: 9,
+                    key: "a".into(),
+                },
+            ]),
             ..cfg()
         },
     );
@@ -1126,17 +1133,34 @@ fn validate_names_the_field() {
         c.validate().unwrap_err().field
     };
     assert!(cfg().validate().is_ok());
+    // The keys as the TOML file names them.
     assert_eq!(bad(|c| c.id = 1024), "id");
-    assert_eq!(bad(|c| c.hold_ms = 3000), "hold");
-    assert_eq!(bad(|c| c.hello_ms = 0), "hello");
-    assert_eq!(bad(|c| c.timeout_s = 600), "timeout");
-    assert_eq!(bad(|c| c.weighting.lower = 101), "weighting.lower");
-    assert_eq!(bad(|c| c.weighting.upper = 0), "weighting.upper");
-    assert_eq!(bad(|c| c.client_cache.max = 2001), "client_cache.max");
+    assert_eq!(bad(|c| c.hold_ms = 3000), "hold_ms");
+    assert_eq!(bad(|c| c.hello_ms = 0), "hello_ms");
+    assert_eq!(bad(|c| c.hello_ms = 49), "hello_ms");
+    assert_eq!(bad(|c| c.timeout_s = 600), "timeout_s");
+    assert_eq!(bad(|c| c.weighting.lower = 101), "weighting");
+    assert_eq!(bad(|c| c.weighting.upper = 0), "weighting");
+    assert_eq!(bad(|c| c.client_cache.max = 2001), "client_cache");
     assert_eq!(bad(|c| c.priority = 0), "priority");
+    assert_eq!(bad(|c| c.preempt_delay_ms = 3_601_000), "preempt_delay_s");
     assert_eq!(
         bad(|c| c.authentication = Authentication::Text(String::new())),
-        "authentication.text"
+        "authentication"
+    );
+    assert_eq!(
+        bad(|c| c.authentication = Authentication::Text("x".repeat(101))),
+        "authentication"
+    );
+    assert_eq!(
+        bad(|c| {
+            let k = |id| crate::protocol::ChainKey {
+                id,
+                key: "k".into(),
+            };
+            c.authentication = Authentication::Md5KeyChain(vec![k(1), k(2), k(1)]);
+        }),
+        "authentication.md5_key_chain[2].id"
     );
 }
 

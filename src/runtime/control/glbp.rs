@@ -27,74 +27,28 @@ pub struct GlbpPort {
     pub(super) next_dupaddr_ms: u64,
 }
 
-/// The engine's configuration for a `[[group]]`.
-pub fn group_config(cfg: &Config, g: &config::GroupConfig) -> (protocol::GroupConfig, AuthKey) {
-    let (authentication, key) = match &g.authentication {
-        None => (protocol::Authentication::None, AuthKey::None),
-        Some(Authentication::Text(t)) => (
-            protocol::Authentication::Text(t.clone()),
-            AuthKey::Text(t.clone().into_bytes()),
-        ),
-        Some(Authentication::Md5(k)) => (
-            protocol::Authentication::Md5KeyString(k.clone()),
-            AuthKey::Md5String(k.clone().into_bytes()),
-        ),
-        Some(Authentication::Md5KeyChain(keys)) => {
+/// The engine's configuration for a `[[group]]` (its tracked objects
+/// resolved to object numbers) and the key that signs its messages.
+pub fn group_config(cfg: &Config, g: &config::GroupEntry) -> (protocol::GroupConfig, AuthKey) {
+    let key = match &g.glbp.authentication {
+        Authentication::None => AuthKey::None,
+        Authentication::Text(t) => AuthKey::Text(t.clone().into_bytes()),
+        Authentication::Md5KeyString(k) => AuthKey::Md5String(k.clone().into_bytes()),
+        Authentication::Md5KeyChain(keys) => {
             let mut chain = KeyChain::new();
             for k in keys {
                 chain.insert(k.id, k.key.clone().into_bytes());
             }
-            // Send with the lowest key id, as IOS picks the first valid key.
-            let key_id = keys.iter().map(|k| k.id).min().unwrap_or(0);
-            (
-                protocol::Authentication::Md5KeyChain {
-                    chain: format!("grp{}", g.id),
-                    key_id,
-                },
-                AuthKey::Md5Chain(chain),
-            )
+            AuthKey::Md5Chain(chain)
         }
     };
+    let mut pc = g.glbp.clone();
     // Object numbers as the tracker gives them (runtime::track).
-    let tracking = g
+    pc.tracking = g
         .track
         .iter()
         .filter_map(|t| crate::runtime::track::object_id(cfg, t).map(|id| (id, t.decrement)))
         .collect();
-    let pc = protocol::GroupConfig {
-        id: g.id,
-        vip: g.vip,
-        priority: g.priority,
-        preempt: g.preempt,
-        preempt_delay_ms: u64::from(g.preempt_delay_s) * 1000,
-        forwarder_preempt: g.forwarder_preempt,
-        forwarder_preempt_delay_ms: u64::from(g.forwarder_preempt_delay_s) * 1000,
-        hello_ms: g.hello_ms,
-        hold_ms: g.hold_ms,
-        redirect_s: g.redirect_s.min(u32::from(u16::MAX)) as u16,
-        timeout_s: g.timeout_s.min(u32::from(u16::MAX)) as u16,
-        load_balancing: match g.load_balancing {
-            config::LoadBalancing::RoundRobin => protocol::LoadBalancing::RoundRobin,
-            config::LoadBalancing::Weighted => protocol::LoadBalancing::Weighted,
-            config::LoadBalancing::HostDependent => protocol::LoadBalancing::HostDependent,
-        },
-        weighting: protocol::Weighting {
-            max: g.weighting.max,
-            lower: g.weighting.lower,
-            upper: g.weighting.upper(),
-        },
-        tracking,
-        authentication,
-        client_cache: g
-            .client_cache
-            .map(|c| protocol::ClientCache {
-                max: c.max.min(2000) as u16,
-                timeout_s: c.timeout_s,
-            })
-            .unwrap_or_default(),
-        hello_jitter_pct: 20,
-        lone_survivor_garp: g.lone_survivor_garp,
-    };
     (pc, key)
 }
 
@@ -124,11 +78,11 @@ impl Control {
             };
             for g in groups {
                 let (pc, key) = group_config(cfg, g);
-                gp.keys.insert(g.id, key);
+                gp.keys.insert(g.glbp.id, key);
                 let actions = gp
                     .engine
                     .configure(now, pc)
-                    .map_err(|e| format!("port {} group {}: {e:?}", p.name, g.id))?;
+                    .map_err(|e| format!("port {} group {}: {e:?}", p.name, g.glbp.id))?;
                 self.pending.push((pidx, actions));
             }
             self.glbp.push(Some(gp));

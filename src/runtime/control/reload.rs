@@ -76,7 +76,7 @@ impl Control {
         for g in &new.groups {
             let (pc, key) = group_config(new, g);
             pc.validate()
-                .map_err(|e| format!("group {} on {}: {e:?}", g.id, g.port))?;
+                .map_err(|e| format!("group {} on {}: {e:?}", g.glbp.id, g.port))?;
             let pidx = self
                 .ports
                 .iter()
@@ -95,11 +95,15 @@ impl Control {
         let mut sum = ReloadSummary::default();
         // Removed groups resign.
         for g in &old.groups {
-            if !new.groups.iter().any(|n| n.port == g.port && n.id == g.id) {
+            if !new
+                .groups
+                .iter()
+                .any(|n| n.port == g.port && n.glbp.id == g.glbp.id)
+            {
                 if let Some(pidx) = self.ports.iter().position(|p| p.name == g.port) {
                     if let Some(gp) = self.glbp[pidx].as_mut() {
-                        let a = gp.engine.remove(now, g.id);
-                        gp.keys.remove(&g.id);
+                        let a = gp.engine.remove(now, g.glbp.id);
+                        gp.keys.remove(&g.glbp.id);
                         self.pending.push((pidx, a));
                         sum.groups_removed += 1;
                     }
@@ -108,7 +112,10 @@ impl Control {
         }
         // Added and changed groups; unchanged ones are left alone.
         for ((pidx, pc, key), g) in planned.into_iter().zip(&new.groups) {
-            let before = old.groups.iter().find(|o| o.port == g.port && o.id == g.id);
+            let before = old
+                .groups
+                .iter()
+                .find(|o| o.port == g.port && o.glbp.id == g.glbp.id);
             if before == Some(g) {
                 sum.groups_unchanged += 1;
                 continue;
@@ -129,11 +136,11 @@ impl Control {
                 keys: Default::default(),
                 next_dupaddr_ms: 0,
             });
-            gp.keys.insert(g.id, key);
+            gp.keys.insert(g.glbp.id, key);
             let a = gp
                 .engine
                 .configure(now, pc)
-                .map_err(|e| format!("group {}: {e:?}", g.id))?;
+                .map_err(|e| format!("group {}: {e:?}", g.glbp.id))?;
             self.pending.push((pidx, a));
         }
         if let Some((lpm, hops)) = routes {
