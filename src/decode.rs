@@ -25,7 +25,7 @@
 
 use crate::wire::glbp::frame::ReceivedFrame;
 use crate::wire::glbp::{self, AuthRepr, GlbpRepr, NonceRepr, ReqRespRepr};
-use crate::wire::{Error as WireError, MacAddr};
+use crate::wire::Error as WireError;
 use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::{Block, PcapNgReader};
 use pcap_file::DataLink;
@@ -207,14 +207,6 @@ impl Decoder<'_> {
 }
 
 /// Cisco's `0007.b400.0101` notation.
-fn cisco_mac(m: MacAddr) -> String {
-    let b = m.0;
-    format!(
-        "{:02x}{:02x}.{:02x}{:02x}.{:02x}{:02x}",
-        b[0], b[1], b[2], b[3], b[4], b[5]
-    )
-}
-
 fn auth_word(a: &Option<AuthRepr>) -> String {
     match a {
         None => "none".into(),
@@ -269,7 +261,7 @@ fn write_text(
             f.state,
             f.priority,
             f.weight,
-            cisco_mac(f.vmac),
+            crate::protocol::cisco_mac(f.vmac),
             f.timeout_s,
             f.redirect_s
         )?;

@@ -60,12 +60,7 @@ use crate::wire::MacAddr;
 /// Time in milliseconds since an arbitrary epoch (monotonic).
 pub type Millis = u64;
 
-/// The virtual MAC of forwarder `fwd` (1..=4) of `group`:
-/// `00:07:b4 : group[15:8] : group[7:0] : fwd` (docs/protocol.md §6).
-pub fn vmac(group: u16, fwd: u8) -> MacAddr {
-    let g = group.to_be_bytes();
-    MacAddr([0x00, 0x07, 0xb4, g[0], g[1], fwd])
-}
+pub use crate::wire::glbp::vmac;
 
 /// A received GLBP message, already parsed (and its digest checked) by the
 /// runtime.

@@ -135,12 +135,6 @@ impl PortView {
     pub fn is_vip(&self, ip: Ipv4Addr) -> bool {
         self.avg.iter().any(|v| v.vip == ip) || self.silent.contains(&ip)
     }
-
-    /// True when frames to `dst` are ours to route.
-    #[inline]
-    pub fn accepts(&self, dst: &MacAddr) -> bool {
-        *dst == self.mac || self.vmacs.contains(dst)
-    }
 }
 
 /// One immutable snapshot of the dataplane's tables.

@@ -310,14 +310,21 @@ impl std::fmt::Display for VfState {
     }
 }
 
-/// Virtual MAC of `forwarder` (1..=4) in `group` (0..=1023):
-/// `00:07:b4:GG:GG:FF` with the group in the two middle bytes.
+/// Virtual MAC of `forwarder` (1..=4) in `group` (0..=1023), `None` out of
+/// range.
 pub const fn virtual_mac(group: u16, forwarder: u8) -> Option<MacAddr> {
     if group > MAX_GROUP || forwarder == 0 || forwarder > MAX_FORWARDERS {
         return None;
     }
+    Some(vmac(group, forwarder))
+}
+
+/// The virtual MAC formula: `00:07:b4:GG:GG:FF` with the group in the two
+/// middle bytes and the forwarder number last (docs/protocol.md §6). For
+/// numbers already known to be in range; see [`virtual_mac`].
+pub const fn vmac(group: u16, forwarder: u8) -> MacAddr {
     let g = group.to_be_bytes();
-    Some(MacAddr([0x00, 0x07, 0xb4, g[0], g[1], forwarder]))
+    MacAddr([0x00, 0x07, 0xb4, g[0], g[1], forwarder])
 }
 
 /// Group and forwarder of a GLBP virtual MAC, or `None` if `mac` is not one.
