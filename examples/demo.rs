@@ -11,21 +11,15 @@
 //! `glbpd show brief`; which router holds a host's VMAC is read from the
 //! routers' logs.
 
-#[path = "../tests/e2e/lab.rs"]
-mod lab;
-
-use lab::*;
+use glbpd_lab::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Cisco's dotted MAC notation: 0007.b400.0101.
+/// Cisco's dotted MAC notation (0007.b400.0101), as glbpd prints it.
 fn dotted(mac: &str) -> String {
-    let hex: String = mac.chars().filter(char::is_ascii_hexdigit).collect();
-    if hex.len() != 12 {
-        return mac.to_string();
-    }
-    format!("{}.{}.{}", &hex[0..4], &hex[4..8], &hex[8..12])
+    mac.parse::<glbpd::wire::MacAddr>()
+        .map_or_else(|_| mac.to_string(), glbpd::protocol::cisco_mac)
 }
 
 fn usage() -> ! {

@@ -1,5 +1,5 @@
 //! End to end: glbpd routers and kernel hosts in network namespaces
-//! (`tests/e2e/lab.rs`), real failures, outages measured from the hosts'
+//! (`tests/lab`, the crate `glbpd-lab`), real failures, outages measured from the hosts'
 //! continuous pings. Needs root. Scenarios run one at a time (a mutex) so
 //! that a 2-core machine keeps its timing; each prints its outages and
 //! appends them to `target/e2e-outages.txt`.
@@ -7,10 +7,7 @@
 //! Timing bounds are the protocol's (hold + hello after a crash, one hello
 //! for a graceful stop or a hand-back) plus `ALLOWANCE`.
 
-#[path = "e2e/lab.rs"]
-mod lab;
-
-use lab::*;
+use glbpd_lab::*;
 use nix::sys::signal::Signal;
 use std::io::Write;
 use std::path::Path;

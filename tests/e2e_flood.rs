@@ -10,10 +10,7 @@
 //! rates. Before the floods, traceroute to the router completes (UDP to an
 //! own address gets a port unreachable). Needs root.
 
-#[path = "e2e/lab.rs"]
-mod lab;
-
-use lab::*;
+use glbpd_lab::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;

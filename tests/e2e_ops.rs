@@ -1,13 +1,10 @@
 //! Operations against a running group of glbpd routers in network
-//! namespaces (the lab of `tests/e2e/lab.rs`): `glbpd show` text and JSON
+//! namespaces (the lab of `tests/lab`): `glbpd show` text and JSON
 //! and `dpdk-telemetry.py` agree; a reload with an unchanged configuration
 //! changes no state and loses no traffic; a broken one is refused and
 //! changes nothing; a changed knob applies in place. Needs root.
 
-#[path = "e2e/lab.rs"]
-mod lab;
-
-use lab::*;
+use glbpd_lab::*;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -16,7 +16,6 @@
 //! namespaces, so their names are short and fixed. `Drop` removes
 //! everything, a Ctrl-C handler does the same, and `Lab::start` first
 //! removes what a dead process of the same family left behind.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
