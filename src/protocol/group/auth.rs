@@ -1,0 +1,43 @@
+//! Authentication: the auth TLV we send, the check of what we receive,
+//! and the MD5 nonce (docs/protocol.md §4).
+
+use super::{Group, NonceState};
+use crate::protocol::config::Authentication;
+use crate::protocol::{Millis, RxMessage};
+use crate::wire::glbp::AuthRepr;
+
+/// The nonce rotates about this often (docs/protocol.md §4.6).
+const NONCE_ROTATE_MS: Millis = 20_000;
+
+impl Group {
+    pub(super) fn auth_tlv(&self) -> Option<AuthRepr> {
+        match &self.cfg.authentication {
+            Authentication::None => None,
+            Authentication::Text(s) => Some(AuthRepr::Text(s.as_bytes().to_vec())),
+            Authentication::Md5KeyString(_) => Some(AuthRepr::Md5String { digest: [0; 16] }),
+            Authentication::Md5KeyChain { key_id, .. } => Some(AuthRepr::Md5Chain {
+                key_id: *key_id,
+                digest: [0; 16],
+            }),
+        }
+    }
+
+    pub(super) fn new_nonce(&mut self, now: Millis, counter: u8) -> NonceState {
+        NonceState {
+            counter,
+            nonce: self.rng.next_u64() as u32,
+            rotate_at: now + NONCE_ROTATE_MS,
+            peers: self.nonce.take().map(|n| n.peers).unwrap_or_default(),
+        }
+    }
+
+    pub(super) fn auth_ok(&self, m: &RxMessage) -> bool {
+        match (&self.cfg.authentication, &m.repr.auth) {
+            (Authentication::None, None) => true,
+            (Authentication::Text(k), Some(AuthRepr::Text(got))) => k.as_bytes() == got.as_slice(),
+            (Authentication::Md5KeyString(_), Some(AuthRepr::Md5String { .. }))
+            | (Authentication::Md5KeyChain { .. }, Some(AuthRepr::Md5Chain { .. })) => m.auth_ok,
+            _ => false,
+        }
+    }
+}
