@@ -4,10 +4,12 @@
 use super::{Group, NonceState};
 use crate::protocol::config::Authentication;
 use crate::protocol::{Millis, RxMessage};
-use crate::wire::glbp::AuthRepr;
+use crate::wire::glbp::{AuthRepr, GlbpRepr};
 
 /// The nonce rotates about this often (docs/protocol.md §4.6).
 const NONCE_ROTATE_MS: Millis = 20_000;
+/// At most this many peer echoes fit in a type-4 TLV (8 + 12 N <= 255).
+const MAX_NONCE_PEERS: usize = 20;
 
 impl Group {
     pub(super) fn auth_tlv(&self) -> Option<AuthRepr> {
@@ -28,6 +30,26 @@ impl Group {
             nonce: self.rng.next_u64() as u32,
             rotate_at: now + NONCE_ROTATE_MS,
             peers: self.nonce.take().map(|n| n.peers).unwrap_or_default(),
+        }
+    }
+
+    /// Starts a new nonce when the current one is due to rotate.
+    pub(super) fn rotate_nonce(&mut self, now: Millis) {
+        if let Some(n) = &self.nonce {
+            if n.rotate_at <= now {
+                let c = n.counter.wrapping_add(1);
+                self.nonce = Some(self.new_nonce(now, c));
+            }
+        }
+    }
+
+    /// Remembers the nonce a peer sent, to echo it in our type-4 TLV
+    /// (at most `MAX_NONCE_PEERS` peers).
+    pub(super) fn record_nonce(&mut self, repr: &GlbpRepr) {
+        if let (Some(n), Some(peer)) = (self.nonce.as_mut(), &repr.nonce) {
+            if n.peers.len() < MAX_NONCE_PEERS || n.peers.contains_key(&repr.owner) {
+                n.peers.insert(repr.owner, peer.nonce);
+            }
         }
     }
 

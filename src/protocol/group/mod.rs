@@ -61,8 +61,6 @@ use crate::wire::MacAddr;
 pub use arp::Balancing;
 pub use status::{Counters, ForwarderStatus, GroupStatus, MemberStatus, PeerStatus};
 
-/// At most this many peer echoes fit in a type-4 TLV (8 + 12 N <= 255).
-const MAX_NONCE_PEERS: usize = 20;
 /// The Request/Response TLV of a member asking the AVG for a forwarder.
 pub(super) const FORWARDER_REQUEST: ReqRespRepr = ReqRespRepr::REQUEST;
 /// Upper bound on adopted hold times (hostile peers).
@@ -566,12 +564,7 @@ impl Group {
         self.age_members(now);
         self.vg_timers(now, out);
         self.fwd_timers(now, out);
-        if let Some(n) = &self.nonce {
-            if n.rotate_at <= now {
-                let c = n.counter.wrapping_add(1);
-                self.nonce = Some(self.new_nonce(now, c));
-            }
-        }
+        self.rotate_nonce(now);
         if self.hello_at.is_some_and(|t| t <= now) && self.running() {
             self.send_hello(now, out);
         }
@@ -595,11 +588,7 @@ impl Group {
             self.mismatch(m.src_ip, MismatchKind::DuplicateAddress, true, out);
             return;
         }
-        if let (Some(n), Some(peer)) = (self.nonce.as_mut(), &m.repr.nonce) {
-            if n.peers.len() < MAX_NONCE_PEERS || n.peers.contains_key(&m.repr.owner) {
-                n.peers.insert(m.repr.owner, peer.nonce);
-            }
-        }
+        self.record_nonce(&m.repr);
         self.resigned.retain(|_, until| *until > now);
         let was_member =
             self.members.contains_key(&m.src_ip) || self.resigned.contains_key(&m.src_ip);

@@ -254,6 +254,8 @@ impl Group {
         self.send(Dest::Unicast(avg), src, msg, out);
     }
 
+    /// One Request/Response TLV from member `p` (`in_hello`: carried by a
+    /// hello, i.e. a periodic advert rather than an announcement).
     pub(super) fn on_tlv(
         &mut self,
         now: Millis,
@@ -280,90 +282,136 @@ impl Group {
             return;
         }
         match t.state {
-            VfState::Unspecified => {
-                // A response to our request, from the AVG.
-                if self.active.is_some_and(|a| a.ip == p.ip) && !self.has_primary() {
-                    self.counters.responses_in += 1;
-                    self.become_primary(now, t.forwarder);
-                }
-            }
+            VfState::Unspecified => self.on_response(now, p, t),
             VfState::Active | VfState::Listen => {
                 if self.fwds[idx].is_none() && t.priority != VF_PRIORITY_PRIMARY && t.timeout_s == 0
                 {
                     return; // About to be deleted everywhere: do not re-learn it.
                 }
-                let active = t.state == VfState::Active;
-                let (group, hold) = (self.cfg.id, self.hold());
-                let (redirect, timeout) = (ms(self.t.redirect_s), ms(self.t.timeout_s));
-                let f = self.fwds[idx].get_or_insert_with(|| Forwarder::new(group, t.forwarder));
-                if t.priority == VF_PRIORITY_PRIMARY {
-                    // Its owner advertises it as its own again: back above
-                    // the upper threshold.
-                    f.owner_low = false;
-                    if f.primary {
-                        // Two owners (e.g. two AVGs during a partition): the
-                        // lower IP gives its claim up and asks again.
-                        if p.ip < self.ip {
-                            return;
-                        }
-                        f.primary = false;
-                    }
-                    f.owner = Some((p.mac, p.ip));
-                    f.redirect_at = Some(now + redirect);
-                    f.timeout_at = Some(now + timeout);
-                } else if !f.primary && f.timeout_at.is_none() {
-                    // Learnt from a secondary: adopt its remaining seconds.
-                    // Later adverts do not shorten our own countdown: theirs
-                    // may come from an older view (e.g. across a partition).
-                    f.redirect_at = Some(now + ms(t.redirect_s).min(redirect));
-                    f.timeout_at = Some(now + ms(t.timeout_s).min(timeout));
-                }
-                if !active {
-                    let orphan =
-                        t.priority == VF_PRIORITY_SECONDARY && f.holder.is_none() && !f.active;
-                    if orphan || f.holder.is_some_and(|h| h.ip == p.ip) {
-                        f.holder = None;
-                        f.hold_at = None;
-                        self.take_over(now, idx, out);
-                    } else if f.holder.is_none() && !f.active && !f.primary {
-                        // Dormant (owner in its Listen wait, or nobody could
-                        // take it): watch it a hello longer than the owner's
-                        // own wait, so a live owner always goes first.
-                        f.hold_at = Some(now + hold + Millis::from(self.t.hello_ms));
-                    }
+                if !self.learn_forwarder(now, p, idx, t) {
                     return;
                 }
-                let theirs = (t.priority, p.ip);
-                if f.active && theirs < (f.vf_priority(), self.ip) {
-                    // Collision: they back off. Their claim was sourced
-                    // from the VMAC too and may have been the last one a
-                    // switch saw: announce again so it learns our port.
-                    self.announce(now, idx, out);
-                    return;
-                }
-                if f.active {
-                    self.set_active(idx, false, out);
-                }
-                let Some(f) = self.fwds[idx].as_mut() else {
-                    return;
-                };
-                let redirect_at = (t.priority < VF_PRIORITY_PRIMARY)
-                    .then(|| now + ms(t.redirect_s).min(redirect));
-                f.holder = Some(Holder {
-                    ip: p.ip,
-                    weight: t.weight,
-                    redirect_at,
-                });
-                f.hold_at = Some(now + hold);
-                if f.primary && t.priority < VF_PRIORITY_PRIMARY && f.preempt_at.is_none() {
-                    if self.cfg.forwarder_preempt && !self.low {
-                        f.preempt_at = Some(now + self.cfg.forwarder_preempt_delay_ms);
-                    }
-                } else if t.priority >= VF_PRIORITY_PRIMARY {
-                    f.preempt_at = None;
+                if t.state == VfState::Active {
+                    self.on_active_claim(now, p, idx, t, out);
+                } else {
+                    self.on_listen_advert(now, p, idx, t, out);
                 }
             }
             _ => self.counters.malformed += 1,
+        }
+    }
+
+    /// A response to our request, from the AVG.
+    fn on_response(&mut self, now: Millis, p: Peer, t: &ReqRespRepr) {
+        if self.active.is_some_and(|a| a.ip == p.ip) && !self.has_primary() {
+            self.counters.responses_in += 1;
+            self.become_primary(now, t.forwarder);
+        }
+    }
+
+    /// Learns forwarder `idx` from an Active or Listen advert: its owner
+    /// and the redirect/timeout countdowns. `false` when we keep our own
+    /// claim to it (two owners, ours the higher IP): the advert is ignored.
+    fn learn_forwarder(&mut self, now: Millis, p: Peer, idx: usize, t: &ReqRespRepr) -> bool {
+        let group = self.cfg.id;
+        let (redirect, timeout) = (ms(self.t.redirect_s), ms(self.t.timeout_s));
+        let f = self.fwds[idx].get_or_insert_with(|| Forwarder::new(group, t.forwarder));
+        if t.priority == VF_PRIORITY_PRIMARY {
+            // Its owner advertises it as its own again: back above
+            // the upper threshold.
+            f.owner_low = false;
+            if f.primary {
+                // Two owners (e.g. two AVGs during a partition): the
+                // lower IP gives its claim up and asks again.
+                if p.ip < self.ip {
+                    return false;
+                }
+                f.primary = false;
+            }
+            f.owner = Some((p.mac, p.ip));
+            f.redirect_at = Some(now + redirect);
+            f.timeout_at = Some(now + timeout);
+        } else if !f.primary && f.timeout_at.is_none() {
+            // Learnt from a secondary: adopt its remaining seconds.
+            // Later adverts do not shorten our own countdown: theirs
+            // may come from an older view (e.g. across a partition).
+            f.redirect_at = Some(now + ms(t.redirect_s).min(redirect));
+            f.timeout_at = Some(now + ms(t.timeout_s).min(timeout));
+        }
+        true
+    }
+
+    /// A Listen advert: the sender does not forward it. Take over one
+    /// nobody forwards (an orphan advertised by a secondary, or the one
+    /// its holder gave up); else watch a dormant one.
+    fn on_listen_advert(
+        &mut self,
+        now: Millis,
+        p: Peer,
+        idx: usize,
+        t: &ReqRespRepr,
+        out: &mut Vec<Action>,
+    ) {
+        let (hold, hello) = (self.hold(), Millis::from(self.t.hello_ms));
+        let Some(f) = self.fwds[idx].as_mut() else {
+            return;
+        };
+        let orphan = t.priority == VF_PRIORITY_SECONDARY && f.holder.is_none() && !f.active;
+        if orphan || f.holder.is_some_and(|h| h.ip == p.ip) {
+            f.holder = None;
+            f.hold_at = None;
+            self.take_over(now, idx, out);
+        } else if f.holder.is_none() && !f.active && !f.primary {
+            // Dormant (owner in its Listen wait, or nobody could
+            // take it): watch it a hello longer than the owner's
+            // own wait, so a live owner always goes first.
+            f.hold_at = Some(now + hold + hello);
+        }
+    }
+
+    /// An Active claim: on a collision the lower (VF priority, IP) backs
+    /// off; otherwise the sender becomes the holder we watch, and an owner
+    /// arms its forwarder preemption against a secondary.
+    fn on_active_claim(
+        &mut self,
+        now: Millis,
+        p: Peer,
+        idx: usize,
+        t: &ReqRespRepr,
+        out: &mut Vec<Action>,
+    ) {
+        let (hold, redirect) = (self.hold(), ms(self.t.redirect_s));
+        let Some(f) = self.fwds[idx].as_ref() else {
+            return;
+        };
+        let theirs = (t.priority, p.ip);
+        if f.active && theirs < (f.vf_priority(), self.ip) {
+            // Collision: they back off. Their claim was sourced
+            // from the VMAC too and may have been the last one a
+            // switch saw: announce again so it learns our port.
+            self.announce(now, idx, out);
+            return;
+        }
+        if f.active {
+            self.set_active(idx, false, out);
+        }
+        let Some(f) = self.fwds[idx].as_mut() else {
+            return;
+        };
+        let redirect_at =
+            (t.priority < VF_PRIORITY_PRIMARY).then(|| now + ms(t.redirect_s).min(redirect));
+        f.holder = Some(Holder {
+            ip: p.ip,
+            weight: t.weight,
+            redirect_at,
+        });
+        f.hold_at = Some(now + hold);
+        if f.primary && t.priority < VF_PRIORITY_PRIMARY && f.preempt_at.is_none() {
+            if self.cfg.forwarder_preempt && !self.low {
+                f.preempt_at = Some(now + self.cfg.forwarder_preempt_delay_ms);
+            }
+        } else if t.priority >= VF_PRIORITY_PRIMARY {
+            f.preempt_at = None;
         }
     }
 

@@ -195,6 +195,8 @@ impl Group {
         }
     }
 
+    /// A valid hello from `p`: membership, the virtual IP and the AVG's
+    /// timers, then the election step for the state it advertises.
     pub(super) fn on_hello(&mut self, now: Millis, p: Peer, h: &HelloRepr, out: &mut Vec<Action>) {
         if matches!(
             h.state,
@@ -206,7 +208,39 @@ impl Group {
         self.counters.hellos_in += 1;
         let resign = h.priority == 0;
         let from_avg = h.state == VgState::Active && !resign;
-        if resign {
+        self.update_member(now, p, h);
+        self.check_vip(p, h, from_avg, out);
+        self.init_to_listen(now, out);
+        if !self.running() {
+            return;
+        }
+        if from_avg {
+            self.adopt_timers(p, h, out);
+        }
+        let higher = self.higher_than_me(h.priority, p.ip);
+        match h.state {
+            VgState::Active if resign => self.on_active_resign(now, p, out),
+            VgState::Active => self.on_active_hello(now, p, higher, out),
+            VgState::Standby => {
+                if self.active.is_some_and(|a| a.ip == p.ip) {
+                    self.active = None;
+                }
+                if resign {
+                    self.on_standby_resign(now, p, out);
+                } else {
+                    self.on_standby_hello(now, p, higher, out);
+                }
+            }
+            VgState::Speak if !resign && higher => self.on_higher_speak(now, out),
+            _ => {}
+        }
+    }
+
+    /// Membership: a resign (priority 0) removes the sender, remembered as
+    /// resigned for a hold time; any other hello (re)adds it. The period
+    /// alone starts with the last member's resign and ends with any hello.
+    fn update_member(&mut self, now: Millis, p: Peer, h: &HelloRepr) {
+        if h.priority == 0 {
             if self.members.remove(&p.ip).is_some() {
                 self.resigned.insert(p.ip, now + self.hold());
             }
@@ -229,118 +263,129 @@ impl Group {
             self.alone_garp_sent = false;
             self.alone_garp_tried = false;
         }
-        // Virtual IP: learn it from the AVG, or report a disagreement once.
+    }
+
+    /// Virtual IP: learn it from the AVG, or report a disagreement once.
+    fn check_vip(&mut self, p: Peer, h: &HelloRepr, from_avg: bool, out: &mut Vec<Action>) {
         match self.cfg.vip {
             Some(v) => self.mismatch(p.ip, MismatchKind::Vip, v != h.vip, out),
             None if from_avg => self.vip = Some(h.vip),
             None => {}
         }
-        self.init_to_listen(now, out);
-        if !self.running() {
-            return;
-        }
-        // Timers: adopt the AVG's (IOS "hello time 3 sec (cfgd 1 sec)").
-        if from_avg {
-            let theirs = Timers::of_hello(h);
-            self.mismatch(p.ip, MismatchKind::BadTimers, theirs.is_none(), out);
-            if let Some(t) = theirs {
-                self.mismatch(p.ip, MismatchKind::Timers, t != Timers::of(&self.cfg), out);
-                if self.vg != VgState::Active {
-                    self.t = t;
-                }
+    }
+
+    /// Timers: adopt the AVG's (IOS "hello time 3 sec (cfgd 1 sec)").
+    fn adopt_timers(&mut self, p: Peer, h: &HelloRepr, out: &mut Vec<Action>) {
+        let theirs = Timers::of_hello(h);
+        self.mismatch(p.ip, MismatchKind::BadTimers, theirs.is_none(), out);
+        if let Some(t) = theirs {
+            self.mismatch(p.ip, MismatchKind::Timers, t != Timers::of(&self.cfg), out);
+            if self.vg != VgState::Active {
+                self.t = t;
             }
         }
-        let higher = self.higher_than_me(h.priority, p.ip);
+    }
+
+    /// The AVG resigns: its standby takes over at once, Listen and Speak
+    /// members contend for standby.
+    fn on_active_resign(&mut self, now: Millis, p: Peer, out: &mut Vec<Action>) {
+        if self.active.is_some_and(|a| a.ip == p.ip) {
+            self.active = None;
+        }
+        match self.vg {
+            VgState::Standby => self.become_active(now, out),
+            VgState::Listen | VgState::Speak => {
+                self.active_at = None;
+                self.enter_speak(now, out);
+            }
+            _ => {}
+        }
+    }
+
+    /// A hello from an AVG: a standby that took over makes room for a new
+    /// standby; two AVGs: the lower goes back to Speak; otherwise follow
+    /// it, preempt it, or ask it for a forwarder.
+    fn on_active_hello(&mut self, now: Millis, p: Peer, higher: bool, out: &mut Vec<Action>) {
         let hold = self.hold();
-        match h.state {
-            VgState::Active if resign => {
-                if self.active.is_some_and(|a| a.ip == p.ip) {
-                    self.active = None;
-                }
-                match self.vg {
-                    VgState::Standby => self.become_active(now, out),
-                    VgState::Listen | VgState::Speak => {
-                        self.active_at = None;
-                        self.enter_speak(now, out);
-                    }
-                    _ => {}
-                }
+        if self.standby.is_some_and(|s| s.ip == p.ip) {
+            // The standby took over: elect a new one now.
+            self.standby = None;
+            self.standby_at = None;
+            if self.vg == VgState::Listen {
+                self.active = Some(p);
+                self.active_at = Some(now + hold);
+                self.enter_speak(now, out);
             }
-            VgState::Active => {
-                if self.standby.is_some_and(|s| s.ip == p.ip) {
-                    // The standby took over: elect a new one now.
-                    self.standby = None;
-                    self.standby_at = None;
-                    if self.vg == VgState::Listen {
-                        self.active = Some(p);
-                        self.active_at = Some(now + hold);
-                        self.enter_speak(now, out);
-                    }
-                }
-                if self.vg == VgState::Active {
-                    self.counters.two_active_seen += 1;
-                    if higher {
-                        self.active = Some(p);
-                        self.active_at = Some(now + hold);
-                        self.standby_at = Some(now + hold);
-                        self.set_vg(now, VgState::Speak, out);
-                    }
+        }
+        if self.vg == VgState::Active {
+            self.counters.two_active_seen += 1;
+            if higher {
+                self.active = Some(p);
+                self.active_at = Some(now + hold);
+                self.standby_at = Some(now + hold);
+                self.set_vg(now, VgState::Speak, out);
+            }
+        } else {
+            self.active = Some(p);
+            self.active_at = Some(now + hold);
+            let preempt = self.cfg.preempt
+                && !higher
+                && now >= self.enabled_at.saturating_add(self.cfg.preempt_delay_ms);
+            if preempt {
+                if self.vg == VgState::Speak {
+                    self.become_active(now, out);
                 } else {
-                    self.active = Some(p);
-                    self.active_at = Some(now + hold);
-                    let preempt = self.cfg.preempt
-                        && !higher
-                        && now >= self.enabled_at.saturating_add(self.cfg.preempt_delay_ms);
-                    if preempt {
-                        if self.vg == VgState::Speak {
-                            self.become_active(now, out);
-                        } else {
-                            self.enter_speak(now, out);
-                        }
-                    } else if !self.has_primary()
-                        && self.fwds.iter().flatten().count() < usize::from(MAX_FORWARDERS)
-                    {
-                        self.request_forwarder(p.ip, out);
-                    }
+                    self.enter_speak(now, out);
                 }
+            } else if !self.has_primary()
+                && self.fwds.iter().flatten().count() < usize::from(MAX_FORWARDERS)
+            {
+                self.request_forwarder(p.ip, out);
             }
-            VgState::Standby => {
-                if self.active.is_some_and(|a| a.ip == p.ip) {
-                    self.active = None;
-                }
-                if resign {
-                    if self.standby.is_some_and(|s| s.ip == p.ip) {
-                        self.standby = None;
-                    }
-                    if self.vg == VgState::Listen {
-                        self.enter_speak(now, out);
-                    }
-                    return;
-                }
-                match self.vg {
-                    VgState::Active => {
-                        self.standby = Some(p);
-                        self.standby_at = Some(now + hold);
-                    }
-                    VgState::Standby if higher => self.listen_behind_standby(now, p, out),
-                    VgState::Speak if higher => self.listen_behind_standby(now, p, out),
-                    VgState::Speak => self.set_vg(now, VgState::Standby, out),
-                    VgState::Listen if higher => {
-                        self.standby = Some(p);
-                        self.standby_at = Some(now + hold);
-                    }
-                    VgState::Listen => self.enter_speak(now, out),
-                    _ => {}
-                }
+        }
+    }
+
+    /// The standby resigns: a Listen member contends for its place.
+    fn on_standby_resign(&mut self, now: Millis, p: Peer, out: &mut Vec<Action>) {
+        if self.standby.is_some_and(|s| s.ip == p.ip) {
+            self.standby = None;
+        }
+        if self.vg == VgState::Listen {
+            self.enter_speak(now, out);
+        }
+    }
+
+    /// A hello from a standby: the AVG records it; a lower contender
+    /// listens behind it; a higher one takes (or stays in) the role.
+    fn on_standby_hello(&mut self, now: Millis, p: Peer, higher: bool, out: &mut Vec<Action>) {
+        let hold = self.hold();
+        match self.vg {
+            VgState::Active => {
+                self.standby = Some(p);
+                self.standby_at = Some(now + hold);
             }
-            VgState::Speak if !resign && higher => match self.vg {
-                VgState::Speak | VgState::Standby => {
-                    self.standby_at = Some(now + hold);
-                    self.set_vg(now, VgState::Listen, out);
-                }
-                VgState::Listen => self.standby_at = Some(now + hold),
-                _ => {}
-            },
+            VgState::Standby if higher => self.listen_behind_standby(now, p, out),
+            VgState::Speak if higher => self.listen_behind_standby(now, p, out),
+            VgState::Speak => self.set_vg(now, VgState::Standby, out),
+            VgState::Listen if higher => {
+                self.standby = Some(p);
+                self.standby_at = Some(now + hold);
+            }
+            VgState::Listen => self.enter_speak(now, out),
+            _ => {}
+        }
+    }
+
+    /// A higher member speaks: stop contending for standby and restart the
+    /// standby timer.
+    fn on_higher_speak(&mut self, now: Millis, out: &mut Vec<Action>) {
+        let hold = self.hold();
+        match self.vg {
+            VgState::Speak | VgState::Standby => {
+                self.standby_at = Some(now + hold);
+                self.set_vg(now, VgState::Listen, out);
+            }
+            VgState::Listen => self.standby_at = Some(now + hold),
             _ => {}
         }
     }

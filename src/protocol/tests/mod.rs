@@ -163,6 +163,12 @@ fn run(g: &mut Group, until: Millis) -> Vec<Action> {
 }
 
 /// A lossless LAN of groups with 1 ms delivery, for multi-router rules.
+///
+/// Kept apart from the simulator's world (`sim/world.rs`): that one drives
+/// `Port`s through a seeded event queue with random delays, loss, hosts,
+/// faults and invariant checks; this one drives `Group`s directly, in a
+/// fixed order, and keeps every action for the assertions (`log_since`),
+/// so each test reads as exactly the events its rule needs.
 struct Net {
     now: Millis,
     routers: Vec<Group>,
