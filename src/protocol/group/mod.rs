@@ -61,9 +61,6 @@ use crate::wire::MacAddr;
 pub use arp::Balancing;
 pub use status::{Counters, ForwarderStatus, GroupStatus, MemberStatus, PeerStatus};
 
-/// The Request/Response TLV of a member asking the AVG for a forwarder.
-pub(super) const FORWARDER_REQUEST: ReqRespRepr = ReqRespRepr::REQUEST;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Peer {
     ip: IpAddr,

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use super::{ms, Forwarder, Group, Holder, Peer, FORWARDER_REQUEST};
+use super::{ms, Forwarder, Group, Holder, Peer};
 use crate::protocol::{Action, Dest, Millis};
 use crate::wire::glbp::{
     ReqRespRepr, VfState, VgState, MAX_FORWARDERS, VF_PRIORITY_PRIMARY, VF_PRIORITY_RESIGN,
@@ -248,7 +248,7 @@ impl Group {
     }
 
     pub(super) fn request_forwarder(&mut self, avg: IpAddr, out: &mut Vec<Action>) {
-        let msg = self.message(None, vec![FORWARDER_REQUEST]);
+        let msg = self.message(None, vec![ReqRespRepr::REQUEST]);
         self.counters.requests_out += 1;
         let src = self.eth_src();
         self.send(Dest::Unicast(avg), src, msg, out);

@@ -12,7 +12,6 @@ mod vg;
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::group::FORWARDER_REQUEST;
 use super::*;
 use crate::wire::glbp::{
     AuthRepr, GlbpRepr, HelloRepr, ReqRespRepr, VfState, VgState, VF_PRIORITY_SECONDARY,

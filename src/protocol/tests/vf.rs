@@ -11,7 +11,7 @@ fn member_requests_a_forwarder_and_goes_active_after_one_hold() {
     let s = sends(&a);
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].0, &Dest::Unicast(ip(1)));
-    assert_eq!(s[0].2.forwarders, [FORWARDER_REQUEST]);
+    assert_eq!(s[0].2.forwarders, [ReqRespRepr::REQUEST]);
     // The AVG's response: forwarder 2.
     let resp = ReqRespRepr {
         state: VfState::Unspecified,
@@ -32,7 +32,7 @@ fn avg_assigns_lowest_free_number_and_gives_returning_members_their_old_one() {
     g.handle(0, Event::Enable);
     run(&mut g, HOLD + HELLO);
     assert_eq!(g.state(), VgState::Active);
-    let req = |i| msg_from(i, None, vec![FORWARDER_REQUEST]);
+    let req = |i| msg_from(i, None, vec![ReqRespRepr::REQUEST]);
     let number = |a: Vec<Action>| sends(&a).first().map(|s| s.2.forwarders[0].forwarder);
     assert_eq!(
         number(g.handle(19_000, Event::Rx(req(3)))),
@@ -638,7 +638,7 @@ fn claims_from_a_non_member_are_ignored_and_counted() {
     n.event(avg, Event::Rx(forged.clone()));
     let forged = with_tlvs(
         forged,
-        vec![tlv(1, VfState::Active, 167), FORWARDER_REQUEST],
+        vec![tlv(1, VfState::Active, 167), ReqRespRepr::REQUEST],
     );
     n.event(avg, Event::Rx(forged));
     n.run_until(t + 200_000);
