@@ -18,7 +18,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 
-use super::counters::{Counts, Drop, PuntClass};
+use super::counters::{Counts, DropReason, PuntClass};
 use super::neighbors::{Neighbors, Probe};
 use super::police::Policer;
 use super::state::{DataplaneState, NextHop, PortView, Revalidate, VipBalance};
@@ -408,7 +408,7 @@ impl Control {
             );
         }
         if let Err(m) = self.out[pidx].push(m) {
-            self.counts.drop(Drop::TxFull);
+            self.counts.drop(DropReason::TxFull);
             drop(m);
         }
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::control::Control;
-use super::counters::{ArpClients, Counts, Drop, PuntClass, Shared};
+use super::counters::{ArpClients, Counts, PuntClass, Shared};
 use crate::protocol::{ForwarderStatus, GroupStatus, LoadBalancing, PeerStatus};
 
 /// What the status is built from, besides the control lcore.
@@ -141,10 +141,6 @@ fn counts(c: &Counts, port_names: &[String]) -> Value {
             .map(|(n, x)| (n.clone(), json!(x)))
             .collect()
     };
-    let drops: Map<String, Value> = Drop::ALL
-        .iter()
-        .map(|d| (d.name().to_string(), json!(c.drops[*d as usize])))
-        .collect();
     json!({
         "rx_packets": per_port(&c.rx_packets),
         "rx_bytes": per_port(&c.rx_bytes),
@@ -154,7 +150,7 @@ fn counts(c: &Counts, port_names: &[String]) -> Value {
         "arp_replies": c.arp_replies,
         "arp_replies_by_forwarder": c.arp_by_forwarder.to_vec(),
         "punted": c.punted,
-        "drops": drops,
+        "drops": c.drops,
         "policed": PuntClass::ALL
             .iter()
             .map(|k| (k.name().to_string(), json!(c.policed[*k as usize])))
