@@ -109,7 +109,8 @@ impl Publisher {
 }
 
 /// Control-plane counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ControlStats {
     pub exceptions: u64,
     pub arp_requests_answered: u64,

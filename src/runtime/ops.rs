@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use serde_json::Value;
 
+use super::status::Status;
 use super::timing::{TimingReport, Window};
 use crate::dpdk::telemetry;
 
@@ -19,7 +20,7 @@ use crate::dpdk::telemetry;
 pub const STATUS_FILE: &str = "glbpd-status.json";
 
 /// Writes the status atomically (temporary file, then rename).
-pub fn write_status(path: &Path, st: &Value) {
+pub fn write_status(path: &Path, st: &Status) {
     let tmp = path.with_extension("json.tmp");
     let ok = std::fs::write(&tmp, serde_json::to_vec(st).unwrap_or_default())
         .and_then(|_| std::fs::rename(&tmp, path));
@@ -28,30 +29,19 @@ pub fn write_status(path: &Path, st: &Value) {
     }
 }
 
-fn key(parts: &[&Value]) -> String {
-    parts
-        .iter()
-        .map(|v| match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+fn json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 /// `/glbp/brief`: one entry per group ("port/group/0") and forwarder
 /// ("port/group/N"), as the rows of `show glbp brief`.
-fn tel_brief(st: &Value, _: &str) -> Value {
-    let rows = st["brief"].as_array().cloned().unwrap_or_default();
-    let map = rows
-        .into_iter()
+fn tel_brief(st: &Status, _: &str) -> Value {
+    let map = st
+        .brief
+        .iter()
         .map(|r| {
-            let fwd = if r["fwd"] == "-" {
-                Value::from(0)
-            } else {
-                r["fwd"].clone()
-            };
-            (key(&[&r["interface"], &r["group"], &fwd]), r)
+            let key = format!("{}/{}/{}", r.interface, r.group, r.fwd.unwrap_or(0));
+            (key, json(r))
         })
         .collect::<serde_json::Map<_, _>>();
     Value::Object(map)
@@ -59,41 +49,40 @@ fn tel_brief(st: &Value, _: &str) -> Value {
 
 /// `/glbp/groups[,N]`: one entry per group ("port/group"), all of group N
 /// when given.
-fn tel_groups(st: &Value, params: &str) -> Value {
+fn tel_groups(st: &Status, params: &str) -> Value {
     let want = params.trim().parse::<u64>().ok();
-    let map = st["groups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|g| want.map_or(true, |w| g["group"] == w))
-        .map(|g| (key(&[&g["port"], &g["group"]]), g.clone()))
+    let map = st
+        .groups
+        .iter()
+        .filter(|g| want.map_or(true, |w| u64::from(g.group) == w))
+        .map(|g| (format!("{}/{}", g.port, g.group), json(g)))
         .collect::<serde_json::Map<_, _>>();
     Value::Object(map)
 }
 
 /// `/glbp/stats`: totals, control plane, each lcore and each port.
-fn tel_stats(st: &Value, _: &str) -> Value {
+fn tel_stats(st: &Status, _: &str) -> Value {
     let mut map = serde_json::Map::new();
-    map.insert("total".into(), st["stats"]["total"].clone());
-    map.insert("control".into(), st["stats"]["control"].clone());
-    for l in st["stats"]["lcores"].as_array().into_iter().flatten() {
-        map.insert(format!("lcore/{}", l["lcore"]), l.clone());
+    map.insert("total".into(), json(&st.stats.total));
+    map.insert("control".into(), json(&st.stats.control));
+    for l in &st.stats.lcores {
+        map.insert(format!("lcore/{}", l.lcore), json(l));
     }
-    for p in st["ports"].as_array().into_iter().flatten() {
-        map.insert(key(&[&Value::from("port"), &p["name"]]), p.clone());
+    for p in &st.ports {
+        map.insert(format!("port/{}", p.name), json(p));
     }
     Value::Object(map)
 }
 
 /// `/glbp/timing`: the control plane's timing histograms.
-fn tel_timing(st: &Value, _: &str) -> Value {
-    st["stats"]["timing"].clone()
+fn tel_timing(st: &Status, _: &str) -> Value {
+    json(&st.stats.timing)
 }
 
 /// Registers `/glbp/brief`, `/glbp/groups`, `/glbp/stats` and
 /// `/glbp/timing`.
-pub fn register_telemetry(cell: &Arc<ArcSwap<Value>>) {
-    type View = fn(&Value, &str) -> Value;
+pub fn register_telemetry(cell: &Arc<ArcSwap<Status>>) {
+    type View = fn(&Status, &str) -> Value;
     let cmds: [(&str, &str, View); 4] = [
         (
             "/glbp/timing",
@@ -223,7 +212,7 @@ pub fn register_reload(client: super::reloader::ReloadClient) {
 /// thread of its own (pinned to `cpu`), until `stop` is set.
 pub fn serve_prometheus(
     addr: SocketAddr,
-    cell: Arc<ArcSwap<Value>>,
+    cell: Arc<ArcSwap<Status>>,
     stop: Arc<AtomicBool>,
     cpu: Option<usize>,
 ) -> Result<std::thread::JoinHandle<()>, String> {
@@ -295,7 +284,7 @@ impl Conn {
         }
     }
 
-    fn step(&mut self, cell: &ArcSwap<Value>, now: Instant) -> Step {
+    fn step(&mut self, cell: &ArcSwap<Status>, now: Instant) -> Step {
         use std::io::ErrorKind::{Interrupted, WouldBlock};
         if now >= self.deadline {
             return Step::Closed;
@@ -350,7 +339,7 @@ fn label(s: &str) -> String {
 }
 
 /// Renders the status document as Prometheus metrics.
-pub fn prometheus_text(st: &Value) -> String {
+pub fn prometheus_text(st: &Status) -> String {
     let mut o = String::new();
     let mut metric = |name: &str, help: &str, kind: &str, rows: Vec<(String, u64)>| {
         o.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
@@ -358,116 +347,96 @@ pub fn prometheus_text(st: &Value) -> String {
             o.push_str(&format!("{name}{{{labels}}} {v}\n"));
         }
     };
-    let total = &st["stats"]["total"];
-    let per_port = |key: &str| -> Vec<(String, u64)> {
-        total[key]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(p, v)| (format!("port=\"{}\"", label(p)), v.as_u64().unwrap_or(0)))
-                    .collect()
-            })
-            .unwrap_or_default()
+    let total = &st.stats.total;
+    let per_port = |m: &std::collections::BTreeMap<String, u64>| -> Vec<(String, u64)> {
+        m.iter()
+            .map(|(p, v)| (format!("port=\"{}\"", label(p)), *v))
+            .collect()
     };
     metric(
         "glbpd_rx_packets_total",
         "Packets received by the workers.",
         "counter",
-        per_port("rx_packets"),
+        per_port(&total.rx_packets),
     );
     metric(
         "glbpd_rx_bytes_total",
         "Bytes received by the workers.",
         "counter",
-        per_port("rx_bytes"),
+        per_port(&total.rx_bytes),
     );
     metric(
         "glbpd_tx_packets_total",
         "Packets sent.",
         "counter",
-        per_port("tx_packets"),
+        per_port(&total.tx_packets),
     );
     metric(
         "glbpd_tx_bytes_total",
         "Bytes sent.",
         "counter",
-        per_port("tx_bytes"),
+        per_port(&total.tx_bytes),
     );
     metric(
         "glbpd_forwarded_total",
         "IPv4 packets routed.",
         "counter",
-        vec![(String::new(), total["forwarded"].as_u64().unwrap_or(0))],
+        vec![(String::new(), total.forwarded)],
     );
     metric(
         "glbpd_arp_replies_total",
         "ARP replies for virtual IPs.",
         "counter",
-        vec![(String::new(), total["arp_replies"].as_u64().unwrap_or(0))],
+        vec![(String::new(), total.arp_replies)],
     );
     metric(
         "glbpd_punted_total",
         "Packets handed to the control lcore.",
         "counter",
-        vec![(String::new(), total["punted"].as_u64().unwrap_or(0))],
+        vec![(String::new(), total.punted)],
     );
-    let drops = total["drops"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(r, v)| (format!("reason=\"{}\"", label(r)), v.as_u64().unwrap_or(0)))
-                .collect()
-        })
-        .unwrap_or_default();
+    // Rows sorted by label, as before the counts were typed.
+    let mut drops: Vec<(String, u64)> = total
+        .drops
+        .iter()
+        .map(|(r, v)| (format!("reason=\"{}\"", label(r.name())), v))
+        .collect();
+    drops.sort();
     metric(
         "glbpd_drops_total",
         "Packets dropped by the workers, by reason.",
         "counter",
         drops,
     );
-    let policed = total["policed"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(r, v)| (format!("class=\"{}\"", label(r)), v.as_u64().unwrap_or(0)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut policed: Vec<(String, u64)> = total
+        .policed
+        .iter()
+        .map(|(c, v)| (format!("class=\"{}\"", label(c.name())), v))
+        .collect();
+    policed.sort();
     metric(
         "glbpd_policed_total",
         "Punts to the control lcore dropped by the [control_plane] policers, by class.",
         "counter",
         policed,
     );
-    let groups = st["groups"].as_array().cloned().unwrap_or_default();
     let mut active = Vec::new();
     let mut hellos_in = Vec::new();
     let mut hellos_out = Vec::new();
     let mut auth = Vec::new();
     let mut trans = Vec::new();
     let mut clients = Vec::new();
-    for g in &groups {
-        let l = format!(
-            "port=\"{}\",group=\"{}\"",
-            label(g["port"].as_str().unwrap_or("")),
-            g["group"]
-        );
-        active.push((l.clone(), u64::from(g["state"] == "Active")));
-        hellos_in.push((l.clone(), g["counters"]["hellos_in"].as_u64().unwrap_or(0)));
-        hellos_out.push((l.clone(), g["counters"]["hellos_out"].as_u64().unwrap_or(0)));
-        auth.push((
-            l.clone(),
-            g["counters"]["auth_failures"].as_u64().unwrap_or(0),
-        ));
-        trans.push((
-            l.clone(),
-            g["counters"]["vg_transitions"].as_u64().unwrap_or(0),
-        ));
-        for f in g["forwarders"].as_array().cloned().unwrap_or_default() {
-            clients.push((
-                format!("{l},forwarder=\"{}\"", f["number"]),
-                f["clients"].as_u64().unwrap_or(0),
-            ));
+    let group_label =
+        |g: &super::status::Group| format!("port=\"{}\",group=\"{}\"", label(&g.port), g.group);
+    for g in &st.groups {
+        let l = group_label(g);
+        active.push((l.clone(), u64::from(g.state == "Active")));
+        hellos_in.push((l.clone(), g.counters.hellos_in));
+        hellos_out.push((l.clone(), g.counters.hellos_out));
+        auth.push((l.clone(), g.counters.auth_failures));
+        trans.push((l.clone(), g.counters.vg_transitions));
+        for f in &g.forwarders {
+            clients.push((format!("{l},forwarder=\"{}\"", f.number), f.clients));
         }
     }
     metric(
@@ -507,17 +476,16 @@ pub fn prometheus_text(st: &Value) -> String {
         clients,
     );
     let mut tracks = Vec::new();
-    for g in &groups {
-        for t in g["tracking"].as_array().cloned().unwrap_or_default() {
+    for g in &st.groups {
+        for t in &g.tracking {
             tracks.push((
                 format!(
-                    "port=\"{}\",group=\"{}\",object=\"{}\",what=\"{}\"",
-                    label(g["port"].as_str().unwrap_or("")),
-                    g["group"],
-                    t["object"],
-                    label(t["what"].as_str().unwrap_or(""))
+                    "{},object=\"{}\",what=\"{}\"",
+                    group_label(g),
+                    t.object,
+                    label(&t.what)
                 ),
-                u64::from(t["state"] == "Up"),
+                u64::from(t.state == "Up"),
             ));
         }
     }
@@ -527,9 +495,7 @@ pub fn prometheus_text(st: &Value) -> String {
         "gauge",
         tracks,
     );
-    if let Ok(t) = serde_json::from_value::<TimingReport>(st["stats"]["timing"].clone()) {
-        timing_metrics(&mut o, &t);
-    }
+    timing_metrics(&mut o, &st.stats.timing);
     o
 }
 
@@ -593,4 +559,39 @@ fn timing_metrics(o: &mut String, t: &TimingReport) {
         "One round of the control loop (work, not idle sleep).",
         vec![(String::new(), &t.control_loop)],
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::counters::DropReason;
+    use crate::runtime::status::{Forwarder, Group};
+
+    #[test]
+    fn prometheus_reads_the_typed_document() {
+        let mut st = Status::default();
+        st.stats.total.rx_packets.insert("lan0".into(), 12);
+        st.stats.total.drops[DropReason::NotForUs] = 3;
+        st.groups.push(Group {
+            port: "lan0".into(),
+            group: 5,
+            state: "Active".into(),
+            forwarders: vec![Forwarder {
+                number: 1,
+                clients: 4,
+                ..Forwarder::default()
+            }],
+            ..Group::default()
+        });
+        let text = prometheus_text(&st);
+        for line in [
+            "glbpd_rx_packets_total{port=\"lan0\"} 12\n",
+            "glbpd_drops_total{reason=\"not_for_us\"} 3\n",
+            "glbpd_drops_total{reason=\"malformed\"} 0\n",
+            "glbpd_group_avg{port=\"lan0\",group=\"5\"} 1\n",
+            "glbpd_forwarder_clients_total{port=\"lan0\",group=\"5\",forwarder=\"1\"} 4\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+    }
 }
