@@ -33,6 +33,63 @@ fn json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
+/// A telemetry scalar of a JSON scalar: unsigned and negative integers as
+/// numbers, anything else as its text.
+fn tel_scalar(v: &Value) -> telemetry::Scalar {
+    use telemetry::Scalar;
+    match v {
+        Value::Number(n) if n.is_u64() => Scalar::U64(n.as_u64().unwrap_or(0)),
+        Value::Number(n) if n.is_i64() => Scalar::Int(n.as_i64().unwrap_or(0)),
+        Value::String(s) => Scalar::Str(s.clone()),
+        other => Scalar::Str(other.to_string()),
+    }
+}
+
+/// Flattens nested objects and arrays into `prefix/key/index` names with
+/// scalar values: DPDK 22.11 telemetry nests containers one level deep only.
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, telemetry::Scalar)>) {
+    let join = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}/{k}")
+        }
+    };
+    match v {
+        Value::Object(m) => m.iter().for_each(|(k, x)| flatten(&join(k), x, out)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| flatten(&join(&i.to_string()), x, out)),
+        scalar => out.push((prefix.to_string(), tel_scalar(scalar))),
+    }
+}
+
+/// A JSON answer as telemetry carries it: an object becomes a dictionary
+/// whose nested objects and arrays become one-level dictionaries with
+/// flattened names (`active_router/ip`, `forwarders/0/state`); anything
+/// else a single string.
+pub fn tel_reply(v: &Value) -> telemetry::Reply {
+    use telemetry::{Entry, Reply};
+    match v {
+        Value::Object(map) => Reply::Dict(
+            map.iter()
+                .map(|(k, x)| {
+                    let e = if x.is_object() || x.is_array() {
+                        let mut flat = Vec::new();
+                        flatten("", x, &mut flat);
+                        Entry::Dict(flat)
+                    } else {
+                        Entry::Scalar(tel_scalar(x))
+                    };
+                    (k.clone(), e)
+                })
+                .collect(),
+        ),
+        other => Reply::Text(other.to_string()),
+    }
+}
+
 /// `/glbp/brief`: one entry per group ("port/group/0") and forwarder
 /// ("port/group/N"), as the rows of `show glbp brief`.
 fn tel_brief(st: &Status, _: &str) -> Value {
@@ -107,7 +164,8 @@ pub fn register_telemetry(cell: &Arc<ArcSwap<Status>>) {
     ];
     for (cmd, help, f) in cmds {
         let cell = cell.clone();
-        if let Err(e) = telemetry::register(cmd, help, move |params| f(&cell.load(), params)) {
+        let view = move |params: &str| tel_reply(&f(&cell.load(), params));
+        if let Err(e) = telemetry::register(cmd, help, view) {
             log::warn!("telemetry command {cmd} not registered: {e}");
         }
     }
@@ -197,7 +255,7 @@ pub fn telemetry_text(s: &str) -> Value {
 pub fn register_reload(client: super::reloader::ReloadClient) {
     let handler = move |_: &str| {
         let v = client.request(RELOAD_WAIT);
-        serde_json::json!({"ok": v.ok, "message": telemetry_text(&v.message)})
+        tel_reply(&serde_json::json!({"ok": v.ok, "message": telemetry_text(&v.message)}))
     };
     if let Err(e) = telemetry::register(
         "/glbp/reload",
@@ -593,5 +651,44 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} in\n{text}");
         }
+    }
+
+    #[test]
+    fn telemetry_replies_nest_one_level_with_flattened_names() {
+        use telemetry::{Entry, Reply, Scalar};
+        let v = serde_json::json!({
+            "state": "Active",
+            "group": 5,
+            "delta": -3,
+            "ok": true,
+            "active_router": {"ip": "10.0.0.3", "expires_in_ms": null},
+            "forwarders": [{"number": 1}, {"number": 2}],
+        });
+        let Reply::Dict(d) = tel_reply(&v) else {
+            panic!("not a dict")
+        };
+        let get = |k: &str| d.iter().find(|(n, _)| n == k).map(|(_, e)| e.clone());
+        assert_eq!(
+            get("state"),
+            Some(Entry::Scalar(Scalar::Str("Active".into())))
+        );
+        assert_eq!(get("group"), Some(Entry::Scalar(Scalar::U64(5))));
+        assert_eq!(get("delta"), Some(Entry::Scalar(Scalar::Int(-3))));
+        assert_eq!(get("ok"), Some(Entry::Scalar(Scalar::Str("true".into()))));
+        assert_eq!(
+            get("active_router"),
+            Some(Entry::Dict(vec![
+                ("expires_in_ms".into(), Scalar::Str("null".into())),
+                ("ip".into(), Scalar::Str("10.0.0.3".into())),
+            ]))
+        );
+        assert_eq!(
+            get("forwarders"),
+            Some(Entry::Dict(vec![
+                ("0/number".into(), Scalar::U64(1)),
+                ("1/number".into(), Scalar::U64(2)),
+            ]))
+        );
+        assert_eq!(tel_reply(&Value::from("x")), Reply::Text("\"x\"".into()));
     }
 }
