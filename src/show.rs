@@ -8,10 +8,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::runtime::instance::{self, TELEMETRY_SOCKET};
 use crate::runtime::ops::STATUS_FILE;
+use crate::runtime::status::Status;
 use crate::runtime::timing::{Summary, TimingReport, Window};
 
 fn parse_prefix(s: &str) -> Result<String, String> {
@@ -82,7 +81,7 @@ impl Target {
     }
 
     /// Reads the instance's current status.
-    pub fn status(&self) -> Result<Value, String> {
+    pub fn status(&self) -> Result<Status, String> {
         let (prefix, dir) = self.running()?;
         let path = dir.join(STATUS_FILE);
         let text = std::fs::read(&path).map_err(|e| {
@@ -119,53 +118,40 @@ fn cisco_mac(s: &str) -> String {
         .map_or_else(|_| s.to_string(), crate::protocol::cisco_mac)
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
+/// `-` for a missing value, as IOS prints it.
+fn or_dash<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
 /// `show glbp brief`.
-pub fn render_brief(st: &Value) -> String {
+pub fn render_brief(st: &Status) -> String {
     let mut o = format!(
         "{:<11} {:<4} {:<3} {:<3} {:<8} {:<15} {:<15} {:<15}\n",
         "Interface", "Grp", "Fwd", "Pri", "State", "Address", "Active router", "Standby router"
     );
-    for r in st["brief"].as_array().into_iter().flatten() {
-        let fwd = text(&r["fwd"]);
-        let pri = if fwd == "-" {
-            text(&r["priority"])
-        } else {
-            "-".into()
-        };
-        let addr = if fwd == "-" {
-            text(&r["address"])
-        } else {
-            cisco_mac(&text(&r["address"]))
+    for r in &st.brief {
+        let (pri, addr) = match r.fwd {
+            None => (r.priority.to_string(), or_dash(r.address.as_ref())),
+            Some(_) => ("-".into(), cisco_mac(&or_dash(r.address.as_ref()))),
         };
         o.push_str(&format!(
             "{:<11} {:<4} {:<3} {:<3} {:<8} {:<15} {:<15} {:<15}\n",
-            text(&r["interface"]),
-            text(&r["group"]),
-            fwd,
+            r.interface,
+            r.group,
+            or_dash(r.fwd),
             pri,
-            text(&r["state"]),
+            r.state,
             addr,
-            text(&r["active_router"]),
-            text(&r["standby_router"]),
+            r.active_router,
+            r.standby_router,
         ));
     }
     o
 }
 
 /// `show glbp`: the text each group's engine rendered in the IOS layout.
-pub fn render_detail(st: &Value) -> String {
-    let mut o = String::new();
-    for g in st["groups"].as_array().into_iter().flatten() {
-        o.push_str(g["text"].as_str().unwrap_or_default());
-    }
+pub fn render_detail(st: &Status) -> String {
+    let mut o: String = st.groups.iter().map(|g| g.text.as_str()).collect();
     if o.is_empty() {
         o.push_str("No GLBP groups configured.\n");
     }
@@ -173,52 +159,57 @@ pub fn render_detail(st: &Value) -> String {
 }
 
 /// Counters as text.
-pub fn render_stats(st: &Value) -> String {
-    let t = &st["stats"]["total"];
+pub fn render_stats(st: &Status) -> String {
+    let t = &st.stats.total;
     let mut o = String::new();
-    for p in st["ports"].as_array().into_iter().flatten() {
-        let n = text(&p["name"]);
+    for p in &st.ports {
+        let n = &p.name;
         o.push_str(&format!(
             "{n}: rx {} pkts {} bytes, tx {} pkts {} bytes, missed {}, link {}\n",
-            text(&t["rx_packets"][&n]),
-            text(&t["rx_bytes"][&n]),
-            text(&t["tx_packets"][&n]),
-            text(&t["tx_bytes"][&n]),
-            text(&p["imissed"]),
-            if p["link_up"] == true { "up" } else { "down" },
+            or_dash(t.rx_packets.get(n)),
+            or_dash(t.rx_bytes.get(n)),
+            or_dash(t.tx_packets.get(n)),
+            or_dash(t.tx_bytes.get(n)),
+            p.imissed,
+            if p.link_up == Some(true) {
+                "up"
+            } else {
+                "down"
+            },
         ));
     }
     o.push_str(&format!(
         "forwarded {}, ARP replies {}, punted {}\n",
-        text(&t["forwarded"]),
-        text(&t["arp_replies"]),
-        text(&t["punted"])
+        t.forwarded, t.arp_replies, t.punted
     ));
+    // By name, as before the counts were typed.
+    let mut drops: Vec<_> = t.drops.iter().map(|(k, v)| (k.name(), v)).collect();
+    drops.sort();
     o.push_str("drops:");
-    for (k, v) in t["drops"].as_object().into_iter().flatten() {
+    for (k, v) in drops {
         o.push_str(&format!(" {k} {v}"));
     }
+    let mut policed: Vec<_> = t.policed.iter().map(|(k, v)| (k.name(), v)).collect();
+    policed.sort();
     o.push_str("\npunts policed:");
-    for (k, v) in t["policed"].as_object().into_iter().flatten() {
+    for (k, v) in policed {
         o.push_str(&format!(" {k} {v}"));
     }
     o.push('\n');
-    for g in st["groups"].as_array().into_iter().flatten() {
-        let c = &g["counters"];
+    for g in &st.groups {
+        let c = &g.counters;
         o.push_str(&format!(
             "{} Grp {}: hellos in {} out {}, auth failures {}, malformed {}, state changes {}\n",
-            text(&g["port"]),
-            text(&g["group"]),
-            text(&c["hellos_in"]),
-            text(&c["hellos_out"]),
-            text(&c["auth_failures"]),
-            text(&c["malformed"]),
-            text(&c["vg_transitions"])
+            g.port,
+            g.group,
+            c.hellos_in,
+            c.hellos_out,
+            c.auth_failures,
+            c.malformed,
+            c.vg_transitions
         ));
     }
-    if let Ok(t) = serde_json::from_value::<TimingReport>(st["stats"]["timing"].clone()) {
-        o.push_str(&render_timing(&t));
-    }
+    o.push_str(&render_timing(&st.stats.timing));
     o
 }
 
@@ -272,17 +263,17 @@ pub fn show(args: &ShowArgs) -> Result<String, String> {
     let st = args.target.status()?;
     let text = match (args.view, args.json) {
         (View::Brief, true) => {
-            serde_json::to_string_pretty(&serde_json::json!({"brief": st["brief"]}))
+            serde_json::to_string_pretty(&serde_json::json!({"brief": st.brief}))
                 .unwrap_or_default()
         }
         (View::Detail, true) => {
-            serde_json::to_string_pretty(&serde_json::json!({"groups": st["groups"]}))
+            serde_json::to_string_pretty(&serde_json::json!({"groups": st.groups}))
                 .unwrap_or_default()
         }
-        (View::Stats, true) => serde_json::to_string_pretty(
-            &serde_json::json!({"stats": st["stats"], "ports": st["ports"]}),
-        )
-        .unwrap_or_default(),
+        (View::Stats, true) => {
+            serde_json::to_string_pretty(&serde_json::json!({"stats": st.stats, "ports": st.ports}))
+                .unwrap_or_default()
+        }
         (View::Brief, false) => render_brief(&st),
         (View::Detail, false) => render_detail(&st),
         (View::Stats, false) => render_stats(&st),

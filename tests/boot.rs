@@ -6,11 +6,6 @@ mod instance;
 use instance::*;
 use std::time::Duration;
 
-const DROP_MALFORMED: usize = 0;
-const DROP_NOT_FOR_US: usize = 1;
-const DROP_UNSUPPORTED: usize = 2;
-const DROP_UNRESOLVED: usize = 4;
-
 #[test]
 fn boots_on_null_and_ring_and_stops_cleanly_on_sigterm() {
     let p = prefix("null");
@@ -39,7 +34,7 @@ address = "192.0.2.2/24"
     let rx = c["rx_packets"][0].as_u64().unwrap();
     assert!(rx > 1000, "net_null should have delivered frames: {c}");
     assert_eq!(
-        c["drops"][DROP_UNSUPPORTED].as_u64().unwrap(),
+        c["drops"]["unsupported"].as_u64().unwrap(),
         rx,
         "every zero frame is unsupported: {c}"
     );
@@ -147,9 +142,9 @@ mac = "02:00:00:00:00:fe"
     assert_eq!(c["rx_packets"][0], n, "{c}\n{log}");
     assert_eq!(c["forwarded"], 10, "{c}\n{log}");
     assert_eq!(c["punted"], 2, "{c}");
-    assert_eq!(c["drops"][DROP_UNRESOLVED], 1, "{c}");
-    assert_eq!(c["drops"][DROP_NOT_FOR_US], 1, "{c}");
-    assert_eq!(c["drops"][DROP_MALFORMED], 2, "{c}");
+    assert_eq!(c["drops"]["unresolved"], 1, "{c}");
+    assert_eq!(c["drops"]["not_for_us"], 1, "{c}");
+    assert_eq!(c["drops"]["malformed"], 2, "{c}");
 
     // up0: the ten forwarded frames, and one ARP request for the
     // unresolved connected destination, from up0's address.

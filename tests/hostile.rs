@@ -16,10 +16,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Position of `glbp_own_address` in the final counters' drop array
-/// (`runtime::counters::Drop::ALL` order).
-const DROP_GLBP_OWN_ADDRESS: usize = glbpd::runtime::counters::Drop::GlbpOwnAddress as usize;
-
 /// One port on `net_null`, one group alone on it (it becomes AVG and
 /// sends a hello every 100 ms).
 fn config(prefix: &str, priority: u8) -> String {
@@ -368,7 +364,7 @@ hold_ms = 400
         "{lines:?}"
     );
     let c = final_counters(&log);
-    assert_eq!(c["drops"][DROP_GLBP_OWN_ADDRESS], 3, "{c}");
+    assert_eq!(c["drops"]["glbp_own_address"], 3, "{c}");
 }
 
 #[test]

@@ -1,17 +1,45 @@
-//! DPDK telemetry commands backed by Rust closures returning JSON, so that
+//! DPDK telemetry commands backed by Rust closures, so that
 //! `dpdk-telemetry.py` works against glbpd as against testpmd; and
-//! `rte_pdump` for `dpdk-dumpcap`.
+//! `rte_pdump` for `dpdk-dumpcap`. The closures answer in telemetry's own
+//! shape ([`Reply`]); how a caller's data maps onto it is the caller's
+//! business.
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, CStr};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use dpdk_ffi as ffi;
-use serde_json::Value;
 
 use super::error::{check, cstring, Result};
 
-type Handler = Arc<dyn Fn(&str) -> Value + Send + Sync>;
+/// A telemetry value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scalar {
+    U64(u64),
+    /// Sent as a 32-bit int (clamped).
+    Int(i64),
+    /// Truncated to telemetry's string limit (127 bytes).
+    Str(String),
+}
+
+/// One entry of a reply's dictionary: DPDK 22.11 nests containers one
+/// level deep only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Scalar(Scalar),
+    Dict(Vec<(String, Scalar)>),
+}
+
+/// What a command answers. Names keep alphanumerics, '_' and '/' (others
+/// become '_'); a dictionary keeps its first 256 entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Dict(Vec<(String, Entry)>),
+    /// A single string.
+    Text(String),
+}
+
+type Handler = Arc<dyn Fn(&str) -> Reply + Send + Sync>;
 
 fn registry() -> &'static Mutex<HashMap<String, Handler>> {
     static R: OnceLock<Mutex<HashMap<String, Handler>>> = OnceLock::new();
@@ -19,15 +47,13 @@ fn registry() -> &'static Mutex<HashMap<String, Handler>> {
 }
 
 /// Registers telemetry command `cmd` (e.g. "/glbp/groups"): `handler`
-/// gets the parameters after the comma and returns the JSON to send. It
+/// gets the parameters after the comma and returns the reply to send. It
 /// runs on the telemetry thread of the client's connection and may block
 /// (other commands do not wait for it).
-/// Objects become dictionaries, arrays become arrays; telemetry's limits
-/// apply (strings of 127 bytes, 256 dictionary and 512 array entries).
 pub fn register(
     cmd: &str,
     help: &str,
-    handler: impl Fn(&str) -> Value + Send + Sync + 'static,
+    handler: impl Fn(&str) -> Reply + Send + Sync + 'static,
 ) -> Result<()> {
     let ccmd = cstring("rte_telemetry_register_cmd", cmd)?;
     let chelp = cstring("rte_telemetry_register_cmd", help)?;
@@ -86,13 +112,6 @@ fn short(s: &str) -> std::ffi::CString {
     std::ffi::CString::new(s[..end].replace('\0', "")).unwrap_or_default()
 }
 
-fn scalar_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// Telemetry names: alphanumerics, '_' and '/'.
 fn sanitize(k: &str) -> String {
     k.chars()
@@ -106,96 +125,71 @@ fn sanitize(k: &str) -> String {
         .collect()
 }
 
-/// Flattens nested objects and arrays into `prefix/key/index` names with
-/// scalar values: DPDK 22.11 telemetry nests containers one level deep only.
-fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
-    let join = |k: &str| {
-        if prefix.is_empty() {
-            sanitize(k)
-        } else {
-            format!("{prefix}/{}", sanitize(k))
-        }
-    };
-    match v {
-        Value::Object(m) => m.iter().for_each(|(k, x)| flatten(&join(k), x, out)),
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .for_each(|(i, x)| flatten(&join(&i.to_string()), x, out)),
-        scalar => out.push((prefix.to_string(), scalar.clone())),
-    }
-}
-
 /// Adds a scalar to a started dict.
 ///
 /// # Safety
 /// `d` must be a valid dict container.
-unsafe fn add_scalar(d: *mut ffi::rte_tel_data, name: &str, v: &Value) {
-    let name = short(name);
+unsafe fn add_scalar(d: *mut ffi::rte_tel_data, name: &str, v: &Scalar) {
+    let name = short(&sanitize(name));
     // SAFETY: d is a started dict (caller); name and value are valid C data
     // that telemetry copies.
     unsafe {
         match v {
-            Value::Number(n) if n.is_u64() => {
-                ffi::rte_tel_data_add_dict_u64(d, name.as_ptr(), n.as_u64().unwrap_or(0));
+            Scalar::U64(n) => {
+                ffi::rte_tel_data_add_dict_u64(d, name.as_ptr(), *n);
             }
-            Value::Number(n) if n.is_i64() => {
-                let x = n
-                    .as_i64()
-                    .unwrap_or(0)
-                    .clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+            Scalar::Int(n) => {
+                let x = (*n).clamp(i64::from(i32::MIN), i64::from(i32::MAX));
                 ffi::rte_tel_data_add_dict_int(d, name.as_ptr(), x as i32);
             }
-            other => {
-                let s = short(&scalar_text(other));
+            Scalar::Str(s) => {
+                let s = short(s);
                 ffi::rte_tel_data_add_dict_string(d, name.as_ptr(), s.as_ptr());
             }
         }
     }
 }
 
-/// Fills `d` with `v`: an object becomes a dictionary whose nested objects
-/// and arrays become one-level containers with flattened names.
+/// Fills `d` with `r`.
 ///
 /// # Safety
 /// `d` must be a valid, empty `rte_tel_data`.
-unsafe fn fill(d: *mut ffi::rte_tel_data, v: &Value) -> c_int {
+unsafe fn fill(d: *mut ffi::rte_tel_data, r: &Reply) -> c_int {
     let max = ffi::RTE_TEL_MAX_DICT_ENTRIES as usize;
-    match v {
-        Value::Object(map) => {
+    match r {
+        Reply::Dict(entries) => {
             // SAFETY: d is valid (caller).
             unsafe { ffi::rte_tel_data_start_dict(d) };
-            for (k, v) in map.iter().take(max) {
-                if v.is_object() || v.is_array() {
-                    let mut flat = Vec::new();
-                    flatten("", v, &mut flat);
-                    // SAFETY: a fresh container, handed to telemetry with
-                    // keep = 0 so that it frees it.
-                    unsafe {
-                        let child = ffi::rte_tel_data_alloc();
-                        if child.is_null() {
-                            continue;
+            for (k, e) in entries.iter().take(max) {
+                match e {
+                    Entry::Dict(inner) => {
+                        // SAFETY: a fresh container, handed to telemetry with
+                        // keep = 0 so that it frees it.
+                        unsafe {
+                            let child = ffi::rte_tel_data_alloc();
+                            if child.is_null() {
+                                continue;
+                            }
+                            ffi::rte_tel_data_start_dict(child);
+                            for (name, x) in inner.iter().take(max) {
+                                add_scalar(child, name, x);
+                            }
+                            ffi::rte_tel_data_add_dict_container(
+                                d,
+                                short(&sanitize(k)).as_ptr(),
+                                child,
+                                0,
+                            );
                         }
-                        ffi::rte_tel_data_start_dict(child);
-                        for (name, x) in flat.iter().take(max) {
-                            add_scalar(child, name, x);
-                        }
-                        ffi::rte_tel_data_add_dict_container(
-                            d,
-                            short(&sanitize(k)).as_ptr(),
-                            child,
-                            0,
-                        );
                     }
-                } else {
                     // SAFETY: d is a started dict.
-                    unsafe { add_scalar(d, &sanitize(k), v) };
+                    Entry::Scalar(x) => unsafe { add_scalar(d, k, x) },
                 }
             }
             0
         }
-        other => {
-            let s = std::ffi::CString::new(other.to_string().replace('\0', "")).unwrap_or_default();
+        Reply::Text(text) => {
+            let s = std::ffi::CString::new(text.replace('\0', "")).unwrap_or_default();
             // SAFETY: d is valid; telemetry copies the string (truncating at
             // its single-string limit).
             unsafe { ffi::rte_tel_data_string(d, s.as_ptr()) }

@@ -18,7 +18,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 
-use super::counters::{Counts, Drop, PuntClass};
+use super::counters::{Counts, DropReason, PuntClass};
 use super::neighbors::{Neighbors, Probe};
 use super::police::Policer;
 use super::state::{DataplaneState, NextHop, PortView, Revalidate, VipBalance};
@@ -109,7 +109,8 @@ impl Publisher {
 }
 
 /// Control-plane counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ControlStats {
     pub exceptions: u64,
     pub arp_requests_answered: u64,
@@ -408,7 +409,7 @@ impl Control {
             );
         }
         if let Err(m) = self.out[pidx].push(m) {
-            self.counts.drop(Drop::TxFull);
+            self.counts.drop(DropReason::TxFull);
             drop(m);
         }
     }

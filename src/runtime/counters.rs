@@ -6,106 +6,137 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crossbeam::utils::CachePadded;
 
-/// Why a worker dropped a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(usize)]
-pub enum Drop {
-    /// Shorter than its headers claim, bad version/IHL, bad checksum.
-    Malformed,
-    /// Not addressed to a MAC this node receives for.
-    NotForUs,
-    /// An ethertype or protocol the router does not handle.
-    Unsupported,
-    /// No route to the destination.
-    NoRoute,
-    /// The next hop has no ARP entry yet.
-    Unresolved,
-    /// ARP for a virtual IP on a member that is not AVG.
-    ArpNotAvg,
-    /// The ring to the control lcore was full.
-    ExceptionFull,
-    /// The TX queue (or hand-off ring) was full.
-    TxFull,
-    /// IPv4 fragments, options we do not forward, etc.
-    Other,
-    /// The egress port's link is down.
-    LinkDown,
-    /// GLBP from our own port address, owner ID or MAC: our own frame
-    /// looped back, or another router with our address (`%GLBP-4-DUPADDR`).
-    GlbpOwnAddress,
+/// Defines a counted kind (drop reasons, punt classes) from one table
+/// whose rows give the variant, its stable snake_case name (the JSON key
+/// and Prometheus label) and its help text, so that adding a kind is one
+/// line. Generates the enum (discriminants 0..COUNT, in table order),
+/// `COUNT`, `ALL`, `name()`, `help()`, `from_index()` and `$counts`, an
+/// array of counts indexed by the kind that serializes as a JSON object
+/// `{name: count}` in table order.
+macro_rules! counted_kinds {
+    (
+        $(#[$meta:meta])*
+        pub enum $kind:ident: $repr:ident, counted in $counts:ident {
+            $( $variant:ident = $name:literal, $help:literal; )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr($repr)]
+        pub enum $kind {
+            $( #[doc = $help] $variant, )+
+        }
+
+        impl $kind {
+            pub const COUNT: usize = [$($kind::$variant),+].len();
+            pub const ALL: [$kind; $kind::COUNT] = [$($kind::$variant),+];
+            /// Stable snake_case name: JSON key, Prometheus label value.
+            pub fn name(self) -> &'static str {
+                match self { $( $kind::$variant => $name, )+ }
+            }
+            /// One-line description.
+            pub fn help(self) -> &'static str {
+                match self { $( $kind::$variant => $help, )+ }
+            }
+            /// The kind of a discriminant (`self as usize`); None when out
+            /// of range.
+            pub fn from_index(i: usize) -> Option<$kind> {
+                $kind::ALL.get(i).copied()
+            }
+            /// The kind named `name` (see [`Self::name`]).
+            pub fn from_name(name: &str) -> Option<$kind> {
+                $kind::ALL.iter().copied().find(|k| k.name() == name)
+            }
+        }
+
+        #[doc = concat!("A count per [`", stringify!($kind), "`]; JSON: `{name: count}`.")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $counts(pub [u64; $kind::COUNT]);
+
+        impl Default for $counts {
+            fn default() -> Self {
+                $counts([0; $kind::COUNT])
+            }
+        }
+
+        impl std::ops::Index<$kind> for $counts {
+            type Output = u64;
+            #[inline]
+            fn index(&self, k: $kind) -> &u64 {
+                &self.0[k as usize]
+            }
+        }
+
+        impl std::ops::IndexMut<$kind> for $counts {
+            #[inline]
+            fn index_mut(&mut self, k: $kind) -> &mut u64 {
+                &mut self.0[k as usize]
+            }
+        }
+
+        impl $counts {
+            /// (kind, count) in table order.
+            pub fn iter(&self) -> impl Iterator<Item = ($kind, u64)> + '_ {
+                $kind::ALL.iter().map(move |k| (*k, self[*k]))
+            }
+            /// Adds `other` into self.
+            pub fn add(&mut self, other: &$counts) {
+                self.0.iter_mut().zip(other.0).for_each(|(x, y)| *x += y);
+            }
+            pub fn total(&self) -> u64 {
+                self.0.iter().sum()
+            }
+        }
+
+        impl serde::Serialize for $counts {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.iter().map(|(k, v)| (k.name(), v)))
+            }
+        }
+
+        /// Names this version does not know (from another version's
+        /// document) are skipped; missing ones count 0.
+        impl<'de> serde::Deserialize<'de> for $counts {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let m = std::collections::BTreeMap::<String, u64>::deserialize(d)?;
+                let mut c = $counts::default();
+                for (name, v) in m {
+                    if let Some(k) = $kind::from_name(&name) {
+                        c[k] = v;
+                    }
+                }
+                Ok(c)
+            }
+        }
+    };
 }
 
-impl Drop {
-    pub const COUNT: usize = 11;
-    pub const ALL: [Drop; Drop::COUNT] = [
-        Drop::Malformed,
-        Drop::NotForUs,
-        Drop::Unsupported,
-        Drop::NoRoute,
-        Drop::Unresolved,
-        Drop::ArpNotAvg,
-        Drop::ExceptionFull,
-        Drop::TxFull,
-        Drop::Other,
-        Drop::LinkDown,
-        Drop::GlbpOwnAddress,
-    ];
-    pub fn name(self) -> &'static str {
-        match self {
-            Drop::Malformed => "malformed",
-            Drop::NotForUs => "not_for_us",
-            Drop::Unsupported => "unsupported",
-            Drop::NoRoute => "no_route",
-            Drop::Unresolved => "unresolved",
-            Drop::ArpNotAvg => "arp_not_avg",
-            Drop::ExceptionFull => "exception_full",
-            Drop::TxFull => "tx_full",
-            Drop::Other => "other",
-            Drop::LinkDown => "link_down",
-            Drop::GlbpOwnAddress => "glbp_own_address",
-        }
+counted_kinds! {
+    /// Why a worker (or the control lcore) dropped a packet.
+    pub enum DropReason: usize, counted in DropCounts {
+        Malformed = "malformed", "Shorter than its headers claim, bad version/IHL, bad checksum.";
+        NotForUs = "not_for_us", "Not addressed to a MAC this node receives for.";
+        Unsupported = "unsupported", "An ethertype or protocol the router does not handle.";
+        NoRoute = "no_route", "No route to the destination.";
+        Unresolved = "unresolved", "The next hop has no ARP entry yet.";
+        ArpNotAvg = "arp_not_avg", "ARP for a virtual IP on a member that is not AVG.";
+        ExceptionFull = "exception_full", "The ring to the control lcore was full.";
+        TxFull = "tx_full", "The TX queue (or hand-off ring) was full.";
+        Other = "other", "IPv4 fragments, options we do not forward, etc.";
+        LinkDown = "link_down", "The egress port's link is down.";
+        GlbpOwnAddress = "glbp_own_address", "GLBP from our own port address, owner ID or MAC: our own frame looped back, or another router with our address (%GLBP-4-DUPADDR).";
     }
 }
 
-/// Why a worker hands a frame to the control lcore (the punt classes
-/// that timing and policing are kept by).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum PuntClass {
-    /// GLBP: UDP 3222 to 224.0.0.102 or to an own address.
-    Glbp,
-    /// ARP the workers do not answer: for own addresses, replies to us,
-    /// broadcasts.
-    Arp,
-    /// ICMP to an own address or a virtual IP.
-    Icmp,
-    /// Other IPv4 to an own address or a virtual IP.
-    Own,
-    /// IPv4 whose TTL expired here (time exceeded).
-    TtlExpired,
-}
-
-impl PuntClass {
-    pub const COUNT: usize = 5;
-    pub const ALL: [PuntClass; PuntClass::COUNT] = [
-        PuntClass::Glbp,
-        PuntClass::Arp,
-        PuntClass::Icmp,
-        PuntClass::Own,
-        PuntClass::TtlExpired,
-    ];
-    pub fn name(self) -> &'static str {
-        match self {
-            PuntClass::Glbp => "glbp",
-            PuntClass::Arp => "arp",
-            PuntClass::Icmp => "icmp",
-            PuntClass::Own => "own",
-            PuntClass::TtlExpired => "ttl_expired",
-        }
-    }
-    /// The class of a discriminant (`self as u8`); None when out of range.
-    pub fn from_index(i: usize) -> Option<PuntClass> {
-        PuntClass::ALL.get(i).copied()
+counted_kinds! {
+    /// Why a worker hands a frame to the control lcore (the punt classes
+    /// that timing and policing are kept by).
+    pub enum PuntClass: u8, counted in PuntCounts {
+        Glbp = "glbp", "GLBP: UDP 3222 to 224.0.0.102 or to an own address.";
+        Arp = "arp", "ARP the workers do not answer: for own addresses, replies to us, broadcasts.";
+        Icmp = "icmp", "ICMP to an own address or a virtual IP.";
+        Own = "own", "Other IPv4 to an own address or a virtual IP.";
+        TtlExpired = "ttl_expired", "IPv4 whose TTL expired here (time exceeded).";
     }
 }
 
@@ -121,7 +152,8 @@ pub struct Counts {
     /// ARP replies for the virtual IPs, by forwarder number 1..=4.
     pub arp_by_forwarder: [u64; 4],
     pub punted: u64,
-    pub drops: [u64; Drop::COUNT],
+    /// Drops by reason; JSON: `{reason: count}`.
+    pub drops: DropCounts,
     /// Punts dropped by the `[control_plane]` policers, by class.
     pub policed: [u64; PuntClass::COUNT],
 }
@@ -137,8 +169,8 @@ impl Counts {
         }
     }
     #[inline]
-    pub fn drop(&mut self, why: Drop) {
-        self.drops[why as usize] += 1;
+    pub fn drop(&mut self, why: DropReason) {
+        self.drops[why] += 1;
     }
     /// Adds `other` into self.
     pub fn add(&mut self, other: &Counts) {
@@ -159,17 +191,14 @@ impl Counts {
             .iter_mut()
             .zip(other.arp_by_forwarder)
             .for_each(|(x, y)| *x += y);
-        self.drops
-            .iter_mut()
-            .zip(other.drops)
-            .for_each(|(x, y)| *x += y);
+        self.drops.add(&other.drops);
         self.policed
             .iter_mut()
             .zip(other.policed)
             .for_each(|(x, y)| *x += y);
     }
     pub fn total_drops(&self) -> u64 {
-        self.drops.iter().sum()
+        self.drops.total()
     }
 }
 
@@ -180,7 +209,7 @@ pub struct Shared {
     cells: CachePadded<Box<[AtomicU64]>>,
 }
 
-const SCALARS: usize = 3 + 4 + Drop::COUNT + PuntClass::COUNT;
+const SCALARS: usize = 3 + 4 + DropReason::COUNT + PuntClass::COUNT;
 
 impl Shared {
     pub fn new(ports: usize) -> Shared {
@@ -206,14 +235,14 @@ impl Shared {
         cells[s].store(c.forwarded, Relaxed);
         cells[s + 1].store(c.arp_replies, Relaxed);
         cells[s + 2].store(c.punted, Relaxed);
-        for (i, d) in c.drops.iter().enumerate() {
+        for (i, d) in c.drops.0.iter().enumerate() {
             cells[s + 3 + i].store(*d, Relaxed);
         }
         for (i, d) in c.arp_by_forwarder.iter().enumerate() {
-            cells[s + 3 + Drop::COUNT + i].store(*d, Relaxed);
+            cells[s + 3 + DropReason::COUNT + i].store(*d, Relaxed);
         }
         for (i, d) in c.policed.iter().enumerate() {
-            cells[s + 7 + Drop::COUNT + i].store(*d, Relaxed);
+            cells[s + 7 + DropReason::COUNT + i].store(*d, Relaxed);
         }
     }
 
@@ -223,17 +252,17 @@ impl Shared {
         let cells = &self.cells;
         let get = |i: usize| cells[i].load(Relaxed);
         let s = 4 * p;
-        let mut drops = [0; Drop::COUNT];
-        for (i, d) in drops.iter_mut().enumerate() {
+        let mut drops = DropCounts::default();
+        for (i, d) in drops.0.iter_mut().enumerate() {
             *d = get(s + 3 + i);
         }
         let mut arp_by_forwarder = [0; 4];
         for (i, d) in arp_by_forwarder.iter_mut().enumerate() {
-            *d = get(s + 3 + Drop::COUNT + i);
+            *d = get(s + 3 + DropReason::COUNT + i);
         }
         let mut policed = [0; PuntClass::COUNT];
         for (i, d) in policed.iter_mut().enumerate() {
-            *d = get(s + 7 + Drop::COUNT + i);
+            *d = get(s + 7 + DropReason::COUNT + i);
         }
         Counts {
             rx_packets: (0..p).map(get).collect(),
@@ -285,5 +314,61 @@ impl ArpClients {
         self.cells
             .get(Self::index(port, group, forwarder))
             .map_or(0, |c| c.load(Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_have_distinct_snake_case_names_and_help() {
+        fn check(names: Vec<&str>, helps: Vec<&str>) {
+            let mut seen = std::collections::BTreeSet::new();
+            for n in &names {
+                assert!(
+                    !n.is_empty() && n.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                    "{n}"
+                );
+                assert!(seen.insert(*n), "{n} twice");
+            }
+            assert!(helps.iter().all(|h| !h.is_empty()));
+        }
+        check(
+            DropReason::ALL.iter().map(|k| k.name()).collect(),
+            DropReason::ALL.iter().map(|k| k.help()).collect(),
+        );
+        check(
+            PuntClass::ALL.iter().map(|k| k.name()).collect(),
+            PuntClass::ALL.iter().map(|k| k.help()).collect(),
+        );
+        for (i, k) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+            assert_eq!(DropReason::from_index(i), Some(*k));
+            assert_eq!(DropReason::from_name(k.name()), Some(*k));
+        }
+    }
+
+    #[test]
+    fn drops_are_a_map_by_reason_name() {
+        let mut c = Counts::new(2);
+        c.drop(DropReason::NotForUs);
+        c.drop(DropReason::GlbpOwnAddress);
+        c.drop(DropReason::GlbpOwnAddress);
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["drops"]["not_for_us"], 1);
+        assert_eq!(v["drops"]["glbp_own_address"], 2);
+        assert_eq!(v["drops"]["malformed"], 0);
+        assert_eq!(v["drops"].as_object().unwrap().len(), DropReason::COUNT);
+        // Unknown names (another version's) are skipped, missing ones are 0.
+        let back: DropCounts =
+            serde_json::from_str(r#"{"not_for_us": 1, "from_the_future": 9}"#).unwrap();
+        let mut want = DropCounts::default();
+        want[DropReason::NotForUs] = 1;
+        assert_eq!(back, want);
+        assert_eq!(
+            serde_json::from_value::<DropCounts>(v["drops"].clone()).unwrap(),
+            c.drops
+        );
     }
 }

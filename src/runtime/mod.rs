@@ -438,8 +438,8 @@ pub fn run(
         .zip(&worker_clients)
         .map(|((l, s), c)| (*l, s.clone(), c.clone()))
         .collect();
-    let status_cell: Arc<ArcSwap<serde_json::Value>> =
-        Arc::new(ArcSwap::from_pointee(serde_json::Value::Null));
+    let status_cell: Arc<ArcSwap<status::Status>> =
+        Arc::new(ArcSwap::from_pointee(status::Status::default()));
     ops::register_telemetry(&status_cell);
     let (mut reloader, reload_client) = reloader::Reloader::new(path, signals.reload.clone());
     // Threads glbpd starts itself run on the control lcore's CPU (or

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use serde_json::Value;
 
+use super::status::Status;
 use super::timing::{TimingReport, Window};
 use crate::dpdk::telemetry;
 
@@ -19,7 +20,7 @@ use crate::dpdk::telemetry;
 pub const STATUS_FILE: &str = "glbpd-status.json";
 
 /// Writes the status atomically (temporary file, then rename).
-pub fn write_status(path: &Path, st: &Value) {
+pub fn write_status(path: &Path, st: &Status) {
     let tmp = path.with_extension("json.tmp");
     let ok = std::fs::write(&tmp, serde_json::to_vec(st).unwrap_or_default())
         .and_then(|_| std::fs::rename(&tmp, path));
@@ -28,30 +29,76 @@ pub fn write_status(path: &Path, st: &Value) {
     }
 }
 
-fn key(parts: &[&Value]) -> String {
-    parts
-        .iter()
-        .map(|v| match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+fn json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// A telemetry scalar of a JSON scalar: unsigned and negative integers as
+/// numbers, anything else as its text.
+fn tel_scalar(v: &Value) -> telemetry::Scalar {
+    use telemetry::Scalar;
+    match v {
+        Value::Number(n) if n.is_u64() => Scalar::U64(n.as_u64().unwrap_or(0)),
+        Value::Number(n) if n.is_i64() => Scalar::Int(n.as_i64().unwrap_or(0)),
+        Value::String(s) => Scalar::Str(s.clone()),
+        other => Scalar::Str(other.to_string()),
+    }
+}
+
+/// Flattens nested objects and arrays into `prefix/key/index` names with
+/// scalar values: DPDK 22.11 telemetry nests containers one level deep only.
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, telemetry::Scalar)>) {
+    let join = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}/{k}")
+        }
+    };
+    match v {
+        Value::Object(m) => m.iter().for_each(|(k, x)| flatten(&join(k), x, out)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| flatten(&join(&i.to_string()), x, out)),
+        scalar => out.push((prefix.to_string(), tel_scalar(scalar))),
+    }
+}
+
+/// A JSON answer as telemetry carries it: an object becomes a dictionary
+/// whose nested objects and arrays become one-level dictionaries with
+/// flattened names (`active_router/ip`, `forwarders/0/state`); anything
+/// else a single string.
+pub fn tel_reply(v: &Value) -> telemetry::Reply {
+    use telemetry::{Entry, Reply};
+    match v {
+        Value::Object(map) => Reply::Dict(
+            map.iter()
+                .map(|(k, x)| {
+                    let e = if x.is_object() || x.is_array() {
+                        let mut flat = Vec::new();
+                        flatten("", x, &mut flat);
+                        Entry::Dict(flat)
+                    } else {
+                        Entry::Scalar(tel_scalar(x))
+                    };
+                    (k.clone(), e)
+                })
+                .collect(),
+        ),
+        other => Reply::Text(other.to_string()),
+    }
 }
 
 /// `/glbp/brief`: one entry per group ("port/group/0") and forwarder
 /// ("port/group/N"), as the rows of `show glbp brief`.
-fn tel_brief(st: &Value, _: &str) -> Value {
-    let rows = st["brief"].as_array().cloned().unwrap_or_default();
-    let map = rows
-        .into_iter()
+fn tel_brief(st: &Status, _: &str) -> Value {
+    let map = st
+        .brief
+        .iter()
         .map(|r| {
-            let fwd = if r["fwd"] == "-" {
-                Value::from(0)
-            } else {
-                r["fwd"].clone()
-            };
-            (key(&[&r["interface"], &r["group"], &fwd]), r)
+            let key = format!("{}/{}/{}", r.interface, r.group, r.fwd.unwrap_or(0));
+            (key, json(r))
         })
         .collect::<serde_json::Map<_, _>>();
     Value::Object(map)
@@ -59,41 +106,40 @@ fn tel_brief(st: &Value, _: &str) -> Value {
 
 /// `/glbp/groups[,N]`: one entry per group ("port/group"), all of group N
 /// when given.
-fn tel_groups(st: &Value, params: &str) -> Value {
+fn tel_groups(st: &Status, params: &str) -> Value {
     let want = params.trim().parse::<u64>().ok();
-    let map = st["groups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|g| want.map_or(true, |w| g["group"] == w))
-        .map(|g| (key(&[&g["port"], &g["group"]]), g.clone()))
+    let map = st
+        .groups
+        .iter()
+        .filter(|g| want.map_or(true, |w| u64::from(g.group) == w))
+        .map(|g| (format!("{}/{}", g.port, g.group), json(g)))
         .collect::<serde_json::Map<_, _>>();
     Value::Object(map)
 }
 
 /// `/glbp/stats`: totals, control plane, each lcore and each port.
-fn tel_stats(st: &Value, _: &str) -> Value {
+fn tel_stats(st: &Status, _: &str) -> Value {
     let mut map = serde_json::Map::new();
-    map.insert("total".into(), st["stats"]["total"].clone());
-    map.insert("control".into(), st["stats"]["control"].clone());
-    for l in st["stats"]["lcores"].as_array().into_iter().flatten() {
-        map.insert(format!("lcore/{}", l["lcore"]), l.clone());
+    map.insert("total".into(), json(&st.stats.total));
+    map.insert("control".into(), json(&st.stats.control));
+    for l in &st.stats.lcores {
+        map.insert(format!("lcore/{}", l.lcore), json(l));
     }
-    for p in st["ports"].as_array().into_iter().flatten() {
-        map.insert(key(&[&Value::from("port"), &p["name"]]), p.clone());
+    for p in &st.ports {
+        map.insert(format!("port/{}", p.name), json(p));
     }
     Value::Object(map)
 }
 
 /// `/glbp/timing`: the control plane's timing histograms.
-fn tel_timing(st: &Value, _: &str) -> Value {
-    st["stats"]["timing"].clone()
+fn tel_timing(st: &Status, _: &str) -> Value {
+    json(&st.stats.timing)
 }
 
 /// Registers `/glbp/brief`, `/glbp/groups`, `/glbp/stats` and
 /// `/glbp/timing`.
-pub fn register_telemetry(cell: &Arc<ArcSwap<Value>>) {
-    type View = fn(&Value, &str) -> Value;
+pub fn register_telemetry(cell: &Arc<ArcSwap<Status>>) {
+    type View = fn(&Status, &str) -> Value;
     let cmds: [(&str, &str, View); 4] = [
         (
             "/glbp/timing",
@@ -118,7 +164,8 @@ pub fn register_telemetry(cell: &Arc<ArcSwap<Value>>) {
     ];
     for (cmd, help, f) in cmds {
         let cell = cell.clone();
-        if let Err(e) = telemetry::register(cmd, help, move |params| f(&cell.load(), params)) {
+        let view = move |params: &str| tel_reply(&f(&cell.load(), params));
+        if let Err(e) = telemetry::register(cmd, help, view) {
             log::warn!("telemetry command {cmd} not registered: {e}");
         }
     }
@@ -208,7 +255,7 @@ pub fn telemetry_text(s: &str) -> Value {
 pub fn register_reload(client: super::reloader::ReloadClient) {
     let handler = move |_: &str| {
         let v = client.request(RELOAD_WAIT);
-        serde_json::json!({"ok": v.ok, "message": telemetry_text(&v.message)})
+        tel_reply(&serde_json::json!({"ok": v.ok, "message": telemetry_text(&v.message)}))
     };
     if let Err(e) = telemetry::register(
         "/glbp/reload",
@@ -223,7 +270,7 @@ pub fn register_reload(client: super::reloader::ReloadClient) {
 /// thread of its own (pinned to `cpu`), until `stop` is set.
 pub fn serve_prometheus(
     addr: SocketAddr,
-    cell: Arc<ArcSwap<Value>>,
+    cell: Arc<ArcSwap<Status>>,
     stop: Arc<AtomicBool>,
     cpu: Option<usize>,
 ) -> Result<std::thread::JoinHandle<()>, String> {
@@ -295,7 +342,7 @@ impl Conn {
         }
     }
 
-    fn step(&mut self, cell: &ArcSwap<Value>, now: Instant) -> Step {
+    fn step(&mut self, cell: &ArcSwap<Status>, now: Instant) -> Step {
         use std::io::ErrorKind::{Interrupted, WouldBlock};
         if now >= self.deadline {
             return Step::Closed;
@@ -350,7 +397,7 @@ fn label(s: &str) -> String {
 }
 
 /// Renders the status document as Prometheus metrics.
-pub fn prometheus_text(st: &Value) -> String {
+pub fn prometheus_text(st: &Status) -> String {
     let mut o = String::new();
     let mut metric = |name: &str, help: &str, kind: &str, rows: Vec<(String, u64)>| {
         o.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
@@ -358,116 +405,96 @@ pub fn prometheus_text(st: &Value) -> String {
             o.push_str(&format!("{name}{{{labels}}} {v}\n"));
         }
     };
-    let total = &st["stats"]["total"];
-    let per_port = |key: &str| -> Vec<(String, u64)> {
-        total[key]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(p, v)| (format!("port=\"{}\"", label(p)), v.as_u64().unwrap_or(0)))
-                    .collect()
-            })
-            .unwrap_or_default()
+    let total = &st.stats.total;
+    let per_port = |m: &std::collections::BTreeMap<String, u64>| -> Vec<(String, u64)> {
+        m.iter()
+            .map(|(p, v)| (format!("port=\"{}\"", label(p)), *v))
+            .collect()
     };
     metric(
         "glbpd_rx_packets_total",
         "Packets received by the workers.",
         "counter",
-        per_port("rx_packets"),
+        per_port(&total.rx_packets),
     );
     metric(
         "glbpd_rx_bytes_total",
         "Bytes received by the workers.",
         "counter",
-        per_port("rx_bytes"),
+        per_port(&total.rx_bytes),
     );
     metric(
         "glbpd_tx_packets_total",
         "Packets sent.",
         "counter",
-        per_port("tx_packets"),
+        per_port(&total.tx_packets),
     );
     metric(
         "glbpd_tx_bytes_total",
         "Bytes sent.",
         "counter",
-        per_port("tx_bytes"),
+        per_port(&total.tx_bytes),
     );
     metric(
         "glbpd_forwarded_total",
         "IPv4 packets routed.",
         "counter",
-        vec![(String::new(), total["forwarded"].as_u64().unwrap_or(0))],
+        vec![(String::new(), total.forwarded)],
     );
     metric(
         "glbpd_arp_replies_total",
         "ARP replies for virtual IPs.",
         "counter",
-        vec![(String::new(), total["arp_replies"].as_u64().unwrap_or(0))],
+        vec![(String::new(), total.arp_replies)],
     );
     metric(
         "glbpd_punted_total",
         "Packets handed to the control lcore.",
         "counter",
-        vec![(String::new(), total["punted"].as_u64().unwrap_or(0))],
+        vec![(String::new(), total.punted)],
     );
-    let drops = total["drops"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(r, v)| (format!("reason=\"{}\"", label(r)), v.as_u64().unwrap_or(0)))
-                .collect()
-        })
-        .unwrap_or_default();
+    // Rows sorted by label, as before the counts were typed.
+    let mut drops: Vec<(String, u64)> = total
+        .drops
+        .iter()
+        .map(|(r, v)| (format!("reason=\"{}\"", label(r.name())), v))
+        .collect();
+    drops.sort();
     metric(
         "glbpd_drops_total",
         "Packets dropped by the workers, by reason.",
         "counter",
         drops,
     );
-    let policed = total["policed"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(r, v)| (format!("class=\"{}\"", label(r)), v.as_u64().unwrap_or(0)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut policed: Vec<(String, u64)> = total
+        .policed
+        .iter()
+        .map(|(c, v)| (format!("class=\"{}\"", label(c.name())), v))
+        .collect();
+    policed.sort();
     metric(
         "glbpd_policed_total",
         "Punts to the control lcore dropped by the [control_plane] policers, by class.",
         "counter",
         policed,
     );
-    let groups = st["groups"].as_array().cloned().unwrap_or_default();
     let mut active = Vec::new();
     let mut hellos_in = Vec::new();
     let mut hellos_out = Vec::new();
     let mut auth = Vec::new();
     let mut trans = Vec::new();
     let mut clients = Vec::new();
-    for g in &groups {
-        let l = format!(
-            "port=\"{}\",group=\"{}\"",
-            label(g["port"].as_str().unwrap_or("")),
-            g["group"]
-        );
-        active.push((l.clone(), u64::from(g["state"] == "Active")));
-        hellos_in.push((l.clone(), g["counters"]["hellos_in"].as_u64().unwrap_or(0)));
-        hellos_out.push((l.clone(), g["counters"]["hellos_out"].as_u64().unwrap_or(0)));
-        auth.push((
-            l.clone(),
-            g["counters"]["auth_failures"].as_u64().unwrap_or(0),
-        ));
-        trans.push((
-            l.clone(),
-            g["counters"]["vg_transitions"].as_u64().unwrap_or(0),
-        ));
-        for f in g["forwarders"].as_array().cloned().unwrap_or_default() {
-            clients.push((
-                format!("{l},forwarder=\"{}\"", f["number"]),
-                f["clients"].as_u64().unwrap_or(0),
-            ));
+    let group_label =
+        |g: &super::status::Group| format!("port=\"{}\",group=\"{}\"", label(&g.port), g.group);
+    for g in &st.groups {
+        let l = group_label(g);
+        active.push((l.clone(), u64::from(g.state == "Active")));
+        hellos_in.push((l.clone(), g.counters.hellos_in));
+        hellos_out.push((l.clone(), g.counters.hellos_out));
+        auth.push((l.clone(), g.counters.auth_failures));
+        trans.push((l.clone(), g.counters.vg_transitions));
+        for f in &g.forwarders {
+            clients.push((format!("{l},forwarder=\"{}\"", f.number), f.clients));
         }
     }
     metric(
@@ -507,17 +534,16 @@ pub fn prometheus_text(st: &Value) -> String {
         clients,
     );
     let mut tracks = Vec::new();
-    for g in &groups {
-        for t in g["tracking"].as_array().cloned().unwrap_or_default() {
+    for g in &st.groups {
+        for t in &g.tracking {
             tracks.push((
                 format!(
-                    "port=\"{}\",group=\"{}\",object=\"{}\",what=\"{}\"",
-                    label(g["port"].as_str().unwrap_or("")),
-                    g["group"],
-                    t["object"],
-                    label(t["what"].as_str().unwrap_or(""))
+                    "{},object=\"{}\",what=\"{}\"",
+                    group_label(g),
+                    t.object,
+                    label(&t.what)
                 ),
-                u64::from(t["state"] == "Up"),
+                u64::from(t.state == "Up"),
             ));
         }
     }
@@ -527,9 +553,7 @@ pub fn prometheus_text(st: &Value) -> String {
         "gauge",
         tracks,
     );
-    if let Ok(t) = serde_json::from_value::<TimingReport>(st["stats"]["timing"].clone()) {
-        timing_metrics(&mut o, &t);
-    }
+    timing_metrics(&mut o, &st.stats.timing);
     o
 }
 
@@ -593,4 +617,78 @@ fn timing_metrics(o: &mut String, t: &TimingReport) {
         "One round of the control loop (work, not idle sleep).",
         vec![(String::new(), &t.control_loop)],
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::counters::DropReason;
+    use crate::runtime::status::{Forwarder, Group};
+
+    #[test]
+    fn prometheus_reads_the_typed_document() {
+        let mut st = Status::default();
+        st.stats.total.rx_packets.insert("lan0".into(), 12);
+        st.stats.total.drops[DropReason::NotForUs] = 3;
+        st.groups.push(Group {
+            port: "lan0".into(),
+            group: 5,
+            state: "Active".into(),
+            forwarders: vec![Forwarder {
+                number: 1,
+                clients: 4,
+                ..Forwarder::default()
+            }],
+            ..Group::default()
+        });
+        let text = prometheus_text(&st);
+        for line in [
+            "glbpd_rx_packets_total{port=\"lan0\"} 12\n",
+            "glbpd_drops_total{reason=\"not_for_us\"} 3\n",
+            "glbpd_drops_total{reason=\"malformed\"} 0\n",
+            "glbpd_group_avg{port=\"lan0\",group=\"5\"} 1\n",
+            "glbpd_forwarder_clients_total{port=\"lan0\",group=\"5\",forwarder=\"1\"} 4\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn telemetry_replies_nest_one_level_with_flattened_names() {
+        use telemetry::{Entry, Reply, Scalar};
+        let v = serde_json::json!({
+            "state": "Active",
+            "group": 5,
+            "delta": -3,
+            "ok": true,
+            "active_router": {"ip": "10.0.0.3", "expires_in_ms": null},
+            "forwarders": [{"number": 1}, {"number": 2}],
+        });
+        let Reply::Dict(d) = tel_reply(&v) else {
+            panic!("not a dict")
+        };
+        let get = |k: &str| d.iter().find(|(n, _)| n == k).map(|(_, e)| e.clone());
+        assert_eq!(
+            get("state"),
+            Some(Entry::Scalar(Scalar::Str("Active".into())))
+        );
+        assert_eq!(get("group"), Some(Entry::Scalar(Scalar::U64(5))));
+        assert_eq!(get("delta"), Some(Entry::Scalar(Scalar::Int(-3))));
+        assert_eq!(get("ok"), Some(Entry::Scalar(Scalar::Str("true".into()))));
+        assert_eq!(
+            get("active_router"),
+            Some(Entry::Dict(vec![
+                ("expires_in_ms".into(), Scalar::Str("null".into())),
+                ("ip".into(), Scalar::Str("10.0.0.3".into())),
+            ]))
+        );
+        assert_eq!(
+            get("forwarders"),
+            Some(Entry::Dict(vec![
+                ("0/number".into(), Scalar::U64(1)),
+                ("1/number".into(), Scalar::U64(2)),
+            ]))
+        );
+        assert_eq!(tel_reply(&Value::from("x")), Reply::Text("\"x\"".into()));
+    }
 }

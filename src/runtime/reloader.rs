@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{self, Receiver, Sender, TryRecvError};
-use serde_json::{json, Value};
 
 use super::control::Control;
+use super::status::ReloadVerdict;
 use crate::config::{Config, ConfigError};
 
 /// How long reading and parsing the file may take.
@@ -92,7 +92,7 @@ pub struct Reloader {
     queued: Option<Vec<Sender<Verdict>>>,
     /// A read that timed out and whose thread has not finished yet.
     stuck: Option<(Receiver<Parsed>, Instant)>,
-    last: Value,
+    last: Option<ReloadVerdict>,
     /// CPU of the reading threads (see `ops::spawn_pinned`).
     cpu: Option<usize>,
 }
@@ -118,7 +118,7 @@ impl Reloader {
             reading: None,
             queued: None,
             stuck: None,
-            last: Value::Null,
+            last: None,
             cpu: None,
         };
         (r, ReloadClient { tx })
@@ -130,8 +130,8 @@ impl Reloader {
         self.cpu = cpu;
     }
 
-    /// The last verdict, for the status document (`null` before any).
-    pub fn last(&self) -> &Value {
+    /// The last verdict, for the status document (None before any).
+    pub fn last(&self) -> &Option<ReloadVerdict> {
         &self.last
     }
 
@@ -277,7 +277,11 @@ impl Reloader {
                 v.message
             );
         }
-        self.last = json!({"at_ms": ctl.now_ms(), "ok": v.ok, "message": v.message});
+        self.last = Some(ReloadVerdict {
+            at_ms: ctl.now_ms(),
+            ok: v.ok,
+            message: v.message.clone(),
+        });
         for w in waiters {
             let _ = w.try_send(v.clone());
         }

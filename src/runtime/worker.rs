@@ -9,11 +9,11 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 
-use super::counters::{ArpClients, Counts, Drop, PuntClass, Shared};
+use super::counters::{ArpClients, Counts, DropReason, PuntClass, Shared};
 use super::police::Policer;
 use super::state::{DataplaneState, FxMap, PortView, Revalidate, Routes, VipBalance};
 use crate::config::Idle;
-use crate::dpdk::{self, Burst, Mbuf, MbufRing, RxQueue, TxQueue};
+use crate::dpdk::{self, Burst, MbufRing, RxQueue, TxQueue};
 use crate::wire::{arp, ethernet, glbp, ipv4, udp, MacAddr};
 
 /// What to do with one packet.
@@ -33,7 +33,7 @@ pub enum Verdict {
         revalidation: bool,
     },
     /// Drop and count.
-    Drop(Drop),
+    Drop(DropReason),
     /// Drop (counted as unresolved) and ask the control lcore to resolve
     /// this neighbour on this port.
     Unresolved(u16, Ipv4Addr),
@@ -50,24 +50,24 @@ pub fn process<R: Routes>(
     sc: &mut Scratch,
 ) -> Verdict {
     let Some(port) = st.ports.get(ingress) else {
-        return Verdict::Drop(Drop::Other);
+        return Verdict::Drop(DropReason::Other);
     };
     let Some(idx) = sc.index.ports.get(ingress) else {
-        return Verdict::Drop(Drop::Other);
+        return Verdict::Drop(DropReason::Other);
     };
     let turns = &mut sc.turns;
     let now_ms = sc.now_ms;
     let Ok(mut eth) = ethernet::Frame::new_checked(&mut *pkt) else {
-        return Verdict::Drop(Drop::Malformed);
+        return Verdict::Drop(DropReason::Malformed);
     };
     if eth.is_tagged() {
-        return Verdict::Drop(Drop::Unsupported);
+        return Verdict::Drop(DropReason::Unsupported);
     }
     let dst = eth.dst_addr();
     match eth.ethertype() {
         ethernet::ETHERTYPE_ARP => {
             let Ok(mut a) = arp::Packet::new_checked(eth.payload_mut()) else {
-                return Verdict::Drop(Drop::Malformed);
+                return Verdict::Drop(DropReason::Malformed);
             };
             // A gratuitous ARP (sender = target) is an announcement, never a
             // question for the AVG.
@@ -81,7 +81,7 @@ pub fn process<R: Routes>(
                     // eligible, AVG or not; past redirect it stays silent.
                     if let Some(r) = idx.revalidate(port, dst).filter(|r| r.vip == target) {
                         if !host.is_unicast() {
-                            return Verdict::Drop(Drop::Malformed);
+                            return Verdict::Drop(DropReason::Malformed);
                         }
                         a.make_reply(r.vmac);
                         eth.set_dst_addr(host);
@@ -93,17 +93,17 @@ pub fn process<R: Routes>(
                         };
                     }
                     if idx.is_vmac(port, dst) && port.is_vip(target) {
-                        return Verdict::Drop(Drop::ArpNotAvg);
+                        return Verdict::Drop(DropReason::ArpNotAvg);
                     }
-                    return Verdict::Drop(Drop::NotForUs);
+                    return Verdict::Drop(DropReason::NotForUs);
                 }
                 if let Some(v) = idx.avg(port, target) {
                     if !host.is_unicast() {
-                        return Verdict::Drop(Drop::Malformed);
+                        return Verdict::Drop(DropReason::Malformed);
                     }
                     let b = &v.balance;
                     let Some(i) = b.pick(host, turns.get(ingress, v.group), now_ms) else {
-                        return Verdict::Drop(Drop::ArpNotAvg);
+                        return Verdict::Drop(DropReason::ArpNotAvg);
                     };
                     let (number, vmac) = b.forwarders[i];
                     a.make_reply(vmac);
@@ -116,13 +116,13 @@ pub fn process<R: Routes>(
                     };
                 }
                 if idx.is_silent(port, target) {
-                    return Verdict::Drop(Drop::ArpNotAvg);
+                    return Verdict::Drop(DropReason::ArpNotAvg);
                 }
             }
             if dst.is_broadcast() || dst == port.mac {
                 Verdict::Punt(PuntClass::Arp)
             } else {
-                Verdict::Drop(Drop::NotForUs)
+                Verdict::Drop(DropReason::NotForUs)
             }
         }
         ethernet::ETHERTYPE_IPV4 => {
@@ -130,17 +130,17 @@ pub fn process<R: Routes>(
                 return if is_glbp_v4(eth.payload()) {
                     Verdict::Punt(PuntClass::Glbp)
                 } else {
-                    Verdict::Drop(Drop::Unsupported)
+                    Verdict::Drop(DropReason::Unsupported)
                 };
             }
             if dst != port.mac && !idx.is_vmac(port, dst) {
-                return Verdict::Drop(Drop::NotForUs);
+                return Verdict::Drop(DropReason::NotForUs);
             }
             let Ok(mut ip) = ipv4::Packet::new_checked(eth.payload_mut()) else {
-                return Verdict::Drop(Drop::Malformed);
+                return Verdict::Drop(DropReason::Malformed);
             };
             if !ip.verify_checksum() {
-                return Verdict::Drop(Drop::Malformed);
+                return Verdict::Drop(DropReason::Malformed);
             }
             let dst_ip = ip.dst_addr();
             if st.is_own_ip(dst_ip)
@@ -162,13 +162,13 @@ pub fn process<R: Routes>(
                 .lookup(dst_ip)
                 .and_then(|i| st.next_hops.get(i as usize))
             else {
-                return Verdict::Drop(Drop::NoRoute);
+                return Verdict::Drop(DropReason::NoRoute);
             };
             let Some(out) = st.ports.get(usize::from(hop.port)) else {
-                return Verdict::Drop(Drop::NoRoute);
+                return Verdict::Drop(DropReason::NoRoute);
             };
             if !out.link_up {
-                return Verdict::Drop(Drop::LinkDown);
+                return Verdict::Drop(DropReason::LinkDown);
             }
             let nh_ip = hop.via.unwrap_or(dst_ip);
             let mac = match last {
@@ -185,7 +185,7 @@ pub fn process<R: Routes>(
             eth.set_src_addr(out.mac);
             Verdict::Forward(hop.port)
         }
-        _ => Verdict::Drop(Drop::Unsupported),
+        _ => Verdict::Drop(DropReason::Unsupported),
     }
 }
 
@@ -482,7 +482,7 @@ impl Worker {
                     c.rx_packets[*pidx] += 1;
                     c.rx_bytes[*pidx] += len;
                     let v = if m.is_segmented() {
-                        Verdict::Drop(Drop::Other)
+                        Verdict::Drop(DropReason::Other)
                     } else {
                         process(m.data_mut(), *pidx, &st, &mut scratch)
                     };
@@ -494,7 +494,7 @@ impl Worker {
                                 flush(&mut self.tx[p], &mut out[p], p, &mut c);
                             }
                             if let Err(m) = out[p].push(m) {
-                                c.drop(Drop::TxFull);
+                                c.drop(DropReason::TxFull);
                                 drop(m);
                             }
                         }
@@ -513,7 +513,7 @@ impl Worker {
                                 flush(&mut self.tx[p], &mut out[p], p, &mut c);
                             }
                             if let Err(m) = out[p].push(m) {
-                                c.drop(Drop::TxFull);
+                                c.drop(DropReason::TxFull);
                                 drop(m);
                             }
                         }
@@ -535,7 +535,7 @@ impl Worker {
                             match ring.enqueue(m) {
                                 Ok(()) => c.punted += 1,
                                 Err(m) => {
-                                    c.drop(Drop::ExceptionFull);
+                                    c.drop(DropReason::ExceptionFull);
                                     drop(m);
                                 }
                             }
@@ -545,7 +545,7 @@ impl Worker {
                             drop(m);
                         }
                         Verdict::Unresolved(port, ip) => {
-                            c.drop(Drop::Unresolved);
+                            c.drop(DropReason::Unresolved);
                             drop(m);
                             if recent.first_in(port, ip, dpdk::tsc(), resolve_gap) {
                                 // Full queue: the next packet asks again.
@@ -608,8 +608,8 @@ pub(crate) fn flush(path: &mut TxPath, b: &mut Burst, port: usize, c: &mut Count
         }
     }
     for m in b.drain() {
-        c.drop(Drop::TxFull);
-        drop::<Mbuf>(m);
+        c.drop(DropReason::TxFull);
+        drop(m);
     }
 }
 
@@ -831,13 +831,13 @@ mod tests {
         let mut f = unicast_arp(host(5), vmac(1, 3), hip, VIP);
         assert_eq!(
             refresh_process(&mut f, 0, &st, &mut sc),
-            Verdict::Drop(Drop::ArpNotAvg)
+            Verdict::Drop(DropReason::ArpNotAvg)
         );
         // Not held at all.
         let mut f = unicast_arp(host(5), vmac(1, 4), hip, VIP);
         assert_eq!(
             refresh_process(&mut f, 0, &st, &mut sc),
-            Verdict::Drop(Drop::NotForUs)
+            Verdict::Drop(DropReason::NotForUs)
         );
         // The AVG: re-validations of its VMAC keep the VMAC, whatever the turn.
         let mut st = state(
@@ -907,7 +907,7 @@ mod tests {
         let orig = f.clone();
         assert_eq!(
             refresh_process(&mut f, 0, &st, &mut Scratch::new(2)),
-            Verdict::Drop(Drop::ArpNotAvg)
+            Verdict::Drop(DropReason::ArpNotAvg)
         );
         assert_eq!(f, orig, "the request is not touched");
         // ARP for the router's own address goes to the control lcore.
@@ -955,7 +955,7 @@ mod tests {
         let mut other = frame(vmac(1, 3));
         assert_eq!(
             refresh_process(&mut other, 0, &st, &mut turns),
-            Verdict::Drop(Drop::NotForUs)
+            Verdict::Drop(DropReason::NotForUs)
         );
         // Ping to the virtual IP is for the control lcore.
         let mut to_vip = frame(held);
@@ -1097,7 +1097,7 @@ mod index_tests {
             let mut f = udp_to(vmac(last + 1, 1));
             assert_eq!(
                 process(&mut f, 0, &st, &mut sc),
-                Verdict::Drop(Drop::NotForUs),
+                Verdict::Drop(DropReason::NotForUs),
                 "{groups} groups: a VMAC held by another router"
             );
             let mut f = arp_for(vip(last));
@@ -1110,7 +1110,7 @@ mod index_tests {
             let mut f = arp_for(vip(last + 1));
             assert_eq!(
                 process(&mut f, 0, &st, &mut sc),
-                Verdict::Drop(Drop::ArpNotAvg),
+                Verdict::Drop(DropReason::ArpNotAvg),
                 "{groups} groups: ARP for a group where this node is not AVG"
             );
             let mut f = udp_to(PORT_MAC);
@@ -1139,7 +1139,7 @@ mod index_tests {
         let mut f = udp_to(vmac(1000, 1));
         assert_eq!(
             process(&mut f, 0, &st2, &mut sc),
-            Verdict::Drop(Drop::NotForUs)
+            Verdict::Drop(DropReason::NotForUs)
         );
     }
 }

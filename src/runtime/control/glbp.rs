@@ -439,7 +439,7 @@ impl Control {
     /// per port.
     fn glbp_own_address(&mut self, now: u64, pidx: usize, src_ip: IpAddr, src_mac: MacAddr) {
         self.counts
-            .drop(crate::runtime::counters::Drop::GlbpOwnAddress);
+            .drop(crate::runtime::counters::DropReason::GlbpOwnAddress);
         let own_ip = IpAddr::V4(self.ports[pidx].addr.addr);
         let own_mac = self.ports[pidx].mac;
         let Some(gp) = self.glbp.get_mut(pidx).and_then(Option::as_mut) else {
