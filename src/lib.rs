@@ -12,7 +12,5 @@ pub mod decode;
 pub mod dpdk;
 pub mod protocol;
 pub mod runtime;
-pub mod show;
 pub mod sim;
-pub mod telemetry_client;
 pub mod wire;

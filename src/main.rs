@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use glbpd::config::{Config, Host};
 use glbpd::runtime::instance::{InstanceLock, LockError};
-use glbpd::show::escape_controls;
+use glbpd::runtime::ops::show::escape_controls;
 
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -47,10 +47,10 @@ enum Cmd {
     /// Print the GLBP packets of a pcap/pcapng file like IOS `debug glbp`.
     Decode(glbpd::decode::DecodeArgs),
     /// Show the groups and counters of a running instance (`show glbp`).
-    Show(glbpd::show::ShowArgs),
+    Show(glbpd::runtime::ops::show::ShowArgs),
     /// Make a running instance re-read its configuration (as SIGHUP does),
     /// through its telemetry socket, and print the verdict.
-    Reload(glbpd::show::Target),
+    Reload(glbpd::runtime::ops::show::Target),
     /// Simulate a LAN of GLBP routers and hosts in virtual time and check
     /// the protocol's invariants.
     Sim(glbpd::sim::SimArgs),
@@ -80,7 +80,7 @@ fn main() -> ExitCode {
             let rc = glbpd::sim::run(&args, &mut std::io::stdout().lock());
             ExitCode::from(u8::try_from(rc).unwrap_or(1))
         }
-        Cmd::Show(args) => match glbpd::show::show(&args) {
+        Cmd::Show(args) => match glbpd::runtime::ops::show::show(&args) {
             Ok(text) => {
                 print!("{text}");
                 if !text.ends_with('\n') {
@@ -93,7 +93,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Cmd::Reload(target) => match glbpd::show::reload(&target) {
+        Cmd::Reload(target) => match glbpd::runtime::ops::show::reload(&target) {
             Ok(msg) => {
                 println!("reloaded: {}", escape_controls(&msg));
                 ExitCode::SUCCESS

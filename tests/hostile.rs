@@ -174,8 +174,9 @@ fn reload_goes_through_the_instances_socket() {
     // The command itself, as any telemetry client sends it.
     std::fs::write(&cfg, config(&p, 120)).unwrap();
     let sock = runtime_dir(&p).join("dpdk_telemetry.v2");
-    let tel = glbpd::telemetry_client::Telemetry::connect(&sock, Duration::from_secs(15))
-        .expect("telemetry socket");
+    let tel =
+        glbpd::runtime::ops::telemetry_client::Telemetry::connect(&sock, Duration::from_secs(15))
+            .expect("telemetry socket");
     assert_eq!(
         tel.pid,
         Some(g.pid() as u32),
@@ -184,7 +185,7 @@ fn reload_goes_through_the_instances_socket() {
     let v = tel.query("/glbp/reload").expect("/glbp/reload");
     assert_eq!(v["ok"], "true", "{v}");
     assert!(
-        glbpd::telemetry_client::joined_text(&v["message"]).contains("1 changed"),
+        glbpd::runtime::ops::telemetry_client::joined_text(&v["message"]).contains("1 changed"),
         "{v}"
     );
     assert_eq!(group5(&p)["priority"], 120);

@@ -3,17 +3,9 @@
 //! on the main lcore until asked to stop.
 
 pub mod control;
-pub mod counters;
+pub mod dataplane;
 pub mod instance;
-pub mod neighbors;
 pub mod ops;
-pub mod police;
-pub mod reloader;
-pub mod state;
-pub mod status;
-pub mod timing;
-pub mod track;
-pub mod worker;
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -28,11 +20,11 @@ use crossbeam::queue::ArrayQueue;
 use crate::config::{lcores, Config};
 use crate::dpdk::{self, Eal, Lpm, MbufRing, Mempool, Port, PortConf};
 use crate::wire::{glbp, MacAddr};
+use control::neighbors::Neighbors;
 use control::{Control, ControlParts, CtlPort};
-use counters::{ArpClients, Counts, Shared};
-use neighbors::Neighbors;
-use state::{DataplaneState, FxMap, PortView};
-use worker::{TxPath, Worker};
+use dataplane::counters::{ArpClients, Counts, Shared};
+use dataplane::state::{DataplaneState, FxMap, PortView};
+use dataplane::worker::{TxPath, Worker};
 
 /// Why the runtime could not start.
 #[derive(Debug)]
@@ -126,7 +118,7 @@ pub struct Signals {
 /// Builds a dataplane snapshot from the config and the ports' MACs.
 /// The LPM table and next hops of `cfg`: connected port networks and
 /// static routes. Used at start and by a reload that changes routes.
-pub(crate) fn build_routes(cfg: &Config) -> Result<(Lpm, Vec<state::NextHop>), String> {
+pub(crate) fn build_routes(cfg: &Config) -> Result<(Lpm, Vec<dataplane::state::NextHop>), String> {
     let port_nets: Vec<_> = cfg
         .ports
         .iter()
@@ -134,7 +126,7 @@ pub(crate) fn build_routes(cfg: &Config) -> Result<(Lpm, Vec<state::NextHop>), S
         .map(|(i, p)| (p.address, i as u16))
         .collect();
     let statics: Vec<_> = cfg.routes.iter().map(|r| (r.prefix, r.via)).collect();
-    let (entries, next_hops) = state::route_entries(&port_nets, &statics);
+    let (entries, next_hops) = dataplane::state::route_entries(&port_nets, &statics);
     let mut lpm = Lpm::new(&lpm_name(), (entries.len() as u32 + 16).max(256), 256, -1)
         .map_err(|e| e.to_string())?;
     for (net, nh) in &entries {
@@ -438,10 +430,11 @@ pub fn run(
         .zip(&worker_clients)
         .map(|((l, s), c)| (*l, s.clone(), c.clone()))
         .collect();
-    let status_cell: Arc<ArcSwap<status::Status>> =
-        Arc::new(ArcSwap::from_pointee(status::Status::default()));
+    let status_cell: Arc<ArcSwap<ops::status::Status>> =
+        Arc::new(ArcSwap::from_pointee(ops::status::Status::default()));
     ops::register_telemetry(&status_cell);
-    let (mut reloader, reload_client) = reloader::Reloader::new(path, signals.reload.clone());
+    let (mut reloader, reload_client) =
+        control::reloader::Reloader::new(path, signals.reload.clone());
     // Threads glbpd starts itself run on the control lcore's CPU (or
     // `[ops] cpu`), never on a worker's.
     let ops_cpu = ops::ops_cpu(cfg.ops.cpu);
@@ -500,7 +493,7 @@ pub fn run(
         }
         if Instant::now() >= next_status {
             next_status = Instant::now() + STATUS_INTERVAL;
-            let src = status::Sources {
+            let src = ops::status::Sources {
                 prefix: &cfg.eal.file_prefix,
                 started_ms: 0,
                 control_lcore,
@@ -508,7 +501,7 @@ pub fn run(
                 control_counts: &ctl.counts,
                 last_reload: reloader.last(),
             };
-            let st = status::build(&ctl, &src);
+            let st = ops::status::build(&ctl, &src);
             if let Some(f) = &status_file {
                 ops::write_status(f, &st);
             }
@@ -609,11 +602,11 @@ fn realtime_control_thread() {
 fn worker_policers(
     cp: &crate::config::ControlPlaneConfig,
     workers: usize,
-) -> [police::Policer; counters::PuntClass::COUNT] {
+) -> [dataplane::police::Policer; dataplane::counters::PuntClass::COUNT] {
     let n = workers.max(1) as u32;
     let hz = dpdk::tsc_hz();
     cp.rates()
-        .map(|(_, r)| police::Policer::new((r.pps / n).max(1), (r.burst / n).max(1), hz))
+        .map(|(_, r)| dataplane::police::Policer::new((r.pps / n).max(1), (r.burst / n).max(1), hz))
 }
 
 /// How often the status document is rebuilt.

@@ -10,7 +10,7 @@ use super::{Control, GlbpView, Outcome};
 use crate::config::{self, Authentication, Config};
 use crate::dpdk::Mbuf;
 use crate::protocol::{self, Action, Dest, PortEvent, RxMessage};
-use crate::runtime::state::{Revalidate, VipBalance};
+use crate::runtime::dataplane::state::{Revalidate, VipBalance};
 use crate::wire::arp::{ArpOperation, ArpRepr};
 use crate::wire::ethernet::{self, EthernetRepr};
 use crate::wire::glbp::auth::{self, AuthKey, KeyChain};
@@ -47,7 +47,9 @@ pub fn group_config(cfg: &Config, g: &config::GroupEntry) -> (protocol::GroupCon
     pc.tracking = g
         .track
         .iter()
-        .filter_map(|t| crate::runtime::track::object_id(cfg, t).map(|id| (id, t.decrement)))
+        .filter_map(|t| {
+            crate::runtime::control::track::object_id(cfg, t).map(|id| (id, t.decrement))
+        })
         .collect();
     (pc, key)
 }
@@ -57,8 +59,10 @@ impl Control {
     /// them. Errors name the group.
     pub fn glbp_configure(&mut self, cfg: &Config) -> Result<(), String> {
         let now = self.now_ms();
-        self.tracker =
-            crate::runtime::track::Tracker::new(crate::runtime::track::objects(cfg), None);
+        self.tracker = crate::runtime::control::track::Tracker::new(
+            crate::runtime::control::track::objects(cfg),
+            None,
+        );
         let seed = crate::dpdk::tsc() ^ u64::from(std::process::id());
         for (pidx, p) in self.ports.iter().enumerate() {
             let groups: Vec<_> = cfg.groups.iter().filter(|g| g.port == p.name).collect();
@@ -439,7 +443,7 @@ impl Control {
     /// per port.
     fn glbp_own_address(&mut self, now: u64, pidx: usize, src_ip: IpAddr, src_mac: MacAddr) {
         self.counts
-            .drop(crate::runtime::counters::DropReason::GlbpOwnAddress);
+            .drop(crate::runtime::dataplane::counters::DropReason::GlbpOwnAddress);
         let own_ip = IpAddr::V4(self.ports[pidx].addr.addr);
         let own_mac = self.ports[pidx].mac;
         let Some(gp) = self.glbp.get_mut(pidx).and_then(Option::as_mut) else {

@@ -12,7 +12,7 @@ use super::glbp::{group_config, GlbpPort};
 use super::Control;
 use crate::config::Config;
 use crate::protocol;
-use crate::runtime::track::{self, Tracker};
+use crate::runtime::control::track::{self, Tracker};
 
 /// What a successful reload changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

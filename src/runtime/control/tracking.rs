@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 
 use super::Control;
 use crate::config::TrackProbe;
-use crate::runtime::track::ProbeOut;
+use crate::runtime::control::track::ProbeOut;
 use crate::wire::icmpv4::Icmpv4Repr;
 
 /// How often link states are read.
@@ -103,7 +103,7 @@ impl Control {
 
     fn send_track_probe(&mut self, now: u64, p: ProbeOut) {
         match p.probe {
-            TrackProbe::Arp => self.send_probe(crate::runtime::neighbors::Probe {
+            TrackProbe::Arp => self.send_probe(crate::runtime::control::neighbors::Probe {
                 port: p.port as u16,
                 ip: p.ip,
                 to: None,

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use super::state::FxMap;
+use crate::runtime::dataplane::state::FxMap;
 use crate::wire::MacAddr;
 
 /// Timing of the neighbour table, in milliseconds.

@@ -629,7 +629,7 @@ mod tests {
     use crate::config::Ipv4Net;
     use crate::protocol::lb::Balance;
     use crate::protocol::{vmac, LoadBalancing};
-    use crate::runtime::state::{FxMap, LinearRoutes, NextHop, PortView, VipBalance};
+    use crate::runtime::dataplane::state::{FxMap, LinearRoutes, NextHop, PortView, VipBalance};
     use crate::wire::MacAddr;
 
     const LAN_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
@@ -975,7 +975,7 @@ mod index_tests {
     use super::*;
     use crate::protocol::lb::Balance;
     use crate::protocol::{vmac, LoadBalancing};
-    use crate::runtime::state::{route_entries, LinearRoutes};
+    use crate::runtime::dataplane::state::{route_entries, LinearRoutes};
     use crate::wire::arp::{ArpOperation, ArpRepr};
     use crate::wire::ethernet::EthernetRepr;
     use crate::wire::ipv4::Ipv4Repr;

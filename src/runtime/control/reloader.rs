@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{self, Receiver, Sender, TryRecvError};
 
-use super::control::Control;
-use super::status::ReloadVerdict;
 use crate::config::{Config, ConfigError};
+use crate::runtime::control::Control;
+use crate::runtime::ops::status::ReloadVerdict;
 
 /// How long reading and parsing the file may take.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -225,7 +225,7 @@ impl Reloader {
     fn start(&mut self, ctl: &mut Control, waiters: Vec<Sender<Verdict>>) -> bool {
         let (tx, rx) = channel::bounded(1);
         let path = self.path.clone();
-        let spawned = super::ops::spawn_pinned("glbpd-reload", self.cpu, move || {
+        let spawned = crate::runtime::ops::spawn_pinned("glbpd-reload", self.cpu, move || {
             let _ = tx.send(Config::load(&path));
         });
         match spawned {

@@ -8,10 +8,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::runtime::control::timing::{Summary, TimingReport, Window};
 use crate::runtime::instance::{self, TELEMETRY_SOCKET};
+use crate::runtime::ops::status::Status;
 use crate::runtime::ops::STATUS_FILE;
-use crate::runtime::status::Status;
-use crate::runtime::timing::{Summary, TimingReport, Window};
 
 fn parse_prefix(s: &str) -> Result<String, String> {
     crate::config::check_prefix(s).map(|()| s.to_string())
@@ -294,7 +294,8 @@ pub const RELOAD_CLIENT_WAIT: Duration =
 pub fn reload(target: &Target) -> Result<String, String> {
     let (prefix, dir) = target.running()?;
     let socket = dir.join(TELEMETRY_SOCKET);
-    let tel = crate::telemetry_client::Telemetry::connect(&socket, RELOAD_CLIENT_WAIT)?;
+    let tel =
+        crate::runtime::ops::telemetry_client::Telemetry::connect(&socket, RELOAD_CLIENT_WAIT)?;
     let holder = instance::holder_pid(&prefix);
     if tel.pid.is_none() || tel.pid != holder {
         return Err(format!(
@@ -310,7 +311,7 @@ pub fn reload(target: &Target) -> Result<String, String> {
             "the process with prefix {prefix:?} does not know /glbp/reload: not a glbpd?"
         ));
     }
-    let msg = crate::telemetry_client::joined_text(&v["message"]);
+    let msg = crate::runtime::ops::telemetry_client::joined_text(&v["message"]);
     if v["ok"] == true || v["ok"] == "true" {
         Ok(msg)
     } else {

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 pub use doc::*;
 
-use super::control::Control;
-use super::counters::{ArpClients, Counts, PuntCounts, Shared};
 use crate::protocol::{ForwarderStatus, GroupStatus, LoadBalancing, PeerStatus};
+use crate::runtime::control::Control;
+use crate::runtime::dataplane::counters::{ArpClients, Counts, PuntCounts, Shared};
 
 /// What the status is built from, besides the control lcore.
 pub struct Sources<'a> {

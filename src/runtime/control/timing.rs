@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::counters::PuntClass;
+use crate::runtime::dataplane::counters::PuntClass;
 
 /// Largest value recorded (larger ones saturate): one minute.
 const MAX_US: u64 = 60_000_000;

@@ -2,6 +2,10 @@
 //! `glbpd show`, DPDK telemetry commands, and an opt-in Prometheus
 //! endpoint. All serve the same status document.
 
+pub mod show;
+pub mod status;
+pub mod telemetry_client;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -12,9 +16,9 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use serde_json::Value;
 
-use super::status::Status;
-use super::timing::{TimingReport, Window};
 use crate::dpdk::telemetry;
+use crate::runtime::control::timing::{TimingReport, Window};
+use crate::runtime::ops::status::Status;
 
 /// Name of the status document in the instance's runtime folder.
 pub const STATUS_FILE: &str = "glbpd-status.json";
@@ -224,7 +228,8 @@ pub fn spawn_pinned<T: Send + 'static>(
 
 /// How long `/glbp/reload` waits for the control loop's verdict: the
 /// read's own time limit plus time to apply.
-pub const RELOAD_WAIT: Duration = Duration::from_secs(super::reloader::READ_TIMEOUT.as_secs() + 3);
+pub const RELOAD_WAIT: Duration =
+    Duration::from_secs(crate::runtime::control::reloader::READ_TIMEOUT.as_secs() + 3);
 
 /// Longest string DPDK 22.11 telemetry carries in a dictionary.
 const TEL_STRING_MAX: usize = 127;
@@ -252,7 +257,7 @@ pub fn telemetry_text(s: &str) -> Value {
 /// configuration file, waits for its verdict and answers
 /// `{"ok": bool, "message": text}` (`message` in pieces when long, see
 /// [`telemetry_text`]). Runs on DPDK's telemetry thread.
-pub fn register_reload(client: super::reloader::ReloadClient) {
+pub fn register_reload(client: crate::runtime::control::reloader::ReloadClient) {
     let handler = move |_: &str| {
         let v = client.request(RELOAD_WAIT);
         tel_reply(&serde_json::json!({"ok": v.ok, "message": telemetry_text(&v.message)}))
@@ -484,8 +489,9 @@ pub fn prometheus_text(st: &Status) -> String {
     let mut auth = Vec::new();
     let mut trans = Vec::new();
     let mut clients = Vec::new();
-    let group_label =
-        |g: &super::status::Group| format!("port=\"{}\",group=\"{}\"", label(&g.port), g.group);
+    let group_label = |g: &crate::runtime::ops::status::Group| {
+        format!("port=\"{}\",group=\"{}\"", label(&g.port), g.group)
+    };
     for g in &st.groups {
         let l = group_label(g);
         active.push((l.clone(), u64::from(g.state == "Active")));
@@ -622,8 +628,8 @@ fn timing_metrics(o: &mut String, t: &TimingReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::counters::DropReason;
-    use crate::runtime::status::{Forwarder, Group};
+    use crate::runtime::dataplane::counters::DropReason;
+    use crate::runtime::ops::status::{Forwarder, Group};
 
     #[test]
     fn prometheus_reads_the_typed_document() {

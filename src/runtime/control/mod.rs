@@ -3,7 +3,11 @@
 //! dataplane snapshot. GLBP itself is driven from here too (see `glbp`).
 
 mod glbp;
+pub mod neighbors;
 mod reload;
+pub mod reloader;
+pub mod timing;
+pub mod track;
 mod tracking;
 
 pub use tracking::kernel_iface;
@@ -18,15 +22,15 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 
-use super::counters::{Counts, DropReason, PuntClass};
-use super::neighbors::{Neighbors, Probe};
-use super::police::Policer;
-use super::state::{DataplaneState, NextHop, PortView, Revalidate, VipBalance};
-use super::timing::Timing;
-use super::track::Tracker;
-use super::worker::{flush, TxPath};
 use crate::config::{ControlPlaneConfig, Ipv4Net};
 use crate::dpdk::{Burst, Lpm, Mbuf, MbufRing, Mempool, Port};
+use crate::runtime::control::neighbors::{Neighbors, Probe};
+use crate::runtime::control::timing::Timing;
+use crate::runtime::control::track::Tracker;
+use crate::runtime::dataplane::counters::{Counts, DropReason, PuntClass};
+use crate::runtime::dataplane::police::Policer;
+use crate::runtime::dataplane::state::{DataplaneState, NextHop, PortView, Revalidate, VipBalance};
+use crate::runtime::dataplane::worker::{flush, TxPath};
 use crate::wire::arp::{self, ArpOperation, ArpRepr};
 use crate::wire::ethernet::{self, EthernetRepr};
 use crate::wire::icmpv4::{self, Icmpv4Repr};
@@ -591,7 +595,7 @@ impl Control {
         };
         icmpv4::Packet::new_checked(p.payload()).is_ok_and(|i| {
             i.msg_type() == icmpv4::TYPE_ECHO_REPLY
-                && i.echo_ident() == super::track::ECHO_IDENT
+                && i.echo_ident() == crate::runtime::control::track::ECHO_IDENT
                 && i.verify_checksum()
         })
     }

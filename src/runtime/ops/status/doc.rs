@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::Millis;
+use crate::runtime::control::timing::TimingReport;
 use crate::runtime::control::ControlStats;
-use crate::runtime::counters::{DropCounts, PuntCounts};
-use crate::runtime::timing::TimingReport;
+use crate::runtime::dataplane::counters::{DropCounts, PuntCounts};
 
 /// The whole document (the status file, `/glbp/*` telemetry).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -311,7 +311,7 @@ pub struct Port {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::counters::DropReason;
+    use crate::runtime::dataplane::counters::DropReason;
 
     #[test]
     fn brief_rows_keep_the_dash_of_group_rows() {
