@@ -23,7 +23,6 @@ use crate::wire::{glbp, MacAddr};
 use control::neighbors::Neighbors;
 use control::{Control, ControlParts, CtlPort};
 use dataplane::counters::{ArpClients, Counts, Shared};
-use dataplane::state::{DataplaneState, FxMap, PortView};
 use dataplane::worker::{TxPath, Worker};
 
 /// Why the runtime could not start.
@@ -115,7 +114,6 @@ pub struct Signals {
     pub reload: Arc<AtomicBool>,
 }
 
-/// Builds a dataplane snapshot from the config and the ports' MACs.
 /// The LPM table and next hops of `cfg`: connected port networks and
 /// static routes. Used at start and by a reload that changes routes.
 pub(crate) fn build_routes(cfg: &Config) -> Result<(Lpm, Vec<dataplane::state::NextHop>), String> {
@@ -136,53 +134,32 @@ pub(crate) fn build_routes(cfg: &Config) -> Result<(Lpm, Vec<dataplane::state::N
     Ok((lpm, next_hops))
 }
 
-fn build_state(
-    cfg: &Config,
-    macs: &[MacAddr],
-    generation: u64,
-) -> Result<DataplaneState, RunError> {
-    let (lpm, next_hops) = build_routes(cfg).map_err(RunError)?;
-    let ports = cfg
-        .ports
-        .iter()
-        .zip(macs)
-        .map(|(p, mac)| {
-            let mut neighbors = FxMap::default();
-            for n in cfg.neighbors.iter().filter(|n| n.port == p.name) {
-                neighbors.insert(n.ip, n.mac);
-            }
-            PortView {
-                name: p.name.clone(),
-                mac: *mac,
-                addr: p.address,
-                vmacs: Vec::new(),
-                neighbors,
-                avg: Vec::new(),
-                silent: Vec::new(),
-                link_up: true,
-                revalidate: Vec::new(),
-            }
-        })
-        .collect();
-    Ok(DataplaneState {
-        generation,
-        ports,
-        routes: Arc::new(lpm),
-        next_hops,
-    })
-}
-
-/// Runs glbpd until `signals.stop` is set. `path` is re-read on
-/// `signals.reload` and on the `/glbp/reload` telemetry command. `lock`
-/// is the prefix's instance lock: held until EAL is gone, then dropped,
-/// which removes the runtime folder. Returns the final counters.
+/// Runs glbpd until `signals.stop` is set: start (EAL, ports, control,
+/// ops), launch the workers, run the control loop, shut down. `path` is
+/// re-read on `signals.reload` and on the `/glbp/reload` telemetry
+/// command. `lock` is the prefix's instance lock: held until EAL is gone,
+/// then dropped, which removes the runtime folder. Returns the final
+/// counters.
 pub fn run(
     cfg: &Config,
     path: &Path,
     signals: Signals,
     lock: instance::InstanceLock,
 ) -> Result<Counts, RunError> {
-    let stop = signals.stop.clone();
+    let eal = start_eal(cfg, &lock)?;
+    let mut node = Node::start(cfg, path, &signals, &eal, &lock)?;
+    node.launch(cfg)?;
+    node.control_loop(cfg, &signals);
+    let total = node.shutdown();
+    // Teardown: the node (its fields in order), then EAL, then the lock.
+    drop(node);
+    drop(eal);
+    drop(lock);
+    total
+}
+
+/// Starts EAL from the configuration.
+fn start_eal(cfg: &Config, lock: &instance::InstanceLock) -> Result<Eal, RunError> {
     let args = eal_args(cfg);
     log::info!("starting EAL: {}", args.join(" "));
     let eal = Eal::init(&args)?;
@@ -194,19 +171,409 @@ pub fn run(
             lock.dir().display()
         );
     }
-
     let workers = usize::from(cfg.dataplane.workers);
-    let lcores = eal.worker_lcores();
-    if lcores.len() < workers {
+    let lcores = eal.worker_lcores().len();
+    if lcores < workers {
         return err(format!(
-            "dataplane.workers = {workers} needs {workers} worker lcores but EAL has {}; \
-             give EAL more lcores (eal.lcores = \"0-{workers}\")",
-            lcores.len()
+            "dataplane.workers = {workers} needs {workers} worker lcores but EAL has {lcores}; \
+             give EAL more lcores (eal.lcores = \"0-{workers}\")"
         ));
     }
+    Ok(eal)
+}
 
-    // Ports, their queues and the mempool.
-    let d = &cfg.dataplane;
+/// How many queues of a port glbpd uses, as its driver allows.
+struct QueuePlan {
+    id: u16,
+    rx: u16,
+    tx: u16,
+}
+
+/// Everything a running instance owns besides EAL and its lock. The
+/// fields are dropped in declaration order, which is the teardown order:
+/// pending reload requests (answered "stopping"), the workers (stopped and
+/// waited for), the control lcore's state (its queues and the snapshots,
+/// with the LPM table), the rings, the ports (stopped and closed), then
+/// the mempool their buffers come from.
+struct Node<'eal> {
+    reloader: control::reloader::Reloader,
+    workers: Workers<'eal>,
+    ctl: Control,
+    handoff: Vec<Option<Arc<MbufRing>>>,
+    exception: Arc<MbufRing>,
+    glbp_ring: Arc<MbufRing>,
+    ports: Vec<Port>,
+    /// Held, not read: the buffers of everything above come from it.
+    _pool: Arc<Mempool>,
+    // Plain values and shared counters.
+    eal: &'eal Eal,
+    plan: Vec<QueuePlan>,
+    resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
+    control_counters: Arc<Shared>,
+    status_cell: Arc<ArcSwap<ops::status::Status>>,
+    status_file: std::path::PathBuf,
+    _prometheus: Option<std::thread::JoinHandle<()>>,
+    clock: (u64, u64),
+    started: Instant,
+}
+
+/// The worker lcores. Dropping stops them and waits for each (a
+/// `LaunchHandle` waits when dropped).
+struct Workers<'eal> {
+    stop: Arc<AtomicBool>,
+    handles: Vec<dpdk::LaunchHandle<'eal>>,
+    counters: Vec<Arc<Shared>>,
+    clients: Vec<Arc<ArpClients>>,
+    lcores: Vec<u32>,
+}
+
+impl Drop for Workers<'_> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Workers<'_> {
+    /// Stops the workers and waits for them; false when one failed.
+    fn join(&mut self) -> bool {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut ok = true;
+        for h in self.handles.drain(..) {
+            let lcore = h.lcore();
+            let rc = h.wait();
+            if rc != 0 {
+                log::error!("worker on lcore {lcore} exited with {rc}");
+                ok = false;
+            }
+        }
+        ok
+    }
+}
+
+impl<'eal> Node<'eal> {
+    /// Brings up the ports, their queues and the mempool, the rings, the
+    /// control lcore's state (which builds the first snapshot) and the ops
+    /// endpoints. No worker runs yet.
+    fn start(
+        cfg: &Config,
+        path: &Path,
+        signals: &Signals,
+        eal: &'eal Eal,
+        lock: &instance::InstanceLock,
+    ) -> Result<Node<'eal>, RunError> {
+        let workers = usize::from(cfg.dataplane.workers);
+        let d = &cfg.dataplane;
+        let plan = plan_queues(cfg, workers)?;
+        let pool = Arc::new(Mempool::new(
+            "glbpd_mbufs",
+            mbufs_needed(cfg, &plan, workers),
+            256,
+            0,
+            -1,
+        )?);
+        let (ports, macs) = start_ports(cfg, &plan, &pool)?;
+        let exception = Arc::new(MbufRing::new("glbpd_exc", d.exception_ring, -1)?);
+        let glbp_ring = Arc::new(MbufRing::new("glbpd_glbp", d.exception_ring, -1)?);
+        let resolve = Arc::new(ArrayQueue::new(1024));
+        // One hand-off ring per port where some lcore lacks a TX queue.
+        let handoff: Vec<Option<Arc<MbufRing>>> = plan
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                if usize::from(q.tx) <= workers {
+                    MbufRing::new(&format!("glbpd_tx{i}"), 1024, -1).map(|r| Some(Arc::new(r)))
+                } else {
+                    Ok(None)
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        // The control lcore's own TX paths: the queue after the workers',
+        // or the hand-off ring to worker 0.
+        let mut ctl_tx: Vec<TxPath> = Vec::new();
+        for (pi, (port, q)) in ports.iter().zip(&plan).enumerate() {
+            if usize::from(q.tx) > workers {
+                ctl_tx.push(TxPath::Queue(port.tx_queue(workers as u16)?));
+            } else {
+                ctl_tx.push(TxPath::Handoff(
+                    handoff[pi]
+                        .clone()
+                        .expect("hand-off ring exists when queues are short"),
+                ));
+            }
+        }
+        let mut neighbors = Neighbors::default();
+        for n in &cfg.neighbors {
+            if let Some(pi) = cfg.ports.iter().position(|p| p.name == n.port) {
+                neighbors.add_static(pi as u16, n.ip, n.mac);
+            }
+        }
+        let ctl_ports = cfg
+            .ports
+            .iter()
+            .zip(&ports)
+            .zip(&macs)
+            .map(|((c, p), mac)| CtlPort {
+                name: c.name.clone(),
+                dpdk_id: p.id(),
+                mac: *mac,
+                addr: c.address,
+                port: p.clone(),
+                kernel_if: control::kernel_iface(&c.device),
+                glbp: Default::default(),
+            })
+            .collect();
+        let (routes, next_hops) = build_routes(cfg).map_err(RunError)?;
+        // One millisecond clock for the control lcore (Instant) and the
+        // workers (TSC), so that the client cache the workers stamp ages
+        // the same way in `show glbp`.
+        let epoch = Instant::now();
+        let clock = (dpdk::tsc(), (dpdk::tsc_hz() / 1000).max(1));
+        let mut ctl = Control::new(ControlParts {
+            ports: ctl_ports,
+            pool: pool.clone(),
+            exception: exception.clone(),
+            glbp: glbp_ring.clone(),
+            control_plane: cfg.control_plane.clone(),
+            tx: ctl_tx,
+            neighbors,
+            resolve: resolve.clone(),
+            routes: Arc::new(routes),
+            next_hops,
+            epoch,
+        });
+        ctl.glbp_configure(cfg).map_err(RunError)?;
+
+        // Operations: status for `glbpd show`, telemetry and Prometheus.
+        let status_cell = Arc::new(ArcSwap::from_pointee(ops::status::Status::default()));
+        ops::register_telemetry(&status_cell);
+        let (mut reloader, reload_client) =
+            control::reloader::Reloader::new(path, signals.reload.clone());
+        // Threads glbpd starts itself run on the control lcore's CPU (or
+        // `[ops] cpu`), never on a worker's.
+        let ops_cpu = ops::ops_cpu(cfg.ops.cpu);
+        log::info!(
+            "ops threads on CPU {}",
+            ops_cpu.map_or("?".to_string(), |c| c.to_string())
+        );
+        reloader.pin(ops_cpu);
+        ops::register_reload(reload_client);
+        if let Err(e) = dpdk::telemetry::pdump_init() {
+            log::info!("packet capture (dpdk-dumpcap) unavailable: {e}");
+        }
+        let prometheus = match cfg.ops.prometheus {
+            Some(addr) => Some(
+                ops::serve_prometheus(addr, status_cell.clone(), signals.stop.clone(), ops_cpu)
+                    .map_err(RunError)?,
+            ),
+            None => None,
+        };
+        let n = ports.len();
+        Ok(Node {
+            reloader,
+            workers: Workers {
+                stop: Arc::new(AtomicBool::new(false)),
+                handles: Vec::new(),
+                counters: (0..workers).map(|_| Arc::new(Shared::new(n))).collect(),
+                clients: (0..workers).map(|_| Arc::new(ArpClients::new(n))).collect(),
+                lcores: eal.worker_lcores().into_iter().take(workers).collect(),
+            },
+            ctl,
+            handoff,
+            exception,
+            glbp_ring,
+            ports,
+            _pool: pool,
+            eal,
+            plan,
+            resolve,
+            control_counters: Arc::new(Shared::new(n)),
+            status_cell,
+            status_file: lock.dir().join(ops::STATUS_FILE),
+            _prometheus: prometheus,
+            clock,
+            started: Instant::now(),
+        })
+    }
+
+    /// Launches one poll-mode worker per worker lcore, each with its RX
+    /// queues, its TX paths and its share of the punt policers.
+    fn launch(&mut self, cfg: &Config) -> Result<(), RunError> {
+        let d = &cfg.dataplane;
+        let workers = self.workers.lcores.len();
+        let state = self.ctl.snapshot_cell();
+        for (w, lcore) in self.workers.lcores.clone().into_iter().enumerate() {
+            let mut rx = Vec::new();
+            let mut tx = Vec::new();
+            let mut handoff_in = Vec::new();
+            for (pi, (port, q)) in self.ports.iter().zip(&self.plan).enumerate() {
+                if w < usize::from(q.rx) {
+                    rx.push((pi, port.rx_queue(w as u16)?));
+                }
+                if w < usize::from(q.tx) {
+                    tx.push(TxPath::Queue(port.tx_queue(w as u16)?));
+                } else {
+                    tx.push(TxPath::Handoff(
+                        self.handoff[pi]
+                            .clone()
+                            .expect("hand-off ring exists when queues are short"),
+                    ));
+                }
+                if w == 0 {
+                    if let Some(r) = &self.handoff[pi] {
+                        handoff_in.push((pi, r.clone()));
+                    }
+                }
+            }
+            let worker = Worker {
+                index: w,
+                rx,
+                tx,
+                handoff_in,
+                exception: self.exception.clone(),
+                glbp: self.glbp_ring.clone(),
+                policers: worker_policers(&cfg.control_plane, workers),
+                resolve: self.resolve.clone(),
+                state: state.clone(),
+                counters: self.workers.counters[w].clone(),
+                clients: self.workers.clients[w].clone(),
+                stop: self.workers.stop.clone(),
+                idle: d.idle,
+                burst: usize::from(d.burst),
+                clock: self.clock,
+            };
+            log::info!("worker {w} on lcore {lcore}");
+            self.workers
+                .handles
+                .push(self.eal.launch(lcore, move || worker.run())?);
+        }
+        Ok(())
+    }
+
+    /// The control lcore's loop: GLBP, punted frames, neighbours and
+    /// tracking (`Control::poll`), reloads, and the status document,
+    /// until `signals.stop` is set.
+    fn control_loop(&mut self, cfg: &Config, signals: &Signals) {
+        let d = &cfg.dataplane;
+        let workers_info: Vec<(u32, Arc<Shared>, Arc<ArpClients>)> = self
+            .workers
+            .lcores
+            .iter()
+            .zip(&self.workers.counters)
+            .zip(&self.workers.clients)
+            .map(|((l, s), c)| (*l, s.clone(), c.clone()))
+            .collect();
+        let mut running = cfg.clone();
+        let mut next_status = self.started;
+        let mut last_stats = Counts::default();
+        let control_lcore = self.eal.main_lcore();
+        // Logged once everything is up: `show`, reload and telemetry answer
+        // from the first round of the loop below (which writes the status).
+        log::info!(
+            "glbpd running: {} port(s), {} worker(s), idle = {:?}",
+            self.ports.len(),
+            workers_info.len(),
+            d.idle
+        );
+        let republish =
+            (d.republish_hz > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(d.republish_hz)));
+        let mut next_republish = self.started;
+        // Last, so that the threads started above do not inherit it: every
+        // thread glbpd starts is started before this line.
+        if cfg.control_plane.realtime {
+            realtime_control_thread();
+        }
+        let ctl = &mut self.ctl;
+        while !signals.stop.load(Ordering::Relaxed) {
+            let round = Instant::now();
+            let mut busy = ctl.poll();
+            if let Some(period) = republish {
+                // Benchmark knob: swap in a fresh snapshot at a fixed rate.
+                let now = Instant::now();
+                if now >= next_republish {
+                    ctl.publish();
+                    next_republish = (next_republish + period).max(now);
+                    busy = true;
+                }
+            }
+            self.control_counters.publish(&ctl.counts);
+            if self.reloader.poll(ctl, &mut running) {
+                next_status = Instant::now();
+            }
+            if Instant::now() >= next_status {
+                next_status = Instant::now() + STATUS_INTERVAL;
+                let src = ops::status::Sources {
+                    prefix: &cfg.eal.file_prefix,
+                    started_ms: 0,
+                    control_lcore,
+                    workers: &workers_info,
+                    control_counts: &ctl.counts,
+                    last_reload: self.reloader.last(),
+                };
+                let st = ops::status::build(ctl, &src);
+                ops::write_status(&self.status_file, &st);
+                self.status_cell.store(Arc::new(st));
+                if log::log_enabled!(log::Level::Debug) {
+                    let mut total = ctl.counts.clone();
+                    self.workers
+                        .counters
+                        .iter()
+                        .for_each(|c| total.add(&c.read()));
+                    if total != last_stats {
+                        log::debug!(
+                            "stats: {}",
+                            serde_json::to_string(&total).unwrap_or_default()
+                        );
+                        log::debug!(
+                            "control: {}",
+                            serde_json::to_string(&ctl.stats).unwrap_or_default()
+                        );
+                        last_stats = total;
+                    }
+                }
+            }
+            let now_ms = ctl.now_ms();
+            ctl.timing
+                .control_round(now_ms, round.elapsed().as_micros() as u64);
+            if !busy {
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        }
+    }
+
+    /// Resigns every group while the workers still run (the hand-off rings
+    /// may need them to put the resignations on the wire), stops and waits
+    /// for the workers, and returns the final counters.
+    fn shutdown(&mut self) -> Result<Counts, RunError> {
+        log::info!(
+            "stopping after {:.1} s",
+            self.started.elapsed().as_secs_f64()
+        );
+        self.ctl.glbp_shutdown();
+        let deadline = Instant::now() + Duration::from_millis(200);
+        while !self.ctl.tx_drained() && Instant::now() < deadline {
+            self.ctl.flush();
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let ok = self.workers.join();
+        let mut total = self.ctl.counts.clone();
+        for c in &self.workers.counters {
+            total.add(&c.read());
+        }
+        for p in &self.ports {
+            if let Ok(s) = p.stats() {
+                log::info!("port {}: {s:?}", p.name());
+            }
+        }
+        if !ok {
+            return err("a worker lcore failed");
+        }
+        Ok(total)
+    }
+}
+
+/// Queues per port: one RX queue per worker and one TX queue per worker
+/// plus the control lcore, as far as each driver allows.
+fn plan_queues(cfg: &Config, workers: usize) -> Result<Vec<QueuePlan>, RunError> {
     let mut plan = Vec::new();
     for p in &cfg.ports {
         let name = port_lookup_name(p);
@@ -217,29 +584,38 @@ pub fn run(
             ))
         })?;
         let info = Port::dev_info(id)?;
-        let nrx = (workers as u16).min(info.max_rx_queues).max(1);
-        let ntx = (workers as u16 + 1).min(info.max_tx_queues).max(1);
-        if nrx < workers as u16 {
-            log::warn!("port {}: driver {} offers {nrx} RX queues for {workers} workers; the others do not poll it", p.name, info.driver);
+        let rx = (workers as u16).min(info.max_rx_queues).max(1);
+        let tx = (workers as u16 + 1).min(info.max_tx_queues).max(1);
+        if rx < workers as u16 {
+            log::warn!("port {}: driver {} offers {rx} RX queues for {workers} workers; the others do not poll it", p.name, info.driver);
         }
-        if ntx <= workers as u16 {
+        if tx <= workers as u16 {
             log::warn!(
-                "port {}: driver {} offers {ntx} TX queues for {workers} workers + control; the rest hand frames to the owner of queue 0 through a ring",
+                "port {}: driver {} offers {tx} TX queues for {workers} workers + control; the rest hand frames to the owner of queue 0 through a ring",
                 p.name,
                 info.driver
             );
         }
-        plan.push((id, nrx, ntx, info));
+        plan.push(QueuePlan { id, rx, tx });
     }
+    Ok(plan)
+}
+
+/// Mbufs for every descriptor of every queue, each lcore's bursts and
+/// caches, and both exception rings: `dataplane.mbufs` or more.
+fn mbufs_needed(cfg: &Config, plan: &[QueuePlan], workers: usize) -> u32 {
+    let d = &cfg.dataplane;
     let per_port: u32 = plan
         .iter()
-        .map(|(_, nrx, ntx, _)| {
-            u32::from(*nrx) * u32::from(d.rx_desc) + u32::from(*ntx) * u32::from(d.tx_desc)
-        })
+        .map(|q| u32::from(q.rx) * u32::from(d.rx_desc) + u32::from(q.tx) * u32::from(d.tx_desc))
         .sum();
     let needed =
         per_port + (workers as u32 + 1) * (512 + 2 * dpdk::MAX_BURST as u32) + 2 * d.exception_ring;
-    let nmbufs = if d.mbufs < needed {
+    // Workers stamp punted frames so the control lcore can time them.
+    if let Err(e) = dpdk::register_punt_stamp() {
+        log::warn!("punt latency not measured: {e}");
+    }
+    if d.mbufs < needed {
         log::warn!(
             "dataplane.mbufs = {} is below the {needed} the queues can hold; using {needed}",
             d.mbufs
@@ -247,25 +623,29 @@ pub fn run(
         needed
     } else {
         d.mbufs
-    };
-    // Workers stamp punted frames so the control lcore can time them.
-    if let Err(e) = dpdk::register_punt_stamp() {
-        log::warn!("punt latency not measured: {e}");
     }
-    let pool = Arc::new(Mempool::new("glbpd_mbufs", nmbufs, 256, 0, -1)?);
+}
 
+/// Starts every port on `pool` with its planned queues, sets its MAC and
+/// joins the GLBP multicast group: the ports and their MACs.
+fn start_ports(
+    cfg: &Config,
+    plan: &[QueuePlan],
+    pool: &Arc<Mempool>,
+) -> Result<(Vec<Port>, Vec<MacAddr>), RunError> {
+    let d = &cfg.dataplane;
     let mut ports = Vec::new();
     let mut macs = Vec::new();
-    for (p, (id, nrx, ntx, _info)) in cfg.ports.iter().zip(&plan) {
+    for (p, q) in cfg.ports.iter().zip(plan) {
         let conf = PortConf {
-            rx_queues: *nrx,
-            tx_queues: *ntx,
+            rx_queues: q.rx,
+            tx_queues: q.tx,
             rx_desc: d.rx_desc,
             tx_desc: d.tx_desc,
             rss: p.rss,
             mtu: p.mtu,
         };
-        let port = Port::start(*id, &p.name, &conf, pool.clone())?;
+        let port = Port::start(q.id, &p.name, &conf, pool.clone())?;
         let mac = match p.mac {
             None => MacAddr(port.mac()?),
             Some(mac) => match port.set_mac(mac.0) {
@@ -285,296 +665,18 @@ pub fn run(
         };
         join_glbp_multicast(&port);
         log::info!(
-            "port {} ({}) up: id {id}, mac {mac}, {}, {nrx} rx / {ntx} tx queues",
+            "port {} ({}) up: id {}, mac {mac}, {}, {} rx / {} tx queues",
             p.name,
             p.device,
+            q.id,
             p.address,
+            q.rx,
+            q.tx
         );
         macs.push(mac);
         ports.push(port);
     }
-
-    let state = Arc::new(ArcSwap::from_pointee(build_state(cfg, &macs, 1)?));
-    let exception = Arc::new(MbufRing::new("glbpd_exc", d.exception_ring, -1)?);
-    let glbp_ring = Arc::new(MbufRing::new("glbpd_glbp", d.exception_ring, -1)?);
-    let resolve = Arc::new(ArrayQueue::new(1024));
-    // One hand-off ring per port where some lcore lacks a TX queue.
-    let handoff: Vec<Option<Arc<MbufRing>>> = plan
-        .iter()
-        .enumerate()
-        .map(|(i, (_, _, ntx, _))| {
-            if usize::from(*ntx) <= workers {
-                MbufRing::new(&format!("glbpd_tx{i}"), 1024, -1).map(|r| Some(Arc::new(r)))
-            } else {
-                Ok(None)
-            }
-        })
-        .collect::<Result<_, _>>()?;
-
-    let control_counters = Arc::new(Shared::new(ports.len()));
-    let worker_counters: Vec<Arc<Shared>> = (0..workers)
-        .map(|_| Arc::new(Shared::new(ports.len())))
-        .collect();
-    let worker_clients: Vec<Arc<ArpClients>> = (0..workers)
-        .map(|_| Arc::new(ArpClients::new(ports.len())))
-        .collect();
-    // One millisecond clock for the control lcore (Instant) and the
-    // workers (TSC), so that the client cache the workers stamp ages the
-    // same way in `show glbp`.
-    let epoch = Instant::now();
-    let clock = (dpdk::tsc(), (dpdk::tsc_hz() / 1000).max(1));
-    let worker_stop = Arc::new(AtomicBool::new(false));
-
-    let mut handles = Vec::new();
-    // Declared after `handles`, so dropped before them: any early return
-    // from here on stops the workers before their handles wait for them.
-    let _stop_workers = StopOnDrop(worker_stop.clone());
-    for (w, lcore) in lcores.iter().take(workers).enumerate() {
-        let mut rx = Vec::new();
-        let mut tx = Vec::new();
-        let mut handoff_in = Vec::new();
-        for (pi, (port, (_, nrx, ntx, _))) in ports.iter().zip(&plan).enumerate() {
-            if w < usize::from(*nrx) {
-                rx.push((pi, port.rx_queue(w as u16)?));
-            }
-            if w < usize::from(*ntx) {
-                tx.push(TxPath::Queue(port.tx_queue(w as u16)?));
-            } else {
-                tx.push(TxPath::Handoff(
-                    handoff[pi]
-                        .clone()
-                        .expect("hand-off ring exists when queues are short"),
-                ));
-            }
-            if w == 0 {
-                if let Some(r) = &handoff[pi] {
-                    handoff_in.push((pi, r.clone()));
-                }
-            }
-        }
-        let worker = Worker {
-            index: w,
-            rx,
-            tx,
-            handoff_in,
-            exception: exception.clone(),
-            glbp: glbp_ring.clone(),
-            policers: worker_policers(&cfg.control_plane, workers),
-            resolve: resolve.clone(),
-            state: state.clone(),
-            counters: worker_counters[w].clone(),
-            clients: worker_clients[w].clone(),
-            stop: worker_stop.clone(),
-            idle: d.idle,
-            burst: usize::from(d.burst),
-            clock,
-        };
-        log::info!("worker {w} on lcore {lcore}");
-        handles.push(eal.launch(*lcore, move || worker.run())?);
-    }
-
-    // The control lcore's own TX paths.
-    let mut ctl_tx: Vec<TxPath> = Vec::new();
-    for (pi, (port, (_, _, ntx, _))) in ports.iter().zip(&plan).enumerate() {
-        if usize::from(*ntx) > workers {
-            ctl_tx.push(TxPath::Queue(port.tx_queue(workers as u16)?));
-        } else {
-            ctl_tx.push(TxPath::Handoff(
-                handoff[pi]
-                    .clone()
-                    .expect("hand-off ring exists when queues are short"),
-            ));
-        }
-    }
-
-    let mut neighbors = Neighbors::default();
-    for n in &cfg.neighbors {
-        if let Some(pi) = cfg.ports.iter().position(|p| p.name == n.port) {
-            neighbors.add_static(pi as u16, n.ip, n.mac);
-        }
-    }
-    let ctl_ports = cfg
-        .ports
-        .iter()
-        .zip(&ports)
-        .zip(&macs)
-        .map(|((c, p), mac)| CtlPort {
-            name: c.name.clone(),
-            dpdk_id: p.id(),
-            mac: *mac,
-            addr: c.address,
-            port: p.clone(),
-            kernel_if: control::kernel_iface(&c.device),
-            glbp: Default::default(),
-        })
-        .collect();
-    let mut ctl = Control::new(ControlParts {
-        ports: ctl_ports,
-        pool: pool.clone(),
-        exception: exception.clone(),
-        glbp: glbp_ring.clone(),
-        control_plane: cfg.control_plane.clone(),
-        tx: ctl_tx,
-        neighbors,
-        resolve,
-        state: state.clone(),
-        epoch,
-    });
-    ctl.glbp_configure(cfg).map_err(RunError)?;
-
-    // Operations: status for `glbpd show`, telemetry and Prometheus.
-    let workers_info: Vec<(u32, Arc<Shared>, Arc<ArpClients>)> = lcores
-        .iter()
-        .take(workers)
-        .zip(&worker_counters)
-        .zip(&worker_clients)
-        .map(|((l, s), c)| (*l, s.clone(), c.clone()))
-        .collect();
-    let status_cell: Arc<ArcSwap<ops::status::Status>> =
-        Arc::new(ArcSwap::from_pointee(ops::status::Status::default()));
-    ops::register_telemetry(&status_cell);
-    let (mut reloader, reload_client) =
-        control::reloader::Reloader::new(path, signals.reload.clone());
-    // Threads glbpd starts itself run on the control lcore's CPU (or
-    // `[ops] cpu`), never on a worker's.
-    let ops_cpu = ops::ops_cpu(cfg.ops.cpu);
-    log::info!(
-        "ops threads on CPU {}",
-        ops_cpu.map_or("?".to_string(), |c| c.to_string())
-    );
-    reloader.pin(ops_cpu);
-    ops::register_reload(reload_client);
-    if let Err(e) = dpdk::telemetry::pdump_init() {
-        log::info!("packet capture (dpdk-dumpcap) unavailable: {e}");
-    }
-    let status_file = Some(lock.dir().join(ops::STATUS_FILE));
-    let _prometheus = match cfg.ops.prometheus {
-        Some(addr) => Some(
-            ops::serve_prometheus(addr, status_cell.clone(), stop.clone(), ops_cpu)
-                .map_err(RunError)?,
-        ),
-        None => None,
-    };
-    let mut running = cfg.clone();
-    let started = Instant::now();
-    let mut next_status = started;
-    let mut last_stats = Counts::default();
-    let control_lcore = eal.main_lcore();
-    // Logged once everything is up: `show`, reload and telemetry answer
-    // from the first round of the loop below (which writes the status).
-    log::info!(
-        "glbpd running: {} port(s), {workers} worker(s), idle = {:?}",
-        ports.len(),
-        d.idle
-    );
-    let republish =
-        (d.republish_hz > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(d.republish_hz)));
-    let mut next_republish = started;
-    // Last, so that the threads started above do not inherit it: every
-    // thread glbpd starts is started before this line.
-    if cfg.control_plane.realtime {
-        realtime_control_thread();
-    }
-    while !stop.load(Ordering::Relaxed) {
-        let round = Instant::now();
-        let mut busy = ctl.poll();
-        if let Some(period) = republish {
-            // Benchmark knob: swap in a fresh snapshot at a fixed rate.
-            let now = Instant::now();
-            if now >= next_republish {
-                ctl.publish();
-                next_republish = (next_republish + period).max(now);
-                busy = true;
-            }
-        }
-        control_counters.publish(&ctl.counts);
-        if reloader.poll(&mut ctl, &mut running) {
-            next_status = Instant::now();
-        }
-        if Instant::now() >= next_status {
-            next_status = Instant::now() + STATUS_INTERVAL;
-            let src = ops::status::Sources {
-                prefix: &cfg.eal.file_prefix,
-                started_ms: 0,
-                control_lcore,
-                workers: &workers_info,
-                control_counts: &ctl.counts,
-                last_reload: reloader.last(),
-            };
-            let st = ops::status::build(&ctl, &src);
-            if let Some(f) = &status_file {
-                ops::write_status(f, &st);
-            }
-            status_cell.store(Arc::new(st));
-            if log::log_enabled!(log::Level::Debug) {
-                let mut total = ctl.counts.clone();
-                worker_counters.iter().for_each(|c| total.add(&c.read()));
-                if total != last_stats {
-                    log::debug!(
-                        "stats: {}",
-                        serde_json::to_string(&total).unwrap_or_default()
-                    );
-                    log::debug!(
-                        "control: {}",
-                        serde_json::to_string(&ctl.stats).unwrap_or_default()
-                    );
-                    last_stats = total;
-                }
-            }
-        }
-        let now_ms = ctl.now_ms();
-        ctl.timing
-            .control_round(now_ms, round.elapsed().as_micros() as u64);
-        if !busy {
-            std::thread::sleep(Duration::from_micros(500));
-        }
-    }
-    log::info!("stopping after {:.1} s", started.elapsed().as_secs_f64());
-    // Resign every group while the workers still run: the hand-off rings
-    // may need them to put the resignation on the wire.
-    ctl.glbp_shutdown();
-    let deadline = Instant::now() + Duration::from_millis(200);
-    while !ctl.tx_drained() && Instant::now() < deadline {
-        ctl.flush();
-        std::thread::sleep(Duration::from_micros(200));
-    }
-
-    worker_stop.store(true, Ordering::SeqCst);
-    let mut failed = false;
-    for h in handles {
-        let lcore = h.lcore();
-        let rc = h.wait();
-        if rc != 0 {
-            log::error!("worker on lcore {lcore} exited with {rc}");
-            failed = true;
-        }
-    }
-    let mut total = ctl.counts.clone();
-    for c in &worker_counters {
-        total.add(&c.read());
-    }
-    for p in &ports {
-        if let Ok(s) = p.stats() {
-            log::info!("port {}: {s:?}", p.name());
-        }
-    }
-    // Release in dependency order: pending reload requests (answered as
-    // "stopping"), control's queues, rings, ports (stop and close), the
-    // snapshot's LPM table, the mempool, then EAL.
-    drop(reloader);
-    drop(ctl);
-    drop(handoff);
-    drop(exception);
-    drop(glbp_ring);
-    drop(ports);
-    drop(state);
-    drop(pool);
-    drop(eal);
-    drop(lock);
-    if failed {
-        return err("a worker lcore failed");
-    }
-    Ok(total)
+    Ok((ports, macs))
 }
 
 /// Puts the calling thread (the control lcore) under SCHED_RR at the
@@ -611,15 +713,6 @@ fn worker_policers(
 
 /// How often the status document is rebuilt.
 const STATUS_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Sets the flag when dropped.
-struct StopOnDrop(Arc<AtomicBool>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
 
 /// Makes `port` receive frames sent to the unicast `mac`: through the MAC
 /// filter, or by promiscuous mode when the filter is full or missing.

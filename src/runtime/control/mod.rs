@@ -221,21 +221,59 @@ pub struct ControlParts {
     pub tx: Vec<TxPath>,
     pub neighbors: Neighbors,
     pub resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
-    pub state: Arc<ArcSwap<DataplaneState>>,
+    /// The routing table and its next hops (connected and static).
+    pub routes: Arc<Lpm>,
+    pub next_hops: Vec<NextHop>,
     /// The clock's epoch (the workers count TSC ticks from the same moment).
     pub epoch: Instant,
 }
 
+/// The dataplane snapshot of the control lcore's tables: the one place a
+/// `DataplaneState` is built.
+fn snapshot(
+    ports: &[CtlPort],
+    neighbors: &Neighbors,
+    link_up: &[bool],
+    routes: &Arc<Lpm>,
+    next_hops: &[NextHop],
+    generation: u64,
+) -> DataplaneState {
+    let ports = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PortView {
+            name: p.name.clone(),
+            mac: p.mac,
+            addr: p.addr,
+            vmacs: p.glbp.vmacs.clone(),
+            neighbors: neighbors.resolved(i as u16),
+            avg: p.glbp.avg.clone(),
+            silent: p.glbp.silent.clone(),
+            link_up: link_up.get(i).copied().unwrap_or(true),
+            revalidate: p.glbp.revalidate.clone(),
+        })
+        .collect();
+    DataplaneState {
+        generation,
+        ports,
+        routes: routes.clone(),
+        next_hops: next_hops.to_vec(),
+    }
+}
+
 impl Control {
+    /// The control lcore's state, and the first snapshot for the workers
+    /// (`snapshot_cell`), built by the same code as every later one.
     pub fn new(p: ControlParts) -> Control {
-        let publisher = Publisher::new(p.state);
         let tsc_hz = crate::dpdk::tsc_hz().max(1);
         let cp = &p.control_plane;
-        let cur = publisher.current();
         let n = p.ports.len();
+        let link_up = vec![true; n];
+        let first = snapshot(&p.ports, &p.neighbors, &link_up, &p.routes, &p.next_hops, 1);
+        let publisher = Publisher::new(Arc::new(ArcSwap::from_pointee(first)));
         Control {
-            routes: cur.routes.clone(),
-            next_hops: cur.next_hops.clone(),
+            routes: p.routes,
+            next_hops: p.next_hops,
             published_neighbors: u64::MAX,
             published_resolutions: 0,
             icmp_errors: Policer::new(cp.icmp_errors_pps, (cp.icmp_errors_pps / 4).max(1), tsc_hz),
@@ -265,7 +303,7 @@ impl Control {
             next_unsolicited_publish: 0,
             timing: Timing::new(n),
             tracker: Tracker::default(),
-            link_up: vec![true; n],
+            link_up,
             next_late_warn: vec![0; n],
             tsc_hz,
         }
@@ -355,30 +393,21 @@ impl Control {
     pub fn publish(&mut self) {
         self.published_neighbors = self.neighbors.version();
         self.published_resolutions = self.neighbors.resolutions();
-        let ports = self
-            .ports
-            .iter()
-            .enumerate()
-            .map(|(i, p)| PortView {
-                name: p.name.clone(),
-                mac: p.mac,
-                addr: p.addr,
-                vmacs: p.glbp.vmacs.clone(),
-                neighbors: self.neighbors.resolved(i as u16),
-                avg: p.glbp.avg.clone(),
-                silent: p.glbp.silent.clone(),
-                link_up: self.link_up[i],
-                revalidate: p.glbp.revalidate.clone(),
-            })
-            .collect();
-        let st = DataplaneState {
-            generation: self.publisher.next_generation(),
-            ports,
-            routes: self.routes.clone(),
-            next_hops: self.next_hops.clone(),
-        };
+        let st = snapshot(
+            &self.ports,
+            &self.neighbors,
+            &self.link_up,
+            &self.routes,
+            &self.next_hops,
+            self.publisher.next_generation(),
+        );
         self.publisher.publish(st);
         self.stats.publications += 1;
+    }
+
+    /// The cell the workers read their snapshot from.
+    pub fn snapshot_cell(&self) -> Arc<ArcSwap<DataplaneState>> {
+        self.publisher.cell.clone()
     }
 
     /// True when nothing the control lcore sent is still waiting in a
