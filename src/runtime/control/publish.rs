@@ -1,0 +1,116 @@
+//! Publishing the dataplane snapshot: built from the control lcore's
+//! tables in one place, swapped in atomically, and the old ones freed here
+//! once no worker holds them any more.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::neighbors::Neighbors;
+use super::{Control, CtlPort};
+use crate::dpdk::Lpm;
+use crate::runtime::dataplane::state::{DataplaneState, NextHop, PortView};
+
+/// Swaps dataplane snapshots in and frees the old ones only once no worker
+/// holds them any more (on this lcore, never on a worker).
+pub struct Publisher {
+    cell: Arc<ArcSwap<DataplaneState>>,
+    graveyard: Vec<Arc<DataplaneState>>,
+    generation: u64,
+}
+
+impl Publisher {
+    pub fn new(cell: Arc<ArcSwap<DataplaneState>>) -> Publisher {
+        let generation = cell.load().generation;
+        Publisher {
+            cell,
+            graveyard: Vec::new(),
+            generation,
+        }
+    }
+
+    pub fn current(&self) -> Arc<DataplaneState> {
+        self.cell.load_full()
+    }
+
+    /// The generation the next snapshot should carry.
+    pub fn next_generation(&self) -> u64 {
+        self.generation + 1
+    }
+
+    /// Publishes `st` atomically. Workers pick it up on their next round.
+    pub fn publish(&mut self, st: DataplaneState) {
+        self.generation = st.generation;
+        let old = self.cell.swap(Arc::new(st));
+        self.graveyard.push(old);
+        self.reap();
+    }
+
+    /// Frees the snapshots nobody reads any more. `ArcSwap::swap` pays the
+    /// readers' debts, so the strong count of an old snapshot counts every
+    /// worker still holding it.
+    pub fn reap(&mut self) {
+        self.graveyard.retain(|s| Arc::strong_count(s) > 1);
+    }
+
+    /// Snapshots waiting for their last reader.
+    pub fn pending(&self) -> usize {
+        self.graveyard.len()
+    }
+}
+
+/// The dataplane snapshot of the control lcore's tables: the one place a
+/// `DataplaneState` is built.
+pub(super) fn snapshot(
+    ports: &[CtlPort],
+    neighbors: &Neighbors,
+    link_up: &[bool],
+    routes: &Arc<Lpm>,
+    next_hops: &[NextHop],
+    generation: u64,
+) -> DataplaneState {
+    let ports = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PortView {
+            name: p.name.clone(),
+            mac: p.mac,
+            addr: p.addr,
+            vmacs: p.glbp.vmacs.clone(),
+            neighbors: neighbors.resolved(i as u16),
+            avg: p.glbp.avg.clone(),
+            silent: p.glbp.silent.clone(),
+            link_up: link_up.get(i).copied().unwrap_or(true),
+            revalidate: p.glbp.revalidate.clone(),
+        })
+        .collect();
+    DataplaneState {
+        generation,
+        ports,
+        routes: routes.clone(),
+        next_hops: next_hops.to_vec(),
+    }
+}
+
+impl Control {
+    /// Builds and publishes a snapshot from the current tables.
+    pub fn publish(&mut self) {
+        self.published_neighbors = self.neighbors.version();
+        self.published_resolutions = self.neighbors.resolutions();
+        let st = snapshot(
+            &self.ports,
+            &self.neighbors,
+            &self.link_up,
+            &self.routes,
+            &self.next_hops,
+            self.publisher.next_generation(),
+        );
+        self.publisher.publish(st);
+        self.stats.publications += 1;
+    }
+
+    /// The cell the workers read their snapshot from.
+    pub fn snapshot_cell(&self) -> Arc<ArcSwap<DataplaneState>> {
+        self.publisher.cell.clone()
+    }
+}
