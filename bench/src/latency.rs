@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use glbpd::dpdk::{self, Burst, Eal, Mempool, Port, PortConf};
+use glbpd::dpdk::{self, Burst, Eal, EthDev, Mempool, PortConf};
 use glbpd::wire::ethernet;
 use glbpd::wire::MacAddr;
 use hdrhistogram::Histogram;
@@ -99,8 +99,8 @@ fn template(dst_mac: MacAddr) -> [u8; FRAME_LEN] {
     )
 }
 
-fn start_port(name: &str, pool: &Arc<Mempool>) -> Result<Port, String> {
-    let id = Port::id_by_name(name).map_err(|e| format!("{name}: {e}"))?;
+fn start_port(name: &str, pool: &Arc<Mempool>) -> Result<EthDev, String> {
+    let id = EthDev::id_by_name(name).map_err(|e| format!("{name}: {e}"))?;
     let conf = PortConf {
         rx_queues: 1,
         tx_queues: 1,
@@ -109,7 +109,7 @@ fn start_port(name: &str, pool: &Arc<Mempool>) -> Result<Port, String> {
         rss: false,
         mtu: None,
     };
-    Port::start(id, name, &conf, pool.clone()).map_err(|e| format!("{name}: {e}"))
+    EthDev::start(id, name, &conf, pool.clone()).map_err(|e| format!("{name}: {e}"))
 }
 
 fn run(o: &Opts) -> Result<String, String> {

@@ -93,14 +93,14 @@ impl Drop for PortInner {
     }
 }
 
-/// An ethdev port, stopped and closed when the last handle (the `Port` or
+/// An ethdev port, stopped and closed when the last handle (the `EthDev` or
 /// one of its queues) is dropped.
 #[derive(Clone)]
-pub struct Port {
+pub struct EthDev {
     inner: Arc<PortInner>,
 }
 
-impl Port {
+impl EthDev {
     /// Number of ports EAL probed.
     pub fn count() -> u16 {
         // SAFETY: plain getter.
@@ -152,7 +152,7 @@ impl Port {
 
     /// Configures port `id`, sets up its queues on `pool` and starts it.
     /// Features the device lacks (RSS, MTU) are logged and skipped.
-    pub fn start(id: u16, name: &str, conf: &PortConf, pool: Arc<Mempool>) -> Result<Port> {
+    pub fn start(id: u16, name: &str, conf: &PortConf, pool: Arc<Mempool>) -> Result<EthDev> {
         let info = Self::dev_info(id)?;
         let mut eth = ffi::rte_eth_conf::default();
         // SAFETY: reads constants exported by the C shim.
@@ -223,7 +223,7 @@ impl Port {
             tx_taken: Mutex::new(vec![false; conf.tx_queues as usize]),
             _pool: Some(pool),
         };
-        let port = Port {
+        let port = EthDev {
             inner: Arc::new(inner),
         };
         // SAFETY: the port is configured with all its queues set up.

@@ -4,7 +4,7 @@
 //! - [`Eal`] owns the Environment Abstraction Layer; dropping it cleans up
 //!   (the runtime folder belongs to the instance lock, not to EAL).
 //! - [`Mempool`], [`Mbuf`] and [`Burst`] own packet buffers.
-//! - [`Port`] owns an ethdev port (stopped and closed on drop); its queues
+//! - [`EthDev`] owns an ethdev port (stopped and closed on drop); its queues
 //!   are handed out once each as [`RxQueue`] / [`TxQueue`], which are `Send`
 //!   but not `Sync`: exactly one lcore polls a queue.
 //! - [`MbufRing`] and [`Lpm`] own an rte_ring and an rte_lpm table.
@@ -21,7 +21,7 @@ pub mod telemetry;
 
 pub use eal::{lcore_id, max_lcore, tsc, tsc_hz, version, Eal, LaunchHandle};
 pub use error::{Error, Result};
-pub use ethdev::{DevInfo, LinkStatus, Port, PortConf, PortStats, RxQueue, TxQueue};
+pub use ethdev::{DevInfo, EthDev, LinkStatus, PortConf, PortStats, RxQueue, TxQueue};
 pub use lpm::Lpm;
 pub use mbuf::{register_punt_stamp, Burst, Drain, Mbuf, Mempool, MAX_BURST};
 pub use ring::MbufRing;

@@ -2,7 +2,7 @@
 //! an argument. No DPDK, no sockets, no clock, no threads.
 //!
 //! # Driving it
-//! The runtime owns one [`Port`] per interface (or one [`Group`] per group)
+//! The runtime owns one [`Interface`] per interface (or one [`Group`] per group)
 //! and calls `handle(now, event)` with a monotonic time in milliseconds since
 //! any epoch. Each call returns the [`Action`]s to perform, in order. After
 //! every call the runtime reads `next_deadline()` and calls
@@ -10,11 +10,11 @@
 //! spurious `Timer` events are harmless).
 //!
 //! Events the runtime feeds: every parsed GLBP message of a configured
-//! group ([`Event::Rx`], or [`PortEvent::Rx`] which demultiplexes by group),
+//! group ([`Event::Rx`], or [`InterfaceEvent::Rx`] which demultiplexes by group),
 //! ARP requests / neighbour solicitations for a VIP ([`Event::Arp`]; answer
 //! only with the returned [`Action::ArpReply`], never from a generic ARP
 //! path), tracked-object changes, admin enable/disable, configuration
-//! reloads ([`Event::Configure`] / [`Port::configure`], applied in place) and
+//! reloads ([`Event::Configure`] / [`Interface::configure`], applied in place) and
 //! [`Event::Shutdown`] before exiting (it hands everything over at once).
 //!
 //! Actions it performs, in order: [`Action::Send`] (UDP 3222 to 224.0.0.102 /
@@ -51,7 +51,7 @@ pub use config::{
 pub use group::{
     Balancing, Counters, ForwarderStatus, Group, GroupStatus, MemberStatus, PeerStatus,
 };
-pub use port::{Port, PortCounters, PortEvent};
+pub use port::{Interface, InterfaceCounters, InterfaceEvent};
 pub use show::cisco_mac;
 
 use crate::wire::glbp::{GlbpRepr, VfState, VgState};

@@ -11,10 +11,10 @@ use super::{Action, Event, Millis, RxMessage};
 use crate::wire::glbp::MAX_GROUP;
 use crate::wire::MacAddr;
 
-/// An input to a [`Port`].
+/// An input to an [`Interface`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PortEvent {
-    /// The deadline from [`Port::next_deadline`] has been reached.
+pub enum InterfaceEvent {
+    /// The deadline from [`Interface::next_deadline`] has been reached.
     Timer,
     /// A GLBP message received on this port.
     Rx(RxMessage),
@@ -51,7 +51,7 @@ pub enum PortEvent {
 
 /// Port-level counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PortCounters {
+pub struct InterfaceCounters {
     /// Messages for a group not configured here (or out of range).
     pub unknown_group: u64,
     /// Messages the runtime could not parse.
@@ -60,7 +60,7 @@ pub struct PortCounters {
 
 /// All GLBP groups of one interface.
 #[derive(Debug, Clone)]
-pub struct Port {
+pub struct Interface {
     port: u16,
     ip: IpAddr,
     mac: MacAddr,
@@ -69,14 +69,14 @@ pub struct Port {
     /// (deadline, group), mirrored by `due`.
     queue: BTreeSet<(Millis, u16)>,
     due: BTreeMap<u16, Millis>,
-    counters: PortCounters,
+    counters: InterfaceCounters,
 }
 
-impl Port {
+impl Interface {
     /// An interface `port` with address `ip` and MAC `mac`; `seed` seeds the
     /// groups' PRNGs.
     pub fn new(port: u16, ip: IpAddr, mac: MacAddr, seed: u64) -> Self {
-        Port {
+        Interface {
             port,
             ip,
             mac,
@@ -84,7 +84,7 @@ impl Port {
             groups: BTreeMap::new(),
             queue: BTreeSet::new(),
             due: BTreeMap::new(),
-            counters: PortCounters::default(),
+            counters: InterfaceCounters::default(),
         }
     }
 
@@ -141,9 +141,9 @@ impl Port {
     }
 
     /// Processes one port event.
-    pub fn handle(&mut self, now: Millis, ev: PortEvent) -> Vec<Action> {
+    pub fn handle(&mut self, now: Millis, ev: InterfaceEvent) -> Vec<Action> {
         match ev {
-            PortEvent::Timer => {
+            InterfaceEvent::Timer => {
                 let mut out = Vec::new();
                 while let Some(&(d, id)) = self.queue.first() {
                     if d > now {
@@ -157,7 +157,7 @@ impl Port {
                 }
                 out
             }
-            PortEvent::Rx(m) => {
+            InterfaceEvent::Rx(m) => {
                 let id = m.repr.group;
                 if id > MAX_GROUP || !self.groups.contains_key(&id) {
                     self.counters.unknown_group += 1;
@@ -165,14 +165,14 @@ impl Port {
                 }
                 self.group_event(now, id, Event::Rx(m))
             }
-            PortEvent::AuthFailed { group, src_ip } => {
+            InterfaceEvent::AuthFailed { group, src_ip } => {
                 self.group_event(now, group, Event::AuthFailed { src_ip })
             }
-            PortEvent::Malformed => {
+            InterfaceEvent::Malformed => {
                 self.counters.malformed += 1;
                 Vec::new()
             }
-            PortEvent::Arp {
+            InterfaceEvent::Arp {
                 target,
                 host_ip,
                 host_mac,
@@ -201,12 +201,12 @@ impl Port {
                 }
                 out
             }
-            PortEvent::Track { object, up } => self.broadcast(
+            InterfaceEvent::Track { object, up } => self.broadcast(
                 now,
                 |g| g.config().tracking.contains_key(&object),
                 || Event::Track { object, up },
             ),
-            PortEvent::Shutdown => self.broadcast(now, |_| true, || Event::Shutdown),
+            InterfaceEvent::Shutdown => self.broadcast(now, |_| true, || Event::Shutdown),
         }
     }
 
@@ -243,7 +243,7 @@ impl Port {
     }
 
     /// Port-level counters.
-    pub fn counters(&self) -> &PortCounters {
+    pub fn counters(&self) -> &InterfaceCounters {
         &self.counters
     }
 }

@@ -18,10 +18,10 @@ use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 
 use crate::config::{lcores, Config};
-use crate::dpdk::{self, Eal, Lpm, MbufRing, Mempool, Port, PortConf};
+use crate::dpdk::{self, Eal, EthDev, Lpm, MbufRing, Mempool, PortConf};
 use crate::wire::{glbp, MacAddr};
 use control::neighbors::Neighbors;
-use control::{Control, ControlParts, CtlPort};
+use control::{Control, ControlParts, ManagedPort};
 use dataplane::counters::{ArpClients, Counts, Shared};
 use dataplane::worker::{TxPath, Worker};
 
@@ -202,7 +202,7 @@ struct Node<'eal> {
     handoff: Vec<Option<Arc<MbufRing>>>,
     exception: Arc<MbufRing>,
     glbp_ring: Arc<MbufRing>,
-    ports: Vec<Port>,
+    ports: Vec<EthDev>,
     /// Held, not read: the buffers of everything above come from it.
     _pool: Arc<Mempool>,
     // Plain values and shared counters.
@@ -312,7 +312,7 @@ impl<'eal> Node<'eal> {
             .iter()
             .zip(&ports)
             .zip(&macs)
-            .map(|((c, p), mac)| CtlPort {
+            .map(|((c, p), mac)| ManagedPort {
                 name: c.name.clone(),
                 dpdk_id: p.id(),
                 mac: *mac,
@@ -577,13 +577,13 @@ fn plan_queues(cfg: &Config, workers: usize) -> Result<Vec<QueuePlan>, RunError>
     let mut plan = Vec::new();
     for p in &cfg.ports {
         let name = port_lookup_name(p);
-        let id = Port::id_by_name(&name).map_err(|e| {
+        let id = EthDev::id_by_name(&name).map_err(|e| {
             RunError(format!(
                 "port {}: device {name:?} was not probed by EAL: {e}",
                 p.name
             ))
         })?;
-        let info = Port::dev_info(id)?;
+        let info = EthDev::dev_info(id)?;
         let rx = (workers as u16).min(info.max_rx_queues).max(1);
         let tx = (workers as u16 + 1).min(info.max_tx_queues).max(1);
         if rx < workers as u16 {
@@ -632,7 +632,7 @@ fn start_ports(
     cfg: &Config,
     plan: &[QueuePlan],
     pool: &Arc<Mempool>,
-) -> Result<(Vec<Port>, Vec<MacAddr>), RunError> {
+) -> Result<(Vec<EthDev>, Vec<MacAddr>), RunError> {
     let d = &cfg.dataplane;
     let mut ports = Vec::new();
     let mut macs = Vec::new();
@@ -645,7 +645,7 @@ fn start_ports(
             rss: p.rss,
             mtu: p.mtu,
         };
-        let port = Port::start(q.id, &p.name, &conf, pool.clone())?;
+        let port = EthDev::start(q.id, &p.name, &conf, pool.clone())?;
         let mac = match p.mac {
             None => MacAddr(port.mac()?),
             Some(mac) => match port.set_mac(mac.0) {
@@ -716,7 +716,7 @@ const STATUS_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Makes `port` receive frames sent to the unicast `mac`: through the MAC
 /// filter, or by promiscuous mode when the filter is full or missing.
-pub(crate) fn receive_for(port: &Port, mac: MacAddr) {
+pub(crate) fn receive_for(port: &EthDev, mac: MacAddr) {
     if let Err(e) = port.mac_add(mac.0) {
         if !port.promiscuous() {
             log::warn!(
@@ -735,7 +735,7 @@ pub(crate) fn receive_for(port: &Port, mac: MacAddr) {
 
 /// Joins 224.0.0.102 through the multicast filter, falling back to
 /// all-multicast, then promiscuous mode.
-fn join_glbp_multicast(port: &Port) {
+fn join_glbp_multicast(port: &EthDev) {
     let mcast = [glbp::MCAST_MAC_V4.0, glbp::MCAST_MAC_V6.0];
     match port.set_mc_addr_list(&mcast) {
         Ok(()) => {}

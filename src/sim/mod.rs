@@ -1,6 +1,6 @@
 //! Discrete-event simulator of a LAN of GLBP routers and hosts.
 //!
-//! Every router runs the real [`crate::protocol::Port`] engine for group 1;
+//! Every router runs the real [`crate::protocol::Interface`] engine for group 1;
 //! hosts keep an ARP cache (re-ARP on expiry, retry every second, stale entry
 //! kept until a reply arrives, like Linux) and obey gratuitous ARPs; the LAN
 //! delivers frames within a partition after 1..=`max_delay_ms` ms and may

@@ -7,7 +7,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::faults::{Fault, Scheduled};
 use crate::protocol::rng::SplitMix64;
 use crate::protocol::{
-    vmac, Action, Dest, GroupConfig, LoadBalancing, Millis, Port, PortEvent, RxMessage, Weighting,
+    vmac, Action, Dest, GroupConfig, Interface, InterfaceEvent, LoadBalancing, Millis, RxMessage,
+    Weighting,
 };
 use crate::wire::glbp::{VfState, VgState, VF_PRIORITY_PRIMARY, VF_PRIORITY_RESIGN};
 use crate::wire::MacAddr;
@@ -240,7 +241,7 @@ impl Ord for Queued {
 }
 
 struct Router {
-    port: Port,
+    port: Interface,
     alive: bool,
     part: u8,
     forwarding: BTreeSet<MacAddr>,
@@ -300,7 +301,7 @@ impl World {
                 let mac = MacAddr([2, 0, 0, 0, 1, (r + 1) as u8]);
                 let ip = router_ip(r);
                 Router {
-                    port: Port::new(0, ip, mac, cfg.seed ^ (r as u64) << 32),
+                    port: Interface::new(0, ip, mac, cfg.seed ^ (r as u64) << 32),
                     alive: false,
                     part: 0,
                     forwarding: BTreeSet::new(),
@@ -406,7 +407,7 @@ impl World {
     fn boot(&mut self, r: usize) {
         let cfg = self.cfg.group_config(r);
         let rt = &mut self.routers[r];
-        rt.port = Port::new(0, rt.ip, rt.mac, self.rng.next_u64());
+        rt.port = Interface::new(0, rt.ip, rt.mac, self.rng.next_u64());
         rt.alive = true;
         rt.low = false;
         rt.timer_at = None;
@@ -416,7 +417,7 @@ impl World {
         }
     }
 
-    fn router_event(&mut self, r: usize, ev: PortEvent) {
+    fn router_event(&mut self, r: usize, ev: InterfaceEvent) {
         if !self.routers[r].alive {
             return;
         }
@@ -983,7 +984,7 @@ impl World {
                 self.routers[r].forwarding.clear();
             }
             Fault::Stop(r) => {
-                self.router_event(r, PortEvent::Shutdown);
+                self.router_event(r, InterfaceEvent::Shutdown);
                 self.routers[r].alive = false;
                 self.routers[r].forwarding.clear();
             }
@@ -1026,7 +1027,7 @@ impl World {
             }
             Fault::Weight(r, down) => self.router_event(
                 r,
-                PortEvent::Track {
+                InterfaceEvent::Track {
                     object: TRACK,
                     up: !down,
                 },
@@ -1072,13 +1073,13 @@ impl World {
                 Ev::Timer(r) => {
                     if self.routers[r].timer_at == Some(q.at) && self.routers[r].alive {
                         self.routers[r].timer_at = None;
-                        self.router_event(r, PortEvent::Timer);
+                        self.router_event(r, InterfaceEvent::Timer);
                     }
                 }
                 Ev::Glbp { from, to, msg } => {
                     let rt = &self.routers[to];
                     if rt.alive && !rt.deaf && rt.part == self.routers[from].part {
-                        self.router_event(to, PortEvent::Rx(msg));
+                        self.router_event(to, InterfaceEvent::Rx(msg));
                     }
                 }
                 Ev::ArpRequest { router, host } => {
@@ -1086,7 +1087,7 @@ impl World {
                         let (host_ip, host_mac) = (self.hosts[host].ip, self.hosts[host].mac);
                         self.router_event(
                             router,
-                            PortEvent::Arp {
+                            InterfaceEvent::Arp {
                                 target: VIP,
                                 host_ip,
                                 host_mac,

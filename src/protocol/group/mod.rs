@@ -274,7 +274,7 @@ impl Group {
             counters: Counters::default(),
         };
         if g.cfg.validate().is_err() {
-            // `Port::configure` validates; a group built directly from an
+            // `Interface::configure` validates; a group built directly from an
             // invalid configuration runs on the defaults rather than
             // panicking on impossible timers.
             g.counters.malformed += 1;

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn port_demuxes_by_group_and_merges_deadlines() {
-    let mut p = Port::new(0, ip(1), mac(1), 42);
+    let mut p = Interface::new(0, ip(1), mac(1), 42);
     for id in [1u16, 2, 1023] {
         let c = GroupConfig {
             id,
@@ -16,24 +16,24 @@ fn port_demuxes_by_group_and_merges_deadlines() {
     assert!(p.configure(0, GroupConfig { id: 1024, ..cfg() }).is_err());
     let mut m = hello_from(2, VgState::Active, 100);
     m.repr.group = 2000;
-    p.handle(1, PortEvent::Rx(m.clone()));
+    p.handle(1, InterfaceEvent::Rx(m.clone()));
     m.repr.group = 5;
-    p.handle(1, PortEvent::Rx(m.clone()));
+    p.handle(1, InterfaceEvent::Rx(m.clone()));
     assert_eq!(p.counters().unknown_group, 2);
     m.repr.group = 2;
-    let a = p.handle(1, PortEvent::Rx(m));
+    let a = p.handle(1, InterfaceEvent::Rx(m));
     assert!(sends(&a).iter().all(|s| s.2.group == 2));
     let mut t = 0;
     while t < 60_000 {
         t = p.next_deadline().unwrap();
-        p.handle(t, PortEvent::Timer);
+        p.handle(t, InterfaceEvent::Timer);
     }
     assert_eq!(p.group(1).unwrap().state(), VgState::Active);
     assert_eq!(p.group(2).unwrap().counters().hellos_in, 1);
     assert_eq!(p.group(1023).unwrap().state(), VgState::Active);
     let a = p.handle(
         t,
-        PortEvent::Arp {
+        InterfaceEvent::Arp {
             target: IpAddr::V4(Ipv4Addr::new(10, 0, 3, 255)),
             host_ip: ip(50),
             host_mac: host(1),
@@ -41,7 +41,7 @@ fn port_demuxes_by_group_and_merges_deadlines() {
         },
     );
     assert!(matches!(a[..], [Action::ArpReply { vmac, .. }] if vmac == super::vmac(1023, 1)));
-    let a = p.handle(t, PortEvent::Shutdown);
+    let a = p.handle(t, InterfaceEvent::Shutdown);
     assert_eq!(vg_changes(&a).len(), 3);
 }
 
@@ -53,7 +53,7 @@ fn vmac_layout() {
 
 #[test]
 fn port_runs_1024_groups_on_merged_deadlines() {
-    let mut p = Port::new(0, ip(1), mac(1), 1);
+    let mut p = Interface::new(0, ip(1), mac(1), 1);
     for id in 0..=1023u16 {
         let vip = IpAddr::V4(Ipv4Addr::new(10, 1, (id >> 8) as u8, id as u8));
         p.configure(
@@ -68,7 +68,7 @@ fn port_runs_1024_groups_on_merged_deadlines() {
     }
     let mut timers = 0;
     while let Some(t) = p.next_deadline().filter(|&t| t <= 30_000) {
-        p.handle(t, PortEvent::Timer);
+        p.handle(t, InterfaceEvent::Timer);
         timers += 1;
     }
     assert!(p

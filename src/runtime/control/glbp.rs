@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::{Control, GlbpView, Outcome};
 use crate::config::{self, Authentication, Config};
 use crate::dpdk::Mbuf;
-use crate::protocol::{self, Action, Dest, PortEvent, RxMessage};
+use crate::protocol::{self, Action, Dest, InterfaceEvent, RxMessage};
 use crate::runtime::dataplane::state::{Revalidate, VipBalance};
 use crate::wire::arp::{ArpOperation, ArpRepr};
 use crate::wire::ethernet::{self, EthernetRepr};
@@ -18,9 +18,10 @@ use crate::wire::glbp::frame::{FrameBuilder, ReceivedFrame};
 use crate::wire::glbp::{self as wglbp, GlbpRepr};
 use crate::wire::MacAddr;
 
-/// GLBP state of one port.
-pub struct GlbpPort {
-    pub engine: protocol::Port,
+/// What drives the GLBP engine of one port: the engine itself, the keys
+/// that sign and verify its messages, and its log rate limits.
+pub struct GlbpDriver {
+    pub engine: protocol::Interface,
     /// Group id -> authentication key (signing and verification).
     pub(super) keys: BTreeMap<u16, AuthKey>,
     /// When `%GLBP-4-DUPADDR` may be logged again for this port.
@@ -70,8 +71,8 @@ impl Control {
                 self.glbp.push(None);
                 continue;
             }
-            let mut gp = GlbpPort {
-                engine: protocol::Port::new(
+            let mut gp = GlbpDriver {
+                engine: protocol::Interface::new(
                     pidx as u16,
                     IpAddr::V4(p.addr.addr),
                     p.mac,
@@ -109,7 +110,7 @@ impl Control {
                     .groups()
                     .filter_map(|g| g.hello_due().filter(|&d| d <= now).map(|d| (g.id(), d)))
                     .collect();
-                let a = gp.engine.handle(now, PortEvent::Timer);
+                let a = gp.engine.handle(now, InterfaceEvent::Timer);
                 self.pending.push((pidx, a));
                 busy = true;
                 self.hello_lateness(now, pidx, &due);
@@ -134,7 +135,9 @@ impl Control {
                 .groups()
                 .any(|g| g.config().tracking.contains_key(&id))
             {
-                let a = gp.engine.handle(now, PortEvent::Track { object: id, up });
+                let a = gp
+                    .engine
+                    .handle(now, InterfaceEvent::Track { object: id, up });
                 self.pending.push((pidx, a));
             }
         }
@@ -188,7 +191,7 @@ impl Control {
             Ok(f) => f,
             Err(_) => {
                 self.stats.glbp_malformed += 1;
-                let a = gp.engine.handle(now, PortEvent::Malformed);
+                let a = gp.engine.handle(now, InterfaceEvent::Malformed);
                 self.pending.push((pidx, a));
                 return Outcome::Consumed;
             }
@@ -212,7 +215,7 @@ impl Control {
                     ),
                 );
                 let gp = self.glbp[pidx].as_mut().expect("checked above");
-                let a = gp.engine.handle(now, PortEvent::Malformed);
+                let a = gp.engine.handle(now, InterfaceEvent::Malformed);
                 self.pending.push((pidx, a));
                 return Outcome::Consumed;
             }
@@ -230,7 +233,7 @@ impl Control {
                         self.timing
                             .hello_received(now_us, pidx, repr.group, f.src_ip, h.hello_ms);
                     }
-                    PortEvent::Rx(RxMessage {
+                    InterfaceEvent::Rx(RxMessage {
                         src_ip: f.src_ip,
                         src_mac: f.src_mac,
                         port: pidx as u16,
@@ -245,11 +248,11 @@ impl Control {
                         now,
                         format!("%GLBP-4-BADAUTH: {} Grp {group}: bad authentication from {src} ({e:?})", self.ports[pidx].name),
                     );
-                    PortEvent::AuthFailed { group, src_ip: src }
+                    InterfaceEvent::AuthFailed { group, src_ip: src }
                 }
             },
             // Not configured here: the engine counts it.
-            None => PortEvent::Rx(RxMessage {
+            None => InterfaceEvent::Rx(RxMessage {
                 src_ip: f.src_ip,
                 src_mac: f.src_mac,
                 port: pidx as u16,
@@ -269,7 +272,7 @@ impl Control {
         let now = self.now_ms();
         for pidx in 0..self.glbp.len() {
             if let Some(gp) = self.glbp[pidx].as_mut() {
-                let a = gp.engine.handle(now, PortEvent::Shutdown);
+                let a = gp.engine.handle(now, InterfaceEvent::Shutdown);
                 self.pending.push((pidx, a));
             }
         }

@@ -14,7 +14,7 @@ mod tracking;
 
 pub use tracking::kernel_iface;
 
-pub use glbp::GlbpPort;
+pub use glbp::GlbpDriver;
 use publish::snapshot;
 pub use publish::Publisher;
 use punt::Outcome;
@@ -28,7 +28,7 @@ use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 
 use crate::config::{ControlPlaneConfig, Ipv4Net};
-use crate::dpdk::{Burst, Lpm, Mbuf, MbufRing, Mempool, Port};
+use crate::dpdk::{Burst, EthDev, Lpm, Mbuf, MbufRing, Mempool};
 use crate::runtime::control::neighbors::Neighbors;
 use crate::runtime::control::timing::Timing;
 use crate::runtime::control::track::Tracker;
@@ -38,13 +38,14 @@ use crate::runtime::dataplane::state::{NextHop, Revalidate, VipBalance};
 use crate::runtime::dataplane::worker::{flush, TxPath};
 use crate::wire::MacAddr;
 
-/// A port as the control lcore sees it.
-pub struct CtlPort {
+/// A port as the control lcore manages it: names and addresses, the
+/// ethdev handle, its kernel interface, and what GLBP asks of the workers.
+pub struct ManagedPort {
     pub name: String,
     pub dpdk_id: u16,
     pub mac: MacAddr,
     pub addr: Ipv4Net,
-    pub port: Port,
+    pub port: EthDev,
     /// The kernel interface of a kernel-backed virtual device, whose
     /// carrier is the link state (the PMD's is always up).
     pub kernel_if: Option<String>,
@@ -96,7 +97,7 @@ pub struct ControlStats {
 
 /// Everything the control lcore owns.
 pub struct Control {
-    pub(crate) ports: Vec<CtlPort>,
+    pub(crate) ports: Vec<ManagedPort>,
     pool: Arc<Mempool>,
     exception: Arc<MbufRing>,
     glbp_ring: Arc<MbufRing>,
@@ -119,7 +120,7 @@ pub struct Control {
     neighbor_publish_gap_ms: u64,
     epoch: Instant,
     /// GLBP engines, by port index (`None`: no group on that port).
-    pub(crate) glbp: Vec<Option<GlbpPort>>,
+    pub(crate) glbp: Vec<Option<GlbpDriver>>,
     /// Engine actions not yet carried out, by port index.
     pending: Vec<(usize, Vec<crate::protocol::Action>)>,
     next_track_poll: u64,
@@ -141,7 +142,7 @@ pub struct Control {
 const EXCEPTION_BURSTS_PER_ROUND: usize = 8;
 
 pub struct ControlParts {
-    pub ports: Vec<CtlPort>,
+    pub ports: Vec<ManagedPort>,
     pub pool: Arc<Mempool>,
     pub exception: Arc<MbufRing>,
     pub glbp: Arc<MbufRing>,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::neighbors::Neighbors;
-use super::{Control, CtlPort};
+use super::{Control, ManagedPort};
 use crate::dpdk::Lpm;
 use crate::runtime::dataplane::state::{DataplaneState, NextHop, PortView};
 
@@ -62,7 +62,7 @@ impl Publisher {
 /// The dataplane snapshot of the control lcore's tables: the one place a
 /// `DataplaneState` is built.
 pub(super) fn snapshot(
-    ports: &[CtlPort],
+    ports: &[ManagedPort],
     neighbors: &Neighbors,
     link_up: &[bool],
     routes: &Arc<Lpm>,

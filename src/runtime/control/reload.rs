@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::glbp::{group_config, GlbpPort};
+use super::glbp::{group_config, GlbpDriver};
 use super::Control;
 use crate::config::Config;
 use crate::protocol;
@@ -126,8 +126,8 @@ impl Control {
                 sum.groups_added += 1;
             }
             let (p, seed) = (&self.ports[pidx], crate::dpdk::tsc());
-            let gp = self.glbp[pidx].get_or_insert_with(|| GlbpPort {
-                engine: protocol::Port::new(
+            let gp = self.glbp[pidx].get_or_insert_with(|| GlbpDriver {
+                engine: protocol::Interface::new(
                     pidx as u16,
                     std::net::IpAddr::V4(p.addr.addr),
                     p.mac,
