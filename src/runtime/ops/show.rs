@@ -50,12 +50,6 @@ pub enum View {
     Stats,
 }
 
-/// The runtime folder DPDK uses for `prefix`; an error for a prefix that
-/// is not a plain name.
-pub fn runtime_dir(prefix: &str) -> Result<PathBuf, String> {
-    instance::runtime_dir(prefix)
-}
-
 impl Target {
     fn prefix(&self) -> Result<String, String> {
         match &self.config {
@@ -70,7 +64,7 @@ impl Target {
     /// the folder's lock.
     fn running(&self) -> Result<(String, PathBuf), String> {
         let prefix = self.prefix()?;
-        let dir = runtime_dir(&prefix)?;
+        let dir = instance::runtime_dir(&prefix)?;
         if !instance::is_held(&prefix)? {
             return Err(format!(
                 "no running glbpd with prefix {prefix:?} (nothing holds {})",
