@@ -154,8 +154,9 @@ pub struct Counts {
     pub punted: u64,
     /// Drops by reason; JSON: `{reason: count}`.
     pub drops: DropCounts,
-    /// Punts dropped by the `[control_plane]` policers, by class.
-    pub policed: [u64; PuntClass::COUNT],
+    /// Punts dropped by the `[control_plane]` policers, by class; JSON:
+    /// `{class: count}`.
+    pub policed: PuntCounts,
 }
 
 impl Counts {
@@ -192,10 +193,7 @@ impl Counts {
             .zip(other.arp_by_forwarder)
             .for_each(|(x, y)| *x += y);
         self.drops.add(&other.drops);
-        self.policed
-            .iter_mut()
-            .zip(other.policed)
-            .for_each(|(x, y)| *x += y);
+        self.policed.add(&other.policed);
     }
     pub fn total_drops(&self) -> u64 {
         self.drops.total()
@@ -241,7 +239,7 @@ impl Shared {
         for (i, d) in c.arp_by_forwarder.iter().enumerate() {
             cells[s + 3 + DropReason::COUNT + i].store(*d, Relaxed);
         }
-        for (i, d) in c.policed.iter().enumerate() {
+        for (i, d) in c.policed.0.iter().enumerate() {
             cells[s + 7 + DropReason::COUNT + i].store(*d, Relaxed);
         }
     }
@@ -260,8 +258,8 @@ impl Shared {
         for (i, d) in arp_by_forwarder.iter_mut().enumerate() {
             *d = get(s + 3 + DropReason::COUNT + i);
         }
-        let mut policed = [0; PuntClass::COUNT];
-        for (i, d) in policed.iter_mut().enumerate() {
+        let mut policed = PuntCounts::default();
+        for (i, d) in policed.0.iter_mut().enumerate() {
             *d = get(s + 7 + DropReason::COUNT + i);
         }
         Counts {

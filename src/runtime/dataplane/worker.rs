@@ -520,7 +520,7 @@ impl Worker {
                         Verdict::Punt(class) => {
                             let now = dpdk::tsc();
                             if !self.policers[class as usize].allow(now) {
-                                c.policed[class as usize] += 1;
+                                c.policed[class] += 1;
                                 drop(m);
                                 continue;
                             }

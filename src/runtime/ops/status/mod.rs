@@ -12,7 +12,7 @@ pub use doc::*;
 
 use crate::protocol::{ForwarderStatus, GroupStatus, LoadBalancing, PeerStatus};
 use crate::runtime::control::Control;
-use crate::runtime::dataplane::counters::{ArpClients, Counts, PuntCounts, Shared};
+use crate::runtime::dataplane::counters::{ArpClients, Counts, Shared};
 
 /// What the status is built from, besides the control lcore.
 pub struct Sources<'a> {
@@ -140,7 +140,7 @@ fn counts(c: &Counts, port_names: &[String]) -> Counters {
         arp_replies_by_forwarder: c.arp_by_forwarder.to_vec(),
         punted: c.punted,
         drops: c.drops,
-        policed: PuntCounts(c.policed),
+        policed: c.policed,
     }
 }
 
