@@ -39,7 +39,7 @@ e2e: check-deps
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) clippy -p glbpd-lab -- -D warnings
+	$(CARGO) clippy -p glbpd-lab -p dpdk -- -D warnings
 
 test: check-deps
 	$(CARGO) build --release

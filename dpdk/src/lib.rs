@@ -1,5 +1,6 @@
-//! Safe wrappers over DPDK: the one module of the `glbpd` crate allowed to
-//! use `unsafe`. Every `unsafe` block says which invariant makes it sound.
+//! Safe wrappers over DPDK (the bindings of `dpdk-ffi`): the one crate of
+//! glbpd that uses `unsafe`; `glbpd` itself forbids it. Every `unsafe`
+//! block says which invariant makes it sound.
 //!
 //! - [`Eal`] owns the Environment Abstraction Layer; dropping it cleans up
 //!   (the runtime folder belongs to the instance lock, not to EAL).
@@ -8,7 +9,6 @@
 //!   are handed out once each as [`RxQueue`] / [`TxQueue`], which are `Send`
 //!   but not `Sync`: exactly one lcore polls a queue.
 //! - [`MbufRing`] and [`Lpm`] own an rte_ring and an rte_lpm table.
-#![allow(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod eal;
