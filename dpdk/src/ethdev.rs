@@ -45,7 +45,8 @@ pub struct LinkStatus {
 }
 
 /// Basic port counters (`rte_eth_stats`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct PortStats {
     pub ipackets: u64,
     pub opackets: u64,

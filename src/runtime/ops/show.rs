@@ -164,7 +164,7 @@ pub fn render_stats(st: &Status) -> String {
             or_dash(t.rx_bytes.get(n)),
             or_dash(t.tx_packets.get(n)),
             or_dash(t.tx_bytes.get(n)),
-            p.imissed,
+            p.stats.imissed,
             if p.link_up == Some(true) {
                 "up"
             } else {

@@ -298,14 +298,9 @@ pub struct Port {
     pub speed_mbps: Option<u32>,
     pub promiscuous: bool,
     pub vmacs: Vec<String>,
-    pub ipackets: u64,
-    pub opackets: u64,
-    pub ibytes: u64,
-    pub obytes: u64,
-    pub imissed: u64,
-    pub ierrors: u64,
-    pub oerrors: u64,
-    pub rx_nombuf: u64,
+    /// The device's counters, inline (`ipackets`, `opackets`, ...).
+    #[serde(flatten)]
+    pub stats: crate::dpdk::PortStats,
 }
 
 #[cfg(test)]

@@ -280,14 +280,7 @@ pub fn build(ctl: &Control, src: &Sources) -> Status {
                 speed_mbps: link.map(|l| l.speed_mbps),
                 promiscuous: p.port.promiscuous(),
                 vmacs: p.glbp.vmacs.iter().map(|m| m.to_string()).collect(),
-                ipackets: s.ipackets,
-                opackets: s.opackets,
-                ibytes: s.ibytes,
-                obytes: s.obytes,
-                imissed: s.imissed,
-                ierrors: s.ierrors,
-                oerrors: s.oerrors,
-                rx_nombuf: s.rx_nombuf,
+                stats: s,
             }
         })
         .collect();
