@@ -172,6 +172,7 @@ pub fn max_lcore() -> u32 {
 }
 
 /// The calling thread's lcore id (`u32::MAX` for a non-EAL thread).
+#[inline]
 pub fn lcore_id() -> u32 {
     // SAFETY: reads a thread-local through the shim.
     unsafe { ffi::glbpd_rte_lcore_id() }
@@ -185,6 +186,7 @@ pub fn tsc() -> u64 {
 }
 
 /// TSC ticks per second, as measured by EAL (0 before EAL starts).
+#[inline]
 pub fn tsc_hz() -> u64 {
     // SAFETY: plain getter of a value EAL computed at init.
     unsafe { ffi::rte_get_tsc_hz() }

@@ -233,6 +233,7 @@ impl EthDev {
         Ok(port)
     }
 
+    #[inline]
     pub fn id(&self) -> u16 {
         self.inner.id
     }

@@ -41,11 +41,13 @@ impl Mempool {
         })
     }
 
+    #[inline]
     pub(crate) fn as_ptr(&self) -> *mut ffi::rte_mempool {
         self.raw.as_ptr()
     }
 
     /// Allocates one mbuf.
+    #[inline]
     pub fn alloc(&self) -> Option<Mbuf> {
         // SAFETY: the pool pointer is valid for the life of self.
         let m = unsafe { ffi::rte_pktmbuf_alloc(self.raw.as_ptr()) };
@@ -79,6 +81,7 @@ impl Mbuf {
         Mbuf { raw }
     }
 
+    #[inline]
     pub(crate) fn into_raw(self) -> *mut ffi::rte_mbuf {
         let p = self.raw.as_ptr();
         std::mem::forget(self);
@@ -127,6 +130,7 @@ impl Mbuf {
 
     /// Sets the data length of a single-segment mbuf to `len` (clamped to
     /// the buffer's room) and returns the new data slice.
+    #[inline]
     pub fn set_len(&mut self, len: usize) -> &mut [u8] {
         // SAFETY: reads fields of a valid mbuf we own.
         let room = unsafe {
@@ -141,6 +145,7 @@ impl Mbuf {
 
     /// Copies `bytes` into the mbuf, replacing its content. Returns false
     /// (and leaves the mbuf unchanged) when they do not fit.
+    #[inline]
     pub fn write(&mut self, bytes: &[u8]) -> bool {
         // SAFETY: reads fields of a valid mbuf we own.
         let room = unsafe {
@@ -281,6 +286,7 @@ impl Burst {
     }
     /// Raw slot array for RX: the caller fills slots `len..` and reports how
     /// many it filled through `set_filled`.
+    #[inline]
     pub(crate) fn spare_raw(&mut self) -> (*mut *mut ffi::rte_mbuf, u16) {
         // SAFETY: len <= MAX_BURST, so the offset stays inside the array.
         (
@@ -288,16 +294,19 @@ impl Burst {
             (MAX_BURST - self.len) as u16,
         )
     }
+    #[inline]
     pub(crate) fn set_filled(&mut self, n: usize) {
         debug_assert!(self.len + n <= MAX_BURST);
         self.len = (self.len + n).min(MAX_BURST);
     }
     /// The first `len` raw pointers, for TX.
+    #[inline]
     pub(crate) fn raw(&mut self) -> (*mut *mut ffi::rte_mbuf, u16) {
         (self.pkts.as_mut_ptr(), self.len as u16)
     }
     /// Drops the first `n` slots (they were handed to DPDK) and shifts the
     /// rest to the front.
+    #[inline]
     pub(crate) fn consume_front(&mut self, n: usize) {
         let n = n.min(self.len);
         self.pkts.copy_within(n..self.len, 0);

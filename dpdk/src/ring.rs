@@ -93,11 +93,13 @@ impl MbufRing {
     }
 
     /// Entries currently queued.
+    #[inline]
     pub fn len(&self) -> u32 {
         // SAFETY: valid ring.
         unsafe { ffi::rte_ring_count(self.raw.as_ptr()) }
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
