@@ -28,6 +28,13 @@
 //! - Lone survivor (patent): a member without peers sends one gratuitous ARP
 //!   for its own (else first) active VMAC still within its redirect time,
 //!   after losing its last peer or when it first forwards while alone.
+//! - Orphaned numbers: when all four numbers exist but one's owner is no
+//!   member (it died, resigned or aged out), a member that owns no
+//!   forwarder asks the AVG and gets that number (the AVG takes it itself
+//!   when it owns none); it takes the VMAC over from the secondary after
+//!   the forwarder preemption delay. Otherwise a live member would forward
+//!   nothing until the dead owners' timeouts, and the AVG could be left
+//!   holding only forwarders past redirect: nothing to hand out.
 //! - ARP: a forwarder is handed out while it is active somewhere and within
 //!   redirect both in our countdown and in the one its secondary holder
 //!   advertises.

@@ -149,8 +149,9 @@ impl Group {
     }
 
     /// A member with no forwarder of its own gets one while fewer than
-    /// four exist: the AVG assigns itself the lowest free number (members
-    /// ask it, see `on_hello`). Covers an AVG that gave its number up to a
+    /// four exist or one is orphaned (its owner is no member): the AVG
+    /// assigns itself the lowest free (else orphaned) number (members ask
+    /// it, see `on_hello`). Covers an AVG that gave its number up to a
     /// higher-IP claimant after a partition healed: without this it would
     /// forward nothing of its own, and once the others die and their
     /// forwarders time out, the virtual IP would go dark.
@@ -450,7 +451,11 @@ impl Group {
     }
 
     /// The forwarder `owner` had (IOS gives returning members their number
-    /// back), else the lowest free number; numbers follow arrival order.
+    /// back), else the lowest free number (numbers follow arrival order),
+    /// else the lowest orphaned one: with four forwarders whose owners all
+    /// died, a live member (or the AVG) would otherwise own none until
+    /// their timeout (4 h by default), and once their redirect expired the
+    /// AVG would have nothing left to hand out (a dark virtual IP).
     pub(super) fn number_for(&self, owner: MacAddr) -> Option<u8> {
         let old = self
             .fwds
@@ -459,6 +464,30 @@ impl Group {
             .find(|f| f.owner.is_some_and(|(m, _)| m == owner));
         old.map(|f| f.number)
             .or_else(|| (1..=MAX_FORWARDERS).find(|n| self.fwds[usize::from(n - 1)].is_none()))
+            .or_else(|| {
+                let orphan = self.fwds.iter().flatten().find(|f| self.orphaned(f));
+                orphan.map(|f| f.number)
+            })
+    }
+
+    /// A forwarder whose owner is neither us nor a member (it died,
+    /// resigned, aged out, or was never heard): its number may go to a
+    /// member that owns none, which then takes it over from the secondary
+    /// holder after the forwarder preemption delay (same VMAC: the hosts
+    /// on it keep their gateway).
+    fn orphaned(&self, f: &Forwarder) -> bool {
+        !f.primary
+            && f.owner.map_or(true, |(m, ip)| {
+                m != self.mac && !self.members.contains_key(&ip)
+            })
+    }
+
+    /// Whether asking the AVG for a forwarder may get one: fewer than four
+    /// exist, or one is orphaned.
+    pub(super) fn number_available(&self) -> bool {
+        self.fwds
+            .iter()
+            .any(|f| f.as_ref().map_or(true, |f| self.orphaned(f)))
     }
 
     /// AVG: assign the requester its old forwarder or the lowest free number.

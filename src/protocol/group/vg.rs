@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::{Group, Member, Peer, Timers};
 use crate::protocol::{Action, Dest, Millis, MismatchKind};
-use crate::wire::glbp::{HelloRepr, VgState, MAX_FORWARDERS};
+use crate::wire::glbp::{HelloRepr, VgState};
 use crate::wire::MacAddr;
 
 impl Group {
@@ -337,9 +337,7 @@ impl Group {
                 } else {
                     self.enter_speak(now, out);
                 }
-            } else if !self.has_primary()
-                && self.fwds.iter().flatten().count() < usize::from(MAX_FORWARDERS)
-            {
+            } else if !self.has_primary() && self.number_available() {
                 self.request_forwarder(p.ip, out);
             }
         }

@@ -672,3 +672,55 @@ fn deletion_at_timeout_logs_the_real_previous_state() {
         }
     }
 }
+
+/// Four owners, three of them die: the AVG forwards all four VMACs as
+/// primary of one and secondary of three. A member that joins then (a
+/// fresh router) gets the lowest orphaned number (its owner is no member)
+/// and takes that VMAC over after the forwarder preemption delay. Before,
+/// it asked only while fewer than four numbers existed and forwarded
+/// nothing until the dead owners' timeout (4 h by default); an AVG owning
+/// none in that state had only forwarders past redirect: a dark VIP.
+#[test]
+fn a_member_without_forwarder_gets_an_orphaned_number() {
+    let c = |p: u8| GroupConfig {
+        priority: p,
+        redirect_s: 60,
+        timeout_s: 3600,
+        forwarder_preempt_delay_ms: 5000,
+        ..cfg()
+    };
+    let mut n = Net::new(vec![
+        (1, c(110)),
+        (2, c(100)),
+        (3, c(100)),
+        (4, c(100)),
+        (5, c(100)),
+    ]);
+    n.crash(4);
+    n.run_until(60_000);
+    assert_eq!(n.state(0), VgState::Active);
+    for r in 1..4 {
+        n.crash(r);
+    }
+    n.run_until(90_000);
+    assert_eq!(n.forwarders_of(0).len(), 4, "the AVG took every VMAC over");
+    n.routers[4] = group(5, c(100));
+    n.up[4] = true;
+    n.event(4, Event::Enable);
+    let t = n.now;
+    // Listen until the AVG's hello, ask, get an orphaned number, preempt
+    // the AVG (secondary) 5 s later.
+    n.run_until(t + HELLO + 5000 + 10);
+    assert_eq!(n.forwarders_of(4).len(), 1, "the new member forwards one");
+    assert_eq!(n.forwarders_of(0).len(), 3);
+    let st = n.routers[4].status(n.now);
+    assert!(st.forwarders.iter().any(|f| f.primary));
+    // Long after the dead owners' redirect, ARP is still answered.
+    n.run_until(t + 200_000);
+    let b = n.routers[0].balancing(n.now).expect("AVG");
+    assert!(
+        b.balance.forwarders.len() >= 2,
+        "{:?}",
+        b.balance.forwarders
+    );
+}
