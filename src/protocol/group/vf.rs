@@ -159,7 +159,7 @@ impl Group {
         if self.vg != VgState::Active || self.has_primary() {
             return;
         }
-        if let Some(n) = self.number_for(self.mac) {
+        if let Some(n) = self.number_for(self.mac, self.ip) {
             self.become_primary(now, n);
         }
     }
@@ -289,6 +289,7 @@ impl Group {
                 {
                     return; // About to be deleted everywhere: do not re-learn it.
                 }
+                self.forget_stale_ownership(p, t);
                 if !self.learn_forwarder(now, p, idx, t) {
                     return;
                 }
@@ -299,6 +300,22 @@ impl Group {
                 }
             }
             _ => self.counters.malformed += 1,
+        }
+    }
+
+    /// A member owns one number at a time: when it advertises one as its
+    /// own (167), an older record of it owning another is stale, and that
+    /// number is orphaned (see `number_for`). Kept, it left the number
+    /// "owned" by a live member: never orphaned, never handed out again.
+    fn forget_stale_ownership(&mut self, p: Peer, t: &ReqRespRepr) {
+        if t.priority != VF_PRIORITY_PRIMARY {
+            return;
+        }
+        for g in self.fwds.iter_mut().flatten() {
+            let stale = g.number != t.forwarder && !g.primary;
+            if stale && g.owner.is_some_and(|(m, _)| m == p.mac) {
+                g.owner = None;
+            }
         }
     }
 
@@ -456,17 +473,31 @@ impl Group {
     /// died, a live member (or the AVG) would otherwise own none until
     /// their timeout (4 h by default), and once their redirect expired the
     /// AVG would have nothing left to hand out (a dark virtual IP).
-    pub(super) fn number_for(&self, owner: MacAddr) -> Option<u8> {
+    /// Among orphaned numbers, one the requester (at `ip`) already forwards
+    /// comes first: it owns that VMAC at once, with no preemption wait
+    /// during which the AVG could not hand it out (its secondary's
+    /// redirect may be over).
+    pub(super) fn number_for(&self, owner: MacAddr, ip: IpAddr) -> Option<u8> {
         let old = self
             .fwds
             .iter()
             .flatten()
             .find(|f| f.owner.is_some_and(|(m, _)| m == owner));
+        let orphans = || self.fwds.iter().flatten().filter(|f| self.orphaned(f));
+        let held = |f: &&Forwarder| {
+            if ip == self.ip {
+                f.active
+            } else {
+                f.holder.is_some_and(|h| h.ip == ip)
+            }
+        };
         old.map(|f| f.number)
             .or_else(|| (1..=MAX_FORWARDERS).find(|n| self.fwds[usize::from(n - 1)].is_none()))
             .or_else(|| {
-                let orphan = self.fwds.iter().flatten().find(|f| self.orphaned(f));
-                orphan.map(|f| f.number)
+                orphans()
+                    .find(held)
+                    .or_else(|| orphans().next())
+                    .map(|f| f.number)
             })
     }
 
@@ -493,7 +524,7 @@ impl Group {
     /// AVG: assign the requester its old forwarder or the lowest free number.
     fn on_request(&mut self, now: Millis, p: Peer, out: &mut Vec<Action>) {
         self.counters.requests_in += 1;
-        let Some(n) = self.number_for(p.mac) else {
+        let Some(n) = self.number_for(p.mac, p.ip) else {
             return;
         };
         let (redirect, timeout) = (ms(self.t.redirect_s), ms(self.t.timeout_s));

@@ -189,7 +189,7 @@ impl Group {
         self.t = Timers::of(&self.cfg);
         self.set_vg(now, VgState::Active, out);
         if !self.has_primary() {
-            if let Some(n) = self.number_for(self.mac) {
+            if let Some(n) = self.number_for(self.mac, self.ip) {
                 self.become_primary(now, n);
             }
         }

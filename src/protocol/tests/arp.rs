@@ -3,7 +3,7 @@
 
 use super::*;
 
-fn avg_with_four(lb: LoadBalancing) -> Group {
+pub(super) fn avg_with_four(lb: LoadBalancing) -> Group {
     let mut g = group(
         9,
         GroupConfig {

@@ -724,3 +724,32 @@ fn a_member_without_forwarder_gets_an_orphaned_number() {
         b.balance.forwarders
     );
 }
+
+/// A member owns one number at a time: when it advertises another as its
+/// own (167), the AVG's record of it owning the old one is stale, and that
+/// number is orphaned for a member that owns none. Before, the stale
+/// record kept it "owned" by a live member and a restarted router waited
+/// for a forwarder until the timeout.
+#[test]
+fn a_stale_ownership_record_leaves_the_old_number_orphaned() {
+    let mut g = super::arp::avg_with_four(LoadBalancing::RoundRobin);
+    // Member 2 now owns forwarder 4 (e.g. got it back after a restart).
+    g.handle(
+        24_010,
+        Event::Rx(with_tlvs(
+            hello_from(2, VgState::Listen, 100),
+            vec![tlv(4, VfState::Active, 167)],
+        )),
+    );
+    g.handle(24_020, Event::Rx(hello_from(5, VgState::Listen, 100)));
+    let a = g.handle(
+        24_021,
+        Event::Rx(msg_from(5, None, vec![ReqRespRepr::REQUEST])),
+    );
+    let given: Vec<u8> = sends(&a)
+        .iter()
+        .filter(|s| *s.0 == Dest::Unicast(ip(5)))
+        .flat_map(|s| s.2.forwarders.iter().map(|t| t.forwarder))
+        .collect();
+    assert_eq!(given, [2]);
+}
