@@ -340,8 +340,12 @@ impl Group {
             f.owner_low = false;
             if f.primary {
                 // Two owners (e.g. two AVGs during a partition): the
-                // lower IP gives its claim up and asks again.
-                if p.ip < self.ip {
+                // lower IP gives its claim up and asks again; so does
+                // one below its lower weight threshold, which
+                // advertises 160, never 167: the other would never
+                // hear a claim to yield to, and an AVG keeping a
+                // number it cannot forward hands out nothing for it.
+                if p.ip < self.ip && !self.low {
                     return false;
                 }
                 f.primary = false;

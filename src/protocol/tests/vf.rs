@@ -753,3 +753,45 @@ fn a_stale_ownership_record_leaves_the_old_number_orphaned() {
         .collect();
     assert_eq!(given, [2]);
 }
+
+/// Two routers partitioned both own forwarder 1; the higher IP (the AVG
+/// after the heal) drops below its lower weight threshold meanwhile. It
+/// advertises its claim at 160, so the lower IP never hears one to yield
+/// to: the one below threshold gives number 1 up on the other's 167 and
+/// takes a free number, and the AVG hands out forwarder 1 again. Before,
+/// both kept the claim and the AVG answered no ARP for the virtual IP.
+#[test]
+fn an_owner_below_its_lower_threshold_yields_a_doubly_claimed_number() {
+    let mut tracking = std::collections::BTreeMap::new();
+    tracking.insert(1, 100);
+    let c = GroupConfig { tracking, ..cfg() };
+    let mut n = Net::new(vec![(1, c.clone()), (2, c)]);
+    n.part = vec![0, 1];
+    n.run_until(40_000);
+    assert_eq!(n.forwarders_of(0), [vmac(1, 1)]);
+    assert_eq!(n.forwarders_of(1), [vmac(1, 1)]);
+    n.event(
+        1,
+        Event::Track {
+            object: 1,
+            up: false,
+        },
+    );
+    n.run_until(50_000);
+    assert!(n.forwarders_of(1).is_empty(), "low: forwards nothing");
+    n.part = vec![0, 0];
+    n.run_until(90_000);
+    assert_eq!(n.state(1), VgState::Active, "the higher IP is AVG");
+    assert_eq!(n.holders(vmac(1, 1)), [0]);
+    let b = n.routers[1].balancing(n.now).expect("AVG");
+    let handed: Vec<MacAddr> = b.balance.forwarders.iter().map(|f| f.1).collect();
+    assert_eq!(handed, [vmac(1, 1)]);
+    let st = n.routers[1].status(n.now);
+    let own: Vec<u8> = st
+        .forwarders
+        .iter()
+        .filter(|f| f.primary)
+        .map(|f| f.number)
+        .collect();
+    assert_eq!(own, [2], "it took a free number instead");
+}
