@@ -174,6 +174,9 @@ impl Group {
         let f = self.fwds[idx].get_or_insert_with(|| Forwarder::new(self.cfg.id, n));
         f.primary = true;
         f.owner = Some((me, ip));
+        // Whatever its previous owner said about its weight (an orphaned
+        // number may come from one that was below its threshold).
+        f.owner_low = false;
         f.redirect_at = None;
         f.timeout_at = None;
         if f.active {

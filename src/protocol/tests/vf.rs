@@ -795,3 +795,37 @@ fn an_owner_below_its_lower_threshold_yields_a_doubly_claimed_number() {
         .collect();
     assert_eq!(own, [2], "it took a free number instead");
 }
+
+/// A member gets as its own a number whose previous owner was below its
+/// lower weight threshold (it advertised it at 160, which marks the owner
+/// low). Taking the number clears that mark: once alone and AVG, it hands
+/// its own forwarder out. Before, the mark stayed and the AVG excluded its
+/// own forwarder from ARP answers: owning nothing else, it answered
+/// nothing for the virtual IP (simulator, ms timers, i-vip-answered).
+#[test]
+fn a_number_taken_as_own_forgets_its_previous_owners_low_weight() {
+    let mut g = group(2, cfg());
+    g.handle(0, Event::Enable);
+    // Member 3 owns forwarder 1 but is below its lower threshold.
+    g.handle(
+        100,
+        Event::Rx(with_tlvs(
+            hello_from(3, VgState::Listen, 100),
+            vec![tlv(1, VfState::Active, 160)],
+        )),
+    );
+    g.handle(101, Event::Rx(hello_from(1, VgState::Active, 100)));
+    // The AVG gives us number 1 (e.g. orphaned once 3 is gone).
+    let resp = ReqRespRepr {
+        state: VfState::Unspecified,
+        ..tlv(1, VfState::Unspecified, 167)
+    };
+    g.handle(102, Event::Rx(msg_from(1, None, vec![resp])));
+    // Everybody else falls silent: we become AVG and forward number 1
+    // (taken over at once on the 160, then owned).
+    run(&mut g, 60_000);
+    assert_eq!(g.state(), VgState::Active);
+    let st = g.status(60_000);
+    assert!(st.forwarders.iter().any(|f| f.number == 1 && f.primary));
+    assert_eq!(arp(&mut g, 60_000, 0), Some(vmac(1, 1)));
+}
