@@ -61,9 +61,19 @@ pub struct SimArgs {
     /// Weighting per router, e.g. 100,50,100 (missing: 100).
     #[arg(long, value_delimiter = ',')]
     pub weights: Vec<u8>,
-    /// Host ARP cache lifetime, s (below timeout - redirect).
-    #[arg(long, default_value_t = 300)]
-    pub host_arp_lifetime_s: u64,
+    /// Hosts' base_reachable_time, s: entries are re-validated by unicast
+    /// after this × [0.5, 1.5] plus the first-probe delay (Linux: 30 s).
+    #[arg(long, default_value_t = 30)]
+    pub host_base_reachable_s: u64,
+    /// Hosts' delay_first_probe_time, ms (Linux: 5000).
+    #[arg(long, default_value_t = 5000)]
+    pub host_delay_first_probe_ms: u64,
+    /// Hosts' ucast_solicit: unicast probes before an entry fails (Linux: 3).
+    #[arg(long, default_value_t = 3)]
+    pub host_ucast_solicit: u8,
+    /// Hosts' retrans_time, ms (Linux: 1000).
+    #[arg(long, default_value_t = 1000)]
+    pub host_retrans_ms: u64,
     /// Maximum LAN delay, ms (uniform 1..=max).
     #[arg(long, default_value_t = 2)]
     pub max_delay_ms: u64,
@@ -139,7 +149,10 @@ fn config(args: &SimArgs) -> Result<SimConfig, String> {
         load_balancing: lb(args.load_balancing),
         priorities: args.priorities.clone(),
         weights: args.weights.clone(),
-        host_arp_lifetime_ms: args.host_arp_lifetime_s.saturating_mul(1000),
+        host_base_reachable_ms: args.host_base_reachable_s.saturating_mul(1000),
+        host_delay_first_probe_ms: args.host_delay_first_probe_ms,
+        host_ucast_solicit: args.host_ucast_solicit,
+        host_retrans_ms: args.host_retrans_ms,
         jitter_pct: args.jitter_pct,
         max_delay_ms: args.max_delay_ms,
         trace_len: args.trace_len,
@@ -158,6 +171,11 @@ struct Sweep {
     max_outage_by_cause_ms: BTreeMap<&'static str, Millis>,
     hosts_per_forwarder: Vec<usize>,
     avg_changes: u64,
+    gateway_changes: u64,
+    revalidations_sent: u64,
+    revalidations_answered: u64,
+    entries_failed: u64,
+    garps: u64,
     faults: BTreeMap<&'static str, u64>,
     events: u64,
     elapsed_ms: u128,
@@ -186,6 +204,11 @@ impl Sweep {
         }
         self.hosts_per_forwarder = r.hosts_per_forwarder;
         self.avg_changes += r.avg_changes;
+        self.gateway_changes += r.gateway_changes;
+        self.revalidations_sent += r.revalidations_sent;
+        self.revalidations_answered += r.revalidations_answered;
+        self.entries_failed += r.entries_failed;
+        self.garps += r.garps;
         self.events += r.events;
     }
 }
@@ -203,6 +226,16 @@ fn print_report(out: &mut dyn Write, cfg: &SimConfig, r: &Report) -> std::io::Re
     )?;
     writeln!(out, "faults: {:?}", r.faults)?;
     writeln!(out, "AVG changes: {}", r.avg_changes)?;
+    writeln!(
+        out,
+        "gateway changes: {} ({:.5} per host per minute); unicast re-validations: {} probes sent, {} cycles answered; entries failed: {}; gratuitous ARPs: {}",
+        r.gateway_changes,
+        r.gateway_changes_per_host_minute,
+        r.revalidations_sent,
+        r.revalidations_answered,
+        r.entries_failed,
+        r.garps
+    )?;
     writeln!(
         out,
         "hosts per forwarder: {:?} (after first ARP round: {:?})",
@@ -297,7 +330,7 @@ pub fn run(args: &SimArgs, out: &mut dyn Write) -> i32 {
             } else {
                 writeln!(
                     out,
-                    "{} seeds in {} ms: {} failed {:?}\nlongest host outage: {} ms; by cause: {:?}\nfaults: {:?}\nAVG changes: {}\n{}",
+                    "{} seeds in {} ms: {} failed {:?}\nlongest host outage: {} ms; by cause: {:?}\nfaults: {:?}\nAVG changes: {}\ngateway changes: {}; unicast re-validations: {} probes sent, {} cycles answered; entries failed: {}; gratuitous ARPs: {}\n{}",
                     sweep.seeds,
                     sweep.elapsed_ms,
                     sweep.failed_seeds.len(),
@@ -306,6 +339,11 @@ pub fn run(args: &SimArgs, out: &mut dyn Write) -> i32 {
                     sweep.max_outage_by_cause_ms,
                     sweep.faults,
                     sweep.avg_changes,
+                    sweep.gateway_changes,
+                    sweep.revalidations_sent,
+                    sweep.revalidations_answered,
+                    sweep.entries_failed,
+                    sweep.garps,
                     sweep.violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n")
                 )
             };

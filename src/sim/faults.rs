@@ -38,6 +38,13 @@ pub enum Fault {
     /// §13). Never generated at random: it breaks the protocol's assumptions,
     /// and the invariants are expected to catch it.
     Deaf(usize, bool),
+    /// Every live router stops processing (timers and frames) for this
+    /// long, then resumes with what queued up (SIGSTOP, a CPU stall, a
+    /// flood): its forwarding plane keeps going.
+    Stall(Millis),
+    /// A forged Request/Response TLV (forwarder n, Active, priority 167)
+    /// from an address that is not a member, to every router.
+    Forge(u8),
 }
 
 impl Fault {
@@ -53,6 +60,8 @@ impl Fault {
             Fault::Priority(..) => "priority",
             Fault::Weight(..) => "weight",
             Fault::Deaf(..) => "deaf",
+            Fault::Stall(_) => "stall",
+            Fault::Forge(_) => "forge",
         }
     }
 }
@@ -80,6 +89,7 @@ struct FileFault {
     duration: Option<String>,
     priority: Option<u8>,
     down: Option<bool>,
+    forwarder: Option<u8>,
 }
 
 #[derive(Deserialize)]
@@ -115,12 +125,13 @@ pub fn parse_duration(s: &str) -> Result<Millis, String> {
 /// ```toml
 /// [[fault]]
 /// at = "5m"
-/// kind = "crash"        # crash|stop|restart|partition|heal|loss|priority|weight|deaf
+/// kind = "crash"        # crash|stop|restart|partition|heal|loss|priority|weight|deaf|stall|forge
 /// router = 0            # crash, stop, restart, priority, weight
 /// # routers = [0, 1]    # partition: side 1 (the rest is side 0)
 /// # hosts = [0, 1, 2]   # partition: hosts on side 1
 /// # rate = 0.05         # loss
-/// # duration = "60s"    # loss
+/// # duration = "60s"    # loss, stall
+/// # forwarder = 1       # forge
 /// # priority = 120      # priority
 /// # down = true         # weight: tracked object down (true) or up; deaf: on/off
 /// ```
@@ -157,9 +168,18 @@ pub fn parse_script(text: &str, routers: usize) -> Result<Vec<Scheduled>, String
             }
             "weight" => Fault::Weight(router()?, f.down.unwrap_or(true)),
             "deaf" => Fault::Deaf(router()?, f.down.unwrap_or(true)),
+            "stall" => {
+                let d = f.duration.as_deref().ok_or(format!("fault[{i}].duration: required for stall"))?;
+                Fault::Stall(parse_duration(d).map_err(|e| format!("fault[{i}].duration: {e}"))?)
+            }
+            "forge" => Fault::Forge(
+                f.forwarder
+                    .filter(|n| (1..=4).contains(n))
+                    .ok_or(format!("fault[{i}].forwarder: expected 1..=4"))?,
+            ),
             k => {
                 return Err(format!(
-                    "fault[{i}].kind: unknown {k:?}, expected crash|stop|restart|partition|heal|loss|priority|weight|deaf"
+                    "fault[{i}].kind: unknown {k:?}, expected crash|stop|restart|partition|heal|loss|priority|weight|deaf|stall|forge"
                 ))
             }
         };

@@ -31,7 +31,7 @@ fn ms_timers() -> SimConfig {
         hold_ms: 150,
         redirect_s: 10,
         timeout_s: 60,
-        host_arp_lifetime_ms: 30_000,
+        host_base_reachable_ms: 20_000,
         ..base()
     }
 }
@@ -74,7 +74,7 @@ fn weighted_within_five_percent_over_1000_hosts() {
 fn host_dependent_is_stable_without_faults() {
     let c = SimConfig {
         load_balancing: LoadBalancing::HostDependent,
-        host_arp_lifetime_ms: 60_000,
+        host_base_reachable_ms: 60_000,
         ..base()
     };
     let r = simulate(&c);
@@ -157,7 +157,10 @@ fn checker_catches_a_deaf_router() {
 /// Random faults over `seeds`: no violation, crash outages within hold +
 /// hello (+ LAN delays), graceful-stop outages within one hello.
 fn sweep(c: SimConfig, seeds: std::ops::RangeInclusive<u64>) {
-    let crash_bound = u64::from(c.hold_ms + c.hello_ms) + 2 * c.max_delay_ms + 1;
+    // A host with no entry (it failed, or was still resolving) waits for
+    // its next broadcast request, retrans_time apart, once an AVG answers.
+    let crash_bound =
+        u64::from(c.hold_ms + c.hello_ms) + 2 * c.max_delay_ms + 1 + c.host_retrans_ms;
     for seed in seeds {
         let r = simulate(&SimConfig {
             seed,
@@ -193,7 +196,7 @@ fn random_seed_sweep_short_timeouts() {
         routers: 5,
         redirect_s: 10,
         timeout_s: 40,
-        host_arp_lifetime_ms: 20_000,
+        host_base_reachable_ms: 12_000,
         duration_ms: 600_000,
         ..ms_timers()
     };

@@ -56,8 +56,20 @@ pub struct SimConfig {
     pub priorities: Vec<u8>,
     /// Weighting per router (missing: 100).
     pub weights: Vec<u8>,
-    /// Host ARP cache lifetime, ms (must be below timeout - redirect).
-    pub host_arp_lifetime_ms: Millis,
+    /// Hosts' `base_reachable_time`, ms (Linux: 30 s): an entry is
+    /// REACHABLE for this × [0.5, 1.5] after a unicast reply, then (traffic
+    /// keeps flowing) DELAY, then PROBE with unicast requests to the cached
+    /// VMAC, then FAILED and a new broadcast resolution. The longest life
+    /// of an entry nobody answers must be below timeout - redirect.
+    pub host_base_reachable_ms: Millis,
+    /// Hosts' `delay_first_probe_time`, ms (Linux: 5 s).
+    pub host_delay_first_probe_ms: Millis,
+    /// Hosts' `ucast_solicit`: unicast probes before the entry fails
+    /// (Linux: 3).
+    pub host_ucast_solicit: u8,
+    /// Hosts' `retrans_time`, ms, between probes and between broadcast
+    /// requests (Linux: 1 s).
+    pub host_retrans_ms: Millis,
     /// Hello jitter, percent.
     pub jitter_pct: u8,
     /// LAN delay is uniform in 1..=max_delay_ms.
@@ -81,7 +93,10 @@ impl Default for SimConfig {
             load_balancing: LoadBalancing::RoundRobin,
             priorities: Vec::new(),
             weights: Vec::new(),
-            host_arp_lifetime_ms: 300_000,
+            host_base_reachable_ms: 30_000,
+            host_delay_first_probe_ms: 5000,
+            host_ucast_solicit: 3,
+            host_retrans_ms: 1000,
             jitter_pct: 20,
             max_delay_ms: 2,
             trace_len: 40,
@@ -104,9 +119,14 @@ impl SimConfig {
                 .map_err(|e| format!("router {r}: {e} (from --priorities/--weights/timers)"))?;
         }
         let window = (u64::from(self.timeout_s) - u64::from(self.redirect_s)) * 1000;
-        if self.host_arp_lifetime_ms == 0 || self.host_arp_lifetime_ms >= window {
+        if self.host_base_reachable_ms < 2
+            || self.host_ucast_solicit == 0
+            || self.host_retrans_ms == 0
+            || self.host_entry_life() >= window
+        {
             return Err(format!(
-                "--host-arp-lifetime-s must be below timeout - redirect ({} s) so hosts never keep a deleted VMAC",
+                "host timers: base reachable × 1.5 + first-probe delay + probes ({} s) must be below timeout - redirect ({} s) so hosts never keep a deleted VMAC",
+                self.host_entry_life() / 1000,
                 window / 1000
             ));
         }
@@ -114,6 +134,14 @@ impl SimConfig {
             return Err("LAN delay must be at least 1 ms and well below the hello time".into());
         }
         Ok(())
+    }
+
+    /// The longest a host uses an entry nobody answers: REACHABLE at most
+    /// 1.5 × base, DELAY, then every unicast probe unanswered.
+    fn host_entry_life(&self) -> Millis {
+        self.host_base_reachable_ms * 3 / 2
+            + self.host_delay_first_probe_ms
+            + Millis::from(self.host_ucast_solicit) * self.host_retrans_ms
     }
 
     fn group_config(&self, r: usize) -> GroupConfig {
@@ -156,7 +184,7 @@ pub struct Violation {
 }
 
 /// Result of one run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Report {
     /// Seed of the run.
     pub seed: u64,
@@ -174,6 +202,18 @@ pub struct Report {
     /// (after multiple failures and a partition): it waits for its ARP entry
     /// to expire. Not an invariant violation; reported for information.
     pub stranded: u64,
+    /// Times a host's gateway (the VMAC in its entry) changed.
+    pub gateway_changes: u64,
+    /// Gateway changes per host per minute of host traffic.
+    pub gateway_changes_per_host_minute: f64,
+    /// Unicast re-validations (probes) sent by hosts.
+    pub revalidations_sent: u64,
+    /// Probe cycles answered with the VMAC probed.
+    pub revalidations_answered: u64,
+    /// Host entries that failed (every probe unanswered).
+    pub entries_failed: u64,
+    /// Gratuitous ARPs sent by routers.
+    pub garps: u64,
     /// Hosts using forwarder 1..=4 at the end.
     pub hosts_per_forwarder: Vec<usize>,
     /// Hosts per forwarder right after the first ARP round (before faults).
@@ -200,6 +240,8 @@ enum Ev {
     ArpRequest {
         router: usize,
         host: usize,
+        /// Broadcast, or the VMAC a host re-validates.
+        dst: MacAddr,
     },
     ArpReply {
         host: usize,
@@ -208,11 +250,14 @@ enum Ev {
     Garp {
         host: usize,
         vmac: MacAddr,
+        /// The gratuitous ARP passed check (d) `g-garp`.
+        ok: bool,
     },
     HostTimer(usize),
     Fault(Fault),
     NextRandomFault,
     LossEnd,
+    StallEnd,
     Check,
     Distribution,
 }
@@ -251,19 +296,72 @@ struct Router {
     deaf: bool,
     ip: IpAddr,
     mac: MacAddr,
+    /// Per forwarder number: when this router last heard (or sent) its
+    /// owner's advert (167, or 160 in a hello): within redirect of it the
+    /// router may answer re-validations of that VMAC (the sim's own view,
+    /// independent of the engine's countdowns).
+    heard_primary: [Option<Millis>; 4],
+    /// During a stall: the engine as its dataplane last saw it (the
+    /// published view), which answers ARP while the control plane sleeps.
+    frozen: Option<Interface>,
 }
 
 struct Host {
     mac: MacAddr,
     ip: IpAddr,
     part: u8,
+    /// The VMAC in its neighbour entry while the entry is usable (REACHABLE,
+    /// STALE, DELAY, PROBE); `None` while resolving (no gateway).
     vmac: Option<MacAddr>,
-    expires: Millis,
+    /// The last VMAC it used, kept across a failed entry: a new one is a
+    /// gateway change.
+    prev: Option<MacAddr>,
+    nud: Nud,
+    /// Last update of the entry (Linux ignores a different address in a
+    /// reply within `locktime`, 1 s, of it).
+    updated: Millis,
     timer_at: Millis,
     outage: Option<(Millis, &'static str)>,
     stranded: bool,
     replies: BTreeSet<MacAddr>,
+    /// Every probe of the current cycle went out while the sim saw a live
+    /// router of the host's partition forwarding its VMAC within redirect.
+    probes_reachable: bool,
+    /// Why the host may take another gateway (set when its entry failed
+    /// while its forwarder was unreachable or unknown; cleared by a reply).
+    may_move: Option<&'static str>,
+    /// It was resolving by broadcast (no entry) at some point of its
+    /// current outage.
+    resolving_in_outage: bool,
 }
+
+/// A host's neighbour entry for the gateway, as Linux keeps it (NUD).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Nud {
+    /// Not started: no entry (a gratuitous ARP creates none, `arp_accept`
+    /// 0).
+    None,
+    /// Resolving by broadcast, one request every `retrans_time` (INCOMPLETE;
+    /// a FAILED entry starts over at once, since traffic keeps coming): no
+    /// gateway meanwhile.
+    Incomplete,
+    /// Confirmed by a unicast reply, for `base_reachable_time` × [0.5, 1.5].
+    Reachable,
+    /// Not confirmed (set by a gratuitous ARP, which overrides the address):
+    /// still used; the next packet, at once here, makes it DELAY.
+    Stale,
+    /// Used while not confirmed: first probe after `delay_first_probe_time`
+    /// (Linux goes REACHABLE -> DELAY directly when the entry was used
+    /// recently, as here).
+    Delay,
+    /// Unicast probes sent so far to the cached VMAC (`ucast_solicit`,
+    /// `retrans_time` apart); the entry is still used.
+    Probe(u8),
+}
+
+/// Linux `locktime`: a reply with another address within this of the last
+/// update is ignored (the first answer wins).
+const LOCKTIME_MS: Millis = 1000;
 
 struct World {
     cfg: SimConfig,
@@ -274,10 +372,18 @@ struct World {
     routers: Vec<Router>,
     hosts: Vec<Host>,
     loss: f64,
+    /// Every router stalls until then.
+    stalled_until: Millis,
+    /// Per router and peer: until when it had that peer (its last valid
+    /// hello + hold, or its resign).
+    peer_until: Vec<Vec<Millis>>,
     /// Last topology change (fault) and its kind.
     last_fault: (Millis, &'static str),
     /// Violation of (a) already reported in the current stable episode.
     a_reported: bool,
+    /// Same for `i-vip-answered` and `j-member-forwards`.
+    i_reported: bool,
+    j_reported: bool,
     /// Last time a primary (167) advert or an assignment for a VMAC was sent.
     primary_seen: BTreeMap<MacAddr, Millis>,
     /// (partition, vmac) -> since when more than one router forwards it.
@@ -310,6 +416,8 @@ impl World {
                     deaf: false,
                     ip,
                     mac,
+                    heard_primary: [None; 4],
+                    frozen: None,
                 }
             })
             .collect();
@@ -321,11 +429,16 @@ impl World {
                     ip: IpAddr::V4(Ipv4Addr::new(10, 1, b[0], b[1])),
                     part: 0,
                     vmac: None,
-                    expires: 0,
+                    prev: None,
+                    nud: Nud::None,
+                    updated: 0,
                     timer_at: 0,
                     outage: None,
                     stranded: false,
                     replies: BTreeSet::new(),
+                    probes_reachable: false,
+                    may_move: None,
+                    resolving_in_outage: false,
                 }
             })
             .collect();
@@ -336,10 +449,14 @@ impl World {
             seq: 0,
             queue: BinaryHeap::new(),
             routers,
+            peer_until: vec![vec![0; cfg.routers]; cfg.routers],
             hosts,
             loss: 0.0,
+            stalled_until: 0,
             last_fault: (0, "start"),
             a_reported: false,
+            i_reported: false,
+            j_reported: false,
             primary_seen: BTreeMap::new(),
             dup_since: BTreeMap::new(),
             low_since: BTreeMap::new(),
@@ -411,6 +528,8 @@ impl World {
         rt.alive = true;
         rt.low = false;
         rt.timer_at = None;
+        rt.heard_primary = [None; 4];
+        self.peer_until[r] = vec![self.now; self.routers.len()];
         match self.routers[r].port.configure(self.now, cfg) {
             Ok(a) => self.apply(r, a),
             Err(e) => self.violation("config", e.to_string()),
@@ -426,10 +545,13 @@ impl World {
     }
 
     fn schedule_timer(&mut self, r: usize) {
-        let d = self.routers[r].port.next_deadline();
+        let d = self.routers[r]
+            .port
+            .next_deadline()
+            .map(|d| d.max(self.now));
         if self.routers[r].alive && d.is_some() && d != self.routers[r].timer_at {
             self.routers[r].timer_at = d;
-            let at = d.unwrap_or(self.now).max(self.now);
+            let at = d.unwrap_or(self.now);
             self.push(at, Ev::Timer(r));
         }
     }
@@ -446,6 +568,11 @@ impl World {
                             || t.priority == VF_PRIORITY_RESIGN && msg.hello.is_some();
                         if owner && (1..=4).contains(&t.forwarder) {
                             self.primary_seen.insert(vmac(GROUP, t.forwarder), self.now);
+                            if t.state != VfState::Unspecified {
+                                // Its own advert (not an assignment).
+                                let n = usize::from(t.forwarder - 1);
+                                self.routers[r].heard_primary[n] = Some(self.now);
+                            }
                         }
                     }
                     let from = self.routers[r].ip;
@@ -497,11 +624,13 @@ impl World {
                 }
                 Action::GratuitousArp { vmac, .. } => {
                     self.log(format!("R{r} gratuitous ARP {vmac}"));
+                    self.report.garps += 1;
+                    let ok = self.check_garp(r, vmac);
                     let part = self.routers[r].part;
                     for h in 0..self.hosts.len() {
                         if self.hosts[h].part == part {
                             let d = self.delay();
-                            self.push(self.now + d, Ev::Garp { host: h, vmac });
+                            self.push(self.now + d, Ev::Garp { host: h, vmac, ok });
                         }
                     }
                 }
@@ -542,7 +671,53 @@ impl World {
         }
     }
 
+    /// ARP during a stall: the dataplane answers from the view the control
+    /// plane published last (the engine as it was when the stall began);
+    /// nothing else changes.
+    fn stalled_arp(&mut self, router: usize, host: usize, dst: MacAddr) {
+        if self.routers[router].part != self.hosts[host].part {
+            return;
+        }
+        let (host_ip, host_mac) = (self.hosts[host].ip, self.hosts[host].mac);
+        let now = self.now;
+        let Some(frozen) = self.routers[router].frozen.as_mut() else {
+            return;
+        };
+        let out = frozen.handle(
+            now,
+            InterfaceEvent::Arp {
+                target: VIP,
+                host_ip,
+                host_mac,
+                dst,
+            },
+        );
+        for a in out {
+            if let Action::ArpReply { vmac, .. } = a {
+                self.check_redirect(router, vmac);
+                let d = self.delay();
+                self.push(self.now + d, Ev::ArpReply { host, vmac });
+            }
+        }
+    }
+
     // ----- invariants ------------------------------------------------------
+
+    /// When the group is expected settled after the last fault: the
+    /// fault's outage bound (restart: two), at least hold + hello.
+    fn settled_at(&self) -> Millis {
+        let (t, kind) = self.last_fault;
+        t + self.bound(kind).unwrap_or(0).max(self.settle()) + self.margin()
+    }
+
+    /// How long after the group settled every live member must forward a
+    /// VMAC (j): a hello for its request to reach the AVG, then the
+    /// forwarder preemption delay (a secondary holds the number it gets)
+    /// or a hold (its Listen wait for an unheld one).
+    fn forwarders_deadline(&self) -> Millis {
+        let preempt = self.cfg.group_config(0).forwarder_preempt_delay_ms;
+        self.hello() + preempt.max(self.hold()) + self.margin()
+    }
 
     /// (c): no ARP reply hands out a VMAC whose redirect has expired.
     fn check_redirect(&mut self, r: usize, v: MacAddr) {
@@ -557,6 +732,27 @@ impl World {
                 ),
             );
         }
+    }
+
+    /// (g): a gratuitous ARP only from the AVG, for a VMAC it forwards,
+    /// alone (no valid hello from anyone) for a full hold after its last
+    /// peer aged out or resigned.
+    fn check_garp(&mut self, r: usize, v: MacAddr) -> bool {
+        let avg = self.routers[r]
+            .port
+            .group(GROUP)
+            .is_some_and(|g| g.state() == VgState::Active && g.forwarding().any(|x| x == v));
+        let last_peer = self.peer_until[r].iter().copied().max().unwrap_or(0);
+        let alone_for = self.now.saturating_sub(last_peer);
+        let ok = avg && alone_for + self.margin() >= self.hold();
+        if !ok {
+            let snap = self.snapshot();
+            self.violation(
+                "g-garp",
+                format!("R{r} announced {v} alone for {alone_for} ms (AVG forwarding it: {avg}): {snap}"),
+            );
+        }
+        ok
     }
 
     /// One line per router: liveness, partition, VG state, forwarders known.
@@ -576,8 +772,12 @@ impl World {
                 .iter()
                 .map(|f| {
                     let who = f.active_router.map_or("-".to_string(), |ip| ip.to_string());
+                    // Owner: R<index>, or "?" when unknown.
+                    let owner = f
+                        .owner
+                        .map_or("?".to_string(), |m| format!("R{}", m.0[5].wrapping_sub(1)));
                     format!(
-                        "{}{}:{:?}@{who}",
+                        "{}{}:{:?}@{who}/{owner}",
                         f.number,
                         if f.primary { "*" } else { "" },
                         f.state
@@ -673,11 +873,14 @@ impl World {
         match (ok, host.outage) {
             (false, None) => {
                 let c = self.cause();
+                let resolving = host.vmac.is_none();
                 self.hosts[h].outage = Some((self.now, c));
+                self.hosts[h].resolving_in_outage = resolving;
             }
             (true, Some((start, cause))) => {
                 self.hosts[h].outage = None;
                 self.end_outage(h, start, cause);
+                self.hosts[h].resolving_in_outage = false;
             }
             _ => {}
         }
@@ -694,7 +897,18 @@ impl World {
         self.report.max_outage_ms = self.report.max_outage_ms.max(len);
         let m = self.report.max_outage_by_cause_ms.entry(cause).or_insert(0);
         *m = (*m).max(len);
-        if let Some(b) = self.bound(cause) {
+        // A host that had no entry during a fault's outage (it failed, or
+        // it was resolving when the fault made its partition servable)
+        // learns a gateway only from its next broadcast request
+        // (retrans_time apart) once an AVG can answer: the host's own
+        // wait, added to the fault's bound. Without a fault the AVG
+        // answers the first one.
+        let host_wait = if self.hosts[h].resolving_in_outage && cause != "none" {
+            self.cfg.host_retrans_ms
+        } else {
+            0
+        };
+        if let Some(b) = self.bound(cause).map(|b| b + host_wait) {
             // One report per outage episode (all hosts hit by the same event).
             if len > b && self.reported_outages.insert((start, cause)) {
                 let v = self.hosts[h]
@@ -790,6 +1004,7 @@ impl World {
                 );
             }
         }
+        self.check_vip_and_members(&parts);
         self.dup_since.retain(|k, _| dups.contains(k));
         for k in dups {
             let since = *self.dup_since.entry(k).or_insert(self.now);
@@ -801,6 +1016,69 @@ impl World {
                         "{} forwarded by several routers of partition {} since {since} ms",
                         k.1, k.0
                     ),
+                );
+            }
+        }
+    }
+
+    /// (i) and (j), once the group has settled after the last fault (no
+    /// loss, no stall): in every partition with a live router that can
+    /// forward, the AVG answers the virtual IP, only with VMACs a live
+    /// router of the partition forwards; and, once the forwarder deadline
+    /// passed too, with four members or fewer there, each that can
+    /// forward forwards at least one VMAC.
+    fn check_vip_and_members(&mut self, parts: &BTreeSet<u8>) {
+        let settled = self.settled_at();
+        if self.loss > 0.0
+            || self.now < self.stalled_until
+            || self.now < settled
+            || self.now < self.hosts_start
+        {
+            return;
+        }
+        for &p in parts {
+            if !self.servable(p) {
+                continue;
+            }
+            if !self.i_reported {
+                let answers: Vec<Vec<MacAddr>> = self
+                    .routers
+                    .iter()
+                    .filter(|r| r.alive && r.part == p)
+                    .filter_map(|r| r.port.group(GROUP)?.balancing(self.now))
+                    .map(|b| b.balance.forwarders.iter().map(|f| f.1).collect())
+                    .collect();
+                let ok = answers.iter().any(|vs: &Vec<MacAddr>| {
+                    !vs.is_empty() && vs.iter().all(|v| self.forwarded(p, *v) > 0)
+                });
+                if !ok {
+                    self.i_reported = true;
+                    let snap = self.snapshot();
+                    self.violation(
+                        "i-vip-answered",
+                        format!("partition {p}: the virtual IP is answered with {answers:?} (no AVG, nothing, or a VMAC no live router forwards) since {} ms: {snap}", settled),
+                    );
+                }
+            }
+            let members: Vec<usize> = (0..self.routers.len())
+                .filter(|&r| self.routers[r].alive && self.routers[r].part == p)
+                .collect();
+            if self.j_reported
+                || members.len() > 4
+                || self.now < settled + self.forwarders_deadline()
+            {
+                continue;
+            }
+            let idle: Vec<usize> = members
+                .into_iter()
+                .filter(|&r| !self.routers[r].low && self.routers[r].forwarding.is_empty())
+                .collect();
+            if !idle.is_empty() {
+                self.j_reported = true;
+                let snap = self.snapshot();
+                self.violation(
+                    "j-member-forwards",
+                    format!("partition {p}: members {idle:?} forward nothing: {snap}"),
                 );
             }
         }
@@ -892,31 +1170,213 @@ impl World {
 
     // ----- hosts -------------------------------------------------------------
 
-    fn host_arp(&mut self, h: usize) {
+    fn host_timer_in(&mut self, h: usize, d: Millis) {
+        let at = self.now + d;
+        self.hosts[h].timer_at = at;
+        self.push(at, Ev::HostTimer(h));
+    }
+
+    /// The host's timer: the next step of its neighbour entry (Linux NUD).
+    fn host_timer(&mut self, h: usize) {
+        match self.hosts[h].nud {
+            Nud::None | Nud::Incomplete => self.host_resolve(h),
+            Nud::Reachable | Nud::Stale => {
+                // Traffic keeps flowing: the entry is used unconfirmed.
+                self.hosts[h].nud = Nud::Delay;
+                self.host_timer_in(h, self.cfg.host_delay_first_probe_ms);
+            }
+            Nud::Delay => self.host_probe(h, 1),
+            Nud::Probe(k) if k < self.cfg.host_ucast_solicit => self.host_probe(h, k + 1),
+            Nud::Probe(_) => self.host_entry_failed(h),
+        }
+    }
+
+    /// Broadcast ARP request for the VIP, again every `retrans_time` until
+    /// a reply comes.
+    fn host_resolve(&mut self, h: usize) {
         let part = self.hosts[h].part;
+        self.hosts[h].nud = Nud::Incomplete;
         for r in 0..self.routers.len() {
             if self.routers[r].alive && self.routers[r].part == part {
                 let d = self.delay();
-                self.push(self.now + d, Ev::ArpRequest { router: r, host: h });
+                let dst = MacAddr::BROADCAST;
+                self.push(
+                    self.now + d,
+                    Ev::ArpRequest {
+                        router: r,
+                        host: h,
+                        dst,
+                    },
+                );
             }
         }
-        // Retry in a second (or sooner) until a reply comes.
-        let retry = self.cfg.host_arp_lifetime_ms.min(1000);
-        self.hosts[h].timer_at = self.now + retry;
-        self.push(self.now + retry, Ev::HostTimer(h));
+        self.host_timer_in(h, self.cfg.host_retrans_ms);
     }
 
-    fn host_learn(&mut self, h: usize, v: MacAddr) {
-        let life = self.cfg.host_arp_lifetime_ms;
+    /// Whether the host's probe for `v` can be answered by the protocol's
+    /// rule, in the sim's own view: a live router of partition `part`
+    /// forwards `v` and heard its owner's advert within redirect (or owns
+    /// it), for as long as the probe takes to get there.
+    fn reachable(&self, part: u8, v: MacAddr) -> bool {
+        let n = usize::from(v.0[5]);
+        if !(1..=4).contains(&n) {
+            return false;
+        }
+        let redirect = Millis::from(self.cfg.redirect_s) * 1000;
+        let arrive = self.now + self.cfg.max_delay_ms;
+        self.routers.iter().any(|r| {
+            r.alive
+                && r.part == part
+                && r.forwarding.contains(&v)
+                && r.heard_primary[n - 1].is_some_and(|t| arrive < t + redirect)
+        })
+    }
+
+    /// PROBE: the `k`-th unicast request to the cached VMAC; the switch
+    /// delivers it to whoever forwards that VMAC in the host's partition.
+    fn host_probe(&mut self, h: usize, k: u8) {
+        let (part, v) = (self.hosts[h].part, self.hosts[h].vmac);
+        let Some(v) = v else {
+            return self.host_resolve(h);
+        };
+        let reachable = self.reachable(part, v);
+        let host = &mut self.hosts[h];
+        if k == 1 {
+            host.probes_reachable = true;
+        }
+        host.probes_reachable &= reachable;
+        host.nud = Nud::Probe(k);
+        self.report.revalidations_sent += 1;
+        for r in 0..self.routers.len() {
+            let rt = &self.routers[r];
+            if rt.alive && rt.part == part && rt.forwarding.contains(&v) {
+                let d = self.delay();
+                self.push(
+                    self.now + d,
+                    Ev::ArpRequest {
+                        router: r,
+                        host: h,
+                        dst: v,
+                    },
+                );
+            }
+        }
+        self.host_timer_in(h, self.cfg.host_retrans_ms);
+    }
+
+    /// Every probe went unanswered: the entry fails (traffic stops) and,
+    /// as traffic keeps coming, a broadcast resolution starts at once.
+    fn host_entry_failed(&mut self, h: usize) {
+        let (part, v) = (self.hosts[h].part, self.hosts[h].vmac);
+        let Some(v) = v else {
+            return self.host_resolve(h);
+        };
+        self.report.entries_failed += 1;
+        let why = if !self.known(part, v) || self.hosts[h].stranded {
+            Some("forwarder deleted")
+        } else if !self.hosts[h].probes_reachable {
+            Some("forwarder unreachable")
+        } else {
+            None
+        };
+        if why.is_none() {
+            let snap = self.snapshot();
+            self.violation(
+                "k-revalidation",
+                format!(
+                    "host {h}: {} unicast probes for {v} unanswered while a live router of its partition forwarded it within redirect: {snap}",
+                    self.cfg.host_ucast_solicit
+                ),
+            );
+        }
+        self.log(format!("host {h} entry for {v} failed"));
+        let host = &mut self.hosts[h];
+        host.may_move = why;
+        host.resolving_in_outage |= host.outage.is_some();
+        host.vmac = None;
+        self.host_resolve(h);
+        self.update_host(h);
+    }
+
+    /// A unicast ARP reply (to a broadcast request or a probe).
+    fn host_reply(&mut self, h: usize, v: MacAddr) {
+        let host = &self.hosts[h];
+        let valid = host.vmac.is_some();
+        if valid && host.vmac != Some(v) && self.now < host.updated + LOCKTIME_MS {
+            return; // Linux: the first reply wins for locktime.
+        }
+        if matches!(host.nud, Nud::Probe(_)) && host.vmac == Some(v) {
+            self.report.revalidations_answered += 1;
+        }
+        self.host_learn(h, v, Nud::Reachable, true);
+    }
+
+    /// A gratuitous ARP: Linux overrides the address of an existing entry
+    /// (whatever its state) and marks it STALE; it creates no entry.
+    fn host_garp(&mut self, h: usize, v: MacAddr, ok: bool) {
+        if self.hosts[h].nud == Nud::None {
+            return;
+        }
+        self.host_learn(h, v, Nud::Stale, ok);
+    }
+
+    /// The entry takes `v` in state `nud`. A VMAC other than the last one
+    /// used is a gateway change, checked by (h).
+    fn host_learn(&mut self, h: usize, v: MacAddr, nud: Nud, legit_garp: bool) {
+        let part = self.hosts[h].part;
+        if let Some(old) = self.hosts[h].vmac.or(self.hosts[h].prev) {
+            if old != v {
+                self.report.gateway_changes += 1;
+                self.log(format!("host {h} moves {old} -> {v}"));
+                self.check_gateway_change(h, old, v, nud, legit_garp, part);
+            }
+        }
+        let life = match nud {
+            Nud::Reachable => {
+                let base = self.cfg.host_base_reachable_ms;
+                base / 2 + self.rng.below(base + 1)
+            }
+            _ => 0, // STALE: the next packet, at once, makes it DELAY.
+        };
         let host = &mut self.hosts[h];
         host.vmac = Some(v);
+        host.prev = Some(v);
+        host.nud = nud;
+        host.updated = self.now;
+        host.may_move = None;
         host.stranded = false;
         host.replies.insert(v);
-        host.expires = self.now + life;
-        host.timer_at = host.expires;
-        let at = host.expires;
-        self.push(at, Ev::HostTimer(h));
+        self.host_timer_in(h, life);
         self.update_host(h);
+    }
+
+    /// (h): a host changes gateway only when its forwarder was deleted
+    /// (no live router of its partition knows that VMAC), or its entry
+    /// failed while its forwarder was unreachable, or on a gratuitous ARP
+    /// that (g) allows (the lone AVG's deliberate move).
+    fn check_gateway_change(
+        &mut self,
+        h: usize,
+        old: MacAddr,
+        new: MacAddr,
+        nud: Nud,
+        legit_garp: bool,
+        part: u8,
+    ) {
+        let garp = nud == Nud::Stale;
+        let ok = if garp {
+            legit_garp
+        } else {
+            self.hosts[h].may_move.is_some() || self.hosts[h].stranded || !self.known(part, old)
+        };
+        if !ok {
+            let snap = self.snapshot();
+            let how = if garp { "gratuitous ARP" } else { "ARP reply" };
+            self.violation(
+                "h-gateway-change",
+                format!("host {h} moved {old} -> {new} by {how} while its forwarder was neither deleted nor unreachable: {snap}"),
+            );
+        }
     }
 
     // ----- faults ----------------------------------------------------------------
@@ -934,7 +1394,7 @@ impl World {
             .collect();
         for _ in 0..16 {
             let pick = |w: &mut World, v: &[usize]| v[w.rng.below(v.len() as u64) as usize];
-            let f = match self.rng.below(16) {
+            let f = match self.rng.below(18) {
                 0..=2 if alive.len() >= 2 => Fault::Crash(pick(self, &alive)),
                 3..=4 if alive.len() >= 2 => Fault::Stop(pick(self, &alive)),
                 5..=7 if !dead.is_empty() => Fault::Restart(pick(self, &dead)),
@@ -965,6 +1425,11 @@ impl World {
                         alive.iter().copied().filter(|r| !low.contains(r)).collect();
                     Fault::Weight(pick(self, &ok), true)
                 }
+                15 if !alive.is_empty() => {
+                    let hold = self.hold();
+                    Fault::Stall(hold + self.rng.below(hold / 2 + 1))
+                }
+                16 => Fault::Forge(1 + self.rng.below(4) as u8),
                 _ => continue,
             };
             return Some(f);
@@ -978,6 +1443,8 @@ impl World {
         // Outages in progress keep their cause; new ones get this fault's.
         self.last_fault = (self.now, f.kind());
         self.a_reported = false;
+        self.i_reported = false;
+        self.j_reported = false;
         match f {
             Fault::Crash(r) => {
                 self.routers[r].alive = false;
@@ -1033,6 +1500,42 @@ impl World {
                 },
             ),
             Fault::Deaf(r, on) => self.routers[r].deaf = on,
+            Fault::Stall(d) => {
+                self.stalled_until = self.now + d;
+                for r in &mut self.routers {
+                    r.frozen = r.alive.then(|| r.port.clone());
+                }
+                self.push(self.now + d, Ev::StallEnd);
+            }
+            Fault::Forge(n) => {
+                let msg = RxMessage {
+                    src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 200)),
+                    src_mac: vmac(GROUP, n),
+                    port: 0,
+                    auth_ok: true,
+                    repr: crate::wire::glbp::GlbpRepr {
+                        group: GROUP,
+                        owner: MacAddr([2, 0, 0, 0, 0xee, 0xee]),
+                        auth: None,
+                        nonce: None,
+                        hello: None,
+                        forwarders: vec![crate::wire::glbp::ReqRespRepr {
+                            forwarder: n,
+                            state: VfState::Active,
+                            priority: VF_PRIORITY_PRIMARY,
+                            weight: 100,
+                            timeout_s: self.cfg.timeout_s,
+                            redirect_s: self.cfg.redirect_s,
+                            vmac: vmac(GROUP, n),
+                        }],
+                    },
+                };
+                if self.now >= self.stalled_until {
+                    for r in 0..self.routers.len() {
+                        self.router_event(r, InterfaceEvent::Rx(msg.clone()));
+                    }
+                }
+            }
         }
         self.coverage_changed();
     }
@@ -1070,6 +1573,17 @@ impl World {
             self.now = q.at;
             self.report.events += 1;
             match q.ev {
+                Ev::Timer(_) if self.now < self.stalled_until => {}
+                // GLBP frames queue until the routers run again; ARP is
+                // answered by the dataplane from the last published view,
+                // which a stalled control plane does not change.
+                ev @ Ev::Glbp { .. } if self.now < self.stalled_until => {
+                    let at = self.stalled_until;
+                    self.push(at, ev);
+                }
+                Ev::ArpRequest { router, host, dst } if self.now < self.stalled_until => {
+                    self.stalled_arp(router, host, dst)
+                }
                 Ev::Timer(r) => {
                     if self.routers[r].timer_at == Some(q.at) && self.routers[r].alive {
                         self.routers[r].timer_at = None;
@@ -1079,10 +1593,30 @@ impl World {
                 Ev::Glbp { from, to, msg } => {
                     let rt = &self.routers[to];
                     if rt.alive && !rt.deaf && rt.part == self.routers[from].part {
+                        if let Some(h) = &msg.repr.hello {
+                            let hold = self.hold();
+                            let until = if h.priority == 0 {
+                                self.now
+                            } else {
+                                self.now + hold
+                            };
+                            self.peer_until[to][from] = until;
+                        }
+                        for t in &msg.repr.forwarders {
+                            let owner = t.priority == VF_PRIORITY_PRIMARY
+                                || t.priority == VF_PRIORITY_RESIGN && msg.repr.hello.is_some();
+                            if owner
+                                && t.state != VfState::Unspecified
+                                && (1..=4).contains(&t.forwarder)
+                            {
+                                let n = usize::from(t.forwarder - 1);
+                                self.routers[to].heard_primary[n] = Some(self.now);
+                            }
+                        }
                         self.router_event(to, InterfaceEvent::Rx(msg));
                     }
                 }
-                Ev::ArpRequest { router, host } => {
+                Ev::ArpRequest { router, host, dst } => {
                     if self.routers[router].part == self.hosts[host].part {
                         let (host_ip, host_mac) = (self.hosts[host].ip, self.hosts[host].mac);
                         self.router_event(
@@ -1091,18 +1625,29 @@ impl World {
                                 target: VIP,
                                 host_ip,
                                 host_mac,
-                                dst: MacAddr::BROADCAST,
+                                dst,
                             },
                         );
                     }
                 }
-                Ev::ArpReply { host, vmac } | Ev::Garp { host, vmac } => {
-                    self.host_learn(host, vmac)
-                }
+                Ev::ArpReply { host, vmac } => self.host_reply(host, vmac),
+                Ev::Garp { host, vmac, ok } => self.host_garp(host, vmac, ok),
                 Ev::HostTimer(h) => {
                     if self.hosts[h].timer_at == q.at {
-                        self.host_arp(h);
-                        self.update_host(h);
+                        self.host_timer(h);
+                    }
+                }
+                Ev::StallEnd => {
+                    // The stall's effects (every peer missed for a hold)
+                    // start now: bounds count from here.
+                    self.last_fault = (self.now, "stall");
+                    self.a_reported = false;
+                    self.i_reported = false;
+                    self.j_reported = false;
+                    for r in 0..self.routers.len() {
+                        self.routers[r].frozen = None;
+                        self.routers[r].timer_at = None;
+                        self.schedule_timer(r);
                     }
                 }
                 Ev::Fault(f) => self.inject(f),
@@ -1111,13 +1656,19 @@ impl World {
                         self.inject(f);
                     }
                     let s = 2 * self.settle() + self.cfg.max_delay_ms;
-                    let next = self.now + s + self.rng.below(s);
+                    let mut next = self.now + s + self.rng.below(s);
+                    if self.rng.chance(0.125) {
+                        // Now and then a quiet spell long enough for (j).
+                        next += self.forwarders_deadline();
+                    }
                     self.push(next, Ev::NextRandomFault);
                 }
                 Ev::LossEnd => {
                     self.loss = 0.0;
                     self.last_fault = (self.now, "loss");
                     self.a_reported = false;
+                    self.i_reported = false;
+                    self.j_reported = false;
                 }
                 Ev::Check => {
                     self.periodic_check();
@@ -1133,6 +1684,12 @@ impl World {
             }
         }
         self.report.hosts_per_forwarder = self.hosts_per_forwarder();
+        let host_minutes =
+            self.hosts.len() as f64 * end.saturating_sub(self.hosts_start) as f64 / 60_000.0;
+        if host_minutes > 0.0 {
+            self.report.gateway_changes_per_host_minute =
+                self.report.gateway_changes as f64 / host_minutes;
+        }
         self.report
             .max_outage_per_host_ms
             .resize(self.hosts.len(), 0);
@@ -1179,7 +1736,7 @@ mod tests {
         let mut w = World::new(SimConfig {
             redirect_s: 10,
             timeout_s: 60,
-            host_arp_lifetime_ms: 30_000,
+            host_base_reachable_ms: 20_000,
             faults: FaultMode::None,
             ..SimConfig::default()
         });
