@@ -458,8 +458,16 @@ impl Group {
         }
         let (redirect, timeout) = (ms(self.t.redirect_s), ms(self.t.timeout_s));
         let group = self.cfg.id;
+        // A 160 in a hello comes only from an owner (below its lower
+        // threshold). Our record may name an owner that is gone (e.g. the
+        // sender took the number during a partition): the sender is the
+        // owner now, and its advert keeps redirect running, as it does
+        // for the other members. Kept, the dead owner's countdown ran out
+        // and this secondary stopped answering re-validations while the
+        // live owner advertised the number.
+        let orphan = self.fwds[idx].as_ref().is_some_and(|f| self.orphaned(f));
         let f = self.fwds[idx].get_or_insert_with(|| Forwarder::new(group, idx as u8 + 1));
-        let from_owner = f.owner.map_or(true, |(m, _)| m == p.mac);
+        let from_owner = orphan || f.owner.map_or(true, |(m, _)| m == p.mac);
         if in_hello && from_owner && !f.primary {
             f.owner = Some((p.mac, p.ip));
             f.redirect_at = Some(now + redirect);

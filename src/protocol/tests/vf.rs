@@ -829,3 +829,40 @@ fn a_number_taken_as_own_forgets_its_previous_owners_low_weight() {
     assert!(st.forwarders.iter().any(|f| f.number == 1 && f.primary));
     assert_eq!(arp(&mut g, 60_000, 0), Some(vmac(1, 1)));
 }
+
+/// A member below its lower threshold advertises its own forwarder at 160
+/// in its hellos; our record names another owner, one that is gone (the
+/// sender took the number while partitioned from us). The sender is the
+/// owner now: its advert restarts redirect, so the secondary keeps
+/// answering re-validations. Before, the dead owner's countdown ran out
+/// and hosts' probes went unanswered while the live owner advertised it
+/// (simulator, ms timers, seeds 90 and 96: k-revalidation).
+#[test]
+fn a_low_owners_advert_replaces_a_dead_owners_record() {
+    let mut g = group(2, cfg());
+    g.handle(0, Event::Enable);
+    g.handle(
+        100,
+        Event::Rx(with_tlvs(
+            hello_from(3, VgState::Listen, 100),
+            vec![tlv(1, VfState::Active, 167)],
+        )),
+    );
+    // Member 3 ages out; we take forwarder 1 over as secondary.
+    run(&mut g, 100 + HOLD + 10);
+    assert!(g.revalidating(100 + HOLD + 10).any(|(n, _)| n == 1));
+    let t = 100_000;
+    g.handle(
+        t,
+        Event::Rx(with_tlvs(
+            hello_from(4, VgState::Listen, 100),
+            vec![tlv(1, VfState::Listen, 160)],
+        )),
+    );
+    // Past the dead owner's redirect (600 s), within the live one's.
+    let later = 100 + 600_000 + 1000;
+    assert!(
+        g.revalidating(later).any(|(n, _)| n == 1),
+        "redirect restarted by the live owner's advert"
+    );
+}
