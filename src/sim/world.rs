@@ -321,7 +321,11 @@ struct Host {
     /// reply within `locktime`, 1 s, of it).
     updated: Millis,
     timer_at: Millis,
+    /// Start and cause of the current outage (for the report).
     outage: Option<(Millis, &'static str)>,
+    /// What (b) measures the current outage from: its start and cause,
+    /// or a later fault's (see `reanchor_outages`).
+    anchor: (Millis, &'static str),
     stranded: bool,
     replies: BTreeSet<MacAddr>,
     /// Every probe of the current cycle went out while the sim saw a live
@@ -434,6 +438,7 @@ impl World {
                     updated: 0,
                     timer_at: 0,
                     outage: None,
+                    anchor: (0, "none"),
                     stranded: false,
                     replies: BTreeSet::new(),
                     probes_reachable: false,
@@ -875,6 +880,7 @@ impl World {
                 let c = self.cause();
                 let resolving = host.vmac.is_none();
                 self.hosts[h].outage = Some((self.now, c));
+                self.hosts[h].anchor = (self.now, c);
                 self.hosts[h].resolving_in_outage = resolving;
             }
             (true, Some((start, cause))) => {
@@ -903,6 +909,14 @@ impl World {
         // (retrans_time apart) once an AVG can answer: the host's own
         // wait, added to the fault's bound. Without a fault the AVG
         // answers the first one.
+        let (start, cause) = self.hosts[h].anchor;
+        self.check_outage(h, start, cause);
+    }
+
+    /// (b): the outage of host `h` since `start`, attributed to `cause`,
+    /// within that cause's bound so far.
+    fn check_outage(&mut self, h: usize, start: Millis, cause: &'static str) {
+        let len = self.now - start;
         let host_wait = if self.hosts[h].resolving_in_outage && cause != "none" {
             self.cfg.host_retrans_ms
         } else {
@@ -919,6 +933,37 @@ impl World {
                     "b-outage",
                     format!("host {h} (VMAC {v}) without gateway for {len} ms after {cause} (bound {b} ms); now: {snap}"),
                 );
+            }
+        }
+    }
+
+    /// A fault (or a stall's end) while hosts are out: each outage so far
+    /// is checked against its cause's bound, then (b) measures it afresh
+    /// from now with this fault as its cause (the report keeps its start
+    /// and first cause). The fault can lengthen it (e.g. a
+    /// host's entry failed just before the router it then resolves to
+    /// crashes), and every bound is a recovery time after the last fault
+    /// (like `settled_at`): without this, an outage that began 1 ms
+    /// before a crash was held to the 5 ms bound of "none" for the
+    /// crash's whole recovery. An outage keeps its cause when that one's
+    /// deadline is the later (a stop during a crash's recovery does not
+    /// shorten it), and loss never takes over (its outages are not
+    /// bounded: re-anchoring would unbound them).
+    fn reanchor_outages(&mut self, kind: &'static str) {
+        let Some(new) = self.bound(kind) else {
+            return;
+        };
+        for h in 0..self.hosts.len() {
+            if self.hosts[h].outage.is_none() {
+                continue;
+            }
+            let (start, cause) = self.hosts[h].anchor;
+            let later = self
+                .bound(cause)
+                .is_some_and(|old| self.now + new > start + old);
+            if later {
+                self.check_outage(h, start, cause);
+                self.hosts[h].anchor = (self.now, kind);
             }
         }
     }
@@ -1440,7 +1485,9 @@ impl World {
     fn inject(&mut self, f: Fault) {
         *self.report.faults.entry(f.kind()).or_insert(0) += 1;
         self.log(format!("FAULT {f:?}"));
-        // Outages in progress keep their cause; new ones get this fault's.
+        // Outages in progress count afresh from this fault (see
+        // `reanchor_outages`); new ones get this fault's cause too.
+        self.reanchor_outages(f.kind());
         self.last_fault = (self.now, f.kind());
         self.a_reported = false;
         self.i_reported = false;
@@ -1640,6 +1687,7 @@ impl World {
                 Ev::StallEnd => {
                     // The stall's effects (every peer missed for a hold)
                     // start now: bounds count from here.
+                    self.reanchor_outages("stall");
                     self.last_fault = (self.now, "stall");
                     self.a_reported = false;
                     self.i_reported = false;
