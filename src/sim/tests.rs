@@ -232,3 +232,98 @@ fn big_random_seed_sweep() {
         }));
     }
 }
+
+/// Every router stops processing for hold + 300 ms (SIGSTOP, a CPU
+/// stall): on resuming, each misses every peer for a moment, but the
+/// dataplanes kept forwarding and answering from the last view, and the
+/// queued hellos arrive at once. Hosts stay spread over the four
+/// forwarders, none changes gateway, nobody sends a gratuitous ARP (no
+/// member was alone for a full extra hold).
+#[test]
+fn a_stall_of_every_router_moves_no_host() {
+    for c in [base(), ms_timers()] {
+        let at = c.duration_ms / 2;
+        let r = simulate(&SimConfig {
+            faults: script(&[(at, Fault::Stall(u64::from(c.hold_ms) + 300))]),
+            ..c.clone()
+        });
+        clean(&r);
+        assert_eq!(r.faults.get("stall"), Some(&1));
+        assert_eq!(r.gateway_changes, 0, "hold {}", c.hold_ms);
+        assert_eq!(r.garps, 0, "hold {}", c.hold_ms);
+        assert_eq!(r.hosts_per_forwarder, [50, 50, 50, 50]);
+    }
+}
+
+/// A forged claim (Active, 167) for each forwarder from an address that is
+/// no member changes nothing: every forwarder stays, the virtual IP stays
+/// answered (i), no host moves.
+#[test]
+fn a_forged_claim_from_a_non_member_changes_nothing() {
+    let c = base();
+    let faults: Vec<(u64, Fault)> = (1..=4u8)
+        .map(|n| (100_000 + u64::from(n) * 20_000, Fault::Forge(n)))
+        .collect();
+    let r = simulate(&SimConfig {
+        faults: script(&faults),
+        ..c
+    });
+    clean(&r);
+    assert_eq!(r.faults.get("forge"), Some(&4));
+    assert_eq!(r.gateway_changes, 0);
+    assert_eq!(r.hosts_per_forwarder, [50, 50, 50, 50]);
+    assert_eq!(r.show.len(), 4);
+}
+
+/// Two routers, R1 (the higher IP) at priority 110: partitioned, each is
+/// AVG of its side and claims forwarder 1; healed, one yields it and asks
+/// again; then R1 crashes. Through the forwarder timeout and after, R0
+/// answers the virtual IP (i) and forwards (j); the hosts end on it.
+#[test]
+fn partition_heal_then_crash_of_the_higher_ip_leaves_the_vip_answered() {
+    let c = SimConfig {
+        routers: 2,
+        priorities: vec![100, 110],
+        duration_ms: 400_000,
+        ..ms_timers()
+    };
+    let hosts: Vec<usize> = (0..c.hosts).filter(|h| h % 2 == 1).collect();
+    let r = simulate(&SimConfig {
+        faults: script(&[
+            (
+                60_000,
+                Fault::Partition {
+                    routers: vec![1],
+                    hosts,
+                },
+            ),
+            (120_000, Fault::Heal),
+            (180_000, Fault::Crash(1)),
+        ]),
+        ..c.clone()
+    });
+    clean(&r);
+    // Past R1's forwarder timeout (60 s) every host is on R0's VMACs.
+    assert_eq!(r.show.len(), 1, "R0 alone");
+    assert_eq!(r.hosts_per_forwarder.iter().sum::<usize>(), c.hosts);
+    assert!(r.show[0].contains("Active"), "{}", r.show[0]);
+}
+
+/// Ten minutes without faults, with Linux's neighbour timers: hosts
+/// re-validate their entry every 15-45 s by unicast probes, every cycle
+/// is answered, nobody changes gateway, no entry fails.
+#[test]
+fn revalidation_without_faults_keeps_every_gateway() {
+    let r = simulate(&base());
+    clean(&r);
+    assert_eq!(r.gateway_changes, 0);
+    assert_eq!(r.entries_failed, 0);
+    assert_eq!(r.garps, 0);
+    // 200 hosts, ~30 s between cycles, ~9 minutes of traffic.
+    assert!(
+        r.revalidations_answered > 2000,
+        "{}",
+        r.revalidations_answered
+    );
+    assert!(r.revalidations_sent >= r.revalidations_answered);
+}

@@ -1590,6 +1590,14 @@ impl World {
     // ----- main loop --------------------------------------------------------------
 
     fn run(mut self) -> Report {
+        self.start();
+        let end = self.cfg.duration_ms;
+        self.run_until(end);
+        self.finish(end)
+    }
+
+    /// Boots the routers and schedules the hosts, faults and checks.
+    fn start(&mut self) {
         for r in 0..self.routers.len() {
             self.boot(r);
         }
@@ -1610,11 +1618,19 @@ impl World {
                 }
             }
         }
-        let tick = (self.hello() / 2).max(1);
-        self.push(tick, Ev::Check);
-        let end = self.cfg.duration_ms;
+        self.push(self.tick(), Ev::Check);
+    }
+
+    fn tick(&self) -> Millis {
+        (self.hello() / 2).max(1)
+    }
+
+    /// Processes events up to and including `end`.
+    fn run_until(&mut self, end: Millis) {
+        let tick = self.tick();
         while let Some(Reverse(q)) = self.queue.pop() {
             if q.at > end {
+                self.queue.push(Reverse(q));
                 break;
             }
             self.now = q.at;
@@ -1725,6 +1741,10 @@ impl World {
                 Ev::Distribution => self.distribution(),
             }
         }
+    }
+
+    /// Ends open outages and fills in the report.
+    fn finish(mut self, end: Millis) -> Report {
         self.now = end;
         for h in 0..self.hosts.len() {
             if let Some((start, cause)) = self.hosts[h].outage.take() {
@@ -1805,5 +1825,76 @@ mod tests {
             .violations
             .iter()
             .any(|x| x.invariant == "d-timeout"));
+    }
+
+    /// A settled fault-free world (default timers, R3 the AVG), 200 s in.
+    fn settled() -> World {
+        let mut w = World::new(SimConfig {
+            hosts: 20,
+            faults: FaultMode::None,
+            ..SimConfig::default()
+        });
+        w.start();
+        w.run_until(200_000);
+        assert!(w.report.violations.is_empty(), "{:?}", w.report.violations);
+        w
+    }
+
+    fn fired(w: &World) -> Vec<&'static str> {
+        w.report.violations.iter().map(|v| v.invariant).collect()
+    }
+
+    /// (g) fires on a gratuitous ARP from a member that is not alone (nor
+    /// the AVG).
+    #[test]
+    fn garp_check_can_fail() {
+        let mut w = settled();
+        let v = *w.routers[0].forwarding.iter().next().expect("R0 forwards");
+        assert!(!w.check_garp(0, v));
+        assert_eq!(fired(&w), ["g-garp"]);
+    }
+
+    /// (h) fires when a host takes another VMAC (an ARP reply) while its
+    /// forwarder is known, reachable and its entry never failed.
+    #[test]
+    fn gateway_change_check_can_fail() {
+        let mut w = settled();
+        let old = w.hosts[0].vmac.expect("host 0 resolved");
+        let new = w
+            .routers
+            .iter()
+            .flat_map(|r| r.forwarding.iter().copied())
+            .find(|&v| v != old)
+            .expect("another VMAC");
+        w.host_learn(0, new, Nud::Reachable, true);
+        assert_eq!(fired(&w), ["h-gateway-change"]);
+    }
+
+    /// (i) fires when the AVG answers with VMACs no live router forwards,
+    /// (j) when a live member forwards nothing (the sim's view of the
+    /// dataplanes emptied).
+    #[test]
+    fn vip_and_member_checks_can_fail() {
+        let mut w = settled();
+        w.check_vip_and_members(&BTreeSet::from([0]));
+        assert!(fired(&w).is_empty());
+        w.routers[0].forwarding.clear();
+        // (i) aside (R0's VMAC is still handed out): (j) alone.
+        w.i_reported = true;
+        w.check_vip_and_members(&BTreeSet::from([0]));
+        assert_eq!(fired(&w), ["j-member-forwards"]);
+        w.i_reported = false;
+        w.check_vip_and_members(&BTreeSet::from([0]));
+        assert_eq!(fired(&w), ["j-member-forwards", "i-vip-answered"]);
+    }
+
+    /// (k) fires when every probe of a cycle went unanswered while a live
+    /// router forwarded the VMAC within redirect.
+    #[test]
+    fn revalidation_check_can_fail() {
+        let mut w = settled();
+        w.hosts[0].probes_reachable = true;
+        w.host_entry_failed(0);
+        assert_eq!(fired(&w), ["k-revalidation"]);
     }
 }
