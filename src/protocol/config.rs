@@ -150,7 +150,7 @@ impl Default for ClientCache {
     fn default() -> Self {
         ClientCache {
             max: 0,
-            timeout_s: 14400,
+            timeout_s: u32::from(DEFAULT_TIMEOUT_S),
         }
     }
 }
@@ -254,11 +254,14 @@ fn default_hold() -> u32 {
 fn default_redirect() -> u16 {
     600
 }
+/// IOS's forwarder timeout, also the client cache's default timeout, s.
+const DEFAULT_TIMEOUT_S: u16 = 14_400;
+
 fn default_timeout() -> u32 {
-    14_400
+    u32::from(DEFAULT_TIMEOUT_S)
 }
 fn default_timeout_u16() -> u16 {
-    14_400
+    DEFAULT_TIMEOUT_S
 }
 fn default_jitter() -> u8 {
     20

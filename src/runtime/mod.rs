@@ -264,6 +264,11 @@ impl<'eal> Node<'eal> {
         let workers = usize::from(cfg.dataplane.workers);
         let d = &cfg.dataplane;
         let plan = plan_queues(cfg, workers)?;
+        // Workers stamp punted frames so the control lcore can time them;
+        // the field is registered before the mempool its mbufs come from.
+        if let Err(e) = dpdk::register_punt_stamp() {
+            log::warn!("punt latency not measured: {e}");
+        }
         let pool = Arc::new(Mempool::new(
             "glbpd_mbufs",
             mbufs_needed(cfg, &plan, workers),
@@ -611,10 +616,6 @@ fn mbufs_needed(cfg: &Config, plan: &[QueuePlan], workers: usize) -> u32 {
         .sum();
     let needed =
         per_port + (workers as u32 + 1) * (512 + 2 * dpdk::MAX_BURST as u32) + 2 * d.exception_ring;
-    // Workers stamp punted frames so the control lcore can time them.
-    if let Err(e) = dpdk::register_punt_stamp() {
-        log::warn!("punt latency not measured: {e}");
-    }
     if d.mbufs < needed {
         log::warn!(
             "dataplane.mbufs = {} is below the {needed} the queues can hold; using {needed}",

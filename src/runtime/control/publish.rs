@@ -29,10 +29,6 @@ impl Publisher {
         }
     }
 
-    pub fn current(&self) -> Arc<DataplaneState> {
-        self.cell.load_full()
-    }
-
     /// The generation the next snapshot should carry.
     pub fn next_generation(&self) -> u64 {
         self.generation + 1
@@ -51,11 +47,6 @@ impl Publisher {
     /// worker still holding it.
     pub fn reap(&mut self) {
         self.graveyard.retain(|s| Arc::strong_count(s) > 1);
-    }
-
-    /// Snapshots waiting for their last reader.
-    pub fn pending(&self) -> usize {
-        self.graveyard.len()
     }
 }
 
