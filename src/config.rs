@@ -687,13 +687,12 @@ impl Config {
             )
         })?;
         let de = toml::Deserializer::new(text);
-        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = serde_segs(e.path());
             let inner = e.into_inner();
             let span = inner.span().or_else(|| locate(&doc, &path));
             err_at(span, path_string(&path), inner.message().trim().to_string())
         })?;
-        let mut cfg = cfg;
         for (i, t) in std::mem::take(&mut cfg.group_tables)
             .into_iter()
             .enumerate()
