@@ -108,6 +108,7 @@ fn start_port(name: &str, pool: &Arc<Mempool>) -> Result<EthDev, String> {
         tx_desc: 1024,
         rss: false,
         mtu: None,
+        rx_ip_cksum: false,
     };
     EthDev::start(id, name, &conf, pool.clone()).map_err(|e| format!("{name}: {e}"))
 }

@@ -181,8 +181,14 @@ pub fn lcore_id() -> u32 {
 /// The time-stamp counter.
 #[inline]
 pub fn tsc() -> u64 {
-    // SAFETY: rte_rdtsc only executes the rdtsc instruction.
-    unsafe { ffi::rte_rdtsc() }
+    // rte_rdtsc is `static inline`: through its generated wrapper it is a
+    // function call; on x86-64 the instruction itself is read here.
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: rdtsc has no memory effects and exists on every x86-64 CPU.
+    return unsafe { std::arch::x86_64::_rdtsc() };
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: rte_rdtsc only reads the CPU's cycle counter.
+    return unsafe { ffi::rte_rdtsc() };
 }
 
 /// TSC ticks per second, as measured by EAL (0 before EAL starts).

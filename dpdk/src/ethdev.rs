@@ -34,6 +34,10 @@ pub struct PortConf {
     /// Spread RX over the queues by RSS when the device supports it.
     pub rss: bool,
     pub mtu: Option<u16>,
+    /// Ask the device to verify received IPv4 header checksums
+    /// (`RTE_ETH_RX_OFFLOAD_IPV4_CKSUM`) when it can; see
+    /// [`EthDev::rx_ip_cksum_offload`].
+    pub rx_ip_cksum: bool,
 }
 
 /// Link state.
@@ -64,6 +68,8 @@ struct PortInner {
     started: AtomicBool,
     rx_taken: Mutex<Vec<bool>>,
     tx_taken: Mutex<Vec<bool>>,
+    /// The device verifies received IPv4 header checksums.
+    rx_ip_cksum: bool,
     /// Queues hold mbufs from this pool: it must outlive the port.
     _pool: Option<Arc<Mempool>>,
 }
@@ -171,6 +177,12 @@ impl EthDev {
                 );
             }
         }
+        // SAFETY: reads a constant exported by the C shim.
+        let ip_cksum = unsafe { ffi::GLBPD_ETH_RX_OFFLOAD_IPV4_CKSUM };
+        let rx_ip_cksum = conf.rx_ip_cksum && info.rx_offload_capa & ip_cksum != 0;
+        if rx_ip_cksum {
+            eth.rxmode.offloads |= ip_cksum;
+        }
         // SAFETY: eth is a fully initialised rte_eth_conf; DPDK validates the
         // rest and returns an error code.
         check("rte_eth_dev_configure", unsafe {
@@ -222,6 +234,7 @@ impl EthDev {
             started: AtomicBool::new(false),
             rx_taken: Mutex::new(vec![false; conf.rx_queues as usize]),
             tx_taken: Mutex::new(vec![false; conf.tx_queues as usize]),
+            rx_ip_cksum,
             _pool: Some(pool),
         };
         let port = EthDev {
@@ -231,6 +244,12 @@ impl EthDev {
         check("rte_eth_dev_start", unsafe { ffi::rte_eth_dev_start(id) })?;
         port.inner.started.store(true, Ordering::SeqCst);
         Ok(port)
+    }
+
+    /// True when the device verifies received IPv4 header checksums and
+    /// reports them in each mbuf ([`crate::Mbuf::rx_ip_cksum`]).
+    pub fn rx_ip_cksum_offload(&self) -> bool {
+        self.inner.rx_ip_cksum
     }
 
     #[inline]

@@ -83,6 +83,21 @@ impl Lpm {
         found
     }
 
+    /// Next hops for a burst of addresses (host order): `out[i]` is the
+    /// next hop of `ips[i]`, or [`Lpm::MISS`]. The lookups of a burst are
+    /// independent loads, which the CPU overlaps (`rte_lpm_lookup_bulk`
+    /// does the same in C). Only `min(ips.len(), out.len())` are done.
+    #[inline]
+    pub fn lookup_bulk(&self, ips: &[u32], out: &mut [u32]) {
+        for (ip, o) in ips.iter().zip(out.iter_mut()) {
+            *o = self.lookup(Ipv4Addr::from(*ip)).unwrap_or(Self::MISS);
+        }
+    }
+
+    /// What [`Lpm::lookup_bulk`] writes for an address no prefix covers
+    /// (next hops are 24 bits).
+    pub const MISS: u32 = u32::MAX;
+
     /// Next hop for `ip` through DPDK's own `rte_lpm_lookup`.
     pub fn lookup_c(&self, ip: Ipv4Addr) -> Option<u32> {
         let mut nh = 0u32;

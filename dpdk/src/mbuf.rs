@@ -64,6 +64,11 @@ impl Drop for Mempool {
 }
 
 /// One owned single-segment packet buffer; freed on drop.
+///
+/// `repr(transparent)`: a slot of a [`Burst`] (a non-null `*mut rte_mbuf`)
+/// and an `Mbuf` have the same layout, so a burst can lend its mbufs as a
+/// slice ([`Burst::as_mut_slice`]).
+#[repr(transparent)]
 pub struct Mbuf {
     raw: NonNull<ffi::rte_mbuf>,
 }
@@ -159,6 +164,37 @@ impl Mbuf {
         true
     }
 
+    /// What the device said about the IPv4 header checksum
+    /// (`RTE_MBUF_F_RX_IP_CKSUM_*` in `ol_flags`). Devices without the
+    /// offload, and ports that did not enable it, leave it `Unknown`.
+    #[inline]
+    pub fn rx_ip_cksum(&self) -> RxCksum {
+        // SAFETY: reads a plain field of a valid mbuf.
+        let f = unsafe { self.raw.as_ref().ol_flags } & RX_IP_CKSUM_MASK;
+        match f {
+            RX_IP_CKSUM_GOOD => RxCksum::Good,
+            RX_IP_CKSUM_BAD => RxCksum::Bad,
+            RX_IP_CKSUM_MASK => RxCksum::None,
+            _ => RxCksum::Unknown,
+        }
+    }
+
+    /// Starts loading the first cache line of the packet's data, as l3fwd
+    /// does a few packets ahead of the one it works on.
+    #[inline]
+    pub fn prefetch_data(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: reads plain fields of a valid mbuf; a prefetch never
+            // faults and does not dereference the address architecturally.
+            unsafe {
+                let m = self.raw.as_ref();
+                let p = (m.buf_addr as *const i8).add(usize::from(m.data_off));
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p);
+            }
+        }
+    }
+
     /// The DPDK port id the packet arrived on.
     #[inline]
     pub fn port(&self) -> u16 {
@@ -187,6 +223,26 @@ impl Mbuf {
         (off >= 0).then(|| unsafe { ffi::glbpd_punt_stamp_get(self.raw.as_ptr(), off) })
     }
 }
+
+/// The device's verdict on a received frame's IPv4 header checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RxCksum {
+    /// No information: verify in software.
+    Unknown,
+    /// Checked by the device and correct.
+    Good,
+    /// Checked by the device and wrong.
+    Bad,
+    /// Not correct in the packet but valid in the data (never for IPv4
+    /// headers received from a wire; treated as unknown by glbpd).
+    None,
+}
+
+// RTE_MBUF_F_RX_IP_CKSUM_* (rte_mbuf_core.h, DPDK 22.11): plain 64-bit
+// masks, stable ABI.
+const RX_IP_CKSUM_MASK: u64 = (1 << 4) | (1 << 7);
+const RX_IP_CKSUM_BAD: u64 = 1 << 4;
+const RX_IP_CKSUM_GOOD: u64 = 1 << 7;
 
 /// Offset of the `glbpd_punt_stamp` dynamic field, -1 until registered.
 static PUNT_STAMP: AtomicI32 = AtomicI32::new(-1);
@@ -275,6 +331,30 @@ impl Burst {
             pkts: &self.pkts[..end],
             next: 0,
         }
+    }
+    /// Moves the mbufs of `from` to the end of this burst, in order, as
+    /// many as fit; the rest stay in `from` (moved to its front). Returns
+    /// how many moved.
+    #[inline]
+    pub fn append(&mut self, from: &mut Burst) -> usize {
+        let n = from.len.min(MAX_BURST - self.len);
+        self.pkts[self.len..self.len + n].copy_from_slice(&from.pkts[..n]);
+        self.len += n;
+        // The moved pointers now belong to `self` only.
+        from.consume_front(n);
+        n
+    }
+    /// The mbufs held, lent as a slice (in order): a worker can look at and
+    /// rewrite a whole burst before it decides where each mbuf goes.
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
+        // SAFETY: the first `len` slots hold valid, non-null mbufs owned by
+        // the burst, and Mbuf is a repr(transparent) NonNull<rte_mbuf>, the
+        // same layout as a non-null `*mut rte_mbuf`. The slice borrows the
+        // burst mutably, so no slot is read or drained meanwhile; whatever
+        // the caller swaps into a slot is an owned Mbuf, so every slot still
+        // holds exactly one owned mbuf afterwards.
+        unsafe { std::slice::from_raw_parts_mut(self.pkts.as_mut_ptr().cast::<Mbuf>(), self.len) }
     }
     /// Packet lengths of the mbufs held, in order.
     #[inline]

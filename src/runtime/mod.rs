@@ -645,6 +645,7 @@ fn start_ports(
             tx_desc: d.tx_desc,
             rss: p.rss,
             mtu: p.mtu,
+            rx_ip_cksum: true,
         };
         let port = EthDev::start(q.id, &p.name, &conf, pool.clone())?;
         let mac = match p.mac {
@@ -666,13 +667,18 @@ fn start_ports(
         };
         join_glbp_multicast(&port);
         log::info!(
-            "port {} ({}) up: id {}, mac {mac}, {}, {} rx / {} tx queues",
+            "port {} ({}) up: id {}, mac {mac}, {}, {} rx / {} tx queues, IPv4 checksum {}",
             p.name,
             p.device,
             q.id,
             p.address,
             q.rx,
-            q.tx
+            q.tx,
+            if port.rx_ip_cksum_offload() {
+                "by the device"
+            } else {
+                "in software"
+            }
         );
         macs.push(mac);
         ports.push(port);

@@ -10,6 +10,8 @@ pub const ETHERTYPE_ARP: u16 = 0x0806;
 pub const ETHERTYPE_VLAN: u16 = 0x8100;
 /// EtherType of IPv6.
 pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// Length of an untagged Ethernet II header.
+pub const HEADER_LEN: usize = field::UNTAGGED_LEN;
 
 mod field {
     use core::ops::Range;

@@ -180,7 +180,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     ///
     /// Returns the new TTL, or `None` without changing anything when the TTL
     /// is 0 or 1: the packet must not be forwarded (send ICMP time exceeded).
-    #[inline]
+    #[inline(always)]
     pub fn decrement_ttl(&mut self) -> Option<u8> {
         let b = self.buffer.as_mut();
         let ttl = b[field::TTL];

@@ -113,7 +113,7 @@ macro_rules! counted_kinds {
 
 counted_kinds! {
     /// Why a worker (or the control lcore) dropped a packet.
-    pub enum DropReason: usize, counted in DropCounts {
+    pub enum DropReason: u8, counted in DropCounts {
         Malformed = "malformed", "Shorter than its headers claim, bad version/IHL, bad checksum.";
         NotForUs = "not_for_us", "Not addressed to a MAC this node receives for.";
         Unsupported = "unsupported", "An ethertype or protocol the router does not handle.";

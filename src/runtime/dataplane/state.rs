@@ -16,12 +16,28 @@ use crate::wire::MacAddr;
 pub trait Routes: Send + Sync {
     /// Index into [`DataplaneState::next_hops`] for `dst`.
     fn lookup(&self, dst: Ipv4Addr) -> Option<u32>;
+
+    /// [`Routes::lookup`] for a burst of addresses (host order): `out[i]`
+    /// for `dst[i]`, [`NO_ROUTE`] where no prefix covers it.
+    #[inline]
+    fn lookup_bulk(&self, dst: &[u32], out: &mut [u32]) {
+        for (d, o) in dst.iter().zip(out.iter_mut()) {
+            *o = self.lookup(Ipv4Addr::from(*d)).unwrap_or(NO_ROUTE);
+        }
+    }
 }
+
+/// What [`Routes::lookup_bulk`] gives for an address without a route.
+pub const NO_ROUTE: u32 = crate::dpdk::Lpm::MISS;
 
 impl Routes for crate::dpdk::Lpm {
     #[inline]
     fn lookup(&self, dst: Ipv4Addr) -> Option<u32> {
         crate::dpdk::Lpm::lookup(self, dst)
+    }
+    #[inline]
+    fn lookup_bulk(&self, dst: &[u32], out: &mut [u32]) {
+        crate::dpdk::Lpm::lookup_bulk(self, dst, out)
     }
 }
 
