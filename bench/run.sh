@@ -43,7 +43,8 @@ if [ "$generator" = pktgen ]; then
     cargo build --release --bin glbpd
     bench/build-l3fwd.sh >/dev/null
     pktgen=$(bench/build-pktgen.sh)
-    /usr/bin/python3 bench/run_pktgen.py --pktgen "$pktgen" "${args[@]}"
+    # -B: importing run.py must not leave bench/__pycache__ in the tree.
+    /usr/bin/python3 -B bench/run_pktgen.py --pktgen "$pktgen" "${args[@]}"
     exit 0
 fi
 cargo build --release --bin glbpd --example bench-pcap --example bench-latency
