@@ -220,7 +220,10 @@ def one_run(kind, pkt, tag, huge, zero_copy, a):
     dut = gen = None
     with open(dlog, "w") as df, open(glog, "w") as gf:
         try:
-            # Own sessions: pktgen's `quit` sends SIGINT to its process group.
+            # Own sessions: a ^C on the terminal reaches only this script,
+            # which then stops pktgen and the DUT in order (pktgen's SIGINT
+            # handler dumps a backtrace and exits without stopping its ports;
+            # its `dbg break` command signals its whole process group).
             dut = subprocess.Popen(argv, env=dict(os.environ, **env), stdin=subprocess.PIPE,
                                    stdout=df, stderr=subprocess.STDOUT, start_new_session=True)
             wait_telemetry(dprefix, dut)
