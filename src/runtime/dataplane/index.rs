@@ -342,17 +342,8 @@ mod tests {
         fn vmac_bits_follow_the_list(held in proptest::collection::vec((0u16..1024, 1u8..=4), 0..64),
                                      other in proptest::collection::vec(any::<[u8; 6]>(), 0..3),
                                      probes in proptest::collection::vec((0u16..1100, 0u8..6), 0..64)) {
-            let mut p = PortView {
-                name: "p".into(),
-                mac: MacAddr([2, 0, 0, 0, 0, 1]),
-                addr: "10.0.0.1/24".parse().unwrap(),
-                vmacs: held.iter().map(|(g, f)| vmac(*g, *f)).collect(),
-                neighbors: FxMap::default(),
-                avg: Vec::new(),
-                revalidate: Vec::new(),
-                silent: Vec::new(),
-                link_up: true,
-            };
+            let mut p = PortView::bare("p", MacAddr([2, 0, 0, 0, 0, 1]), "10.0.0.1/24".parse().unwrap());
+            p.vmacs = held.iter().map(|(g, f)| vmac(*g, *f)).collect();
             p.vmacs.extend(other.iter().map(|b| MacAddr(*b)));
             let st = DataplaneState {
                 generation: 1,

@@ -292,7 +292,7 @@ mod tests {
     use crate::protocol::lb::Balance;
     use crate::protocol::{vmac, LoadBalancing};
     use crate::runtime::dataplane::state::{
-        route_entries, FxMap, LinearRoutes, PortView, Revalidate, VipBalance,
+        route_entries, LinearRoutes, PortView, Revalidate, VipBalance,
     };
     use crate::wire::checksum;
 
@@ -358,18 +358,7 @@ mod tests {
                 ),
             ],
         );
-        let port = |name: &str, mac, addr, link_up| PortView {
-            name: name.into(),
-            mac,
-            addr,
-            vmacs: Vec::new(),
-            neighbors: FxMap::default(),
-            avg: Vec::new(),
-            silent: Vec::new(),
-            link_up,
-            revalidate: Vec::new(),
-        };
-        let mut lan0 = port("lan0", LAN_MAC, lan, true);
+        let mut lan0 = PortView::bare("lan0", LAN_MAC, lan);
         lan0.vmacs = vec![vmac(1, 1), vmac(1, 2), vmac(3, 1)];
         let fwd = |g| {
             vec![
@@ -397,9 +386,10 @@ mod tests {
         }];
         lan0.neighbors
             .insert(HOST_NB, MacAddr([2, 0x10, 0, 0, 0, 50]));
-        let mut up0 = port("up0", UP_MAC, up, true);
+        let mut up0 = PortView::bare("up0", UP_MAC, up);
         up0.neighbors.insert(Ipv4Addr::new(192, 0, 2, 1), GW_MAC);
-        let dn0 = port("dn0", MacAddr([2, 0, 0, 0, 0, 3]), dn, false);
+        let mut dn0 = PortView::bare("dn0", MacAddr([2, 0, 0, 0, 0, 3]), dn);
+        dn0.link_up = false;
         DataplaneState {
             generation: 7,
             ports: vec![lan0, up0, dn0],

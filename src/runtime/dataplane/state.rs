@@ -146,6 +146,23 @@ pub struct PortView {
 }
 
 impl PortView {
+    /// A port with no VMACs, neighbours or groups and its link up (tests
+    /// build their snapshots from it).
+    #[cfg(test)]
+    pub fn bare(name: &str, mac: MacAddr, addr: Ipv4Net) -> PortView {
+        PortView {
+            name: name.into(),
+            mac,
+            addr,
+            vmacs: Vec::new(),
+            neighbors: FxMap::default(),
+            avg: Vec::new(),
+            revalidate: Vec::new(),
+            silent: Vec::new(),
+            link_up: true,
+        }
+    }
+
     /// True when `ip` is the virtual IP of a group on this port.
     #[inline]
     pub fn is_vip(&self, ip: Ipv4Addr) -> bool {
@@ -161,14 +178,6 @@ pub struct DataplaneState<R: Routes = crate::dpdk::Lpm> {
     /// Shared between snapshots: rebuilt only when routes change.
     pub routes: std::sync::Arc<R>,
     pub next_hops: Vec<NextHop>,
-}
-
-impl<R: Routes> DataplaneState<R> {
-    /// True when `ip` is one of our own port addresses.
-    #[inline]
-    pub fn is_own_ip(&self, ip: Ipv4Addr) -> bool {
-        self.ports.iter().any(|p| p.addr.addr == ip)
-    }
 }
 
 /// Builds the route list (connected subnets first, then static routes) as

@@ -155,7 +155,8 @@ pub fn process<R: Routes>(
                 return Verdict::Drop(DropReason::Malformed);
             }
             let dst_ip = ip.dst_addr();
-            if st.is_own_ip(dst_ip) || idx.avg(port, dst_ip).is_some() || idx.is_silent(dst_ip) {
+            // An own address (any port's) or a virtual IP of this port.
+            if idx.is_local(u32::from(dst_ip)) {
                 return Verdict::Punt(match ip.protocol() {
                     ipv4::PROTO_ICMP => PuntClass::Icmp,
                     ipv4::PROTO_UDP if is_glbp_v4(eth.payload()) => PuntClass::Glbp,
@@ -575,22 +576,12 @@ mod tests {
         let up: Ipv4Net = "192.0.2.2/24".parse().unwrap();
         let mut up_nb = FxMap::default();
         up_nb.insert(Ipv4Addr::new(192, 0, 2, 1), MacAddr([2, 0, 0, 0, 0, 0xfe]));
-        let port = |name: &str, mac, addr, neighbors| PortView {
-            name: name.into(),
-            mac,
-            addr,
-            vmacs: Vec::new(),
-            neighbors,
-            avg: Vec::new(),
-            silent: Vec::new(),
-            link_up: true,
-            revalidate: Vec::new(),
-        };
-        let mut p0 = port("lan0", LAN_MAC, lan, FxMap::default());
+        let mut p0 = PortView::bare("lan0", LAN_MAC, lan);
         p0.avg = avg;
         p0.silent = silent;
         p0.vmacs = vmacs;
-        let p1 = port("up0", MacAddr([2, 0, 0, 0, 0, 2]), up, up_nb);
+        let mut p1 = PortView::bare("up0", MacAddr([2, 0, 0, 0, 0, 2]), up);
+        p1.neighbors = up_nb;
         let routes = LinearRoutes(vec![("0.0.0.0/0".parse().unwrap(), 0)]);
         DataplaneState {
             generation: 1,
@@ -906,9 +897,7 @@ mod index_tests {
     use super::*;
     use crate::protocol::lb::Balance;
     use crate::protocol::{vmac, LoadBalancing};
-    use crate::runtime::dataplane::state::{
-        route_entries, FxMap, LinearRoutes, PortView, VipBalance,
-    };
+    use crate::runtime::dataplane::state::{route_entries, LinearRoutes, PortView, VipBalance};
     use crate::wire::arp::{ArpOperation, ArpRepr};
     use crate::wire::ethernet::EthernetRepr;
     use crate::wire::ipv4::Ipv4Repr;
@@ -930,18 +919,7 @@ mod index_tests {
         let (entries, next_hops) =
             route_entries(&[(lan, 0), (up, 1)], &[("0.0.0.0/0".parse().unwrap(), gw)]);
         let even = (0..groups).filter(|k| k % 2 == 0);
-        let port = |name: &str, mac, addr| PortView {
-            name: name.into(),
-            mac,
-            addr,
-            vmacs: Vec::new(),
-            neighbors: FxMap::default(),
-            avg: Vec::new(),
-            silent: Vec::new(),
-            link_up: true,
-            revalidate: Vec::new(),
-        };
-        let mut lan0 = port("lan0", PORT_MAC, lan);
+        let mut lan0 = PortView::bare("lan0", PORT_MAC, lan);
         lan0.vmacs = even.clone().map(|k| vmac(k, 1)).collect();
         lan0.avg = even
             .map(|k| {
@@ -953,7 +931,7 @@ mod index_tests {
             })
             .collect();
         lan0.silent = (0..groups).filter(|k| k % 2 == 1).map(vip).collect();
-        let mut up0 = port("up0", MacAddr([2, 0, 0, 0, 0, 2]), up);
+        let mut up0 = PortView::bare("up0", MacAddr([2, 0, 0, 0, 0, 2]), up);
         up0.neighbors.insert(gw, GW_MAC);
         DataplaneState {
             generation: 1,
