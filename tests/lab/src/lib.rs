@@ -10,6 +10,12 @@
 //!         +--- upstream ns: bridge br1 = server 192.0.2.100
 //! ```
 //!
+//! With `LabSpec::vlans` = [v0, v1, ...] the LAN is an 802.1Q trunk: each
+//! router's `lan0` carries no address, one `[[vlan]]` `lan0.vJ` per id
+//! with subnet 10.J.0.0/24 and a GLBP group with VIP 10.J.0.1; host h sits
+//! on VLAN index h % vlans.len() behind its sub-interface `eth0.vJ`. The
+//! bridge stays a plain one, which carries tagged frames unchanged.
+//!
 //! Every object is named after `prefix` = `FAMILY-PID-TAG`: namespaces
 //! `PREFIX-lan`, `PREFIX-up`, `PREFIX-rI`, `PREFIX-hI`, and each router's
 //! DPDK `--file-prefix` is its namespace's name. Interfaces live inside the
@@ -178,8 +184,12 @@ pub struct LabSpec {
     /// `weighting` thresholds (lower, upper) of the LAN group.
     pub thresholds: Option<(u8, u8)>,
     /// TOML appended to every router's LAN group (`[[group.track]]`
-    /// entries).
+    /// entries); with VLANs, to the group of each VLAN.
     pub lan_group_extra: String,
+    /// 802.1Q VLAN ids on the LAN, or none (untagged, the default). VLAN
+    /// index j has subnet 10.j.0.0/24, VIP 10.j.0.1 and its own group
+    /// `GROUP`; host h is on VLAN index h % vlans.len().
+    pub vlans: Vec<u16>,
 }
 
 impl LabSpec {
@@ -206,6 +216,7 @@ impl LabSpec {
             uplink_group: false,
             thresholds: None,
             lan_group_extra: String::new(),
+            vlans: Vec::new(),
         }
     }
 }
@@ -248,24 +259,39 @@ impl Router {
             .join("\n")
     }
 
-    /// The gateway state of group 1, from the last STATECHANGE line.
+    /// The gateway state of group 1 on `lan0`, from the last STATECHANGE
+    /// line.
     pub fn vg_state(&self) -> String {
+        self.vg_state_on("lan0")
+    }
+
+    /// The gateway state of group 1 on interface `iface` (`lan0`, or a
+    /// VLAN such as `lan0.10`), from the last STATECHANGE line.
+    pub fn vg_state_on(&self, iface: &str) -> String {
+        let needle = format!("%GLBP-6-STATECHANGE: {iface} Grp {GROUP} state ");
         self.lines()
             .iter()
             .rev()
             .find_map(|(_, l)| {
-                l.split_once("%GLBP-6-STATECHANGE: lan0 Grp 1 state ")
+                l.split_once(needle.as_str())
                     .and_then(|(_, s)| s.split(" -> ").nth(1))
                     .map(|s| s.trim().to_string())
             })
             .unwrap_or_else(|| "Init".into())
     }
 
-    /// Forwarder number -> state, from FWDSTATECHANGE lines.
+    /// Forwarder number -> state on `lan0`, from FWDSTATECHANGE lines.
     pub fn vf_states(&self) -> BTreeMap<u8, String> {
+        self.vf_states_on("lan0")
+    }
+
+    /// Forwarder number -> state on interface `iface`, from
+    /// FWDSTATECHANGE lines.
+    pub fn vf_states_on(&self, iface: &str) -> BTreeMap<u8, String> {
+        let needle = format!("%GLBP-6-FWDSTATECHANGE: {iface} Grp {GROUP} Fwd ");
         let mut m = BTreeMap::new();
         for (_, l) in self.lines() {
-            if let Some((_, s)) = l.split_once("%GLBP-6-FWDSTATECHANGE: lan0 Grp 1 Fwd ") {
+            if let Some((_, s)) = l.split_once(needle.as_str()) {
                 let mut it = s.split_whitespace();
                 let n = it.next().and_then(|n| n.parse().ok());
                 if let (Some(n), Some(new)) = (n, s.split(" -> ").nth(1)) {
@@ -276,16 +302,24 @@ impl Router {
         m
     }
 
-    /// VMACs its workers forward for now (only while it runs).
+    /// VMACs its workers forward for now on `lan0` (only while it runs).
     pub fn forwarding(&mut self) -> Vec<String> {
+        self.forwarding_on("lan0")
+    }
+
+    /// VMACs its workers forward for now on interface `iface` (only while
+    /// it runs).
+    pub fn forwarding_on(&mut self, iface: &str) -> Vec<String> {
         if !self.running() {
             return Vec::new();
         }
+        let gone = format!("{iface}: no longer forwarding for ");
+        let new = format!("{iface}: forwarding for ");
         let mut set = Vec::new();
         for (_, l) in self.lines() {
-            if let Some((_, m)) = l.split_once("lan0: no longer forwarding for ") {
+            if let Some(m) = after_word(&l, &gone) {
                 set.retain(|x: &String| x != m.trim());
-            } else if let Some((_, m)) = l.split_once("lan0: forwarding for ") {
+            } else if let Some(m) = after_word(&l, &new) {
                 set.push(m.trim().to_string());
             }
         }
@@ -321,6 +355,17 @@ impl Router {
     }
 }
 
+/// What follows `needle` in `line`, where `needle` starts a word (so that
+/// `lan0.1: ` does not match in `xlan0.1: ` and `lan0: ` not in
+/// `vlan0: `).
+fn after_word<'a>(line: &'a str, needle: &str) -> Option<&'a str> {
+    line.match_indices(needle).find_map(|(i, _)| {
+        let before = line[..i].chars().next_back();
+        (!before.is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '_'))
+            .then(|| &line[i + needle.len()..])
+    })
+}
+
 /// One GLBP frame of the LAN capture, as tshark decodes it.
 pub struct GlbpFrame {
     pub time: f64,
@@ -333,9 +378,12 @@ pub struct GlbpFrame {
     pub vmacs: Vec<String>,
 }
 
-/// A host's continuous ping to the server (`ping -D -i 0.02`).
+/// A host's continuous ping to the server, or to another address
+/// (`ping -D -i 0.02`).
 pub struct Pinger {
     pub host: usize,
+    /// What it pings.
+    pub dst: String,
     child: Child,
     replies: Arc<Mutex<Vec<f64>>>,
     pub started: f64,
@@ -503,11 +551,73 @@ impl Lab {
     pub fn host_ns(&self, h: usize) -> String {
         format!("{}-h{}", self.prefix, h + 1)
     }
+    /// Host `h`'s address in an untagged lab (and on VLAN index 0).
     pub fn host_ip(h: usize) -> String {
         format!("10.0.0.{}", 101 + h)
     }
     pub fn host_mac(h: usize) -> String {
         format!("02:00:00:00:0c:{:02x}", h + 1)
+    }
+
+    /// The VLAN index (into `spec.vlans`) of host `h`, or none when the LAN
+    /// is untagged.
+    pub fn host_vlan_index(&self, h: usize) -> Option<usize> {
+        (!self.spec.vlans.is_empty()).then(|| h % self.spec.vlans.len())
+    }
+
+    /// The VLAN id of host `h`, or none when the LAN is untagged.
+    pub fn host_vlan(&self, h: usize) -> Option<u16> {
+        self.host_vlan_index(h).map(|j| self.spec.vlans[j])
+    }
+
+    /// Host `h`'s address: 10.j.0.(101+h) on VLAN index j.
+    pub fn host_ip_of(&self, h: usize) -> String {
+        let j = self.host_vlan_index(h).unwrap_or(0);
+        format!("10.{j}.0.{}", 101 + h)
+    }
+
+    /// Host `h`'s interface in its namespace, tagged or not (see
+    /// `host_tagging`).
+    pub fn host_dev(&self, _h: usize) -> String {
+        "eth0".into()
+    }
+
+    /// Host `h`'s default gateway: its VLAN's VIP.
+    pub fn host_vip(&self, h: usize) -> String {
+        self.vip_of(self.host_vlan_index(h).unwrap_or(0))
+    }
+
+    /// The routers' interface that serves host `h`: `lan0`, or `lan0.ID`.
+    pub fn host_iface(&self, h: usize) -> String {
+        self.host_vlan(h)
+            .map_or_else(|| "lan0".into(), |id| format!("lan0.{id}"))
+    }
+
+    /// The routers' LAN interfaces carrying a group: `lan0`, or one
+    /// `lan0.ID` per VLAN.
+    pub fn lan_ifaces(&self) -> Vec<String> {
+        if self.spec.vlans.is_empty() {
+            vec!["lan0".into()]
+        } else {
+            self.spec
+                .vlans
+                .iter()
+                .map(|id| format!("lan0.{id}"))
+                .collect()
+        }
+    }
+
+    /// The VIP of the group on VLAN index `j` (`VIP` for index 0 and for
+    /// the untagged LAN).
+    pub fn vip_of(&self, j: usize) -> String {
+        format!("10.{j}.0.1")
+    }
+
+    /// The hosts' subnets, one per LAN interface.
+    pub fn lan_subnets(&self) -> Vec<String> {
+        (0..self.spec.vlans.len().max(1))
+            .map(|j| format!("10.{j}.0.0/24"))
+            .collect()
     }
 
     /// Builds the topology and starts the routers in `spec.start`; does not
@@ -600,11 +710,17 @@ impl Lab {
             self.add_ns(&ns);
             let mac = format!("address {}", Self::host_mac(h));
             self.add_link((&ns, "eth0"), (&lan, &format!("h{}", h + 1)), "br0", &mac);
+            if let Some(id) = self.host_vlan(h) {
+                self.host_tagging(&ns, id);
+            }
             nsx(
                 &ns,
-                &format!("ip addr add {}/24 dev eth0", Self::host_ip(h)),
+                &format!("ip addr add {}/24 dev eth0", self.host_ip_of(h)),
             );
-            nsx(&ns, &format!("ip route add default via {VIP}"));
+            nsx(
+                &ns,
+                &format!("ip route add default via {}", self.host_vip(h)),
+            );
             nsx(&ns, "ethtool -K eth0 tx off");
             let t = self.spec.host_timers;
             nsx(
@@ -640,10 +756,9 @@ impl Lab {
         }
         if self.spec.uplink_group {
             let up = self.up_ns();
-            nsx(
-                &up,
-                &format!("ip route replace 10.0.0.0/24 via {UPLINK_VIP}"),
-            );
+            for net in self.lan_subnets() {
+                nsx(&up, &format!("ip route replace {net} via {UPLINK_VIP}"));
+            }
         } else {
             // Replies to the hosts go back through the last router started.
             self.return_via(*self.spec.start.last().expect("a router to start"));
@@ -654,7 +769,11 @@ impl Lab {
                     "netns", "exec", &lan, "tcpdump", "-q", "-U", "-i", "br0", "-w",
                 ])
                 .arg(&self.pcap)
-                .args(["udp port 3222 or arp"])
+                .arg(if self.spec.vlans.is_empty() {
+                    "udp port 3222 or arp"
+                } else {
+                    "(udp port 3222 or arp) or (vlan and (udp port 3222 or arp))"
+                })
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -667,6 +786,61 @@ impl Lab {
             let _ = r.read_line(&mut line);
             assert!(line.contains("listening"), "tcpdump: {line}");
             std::thread::spawn(move || for _ in r.lines() {});
+        }
+    }
+
+    /// Makes `eth0` in namespace `ns` a member of VLAN `id` only: it
+    /// sends every frame tagged `id` and takes only frames tagged `id`,
+    /// untagging them; everything else (other VLANs, untagged frames) is
+    /// dropped, as a kernel VLAN sub-interface would see it.
+    ///
+    /// The kernels of the build machines have no 802.1Q support
+    /// (`CONFIG_VLAN_8021Q`, hence no `ip link add ... type vlan` and no
+    /// VLAN-filtering bridge) and no tc `vlan` action, but they have
+    /// clsact and cls_bpf, whose programs can push and pop tags
+    /// (`bpf_skb_vlan_push/pop` are in the core, not in 8021q). The
+    /// program is compiled with clang's BPF target at lab start.
+    fn host_tagging(&self, ns: &str, id: u16) {
+        const PROG: &str = r#"#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+SEC("tc")
+int vlan_egress(struct __sk_buff *skb)
+{
+	if (bpf_skb_vlan_push(skb, bpf_htons(0x8100), VLAN_ID))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+SEC("tc")
+int vlan_ingress(struct __sk_buff *skb)
+{
+	if (!skb->vlan_present || (skb->vlan_tci & 0xfff) != VLAN_ID)
+		return TC_ACT_SHOT;
+	if (bpf_skb_vlan_pop(skb))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+char _license[] SEC("license") = "GPL";
+"#;
+        let src = self.dir.join("vlan.c");
+        let obj = self.dir.join(format!("vlan{id}.o"));
+        if !obj.exists() {
+            std::fs::write(&src, PROG).expect("write vlan.c");
+            sh(&format!(
+                "clang -O2 -target bpf -DVLAN_ID={id} -I/usr/include/{}-linux-gnu -c {} -o {}",
+                std::env::consts::ARCH,
+                src.display(),
+                obj.display()
+            ));
+        }
+        let obj = obj.display();
+        nsx(ns, "tc qdisc add dev eth0 clsact");
+        for dir in ["egress", "ingress"] {
+            nsx(
+                ns,
+                &format!("tc filter add dev eth0 {dir} bpf da obj {obj} sec tc program vlan_{dir}"),
+            );
         }
     }
 
@@ -689,6 +863,57 @@ impl Lab {
             .as_ref()
             .map(|k| format!("authentication = {{ md5 = \"{k}\" }}\n"))
             .unwrap_or_default();
+        // The LAN group, on `lan0` or once per VLAN.
+        let group = |iface: &str, vip: &str| {
+            format!(
+                r#"
+[[group]]
+port = "{iface}"
+id = {GROUP}
+vip = "{vip}"
+priority = {prio}
+hello_ms = {hello}
+hold_ms = {hold}
+redirect_s = {redirect}
+timeout_s = {timeout}
+forwarder_preempt_delay_s = {fpd}
+load_balancing = "{lb}"
+weighting = {{ max = {w}{thresholds} }}
+{auth}{extra}"#,
+                prio = rs.priority,
+                hello = s.hello_ms,
+                hold = s.hold_ms,
+                redirect = s.redirect_s,
+                timeout = s.timeout_s,
+                fpd = s.forwarder_preempt_delay_s,
+                lb = s.load_balancing,
+                w = rs.weight,
+                thresholds = s
+                    .thresholds
+                    .map(|(l, u)| format!(", lower = {l}, upper = {u}"))
+                    .unwrap_or_default(),
+                extra = s.lan_group_extra,
+            )
+        };
+        let (lan_address, lan) = if s.vlans.is_empty() {
+            (
+                format!("address = \"{}/24\"\n", r.lan_ip),
+                group("lan0", VIP),
+            )
+        } else {
+            // A trunk: no address on the port, one per VLAN.
+            let mut lan = String::new();
+            for (j, id) in s.vlans.iter().enumerate() {
+                lan += &format!(
+                    "\n[[vlan]]\nport = \"lan0\"\nid = {id}\naddress = \"10.{j}.0.{}/24\"\n",
+                    2 + i
+                );
+            }
+            for (j, id) in s.vlans.iter().enumerate() {
+                lan += &group(&format!("lan0.{id}"), &self.vip_of(j));
+            }
+            (String::new(), lan)
+        };
         format!(
             r#"# glbpd router {n} of lab {prefix}
 [eal]
@@ -702,48 +927,20 @@ idle = "adaptive"
 [[port]]
 name = "lan0"
 device = "net_af_packet0,iface=lan0,framecnt=4096"
-address = "{lan}/24"
-mac = "{mac}"
+{lan_address}mac = "{mac}"
 
 [[port]]
 name = "up0"
 device = "net_af_packet1,iface=up0,framecnt=4096"
 address = "{up}/24"
 mac = "02:00:00:00:0b:{n:02x}"
-
-[[group]]
-port = "lan0"
-id = {GROUP}
-vip = "{VIP}"
-priority = {prio}
-hello_ms = {hello}
-hold_ms = {hold}
-redirect_s = {redirect}
-timeout_s = {timeout}
-forwarder_preempt_delay_s = {fpd}
-load_balancing = "{lb}"
-weighting = {{ max = {w}{thresholds} }}
-{auth}{extra}{uplink}"#,
+{lan}{uplink}"#,
             n = i + 1,
             lcores = lcores(i),
             prefix = self.prefix,
             ns = r.ns,
-            lan = r.lan_ip,
             mac = r.mac,
             up = r.up_ip,
-            prio = rs.priority,
-            hello = s.hello_ms,
-            hold = s.hold_ms,
-            redirect = s.redirect_s,
-            timeout = s.timeout_s,
-            fpd = s.forwarder_preempt_delay_s,
-            lb = s.load_balancing,
-            w = rs.weight,
-            thresholds = s
-                .thresholds
-                .map(|(l, u)| format!(", lower = {l}, upper = {u}"))
-                .unwrap_or_default(),
-            extra = s.lan_group_extra,
             uplink = if s.uplink_group {
                 format!(
                     "\n[[group]]\nport = \"up0\"\nid = 2\nvip = \"{UPLINK_VIP}\"\n\
@@ -756,13 +953,13 @@ weighting = {{ max = {w}{thresholds} }}
         )
     }
 
-    /// The server's route back to the hosts' subnet goes through router `i`.
+    /// The server's route back to the hosts' subnets goes through router
+    /// `i`.
     pub fn return_via(&self, i: usize) {
         let via = &self.routers[i].up_ip;
-        nsx(
-            &self.up_ns(),
-            &format!("ip route replace 10.0.0.0/24 via {via}"),
-        );
+        for net in self.lan_subnets() {
+            nsx(&self.up_ns(), &format!("ip route replace {net} via {via}"));
+        }
     }
 
     /// Starts (or restarts) router `i` and waits until it runs.
@@ -894,41 +1091,80 @@ weighting = {{ max = {w}{thresholds} }}
         }
     }
 
-    /// Routers (indices) whose gateway state is Active, among those running.
+    /// Routers (indices) whose gateway state on `lan0` is Active, among
+    /// those running.
     pub fn avgs(&mut self) -> Vec<usize> {
-        self.with_state("Active")
+        self.avgs_on("lan0")
+    }
+
+    /// Routers whose gateway state on interface `iface` is Active, among
+    /// those running.
+    pub fn avgs_on(&mut self, iface: &str) -> Vec<usize> {
+        self.with_state_on(iface, "Active")
     }
 
     pub fn with_state(&mut self, state: &str) -> Vec<usize> {
+        self.with_state_on("lan0", state)
+    }
+
+    pub fn with_state_on(&mut self, iface: &str, state: &str) -> Vec<usize> {
         (0..self.routers.len())
-            .filter(|&i| self.routers[i].running() && self.routers[i].vg_state() == state)
+            .filter(|&i| self.routers[i].running() && self.routers[i].vg_state_on(iface) == state)
             .collect()
     }
 
-    /// VMAC -> routers forwarding it.
+    /// VMAC -> routers forwarding it on `lan0`.
     pub fn holders(&mut self) -> BTreeMap<String, Vec<usize>> {
+        self.holders_on("lan0")
+    }
+
+    /// VMAC -> routers forwarding it on interface `iface`.
+    pub fn holders_on(&mut self, iface: &str) -> BTreeMap<String, Vec<usize>> {
         let mut m: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for i in 0..self.routers.len() {
-            for v in self.routers[i].forwarding() {
+            for v in self.routers[i].forwarding_on(iface) {
                 m.entry(v).or_default().push(i);
             }
         }
         m
     }
 
+    fn running_routers(&mut self) -> Vec<usize> {
+        (0..self.routers.len())
+            .filter(|&i| self.routers[i].running())
+            .collect()
+    }
+
     /// The group is settled: one AVG, one standby (with two or more
     /// running routers), each running router forwards exactly its own
     /// VMAC (up to four) and no VMAC has two forwarders.
     pub fn converged(&mut self) -> bool {
-        let running: Vec<usize> = (0..self.routers.len())
-            .filter(|&i| self.routers[i].running())
-            .collect();
+        let running = self.running_routers();
         let standby_ok = running.len() < 2 || self.with_state("Standby").len() == 1;
         let h = self.holders();
         self.avgs().len() == 1
             && standby_ok
             && h.len() == running.len().min(4)
             && h.values().all(|v| v.len() == 1)
+    }
+
+    /// The group on interface `iface` is settled: one AVG, one standby
+    /// (with two or more running routers), no VMAC with two forwarders,
+    /// and each running router forwards exactly one VMAC (with up to four
+    /// running routers; beyond, four forward one each).
+    pub fn converged_on(&mut self, iface: &str) -> bool {
+        let running = self.running_routers();
+        let standby_ok = running.len() < 2 || self.with_state_on(iface, "Standby").len() == 1;
+        let h = self.holders_on(iface);
+        let per_router: Vec<usize> = running
+            .iter()
+            .map(|&i| self.routers[i].forwarding_on(iface).len())
+            .collect();
+        self.avgs_on(iface).len() == 1
+            && standby_ok
+            && h.len() == running.len().min(4)
+            && h.values().all(|v| v.len() == 1)
+            && per_router.iter().all(|&n| n <= 1)
     }
 
     pub fn wait_converged(&mut self, timeout: Duration) {
@@ -940,9 +1176,27 @@ weighting = {{ max = {w}{thresholds} }}
         );
     }
 
-    /// The VMAC in host `h`'s ARP cache for the VIP, if any.
+    /// Waits until the group on every LAN interface has converged.
+    pub fn wait_converged_all(&mut self, timeout: Duration) {
+        let ifaces = self.lan_ifaces();
+        let ok = wait_for(timeout, || ifaces.iter().all(|i| self.converged_on(i)));
+        assert!(
+            ok,
+            "no convergence on {ifaces:?} within {timeout:?}:\n{}",
+            self.describe()
+        );
+    }
+
+    /// The VMAC in host `h`'s ARP cache for its VIP, if any.
     pub fn host_vmac(&self, h: usize) -> Option<String> {
-        let out = nsx(&self.host_ns(h), &format!("ip neigh show {VIP} dev eth0"));
+        let out = nsx(
+            &self.host_ns(h),
+            &format!(
+                "ip neigh show {} dev {}",
+                self.host_vip(h),
+                self.host_dev(h)
+            ),
+        );
         let mut it = out.split_whitespace();
         while let Some(w) = it.next() {
             if w == "lladdr" {
@@ -954,22 +1208,35 @@ weighting = {{ max = {w}{thresholds} }}
 
     /// Forgets host `h`'s ARP entry for the VIP.
     pub fn host_forget(&self, h: usize) {
-        let _ = sh_ok(&format!("ip -n {} neigh flush dev eth0", self.host_ns(h)));
+        let _ = sh_ok(&format!(
+            "ip -n {} neigh flush dev {}",
+            self.host_ns(h),
+            self.host_dev(h)
+        ));
     }
 
     /// Marks host `h`'s ARP entry for the VIP stale, as an aged cache entry.
     pub fn host_age(&self, h: usize, mac: &str) {
         nsx(
             &self.host_ns(h),
-            &format!("ip neigh replace {VIP} lladdr {mac} dev eth0 nud stale"),
+            &format!(
+                "ip neigh replace {} lladdr {mac} dev {} nud stale",
+                self.host_vip(h),
+                self.host_dev(h)
+            ),
         );
     }
 
     /// Host `h` pings the server once (one second to answer), up to
     /// `tries` times; true on a reply.
     pub fn host_ping(&self, h: usize, tries: usize) -> bool {
-        (0..tries)
-            .any(|_| nsx_ok(&self.host_ns(h), &format!("ping -c 1 -W 1 -q {SERVER}")).is_some())
+        self.host_ping_to(h, SERVER, tries)
+    }
+
+    /// Host `h` pings `dst` once (one second to answer), up to `tries`
+    /// times; true on a reply.
+    pub fn host_ping_to(&self, h: usize, dst: &str, tries: usize) -> bool {
+        (0..tries).any(|_| nsx_ok(&self.host_ns(h), &format!("ping -c 1 -W 1 -q {dst}")).is_some())
     }
 
     /// Host `h` forgets the VIP and resolves it again (by pinging the
@@ -1022,6 +1289,11 @@ weighting = {{ max = {w}{thresholds} }}
 
     /// Starts host `h`'s continuous ping to the server.
     pub fn pinger(&self, h: usize) -> Pinger {
+        self.pinger_to(h, SERVER)
+    }
+
+    /// Starts host `h`'s continuous ping to `dst`.
+    pub fn pinger_to(&self, h: usize, dst: &str) -> Pinger {
         let mut child = Command::new("ip")
             .args([
                 "netns",
@@ -1032,7 +1304,7 @@ weighting = {{ max = {w}{thresholds} }}
                 "-n",
                 "-i",
                 "0.02",
-                SERVER,
+                dst,
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -1057,6 +1329,7 @@ weighting = {{ max = {w}{thresholds} }}
         });
         Pinger {
             host: h,
+            dst: dst.into(),
             child,
             replies,
             started: now(),
@@ -1103,6 +1376,18 @@ weighting = {{ max = {w}{thresholds} }}
              -e frame.number -e _ws.expert.message -e _ws.malformed"
         ));
         (count, bad.lines().map(String::from).collect())
+    }
+
+    /// Frames of the LAN capture that match tshark display filter
+    /// `filter` (no white space). Stops the capture.
+    pub fn capture_count(&mut self, filter: &str) -> usize {
+        self.check_capture();
+        let pcap = self.pcap.to_string_lossy().into_owned();
+        sh(&format!(
+            "tshark -r {pcap} -Y {filter} -T fields -e frame.number"
+        ))
+        .lines()
+        .count()
     }
 
     /// ARP for the VIP in the capture, one line per frame (time, opcode,
@@ -1163,18 +1448,27 @@ weighting = {{ max = {w}{thresholds} }}
     /// One line per router: state, forwarders, VMACs.
     pub fn describe(&mut self) -> String {
         let mut s = String::new();
-        for i in 0..self.routers.len() {
-            let run = self.routers[i].running();
-            let fw = self.routers[i].forwarding();
-            let r = &self.routers[i];
-            s += &format!(
-                "r{} {} vg={} vf={:?} forwarding={:?}\n",
-                i + 1,
-                if run { "up" } else { "down" },
-                r.vg_state(),
-                r.vf_states(),
-                fw
-            );
+        let ifaces = self.lan_ifaces();
+        for iface in &ifaces {
+            for i in 0..self.routers.len() {
+                let run = self.routers[i].running();
+                let fw = self.routers[i].forwarding_on(iface);
+                let r = &self.routers[i];
+                // Untagged: the line as it always was.
+                let on = if ifaces.len() > 1 || iface != "lan0" {
+                    format!(" {iface}")
+                } else {
+                    String::new()
+                };
+                s += &format!(
+                    "r{}{on} {} vg={} vf={:?} forwarding={:?}\n",
+                    i + 1,
+                    if run { "up" } else { "down" },
+                    r.vg_state_on(iface),
+                    r.vf_states_on(iface),
+                    fw
+                );
+            }
         }
         s + &self.describe_ro()
     }
