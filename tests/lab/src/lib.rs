@@ -740,6 +740,7 @@ impl Lab {
             self.add_ns(&ns);
             let port = format!("r{}", i + 1);
             self.add_link((&ns, "lan0"), (&lan, &port), "br0", "");
+            self.trunk_port(&port);
             self.add_link((&ns, "up0"), (&up, &port), "br1", "");
             let r = Router {
                 mac: format!("02:00:00:00:0a:{:02x}", i + 1),
@@ -1059,6 +1060,22 @@ mac = "02:00:00:00:0b:{n:02x}"
         now()
     }
 
+    /// With VLANs, the LAN bridge does not learn behind router port
+    /// `port`: frames to the routers' MACs and VMACs reach every router.
+    /// The plain bridge learns one MAC table for all VLANs, while both
+    /// VLANs' groups use the same VMACs, possibly on different routers;
+    /// learning them would move a VMAC between ports at every hello (a
+    /// VLAN-aware switch learns per VLAN). Each router must then drop
+    /// what is not its own on that VLAN.
+    fn trunk_port(&self, port: &str) {
+        if !self.spec.vlans.is_empty() {
+            nsx(
+                &self.lan_ns(),
+                &format!("ip link set {port} type bridge_slave learning off"),
+            );
+        }
+    }
+
     /// Detaches (`false`) or re-attaches router `i`'s LAN port from the LAN
     /// bridge, on the bridge side.
     pub fn lan_link(&self, i: usize, attached: bool) {
@@ -1066,6 +1083,7 @@ mac = "02:00:00:00:0b:{n:02x}"
         let lan = self.lan_ns();
         if attached {
             nsx(&lan, &format!("ip link set {port} master br0"));
+            self.trunk_port(&port);
         } else {
             nsx(&lan, &format!("ip link set {port} nomaster"));
         }
