@@ -58,6 +58,8 @@ pub struct Config {
     pub dataplane: DataplaneConfig,
     #[serde(default, rename = "port")]
     pub ports: Vec<PortConfig>,
+    #[serde(default, rename = "vlan")]
+    pub vlans: Vec<VlanConfig>,
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,
     #[serde(default, rename = "neighbor")]
@@ -283,8 +285,10 @@ pub struct PortConfig {
     pub name: String,
     /// A `--vdev` string (`net_af_packet0,iface=veth1`) or a PCI address.
     pub device: String,
-    /// The port's own address and prefix length.
-    pub address: Ipv4Net,
+    /// The port's own address and prefix length, for its untagged
+    /// traffic; `None` on a port that only carries VLANs.
+    #[serde(default)]
+    pub address: Option<Ipv4Net>,
     #[serde(default)]
     pub mtu: Option<u16>,
     /// Overrides the device's MAC address (virtual devices often have a
@@ -304,6 +308,77 @@ impl PortConfig {
     /// True when `device` is a PCI address (probed through `-a`).
     pub fn is_pci(&self) -> bool {
         is_pci_address(self.device_name())
+    }
+}
+
+/// `[[vlan]]`: an 802.1Q VLAN sub-interface of a port.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VlanConfig {
+    /// Interface name; default `"{port}.{id}"` (e.g. "trunk0.40").
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The trunk port's name.
+    pub port: String,
+    /// The 802.1Q VLAN id, 1..=4094.
+    pub id: u16,
+    /// The own address and prefix length on the VLAN.
+    pub address: Ipv4Net,
+    /// Source MAC on the VLAN; default: the port's.
+    #[serde(default)]
+    pub mac: Option<MacAddr>,
+}
+
+impl VlanConfig {
+    /// The effective name: `name`, or `"{port}.{id}"`.
+    pub fn name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("{}.{}", self.port, self.id))
+    }
+}
+
+/// A layer-3 interface: a port's untagged traffic, or one VLAN of a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    /// Index into `Config::ports` of the port it is on.
+    pub port: usize,
+    /// 0 for the port's untagged traffic, else the 802.1Q VLAN id.
+    pub vlan: u16,
+    pub address: Ipv4Net,
+    /// `None`: the port's MAC.
+    pub mac: Option<MacAddr>,
+}
+
+impl Interface {
+    /// "port lan0" or "VLAN trunk0.10", for messages.
+    fn label(&self) -> String {
+        if self.vlan == 0 {
+            format!("port {}", self.name)
+        } else {
+            format!("VLAN {}", self.name)
+        }
+    }
+}
+
+/// Why `name` cannot name a port or VLAN; `None` when it can.
+fn check_name(name: &str) -> Option<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 15
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    (!ok).then(|| format!("{name:?} must be 1..=15 characters of [A-Za-z0-9_.-]"))
+}
+
+/// Why `mac` cannot be a port's or VLAN's own MAC; `None` when it can.
+fn check_own_mac(mac: MacAddr) -> Option<String> {
+    if !mac.is_unicast() || mac == MacAddr::ZERO {
+        Some(format!("{mac} is not a unicast MAC"))
+    } else {
+        crate::wire::glbp::parse_virtual_mac(mac)
+            .map(|(g, f)| format!("{mac} is the GLBP virtual MAC of group {g} forwarder {f}"))
     }
 }
 
@@ -539,6 +614,24 @@ enum Seg {
     Index(usize),
 }
 
+/// Where an interface is configured: `[[port]]` or `[[vlan]]` number i.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Port(usize),
+    Vlan(usize),
+}
+
+impl Origin {
+    /// The key path of `key` in the table the interface comes from.
+    fn path(self, key: &str) -> Vec<Seg> {
+        let (table, i) = match self {
+            Origin::Port(i) => ("port", i),
+            Origin::Vlan(i) => ("vlan", i),
+        };
+        vec![Seg::Key(table.into()), Seg::Index(i), Seg::Key(key.into())]
+    }
+}
+
 fn path_string(path: &[Seg]) -> String {
     let mut s = String::new();
     for seg in path {
@@ -644,6 +737,48 @@ pub enum Host {
 }
 
 impl Config {
+    /// Every interface: ports with an `address` (untagged) in file order,
+    /// then every `[[vlan]]` in file order. Indices into this Vec are the
+    /// runtime's interface indices.
+    pub fn interfaces(&self) -> Vec<Interface> {
+        self.interfaces_from().into_iter().map(|(_, f)| f).collect()
+    }
+
+    /// The interface named `name` and its index.
+    pub fn interface(&self, name: &str) -> Option<(usize, Interface)> {
+        self.interfaces()
+            .into_iter()
+            .enumerate()
+            .find(|(_, f)| f.name == name)
+    }
+
+    /// `interfaces()` with where each is configured. A `[[vlan]]` on an
+    /// unknown port (which validation refuses) is left out.
+    fn interfaces_from(&self) -> Vec<(Origin, Interface)> {
+        let untagged = self.ports.iter().enumerate().filter_map(|(i, p)| {
+            let address = p.address?;
+            let f = Interface {
+                name: p.name.clone(),
+                port: i,
+                vlan: 0,
+                address,
+                mac: None,
+            };
+            Some((Origin::Port(i), f))
+        });
+        let tagged = self.vlans.iter().enumerate().filter_map(|(j, v)| {
+            let f = Interface {
+                name: v.name(),
+                port: self.ports.iter().position(|p| p.name == v.port)?,
+                vlan: v.id,
+                address: v.address,
+                mac: v.mac,
+            };
+            Some((Origin::Vlan(j), f))
+        });
+        untagged.chain(tagged).collect()
+    }
+
     /// Reads and validates a configuration file for this machine.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         Self::load_for(path, Host::This)
@@ -870,17 +1005,8 @@ impl Config {
         }
         for (i, p) in self.ports.iter().enumerate() {
             let at = |f: &str| vec![k("port"), Seg::Index(i), k(f)];
-            if p.name.is_empty()
-                || p.name.len() > 15
-                || !p
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-            {
-                bad(
-                    at("name"),
-                    format!("{:?} must be 1..=15 characters of [A-Za-z0-9_.-]", p.name),
-                );
+            if let Some(why) = check_name(&p.name) {
+                bad(at("name"), why);
             }
             if self.ports[..i].iter().any(|q| q.name == p.name) {
                 bad(at("name"), format!("port name {:?} is used twice", p.name));
@@ -914,34 +1040,17 @@ impl Config {
                     format!("device {:?} is used twice", p.device_name()),
                 );
             }
-            if p.address.len == 0 || p.address.len > 31 {
+            if p.address.is_none() && !self.vlans.iter().any(|v| v.port == p.name) {
                 bad(
-                    at("address"),
-                    format!("prefix length {} is not in 1..=31", p.address.len),
-                );
-            } else if let Some(why) = p.address.not_a_host(p.address.addr) {
-                bad(at("address"), why);
-            } else if let Some(q) = self.ports[..i]
-                .iter()
-                .find(|q| q.address.overlaps(&p.address))
-            {
-                bad(
-                    at("address"),
+                    vec![k("port"), Seg::Index(i)],
                     format!(
-                        "{} overlaps port {}'s subnet {}: each port needs a subnet of its own",
-                        p.address, q.name, q.address
+                        "port {} carries nothing: give it an address or a [[vlan]]",
+                        p.name
                     ),
                 );
             }
-            if let Some(mac) = p.mac {
-                if !mac.is_unicast() || mac == MacAddr::ZERO {
-                    bad(at("mac"), format!("{mac} is not a unicast MAC"));
-                } else if let Some((g, f)) = crate::wire::glbp::parse_virtual_mac(mac) {
-                    bad(
-                        at("mac"),
-                        format!("{mac} is the GLBP virtual MAC of group {g} forwarder {f}"),
-                    );
-                }
+            if let Some(why) = p.mac.and_then(check_own_mac) {
+                bad(at("mac"), why);
             }
             if let Some(mtu) = p.mtu {
                 if !(68..=9600).contains(&mtu) {
@@ -949,7 +1058,6 @@ impl Config {
                 }
             }
         }
-        let port_known = |name: &str| self.ports.iter().any(|p| p.name == name);
         let port_names = || {
             self.ports
                 .iter()
@@ -957,10 +1065,106 @@ impl Config {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        // The router's own addresses: every port's and every virtual IP.
+        for (j, v) in self.vlans.iter().enumerate() {
+            let at = |f: &str| vec![k("vlan"), Seg::Index(j), k(f)];
+            let name = v.name();
+            if let Some(why) = check_name(&name) {
+                bad(
+                    at("name"),
+                    match v.name {
+                        Some(_) => why,
+                        None => format!("the default name {why}: give the [[vlan]] a name"),
+                    },
+                );
+            } else if self.ports.iter().any(|p| p.name == name) {
+                bad(
+                    at("name"),
+                    format!("{name:?} is a port's name: ports and VLANs need names of their own"),
+                );
+            } else if self.vlans[..j].iter().any(|w| w.name() == name) {
+                bad(at("name"), format!("VLAN name {name:?} is used twice"));
+            }
+            if !self.ports.iter().any(|p| p.name == v.port) {
+                bad(
+                    at("port"),
+                    format!("no port named {:?} (known: {})", v.port, port_names()),
+                );
+            }
+            if !(1..=4094).contains(&v.id) {
+                bad(at("id"), format!("VLAN id {} is not in 1..=4094", v.id));
+            } else if self.vlans[..j]
+                .iter()
+                .any(|w| w.port == v.port && w.id == v.id)
+            {
+                bad(
+                    at("id"),
+                    format!("VLAN {} is configured twice on port {}", v.id, v.port),
+                );
+            }
+            if let Some(why) = v.mac.and_then(check_own_mac) {
+                bad(at("mac"), why);
+            }
+        }
+        // Layer 3 from here on: every interface, tagged or not.
+        let ifaces = self.interfaces_from();
+        for (n, (origin, f)) in ifaces.iter().enumerate() {
+            let a = f.address;
+            if a.len == 0 || a.len > 31 {
+                bad(
+                    origin.path("address"),
+                    format!("prefix length {} is not in 1..=31", a.len),
+                );
+            } else if let Some(why) = a.not_a_host(a.addr) {
+                bad(origin.path("address"), why);
+            } else if let Some((_, g)) = ifaces[..n].iter().find(|(_, g)| g.address.overlaps(&a)) {
+                bad(
+                    origin.path("address"),
+                    format!(
+                        "{a} overlaps {}'s subnet {}: each interface needs a subnet of its own",
+                        g.label(),
+                        g.address
+                    ),
+                );
+            }
+        }
+        let iface_names = || {
+            ifaces
+                .iter()
+                .map(|(_, f)| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        // The interface a `port` key names: any interface, but not a port
+        // without an address of its own.
+        let resolve = |name: &str| -> Result<&Interface, String> {
+            if let Some((_, f)) = ifaces.iter().find(|(_, f)| f.name == name) {
+                return Ok(f);
+            }
+            if self.ports.iter().any(|p| p.name == name) {
+                let vlans: Vec<String> = self
+                    .vlans
+                    .iter()
+                    .filter(|v| v.port == name)
+                    .map(VlanConfig::name)
+                    .collect();
+                return Err(if vlans.is_empty() {
+                    format!("port {name} has no address")
+                } else {
+                    format!(
+                        "port {name} has no address (it only carries VLANs): name one of its VLANs: {}",
+                        vlans.join(", ")
+                    )
+                });
+            }
+            Err(format!(
+                "no interface named {name:?} (known: {})",
+                iface_names()
+            ))
+        };
+        // The router's own addresses: every interface's and every virtual IP.
         let own = |ip: Ipv4Addr| -> Option<String> {
-            if let Some(p) = self.ports.iter().find(|p| p.address.addr == ip) {
-                return Some(format!("{ip} is port {}'s own address", p.name));
+            if let Some((_, f)) = ifaces.iter().find(|(_, f)| f.address.addr == ip) {
+                return Some(format!("{ip} is {}'s own address", f.label()));
             }
             self.groups
                 .iter()
@@ -985,13 +1189,13 @@ impl Config {
                     ),
                 );
             }
-            match self.ports.iter().find(|p| p.address.contains(r.via)) {
+            match ifaces.iter().find(|(_, f)| f.address.contains(r.via)) {
                 None => bad(
                     at("via"),
-                    format!("next hop {} is not on the subnet of any port", r.via),
+                    format!("next hop {} is not on the subnet of any interface", r.via),
                 ),
-                Some(p) => {
-                    if let Some(why) = own(r.via).or_else(|| p.address.not_a_host(r.via)) {
+                Some((_, f)) => {
+                    if let Some(why) = own(r.via).or_else(|| f.address.not_a_host(r.via)) {
                         bad(at("via"), format!("next hop {why}"));
                     }
                 }
@@ -999,16 +1203,13 @@ impl Config {
         }
         for (i, n) in self.neighbors.iter().enumerate() {
             let at = |f: &str| vec![k("neighbor"), Seg::Index(i), k(f)];
-            match self.ports.iter().find(|p| p.name == n.port) {
-                None => bad(
-                    at("port"),
-                    format!("no port named {:?} (known: {})", n.port, port_names()),
-                ),
-                Some(p) => {
+            match resolve(&n.port) {
+                Err(why) => bad(at("port"), why),
+                Ok(f) => {
                     if let Some(why) = own(n.ip) {
                         bad(at("ip"), format!("neighbour {why}"));
-                    } else if let Some(why) = p.address.not_a_host(n.ip) {
-                        bad(at("ip"), format!("neighbour {why} of port {}", p.name));
+                    } else if let Some(why) = f.address.not_a_host(n.ip) {
+                        bad(at("ip"), format!("neighbour {why} of {}", f.label()));
                     } else if self.neighbors[..i]
                         .iter()
                         .any(|m| m.port == n.port && m.ip == n.ip)
@@ -1021,33 +1222,24 @@ impl Config {
                 }
             }
             if !n.mac.is_unicast() || n.mac == MacAddr::ZERO {
-                bad(
-                    vec![k("neighbor"), Seg::Index(i), k("mac")],
-                    format!("{} is not a unicast MAC", n.mac),
-                );
+                bad(at("mac"), format!("{} is not a unicast MAC", n.mac));
             }
         }
         for (i, g) in self.groups.iter().enumerate() {
             let at = |f: &str| vec![k("group"), Seg::Index(i), k(f)];
-            if !port_known(&g.port) {
-                bad(
-                    at("port"),
-                    format!("no port named {:?} (known: {})", g.port, port_names()),
-                );
-            }
+            let iface = resolve(&g.port).map_err(|why| bad(at("port"), why)).ok();
             // The group's own keys: the engine's rules, in one place.
             if let Err(e) = g.glbp.validate() {
                 let mut path = vec![k("group"), Seg::Index(i)];
                 path.extend(parse_path(&e.field));
                 bad(path, e.reason);
             }
-            let port = self.ports.iter().find(|p| p.name == g.port);
-            match (g.glbp.vip, port) {
-                (Some(IpAddr::V4(vip)), Some(p)) => {
-                    let why = if vip == p.address.addr {
-                        Some(format!("{vip} is port {}'s own address", p.name))
+            match (g.glbp.vip, iface) {
+                (Some(IpAddr::V4(vip)), Some(f)) => {
+                    let why = if vip == f.address.addr {
+                        Some(format!("{vip} is {}'s own address", f.label()))
                     } else {
-                        p.address.not_a_host(vip)
+                        f.address.not_a_host(vip)
                     };
                     if let Some(why) = why {
                         bad(at("vip"), format!("virtual IP {why}"));
@@ -1059,6 +1251,7 @@ impl Config {
                 ),
                 _ => {}
             }
+            let on = iface.map_or_else(|| g.port.clone(), Interface::label);
             if let Some(h) = g.glbp.vip.and_then(|v| {
                 self.groups[..i]
                     .iter()
@@ -1080,29 +1273,33 @@ impl Config {
             {
                 bad(
                     at("id"),
-                    format!("group {} is configured twice on port {}", g.glbp.id, g.port),
+                    format!("group {} is configured twice on {on}", g.glbp.id),
                 );
             }
             for (j, t) in g.track.iter().enumerate() {
                 let at = |f: &str| vec![k("group"), Seg::Index(i), k("track"), Seg::Index(j), k(f)];
                 match (&t.port, t.neighbor) {
                     (Some(port), None) => {
-                        if !port_known(port) {
+                        // Any interface, or the link of a port that only
+                        // carries VLANs.
+                        let known = ifaces.iter().any(|(_, f)| &f.name == port)
+                            || self.ports.iter().any(|p| &p.name == port);
+                        if !known {
                             bad(
                                 at("port"),
-                                format!("no port named {port:?} (known: {})", port_names()),
+                                format!("no interface named {port:?} (known: {})", iface_names()),
                             );
                         }
                     }
                     (None, Some(ip)) => {
-                        match self.ports.iter().find(|p| p.address.contains(ip)) {
+                        match ifaces.iter().find(|(_, f)| f.address.contains(ip)) {
                             None => bad(
                                 at("neighbor"),
-                                format!("{ip} is on no port's subnet (a tracked neighbour must be connected)"),
+                                format!("{ip} is on no interface's subnet (a tracked neighbour must be connected)"),
                             ),
-                            Some(p) if p.address.addr == ip => bad(
+                            Some((_, f)) if f.address.addr == ip => bad(
                                 at("neighbor"),
-                                format!("{ip} is port {}'s own address", p.name),
+                                format!("{ip} is {}'s own address", f.label()),
                             ),
                             Some(_) => {}
                         }
@@ -1149,10 +1346,10 @@ mod tests {
         assert_eq!(c.eal.file_prefix, "glbpd");
         assert_eq!(
             c.ports[0].address,
-            Ipv4Net {
+            Some(Ipv4Net {
                 addr: Ipv4Addr::new(10, 0, 0, 2),
                 len: 24
-            }
+            })
         );
     }
 
@@ -1262,6 +1459,270 @@ mod tests {
         let text = format!("[eal]\nlcores = \"0,128\"\n{MIN}");
         let e = Config::parse_for(&text, Path::new("t.toml"), Host::Any).unwrap_err();
         assert!(e.message.contains("RTE_MAX_LCORE"), "{e}");
+    }
+
+    /// An untagged uplink and a trunk that only carries VLANs 10 and 20.
+    const TRUNK: &str =
+        "[[port]]\nname = \"up0\"\ndevice = \"net_null0\"\naddress = \"192.0.2.2/24\"\n\
+        [[port]]\nname = \"trunk0\"\ndevice = \"net_null1\"\n\
+        [[vlan]]\nport = \"trunk0\"\nid = 10\naddress = \"10.0.10.2/24\"\n\
+        [[vlan]]\nport = \"trunk0\"\nid = 20\naddress = \"10.0.20.2/24\"\n";
+
+    /// The error of `TRUNK` + `extra`, whose first line is line 16.
+    fn trunk_err(extra: &str) -> ConfigError {
+        parse(&format!("{TRUNK}{extra}")).unwrap_err()
+    }
+
+    fn vlan(extra: &str) -> String {
+        format!("[[vlan]]\nport = \"trunk0\"\n{extra}")
+    }
+
+    #[test]
+    fn vlans_on_a_trunk_without_address() {
+        let text = format!(
+            "{TRUNK}{}[[group]]\nport = \"trunk0.10\"\nid = 1\nvip = \"10.0.10.1\"\n\
+             [[group]]\nport = \"trunk0.20\"\nid = 1\nvip = \"10.0.20.1\"\n\
+             [[group]]\nport = \"office\"\nid = 1\nvip = \"10.0.40.1\"\n\
+             [[route]]\nprefix = \"0.0.0.0/0\"\nvia = \"192.0.2.1\"\n\
+             [[route]]\nprefix = \"172.16.0.0/12\"\nvia = \"10.0.20.254\"\n\
+             [[neighbor]]\nport = \"trunk0.20\"\nip = \"10.0.20.254\"\nmac = \"02:00:00:00:00:fe\"\n",
+            vlan("name = \"office\"\nid = 40\naddress = \"10.0.40.2/24\"\nmac = \"02:00:00:00:40:01\"\n")
+        );
+        let c = parse(&text).unwrap();
+        assert_eq!(c.ports[1].address, None);
+        assert_eq!(c.vlans[0].name(), "trunk0.10");
+        assert_eq!(c.vlans[2].name(), "office");
+        let net = |s: &str| s.parse::<Ipv4Net>().unwrap();
+        let f = |name: &str, port, vlan, address, mac| Interface {
+            name: name.into(),
+            port,
+            vlan,
+            address: net(address),
+            mac,
+        };
+        let office_mac = Some(MacAddr([2, 0, 0, 0, 0x40, 1]));
+        assert_eq!(
+            c.interfaces(),
+            [
+                f("up0", 0, 0, "192.0.2.2/24", None),
+                f("trunk0.10", 1, 10, "10.0.10.2/24", None),
+                f("trunk0.20", 1, 20, "10.0.20.2/24", None),
+                f("office", 1, 40, "10.0.40.2/24", office_mac),
+            ]
+        );
+        assert_eq!(
+            c.interface("trunk0.20"),
+            Some((2, f("trunk0.20", 1, 20, "10.0.20.2/24", None)))
+        );
+        assert_eq!(c.interface("trunk0"), None, "no address, no interface");
+        // One group id on several VLANs: groups are per interface.
+        let on: Vec<_> = c
+            .groups
+            .iter()
+            .map(|g| (g.port.as_str(), g.glbp.id))
+            .collect();
+        assert_eq!(on, [("trunk0.10", 1), ("trunk0.20", 1), ("office", 1)]);
+    }
+
+    #[test]
+    fn vlan_names_are_unique_across_ports_and_vlans() {
+        let e = trunk_err(&vlan(
+            "name = \"trunk0.10\"\nid = 30\naddress = \"10.0.30.2/24\"\n",
+        ));
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (18, 8, "vlan[2].name"),
+            "{e}"
+        );
+        assert!(
+            e.message.contains("VLAN name \"trunk0.10\" is used twice"),
+            "{e}"
+        );
+        let e = trunk_err(&vlan(
+            "name = \"up0\"\nid = 30\naddress = \"10.0.30.2/24\"\n",
+        ));
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (18, 8, "vlan[2].name"),
+            "{e}"
+        );
+        assert!(e.message.contains("\"up0\" is a port's name"), "{e}");
+        let e = trunk_err(&vlan(
+            "name = \"a b\"\nid = 30\naddress = \"10.0.30.2/24\"\n",
+        ));
+        assert_eq!((e.line, e.key.as_str()), (18, "vlan[2].name"), "{e}");
+        assert!(e.message.contains("1..=15 characters"), "{e}");
+    }
+
+    #[test]
+    fn vlan_ids_are_unique_per_port_and_in_range() {
+        let e = trunk_err(&vlan(
+            "name = \"again\"\nid = 10\naddress = \"10.0.30.2/24\"\n",
+        ));
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (19, 6, "vlan[2].id"),
+            "{e}"
+        );
+        assert!(
+            e.message
+                .contains("VLAN 10 is configured twice on port trunk0"),
+            "{e}"
+        );
+        for id in [0, 4095] {
+            let e = trunk_err(&vlan(&format!("id = {id}\naddress = \"10.0.30.2/24\"\n")));
+            assert_eq!(
+                (e.line, e.column, e.key.as_str()),
+                (18, 6, "vlan[2].id"),
+                "{e}"
+            );
+            assert!(
+                e.message
+                    .contains(&format!("VLAN id {id} is not in 1..=4094")),
+                "{e}"
+            );
+        }
+        // The same id on another port is another VLAN.
+        let text = format!(
+            "{TRUNK}[[port]]\nname = \"trunk1\"\ndevice = \"net_null2\"\n\
+             [[vlan]]\nport = \"trunk1\"\nid = 10\naddress = \"10.1.10.2/24\"\n"
+        );
+        assert!(parse(&text).is_ok());
+    }
+
+    #[test]
+    fn vlan_on_an_unknown_port() {
+        let e = trunk_err("[[vlan]]\nport = \"trunk9\"\nid = 30\naddress = \"10.0.30.2/24\"\n");
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (17, 8, "vlan[2].port"),
+            "{e}"
+        );
+        assert!(
+            e.message
+                .contains("no port named \"trunk9\" (known: up0, trunk0)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn vlan_mac_is_checked_like_a_ports() {
+        let e = trunk_err(&vlan(
+            "id = 30\naddress = \"10.0.30.2/24\"\nmac = \"00:07:b4:00:01:02\"\n",
+        ));
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (20, 7, "vlan[2].mac"),
+            "{e}"
+        );
+        assert!(e.message.contains("GLBP virtual MAC of group 1"), "{e}");
+    }
+
+    #[test]
+    fn vlan_subnets_do_not_overlap_any_interface() {
+        let e = trunk_err(&vlan("id = 30\naddress = \"192.0.2.3/16\"\n"));
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (19, 11, "vlan[2].address"),
+            "{e}"
+        );
+        assert!(
+            e.message.contains(
+                "192.0.2.3/16 overlaps port up0's subnet 192.0.2.2/24: each interface needs a subnet of its own"
+            ),
+            "{e}"
+        );
+        let e = trunk_err(&vlan("id = 30\naddress = \"10.0.20.130/25\"\n"));
+        assert_eq!((e.line, e.key.as_str()), (19, "vlan[2].address"), "{e}");
+        assert!(
+            e.message
+                .contains("overlaps VLAN trunk0.20's subnet 10.0.20.2/24"),
+            "{e}"
+        );
+        let e = trunk_err(&vlan("id = 30\naddress = \"10.0.30.0/24\"\n"));
+        assert_eq!((e.line, e.key.as_str()), (19, "vlan[2].address"), "{e}");
+        assert!(e.message.contains("network address"), "{e}");
+    }
+
+    #[test]
+    fn group_on_an_unknown_interface() {
+        let e = trunk_err("[[group]]\nport = \"trunk0.30\"\nid = 1\n");
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (17, 8, "group[0].port"),
+            "{e}"
+        );
+        assert!(
+            e.message
+                .contains("no interface named \"trunk0.30\" (known: up0, trunk0.10, trunk0.20)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn group_or_neighbor_on_a_vlan_only_port() {
+        let want = "port trunk0 has no address (it only carries VLANs): name one of its VLANs: trunk0.10, trunk0.20";
+        let e = trunk_err("[[group]]\nport = \"trunk0\"\nid = 1\n");
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (17, 8, "group[0].port"),
+            "{e}"
+        );
+        assert!(e.message.contains(want), "{e}");
+        let e = trunk_err(
+            "[[neighbor]]\nport = \"trunk0\"\nip = \"10.0.10.9\"\nmac = \"02:00:00:00:00:09\"\n",
+        );
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (17, 8, "neighbor[0].port"),
+            "{e}"
+        );
+        assert!(e.message.contains(want), "{e}");
+        // Its link can still be tracked.
+        let ok = "[[group]]\nport = \"trunk0.10\"\nid = 1\n[[group.track]]\nport = \"trunk0\"\n";
+        assert!(parse(&format!("{TRUNK}{ok}")).is_ok());
+    }
+
+    #[test]
+    fn group_on_a_vlan_keeps_its_vip_on_the_vlans_subnet() {
+        let e = trunk_err("[[group]]\nport = \"trunk0.10\"\nid = 1\nvip = \"10.0.20.1\"\n");
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (19, 7, "group[0].vip"),
+            "{e}"
+        );
+        assert!(
+            e.message
+                .contains("virtual IP 10.0.20.1 is not on the subnet 10.0.10.0/24"),
+            "{e}"
+        );
+        let e = trunk_err("[[group]]\nport = \"trunk0.10\"\nid = 1\nvip = \"10.0.10.2\"\n");
+        assert!(
+            e.message
+                .contains("virtual IP 10.0.10.2 is VLAN trunk0.10's own address"),
+            "{e}"
+        );
+        let e = trunk_err("[[route]]\nprefix = \"0.0.0.0/0\"\nvia = \"10.0.20.2\"\n");
+        assert_eq!((e.line, e.key.as_str()), (18, "route[0].via"), "{e}");
+        assert!(
+            e.message
+                .contains("next hop 10.0.20.2 is VLAN trunk0.20's own address"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn port_carrying_nothing_is_refused() {
+        let e = parse(&format!(
+            "{MIN}[[port]]\nname = \"trunk0\"\ndevice = \"net_null1\"\n"
+        ))
+        .unwrap_err();
+        assert_eq!((e.line, e.column, e.key.as_str()), (5, 1, "port[1]"), "{e}");
+        assert!(
+            e.message
+                .contains("port trunk0 carries nothing: give it an address or a [[vlan]]"),
+            "{e}"
+        );
     }
 
     #[test]

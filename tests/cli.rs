@@ -26,6 +26,7 @@ fn shipped_examples_are_valid() {
     for (f, args) in [
         ("config/virtual.toml", &["check"][..]),
         ("config/server.toml", &["check", "--portable"][..]),
+        ("config/trunk.toml", &["check", "--portable"][..]),
     ] {
         let path = format!("{}/{f}", env!("CARGO_MANIFEST_DIR"));
         let mut args = args.to_vec();
@@ -76,7 +77,7 @@ fn semantic_errors_are_located() {
             format!("{PORT}[[group]]\nport = \"lan0\"\nid = 1\nhello_ms = 3000\nhold_ms = 1000\n"),
             "FILE:9:11: group[0].hold_ms: 1000 must be greater than hello_ms (3000) and at most 180000",
         ),
-        (format!("{PORT}[[group]]\nport = \"lan9\"\nid = 1\n"), "FILE:6:8: group[0].port: no port named \"lan9\" (known: lan0)"),
+        (format!("{PORT}[[group]]\nport = \"lan9\"\nid = 1\n"), "FILE:6:8: group[0].port: no interface named \"lan9\" (known: lan0)"),
         (format!("{PORT}[[group]]\nport = \"lan0\"\nid = 1024\n"), "FILE:7:6: group[0].id: 1024 is not in 0..=1023"),
         (
             format!("{PORT}[[group]]\nport = \"lan0\"\nid = 3\n[[group]]\nport = \"lan0\"\nid = 3\n"),
@@ -92,7 +93,7 @@ fn semantic_errors_are_located() {
         ),
         (
             format!("{PORT}[[route]]\nprefix = \"0.0.0.0/0\"\nvia = \"172.16.0.1\"\n"),
-            "FILE:7:7: route[0].via: next hop 172.16.0.1 is not on the subnet of any port",
+            "FILE:7:7: route[0].via: next hop 172.16.0.1 is not on the subnet of any interface",
         ),
         (
             "[[port]]\nname = \"lan0\"\ndevice = \"net_null0\"\naddress = \"10.0.0.2/33\"\n".to_string(),
@@ -222,7 +223,7 @@ fn hostile_values_are_refused_with_file_line_and_key() {
         ),
         (
             format!("{PORT}[[port]]\nname = \"lan1\"\ndevice = \"net_null1\"\naddress = \"10.0.0.3/16\"\n"),
-            "FILE:8:11: port[1].address: 10.0.0.3/16 overlaps port lan0's subnet 10.0.0.2/24: each port needs a subnet of its own",
+            "FILE:8:11: port[1].address: 10.0.0.3/16 overlaps port lan0's subnet 10.0.0.2/24: each interface needs a subnet of its own",
         ),
         // Key chains with a key id twice or an empty key.
         (

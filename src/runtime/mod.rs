@@ -114,14 +114,15 @@ pub struct Signals {
     pub reload: Arc<AtomicBool>,
 }
 
-/// The LPM table and next hops of `cfg`: connected port networks and
-/// static routes. Used at start and by a reload that changes routes.
+/// The LPM table and next hops of `cfg`: connected interface networks
+/// (by interface index) and static routes. Used at start and by a reload
+/// that changes routes.
 pub(crate) fn build_routes(cfg: &Config) -> Result<(Lpm, Vec<dataplane::state::NextHop>), String> {
     let port_nets: Vec<_> = cfg
-        .ports
+        .interfaces()
         .iter()
         .enumerate()
-        .map(|(i, p)| (p.address, i as u16))
+        .map(|(i, f)| (f.address, i as u16))
         .collect();
     let statics: Vec<_> = cfg.routes.iter().map(|r| (r.prefix, r.via)).collect();
     let (entries, next_hops) = dataplane::state::route_entries(&port_nets, &statics);
@@ -146,6 +147,13 @@ pub fn run(
     signals: Signals,
     lock: instance::InstanceLock,
 ) -> Result<Counts, RunError> {
+    // The dataplane forwards untagged traffic only, one interface per port.
+    if let Some(v) = cfg.vlans.first() {
+        return Err(RunError(format!(
+            "[[vlan]] {}: VLAN sub-interfaces are not forwarded yet",
+            v.name()
+        )));
+    }
     let eal = start_eal(cfg, &lock)?;
     let mut node = Node::start(cfg, path, &signals, &eal, &lock)?;
     node.launch(cfg)?;
@@ -317,16 +325,20 @@ impl<'eal> Node<'eal> {
             .iter()
             .zip(&ports)
             .zip(&macs)
-            .map(|((c, p), mac)| ManagedPort {
-                name: c.name.clone(),
-                dpdk_id: p.id(),
-                mac: *mac,
-                addr: c.address,
-                port: p.clone(),
-                kernel_if: control::kernel_iface(&c.device),
-                glbp: Default::default(),
+            .map(|((c, p), mac)| {
+                Ok(ManagedPort {
+                    name: c.name.clone(),
+                    dpdk_id: p.id(),
+                    mac: *mac,
+                    addr: c
+                        .address
+                        .ok_or_else(|| RunError(format!("port {}: no address", c.name)))?,
+                    port: p.clone(),
+                    kernel_if: control::kernel_iface(&c.device),
+                    glbp: Default::default(),
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, RunError>>()?;
         let (routes, next_hops) = build_routes(cfg).map_err(RunError)?;
         // One millisecond clock for the control lcore (Instant) and the
         // workers (TSC), so that the client cache the workers stamp ages
@@ -671,7 +683,8 @@ fn start_ports(
             p.name,
             p.device,
             q.id,
-            p.address,
+            p.address
+                .map_or_else(|| "no address".into(), |a| a.to_string()),
             q.rx,
             q.tx,
             if port.rx_ip_cksum_offload() {
@@ -764,10 +777,7 @@ fn join_glbp_multicast(port: &EthDev) {
     }
 }
 
-/// The IPv4 address of a port (for tests).
+/// The IPv4 address of an interface (for tests).
 pub fn port_ip(cfg: &Config, name: &str) -> Option<Ipv4Addr> {
-    cfg.ports
-        .iter()
-        .find(|p| p.name == name)
-        .map(|p| p.address.addr)
+    cfg.interface(name).map(|(_, f)| f.address.addr)
 }

@@ -54,6 +54,9 @@ fn restart_needed(old: &Config, new: &Config) -> Option<String> {
     if old.ops != new.ops {
         return Some("[ops] changed".into());
     }
+    if old.vlans != new.vlans {
+        return Some("[[vlan]]s changed".into());
+    }
     if old.ports.len() != new.ports.len() {
         return Some("ports were added or removed".into());
     }

@@ -60,7 +60,7 @@ fn kind_of(cfg: &Config, t: &Track) -> Option<Kind> {
         (None, Some(ip)) => cfg
             .ports
             .iter()
-            .position(|p| p.address.contains(ip))
+            .position(|p| p.address.is_some_and(|a| a.contains(ip)))
             .map(|port| Kind::Neighbor {
                 port,
                 ip,
