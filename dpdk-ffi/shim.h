@@ -43,4 +43,6 @@ extern const uint64_t GLBPD_ETH_RSS_TCP;
 extern const uint64_t GLBPD_ETH_TX_OFFLOAD_IPV4_CKSUM;
 extern const uint64_t GLBPD_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
 extern const uint64_t GLBPD_ETH_RX_OFFLOAD_IPV4_CKSUM;
+extern const uint64_t GLBPD_ETH_RX_OFFLOAD_VLAN_STRIP;
+extern const uint64_t GLBPD_ETH_TX_OFFLOAD_VLAN_INSERT;
 #endif

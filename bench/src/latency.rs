@@ -109,6 +109,7 @@ fn start_port(name: &str, pool: &Arc<Mempool>) -> Result<EthDev, String> {
         rss: false,
         mtu: None,
         rx_ip_cksum: false,
+        vlan: false,
     };
     EthDev::start(id, name, &conf, pool.clone()).map_err(|e| format!("{name}: {e}"))
 }

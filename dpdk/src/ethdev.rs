@@ -38,6 +38,11 @@ pub struct PortConf {
     /// (`RTE_ETH_RX_OFFLOAD_IPV4_CKSUM`) when it can; see
     /// [`EthDev::rx_ip_cksum_offload`].
     pub rx_ip_cksum: bool,
+    /// Ask the device to strip received 802.1Q tags
+    /// (`RTE_ETH_RX_OFFLOAD_VLAN_STRIP`) and to insert them on transmit
+    /// (`RTE_ETH_TX_OFFLOAD_VLAN_INSERT`), each when it can; see
+    /// [`EthDev::vlan_offloads`].
+    pub vlan: bool,
 }
 
 /// Link state.
@@ -70,6 +75,9 @@ struct PortInner {
     tx_taken: Mutex<Vec<bool>>,
     /// The device verifies received IPv4 header checksums.
     rx_ip_cksum: bool,
+    /// The device strips received 802.1Q tags / inserts them on transmit.
+    rx_vlan_strip: bool,
+    tx_vlan_insert: bool,
     /// Queues hold mbufs from this pool: it must outlive the port.
     _pool: Option<Arc<Mempool>>,
 }
@@ -183,6 +191,21 @@ impl EthDev {
         if rx_ip_cksum {
             eth.rxmode.offloads |= ip_cksum;
         }
+        // SAFETY: reads constants exported by the C shim.
+        let (strip, insert) = unsafe {
+            (
+                ffi::GLBPD_ETH_RX_OFFLOAD_VLAN_STRIP,
+                ffi::GLBPD_ETH_TX_OFFLOAD_VLAN_INSERT,
+            )
+        };
+        let rx_vlan_strip = conf.vlan && info.rx_offload_capa & strip != 0;
+        let tx_vlan_insert = conf.vlan && info.tx_offload_capa & insert != 0;
+        if rx_vlan_strip {
+            eth.rxmode.offloads |= strip;
+        }
+        if tx_vlan_insert {
+            eth.txmode.offloads |= insert;
+        }
         // SAFETY: eth is a fully initialised rte_eth_conf; DPDK validates the
         // rest and returns an error code.
         check("rte_eth_dev_configure", unsafe {
@@ -235,6 +258,8 @@ impl EthDev {
             rx_taken: Mutex::new(vec![false; conf.rx_queues as usize]),
             tx_taken: Mutex::new(vec![false; conf.tx_queues as usize]),
             rx_ip_cksum,
+            rx_vlan_strip,
+            tx_vlan_insert,
             _pool: Some(pool),
         };
         let port = EthDev {
@@ -250,6 +275,14 @@ impl EthDev {
     /// reports them in each mbuf ([`crate::Mbuf::rx_ip_cksum`]).
     pub fn rx_ip_cksum_offload(&self) -> bool {
         self.inner.rx_ip_cksum
+    }
+
+    /// (the device strips received 802.1Q tags, it inserts them on
+    /// transmit): stripped tags are in each mbuf
+    /// ([`crate::Mbuf::vlan_strip`]); without the insert offload, tags are
+    /// written in software ([`crate::Mbuf::vlan_insert`]).
+    pub fn vlan_offloads(&self) -> (bool, bool) {
+        (self.inner.rx_vlan_strip, self.inner.tx_vlan_insert)
     }
 
     #[inline]

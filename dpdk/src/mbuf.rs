@@ -195,6 +195,82 @@ impl Mbuf {
         }
     }
 
+    /// Removes the frame's 802.1Q tag and returns its TCI, as
+    /// `rte_vlan_strip` does: the device's when it stripped the tag
+    /// (`RTE_MBUF_F_RX_VLAN_STRIPPED`), else the tag in the data, which is
+    /// taken out by moving the MAC addresses 4 bytes up. Afterwards
+    /// [`Mbuf::vlan_tci`] gives the TCI. None for an untagged frame (or a
+    /// tagged one too short to hold a tag), left as it is.
+    #[inline]
+    pub fn vlan_strip(&mut self) -> Option<u16> {
+        if let Some(tci) = self.vlan_tci() {
+            return Some(tci);
+        }
+        let d = self.data();
+        if d.len() < 18 || d[12..14] != [0x81, 0x00] {
+            return None;
+        }
+        let tci = u16::from_be_bytes([d[14], d[15]]);
+        // SAFETY: the first segment holds at least 18 bytes (checked
+        // above); the 12 address bytes move 4 bytes up inside it
+        // (overlapping copy), and the data then starts 4 bytes later, as
+        // rte_pktmbuf_adj(m, 4) leaves it. We own the mbuf.
+        unsafe {
+            let m = self.raw.as_mut();
+            let p = (m.buf_addr as *mut u8).add(usize::from(m.data_off));
+            std::ptr::copy(p, p.add(4), 12);
+            m.data_off += 4;
+            m.data_len -= 4;
+            m.pkt_len -= 4;
+            m.vlan_tci = tci;
+            m.ol_flags |= RX_VLAN | RX_VLAN_STRIPPED;
+        }
+        Some(tci)
+    }
+
+    /// The TCI of the 802.1Q tag stripped from this frame (by the device
+    /// or [`Mbuf::vlan_strip`]), None when none was.
+    #[inline]
+    pub fn vlan_tci(&self) -> Option<u16> {
+        // SAFETY: reads plain fields of a valid mbuf.
+        let m = unsafe { self.raw.as_ref() };
+        (m.ol_flags & RX_VLAN_STRIPPED != 0).then_some(m.vlan_tci)
+    }
+
+    /// Tags the frame with 802.1Q TCI `tci` for transmission: by the
+    /// device (`RTE_MBUF_F_TX_VLAN`) when `offload`, which the port must
+    /// have enabled, else in the data, as `rte_vlan_insert` does (4 bytes
+    /// of headroom taken). False, with the frame unchanged, when there is
+    /// no headroom.
+    #[inline]
+    pub fn vlan_insert(&mut self, tci: u16, offload: bool) -> bool {
+        // SAFETY: writes plain fields of a valid mbuf we own.
+        let m = unsafe { self.raw.as_mut() };
+        m.ol_flags &= !(RX_VLAN | RX_VLAN_STRIPPED | TX_VLAN);
+        if offload {
+            m.ol_flags |= TX_VLAN;
+            m.vlan_tci = tci;
+            return true;
+        }
+        if m.data_off < 4 || m.data_len < 12 {
+            return false;
+        }
+        // SAFETY: 4 bytes of headroom precede the data (checked above) and
+        // the first segment holds at least 12 bytes; the MAC addresses move
+        // 4 bytes down (overlapping copy) and the tag fills the gap, inside
+        // the buffer of an mbuf we own (rte_pktmbuf_prepend(m, 4)).
+        unsafe {
+            let p = (m.buf_addr as *mut u8).add(usize::from(m.data_off));
+            std::ptr::copy(p, p.sub(4), 12);
+            let tag = [0x81, 0x00, (tci >> 8) as u8, tci as u8];
+            std::ptr::copy_nonoverlapping(tag.as_ptr(), p.add(8), 4);
+            m.data_off -= 4;
+            m.data_len += 4;
+            m.pkt_len += 4;
+        }
+        true
+    }
+
     /// The DPDK port id the packet arrived on.
     #[inline]
     pub fn port(&self) -> u16 {
@@ -243,6 +319,10 @@ pub enum RxCksum {
 const RX_IP_CKSUM_MASK: u64 = (1 << 4) | (1 << 7);
 const RX_IP_CKSUM_BAD: u64 = 1 << 4;
 const RX_IP_CKSUM_GOOD: u64 = 1 << 7;
+// RTE_MBUF_F_RX_VLAN, RTE_MBUF_F_RX_VLAN_STRIPPED, RTE_MBUF_F_TX_VLAN.
+const RX_VLAN: u64 = 1 << 0;
+const RX_VLAN_STRIPPED: u64 = 1 << 6;
+const TX_VLAN: u64 = 1 << 57;
 
 /// Offset of the `glbpd_punt_stamp` dynamic field, -1 until registered.
 static PUNT_STAMP: AtomicI32 = AtomicI32::new(-1);

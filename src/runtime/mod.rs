@@ -114,15 +114,14 @@ pub struct Signals {
     pub reload: Arc<AtomicBool>,
 }
 
-/// The LPM table and next hops of `cfg`: connected interface networks
-/// (by interface index) and static routes. Used at start and by a reload
-/// that changes routes.
+/// The LPM table and next hops of `cfg`: connected port networks and
+/// static routes. Used at start and by a reload that changes routes.
 pub(crate) fn build_routes(cfg: &Config) -> Result<(Lpm, Vec<dataplane::state::NextHop>), String> {
     let port_nets: Vec<_> = cfg
         .interfaces()
         .iter()
         .enumerate()
-        .map(|(i, f)| (f.address, i as u16))
+        .map(|(i, p)| (p.address, i as u16))
         .collect();
     let statics: Vec<_> = cfg.routes.iter().map(|r| (r.prefix, r.via)).collect();
     let (entries, next_hops) = dataplane::state::route_entries(&port_nets, &statics);
@@ -147,13 +146,6 @@ pub fn run(
     signals: Signals,
     lock: instance::InstanceLock,
 ) -> Result<Counts, RunError> {
-    // The dataplane forwards untagged traffic only, one interface per port.
-    if let Some(v) = cfg.vlans.first() {
-        return Err(RunError(format!(
-            "[[vlan]] {}: VLAN sub-interfaces are not forwarded yet",
-            v.name()
-        )));
-    }
     let eal = start_eal(cfg, &lock)?;
     let mut node = Node::start(cfg, path, &signals, &eal, &lock)?;
     node.launch(cfg)?;
@@ -207,6 +199,7 @@ struct Node<'eal> {
     reloader: control::reloader::Reloader,
     workers: Workers<'eal>,
     ctl: Control,
+    links: Arc<dataplane::state::Links>,
     handoff: Vec<Option<Arc<MbufRing>>>,
     exception: Arc<MbufRing>,
     glbp_ring: Arc<MbufRing>,
@@ -284,7 +277,19 @@ impl<'eal> Node<'eal> {
             0,
             -1,
         )?);
+        let ifaces = cfg.interfaces();
         let (ports, macs) = start_ports(cfg, &plan, &pool)?;
+        let mut links = dataplane::state::Links::new(
+            ports.len(),
+            &ifaces
+                .iter()
+                .map(|i| (i.port as u16, i.vlan))
+                .collect::<Vec<_>>(),
+        );
+        for (l, p) in links.ports.iter_mut().zip(&ports) {
+            l.tx_vlan_offload = p.vlan_offloads().1;
+        }
+        let links = Arc::new(links);
         let exception = Arc::new(MbufRing::new("glbpd_exc", d.exception_ring, -1)?);
         let glbp_ring = Arc::new(MbufRing::new("glbpd_glbp", d.exception_ring, -1)?);
         let resolve = Arc::new(ArrayQueue::new(1024));
@@ -316,29 +321,44 @@ impl<'eal> Node<'eal> {
         }
         let mut neighbors = Neighbors::default();
         for n in &cfg.neighbors {
-            if let Some(pi) = cfg.ports.iter().position(|p| p.name == n.port) {
+            if let Some((pi, _)) = cfg.interface(&n.port) {
                 neighbors.add_static(pi as u16, n.ip, n.mac);
             }
         }
-        let ctl_ports = cfg
-            .ports
+        let ctl_ports = ifaces
             .iter()
-            .zip(&ports)
-            .zip(&macs)
-            .map(|((c, p), mac)| {
-                Ok(ManagedPort {
-                    name: c.name.clone(),
+            .map(|i| {
+                let (c, p) = (&cfg.ports[i.port], &ports[i.port]);
+                let mac = match i.mac {
+                    Some(mac) if mac != macs[i.port] => {
+                        // A VLAN with a MAC of its own.
+                        receive_for(p, mac);
+                        mac
+                    }
+                    _ => macs[i.port],
+                };
+                if i.vlan != 0 {
+                    log::info!(
+                        "interface {} on {} VLAN {}: mac {mac}, {}",
+                        i.name,
+                        c.name,
+                        i.vlan,
+                        i.address
+                    );
+                }
+                ManagedPort {
+                    name: i.name.clone(),
                     dpdk_id: p.id(),
-                    mac: *mac,
-                    addr: c
-                        .address
-                        .ok_or_else(|| RunError(format!("port {}: no address", c.name)))?,
+                    link: i.port,
+                    vlan: i.vlan,
+                    mac,
+                    addr: i.address,
                     port: p.clone(),
                     kernel_if: control::kernel_iface(&c.device),
                     glbp: Default::default(),
-                })
+                }
             })
-            .collect::<Result<Vec<_>, RunError>>()?;
+            .collect();
         let (routes, next_hops) = build_routes(cfg).map_err(RunError)?;
         // One millisecond clock for the control lcore (Instant) and the
         // workers (TSC), so that the client cache the workers stamp ages
@@ -347,6 +367,8 @@ impl<'eal> Node<'eal> {
         let clock = (dpdk::tsc(), (dpdk::tsc_hz() / 1000).max(1));
         let mut ctl = Control::new(ControlParts {
             ports: ctl_ports,
+            links: links.clone(),
+            link_names: cfg.ports.iter().map(|p| p.name.clone()).collect(),
             pool: pool.clone(),
             exception: exception.clone(),
             glbp: glbp_ring.clone(),
@@ -391,10 +413,13 @@ impl<'eal> Node<'eal> {
                 stop: Arc::new(AtomicBool::new(false)),
                 handles: Vec::new(),
                 counters: (0..workers).map(|_| Arc::new(Shared::new(n))).collect(),
-                clients: (0..workers).map(|_| Arc::new(ArpClients::new(n))).collect(),
+                clients: (0..workers)
+                    .map(|_| Arc::new(ArpClients::new(ifaces.len())))
+                    .collect(),
                 lcores: eal.worker_lcores().into_iter().take(workers).collect(),
             },
             ctl,
+            links,
             handoff,
             exception,
             glbp_ring,
@@ -444,6 +469,7 @@ impl<'eal> Node<'eal> {
             let worker = Worker {
                 index: w,
                 rx,
+                links: self.links.clone(),
                 tx,
                 handoff_in,
                 exception: self.exception.clone(),
@@ -649,7 +675,12 @@ fn start_ports(
     let d = &cfg.dataplane;
     let mut ports = Vec::new();
     let mut macs = Vec::new();
-    for (p, q) in cfg.ports.iter().zip(plan) {
+    let ifaces = cfg.interfaces();
+    for (pi, (p, q)) in cfg.ports.iter().zip(plan).enumerate() {
+        let vlans = ifaces
+            .iter()
+            .filter(|i| i.port == pi && i.vlan != 0)
+            .count();
         let conf = PortConf {
             rx_queues: q.rx,
             tx_queues: q.tx,
@@ -658,6 +689,7 @@ fn start_ports(
             rss: p.rss,
             mtu: p.mtu,
             rx_ip_cksum: true,
+            vlan: vlans > 0,
         };
         let port = EthDev::start(q.id, &p.name, &conf, pool.clone())?;
         let mac = match p.mac {
@@ -678,19 +710,26 @@ fn start_ports(
             },
         };
         join_glbp_multicast(&port);
+        let by = |dev: bool| if dev { "by the device" } else { "in software" };
+        let (strip, insert) = port.vlan_offloads();
         log::info!(
-            "port {} ({}) up: id {}, mac {mac}, {}, {} rx / {} tx queues, IPv4 checksum {}",
+            "port {} ({}) up: id {}, mac {mac}, {}, {} rx / {} tx queues, IPv4 checksum {}{}",
             p.name,
             p.device,
             q.id,
             p.address
-                .map_or_else(|| "no address".into(), |a| a.to_string()),
+                .map_or_else(|| "no untagged address".to_string(), |a| a.to_string()),
             q.rx,
             q.tx,
-            if port.rx_ip_cksum_offload() {
-                "by the device"
+            by(port.rx_ip_cksum_offload()),
+            if vlans > 0 {
+                format!(
+                    ", {vlans} VLAN(s): tags stripped {}, inserted {}",
+                    by(strip),
+                    by(insert)
+                )
             } else {
-                "in software"
+                String::new()
             }
         );
         macs.push(mac);
@@ -777,7 +816,7 @@ fn join_glbp_multicast(port: &EthDev) {
     }
 }
 
-/// The IPv4 address of an interface (for tests).
+/// The IPv4 address of a port (for tests).
 pub fn port_ip(cfg: &Config, name: &str) -> Option<Ipv4Addr> {
-    cfg.interface(name).map(|(_, f)| f.address.addr)
+    cfg.interface(name).map(|(_, i)| i.address.addr)
 }

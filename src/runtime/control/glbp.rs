@@ -333,7 +333,23 @@ impl Control {
         if view == port.glbp {
             return false;
         }
-        for gone in port.glbp.vmacs.iter().filter(|m| !view.vmacs.contains(m)) {
+        let link = port.link;
+        // A VMAC also held on another VLAN of the same port (the same
+        // group number there) stays in the port's filter.
+        let elsewhere: Vec<MacAddr> = self
+            .ports
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| *i != pidx && p.link == link)
+            .flat_map(|(_, p)| p.glbp.vmacs.iter().copied())
+            .collect();
+        let port = &mut self.ports[pidx];
+        for gone in port
+            .glbp
+            .vmacs
+            .iter()
+            .filter(|m| !view.vmacs.contains(m) && !elsewhere.contains(m))
+        {
             if let Err(e) = port.port.mac_remove(gone.0) {
                 log::debug!(
                     "port {}: removing {gone} from the MAC filter: {e}",

@@ -34,15 +34,21 @@ use crate::runtime::control::timing::Timing;
 use crate::runtime::control::track::Tracker;
 use crate::runtime::dataplane::counters::{Counts, DropReason, PuntClass};
 use crate::runtime::dataplane::police::Policer;
-use crate::runtime::dataplane::state::{NextHop, Revalidate, VipBalance};
-use crate::runtime::dataplane::worker::{flush, TxPath};
+use crate::runtime::dataplane::state::{Links, NextHop, Revalidate, VipBalance, NO_IFACE};
+use crate::runtime::dataplane::worker::{egress, flush, TxPath};
 use crate::wire::MacAddr;
 
-/// A port as the control lcore manages it: names and addresses, the
-/// ethdev handle, its kernel interface, and what GLBP asks of the workers.
+/// An interface (a port's untagged traffic, or one VLAN of a port) as the
+/// control lcore manages it: names and addresses, the ethdev handle of its
+/// port and the port's kernel interface, and what GLBP asks of the
+/// workers.
 pub struct ManagedPort {
     pub name: String,
     pub dpdk_id: u16,
+    /// The index of its physical port.
+    pub link: usize,
+    /// Its 802.1Q VLAN id; 0 for a port's untagged traffic.
+    pub vlan: u16,
     pub mac: MacAddr,
     pub addr: Ipv4Net,
     pub port: EthDev,
@@ -97,12 +103,20 @@ pub struct ControlStats {
 
 /// Everything the control lcore owns.
 pub struct Control {
+    /// The interfaces, by interface index (what "port" means everywhere
+    /// above the physical layer: groups, neighbours, snapshots).
     pub(crate) ports: Vec<ManagedPort>,
+    /// Which interface is on which physical port, with which tag.
+    links: Arc<Links>,
+    /// The physical ports' names, by index (the per-port counters').
+    pub(crate) link_names: Vec<String>,
     pool: Arc<Mempool>,
     exception: Arc<MbufRing>,
     glbp_ring: Arc<MbufRing>,
+    /// By physical port.
     tx: Vec<TxPath>,
     out: Vec<Burst>,
+    /// Per-port counters by physical port.
     pub(crate) counts: Counts,
     pub(crate) stats: ControlStats,
     pub(crate) neighbors: Neighbors,
@@ -142,11 +156,16 @@ pub struct Control {
 const EXCEPTION_BURSTS_PER_ROUND: usize = 8;
 
 pub struct ControlParts {
+    /// By interface.
     pub ports: Vec<ManagedPort>,
+    pub links: Arc<Links>,
+    /// The physical ports' names.
+    pub link_names: Vec<String>,
     pub pool: Arc<Mempool>,
     pub exception: Arc<MbufRing>,
     pub glbp: Arc<MbufRing>,
     pub control_plane: ControlPlaneConfig,
+    /// By physical port.
     pub tx: Vec<TxPath>,
     pub neighbors: Neighbors,
     pub resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
@@ -164,6 +183,7 @@ impl Control {
         let tsc_hz = crate::dpdk::tsc_hz().max(1);
         let cp = &p.control_plane;
         let n = p.ports.len();
+        let nlinks = p.tx.len();
         let link_up = vec![true; n];
         let first = snapshot(&p.ports, &p.neighbors, &link_up, &p.routes, &p.next_hops, 1);
         let publisher = Publisher::new(Arc::new(ArcSwap::from_pointee(first)));
@@ -180,12 +200,14 @@ impl Control {
             ),
             neighbor_publish_gap_ms: 1000 / u64::from(cp.neighbor_publish_hz.max(1)),
             ports: p.ports,
+            links: p.links,
+            link_names: p.link_names,
             pool: p.pool,
             exception: p.exception,
             glbp_ring: p.glbp,
             tx: p.tx,
-            out: (0..n).map(|_| Burst::new()).collect(),
-            counts: Counts::new(n),
+            out: (0..nlinks).map(|_| Burst::new()).collect(),
+            counts: Counts::new(nlinks),
             stats: ControlStats::default(),
             neighbors: p.neighbors,
             resolve: p.resolve,
@@ -302,21 +324,24 @@ impl Control {
         }
     }
 
-    fn port_index(&self, dpdk_id: u16) -> Option<usize> {
-        self.ports.iter().position(|p| p.dpdk_id == dpdk_id)
+    /// The interface a punted frame arrived on: its port, and the tag the
+    /// worker (or the device) stripped.
+    fn iface_of(&self, m: &Mbuf) -> Option<usize> {
+        let link = self.ports.iter().find(|p| p.dpdk_id == m.port())?.link;
+        let i = self.links.iface(link, m.vlan_tci());
+        (i != NO_IFACE).then_some(usize::from(i))
     }
 
-    /// Queues `m` for transmission on port `pidx`.
-    pub fn send(&mut self, pidx: usize, m: Mbuf) {
-        if self.out[pidx].is_full() {
-            flush(
-                &mut self.tx[pidx],
-                &mut self.out[pidx],
-                pidx,
-                &mut self.counts,
-            );
+    /// Queues `m` for transmission on interface `pidx` (tagged for it).
+    pub fn send(&mut self, pidx: usize, mut m: Mbuf) {
+        let Some(p) = egress(&self.links, pidx as u16, &mut m) else {
+            self.counts.drop(DropReason::Other);
+            return;
+        };
+        if self.out[p].is_full() {
+            flush(&mut self.tx[p], &mut self.out[p], p, &mut self.counts);
         }
-        if let Err(m) = self.out[pidx].push(m) {
+        if let Err(m) = self.out[p].push(m) {
             self.counts.drop(DropReason::TxFull);
             drop(m);
         }

@@ -41,7 +41,7 @@ fn udp_dst_port(ip: &[u8]) -> Option<u16> {
 
 impl Control {
     pub(super) fn handle(&mut self, now: u64, mut m: Mbuf) {
-        let outcome = match self.port_index(m.port()) {
+        let outcome = match self.iface_of(&m) {
             None => (0, Outcome::Dropped),
             Some(pidx) => {
                 let head =

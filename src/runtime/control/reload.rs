@@ -54,9 +54,6 @@ fn restart_needed(old: &Config, new: &Config) -> Option<String> {
     if old.ops != new.ops {
         return Some("[ops] changed".into());
     }
-    if old.vlans != new.vlans {
-        return Some("[[vlan]]s changed".into());
-    }
     if old.ports.len() != new.ports.len() {
         return Some("ports were added or removed".into());
     }
@@ -64,6 +61,10 @@ fn restart_needed(old: &Config, new: &Config) -> Option<String> {
         if a != b {
             return Some(format!("[[port]] {} changed", a.name));
         }
+    }
+    // Interfaces (and with them every index the workers hold) are fixed.
+    if old.interfaces() != new.interfaces() {
+        return Some("[[vlan]] interfaces were added, removed or changed".into());
     }
     None
 }
@@ -153,12 +154,12 @@ impl Control {
         }
         if old.neighbors != new.neighbors {
             for n in &old.neighbors {
-                if let Some(pi) = old.ports.iter().position(|p| p.name == n.port) {
+                if let Some((pi, _)) = old.interface(&n.port) {
                     self.neighbors.remove_static(pi as u16, n.ip);
                 }
             }
             for n in &new.neighbors {
-                if let Some(pi) = new.ports.iter().position(|p| p.name == n.port) {
+                if let Some((pi, _)) = new.interface(&n.port) {
                     self.neighbors.add_static(pi as u16, n.ip, n.mac);
                 }
             }

@@ -51,16 +51,21 @@ impl Kind {
 /// The object a `[[group.track]]` entry names, if its port or subnet
 /// exists (`check` refuses the others).
 fn kind_of(cfg: &Config, t: &Track) -> Option<Kind> {
+    let ifaces = cfg.interfaces();
     match (&t.port, t.neighbor) {
-        (Some(name), _) => cfg
-            .ports
+        // An interface, or a port that only carries VLANs: the link of
+        // its first VLAN is the port's.
+        (Some(name), _) => ifaces
             .iter()
-            .position(|p| &p.name == name)
+            .position(|i| &i.name == name)
+            .or_else(|| {
+                let port = cfg.ports.iter().position(|p| &p.name == name)?;
+                ifaces.iter().position(|i| i.port == port)
+            })
             .map(|port| Kind::Link { port }),
-        (None, Some(ip)) => cfg
-            .ports
+        (None, Some(ip)) => ifaces
             .iter()
-            .position(|p| p.address.is_some_and(|a| a.contains(ip)))
+            .position(|i| i.address.contains(ip))
             .map(|port| Kind::Neighbor {
                 port,
                 ip,

@@ -50,11 +50,20 @@ impl Control {
         let mut changes = Vec::new();
         if now >= self.next_track_poll {
             self.next_track_poll = now + LINK_POLL_MS;
+            // Read once per physical port: its VLANs share its link.
+            let mut read: Vec<(usize, bool)> = Vec::new();
             for pidx in 0..self.ports.len() {
                 let p = &self.ports[pidx];
-                let pmd = p.port.link().map_or(true, |l| l.up);
-                let kernel = p.kernel_if.as_deref().and_then(kernel_link_up);
-                let up = pmd && kernel.unwrap_or(true);
+                let up = match read.iter().find(|(l, _)| *l == p.link) {
+                    Some(&(_, up)) => up,
+                    None => {
+                        let pmd = p.port.link().map_or(true, |l| l.up);
+                        let kernel = p.kernel_if.as_deref().and_then(kernel_link_up);
+                        let up = pmd && kernel.unwrap_or(true);
+                        read.push((p.link, up));
+                        up
+                    }
+                };
                 if up != self.link_up[pidx] {
                     self.link_changed(now, pidx, up);
                 }

@@ -117,6 +117,7 @@ counted_kinds! {
         Malformed = "malformed", "Shorter than its headers claim, bad version/IHL, bad checksum.";
         NotForUs = "not_for_us", "Not addressed to a MAC this node receives for.";
         Unsupported = "unsupported", "An ethertype or protocol the router does not handle.";
+        UnknownVlan = "unknown_vlan", "Tagged with a VLAN no interface of the port has, or untagged on a port that only carries VLANs.";
         NoRoute = "no_route", "No route to the destination.";
         Unresolved = "unresolved", "The next hop has no ARP entry yet.";
         ArpNotAvg = "arp_not_avg", "ARP for a virtual IP on a member that is not AVG.";

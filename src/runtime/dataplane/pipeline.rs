@@ -25,7 +25,7 @@
 
 use super::counters::DropReason;
 use super::index::{mac_header, HopEntry, PortIndex};
-use super::state::{DataplaneState, Routes, NO_ROUTE};
+use super::state::{DataplaneState, PortLinks, Routes, NO_IFACE, NO_ROUTE};
 use super::worker::{process, LastHop, Scratch, Verdict};
 use crate::dpdk::{Mbuf, RxCksum, MAX_BURST};
 use crate::wire::{checksum, ethernet, ipv4, MacAddr};
@@ -42,6 +42,9 @@ pub trait Frame {
     fn pkt_len(&self) -> u32;
     /// Starts loading the frame's first bytes into the cache.
     fn prefetch(&self);
+    /// Removes the frame's 802.1Q tag (or takes the one the device
+    /// stripped) and returns its TCI; None for an untagged frame.
+    fn vlan_strip(&mut self) -> Option<u16>;
 }
 
 impl Frame for Mbuf {
@@ -64,6 +67,45 @@ impl Frame for Mbuf {
     #[inline]
     fn prefetch(&self) {
         self.prefetch_data();
+    }
+    #[inline]
+    fn vlan_strip(&mut self) -> Option<u16> {
+        Mbuf::vlan_strip(self)
+    }
+}
+
+/// The interface each frame of a burst arrived on.
+pub trait Ingress {
+    /// The interface of frame `i` ([`NO_IFACE`] when it has none).
+    fn at(&self, i: usize) -> usize;
+}
+
+/// A burst from a port without VLANs: every frame on one interface.
+impl Ingress for usize {
+    #[inline(always)]
+    fn at(&self, _: usize) -> usize {
+        *self
+    }
+}
+
+/// A burst from a port that carries VLANs: the interface of each frame, as
+/// [`demux`] found it.
+impl Ingress for [u16; MAX_BURST] {
+    #[inline(always)]
+    fn at(&self, i: usize) -> usize {
+        usize::from(self.get(i).copied().unwrap_or(NO_IFACE))
+    }
+}
+
+/// Splits a burst received on a port that carries VLANs into its
+/// interfaces: strips each frame's 802.1Q tag (the device may have done it)
+/// and sets `ingress[i]` to frame i's interface, [`NO_IFACE`] for a VLAN
+/// the port does not have. A frame with a second tag inside (QinQ) keeps
+/// it and is dropped as unsupported by the reference.
+#[inline]
+pub fn demux<F: Frame>(frames: &mut [F], port: &PortLinks, ingress: &mut [u16; MAX_BURST]) {
+    for (f, slot) in frames.iter_mut().zip(ingress.iter_mut()) {
+        *slot = port.iface(f.vlan_strip());
     }
 }
 
@@ -99,14 +141,15 @@ impl Default for Stage {
     }
 }
 
-/// Decides the fate of a burst received on port `ingress`: `verdicts[i]`
+/// Decides the fate of a burst whose frame i arrived on interface
+/// `ingress.at(i)` (untagged by then: see [`demux`]): `verdicts[i]`
 /// for `frames[i]` (at most [`MAX_BURST`] frames), each frame rewritten in
 /// place when it is forwarded or answered. `sc.refresh(st)` must have been
 /// called since `st` was loaded.
 #[inline]
-pub fn process_burst<R: Routes, F: Frame>(
+pub fn process_burst<R: Routes, F: Frame, I: Ingress + ?Sized>(
     frames: &mut [F],
-    ingress: usize,
+    ingress: &I,
     st: &DataplaneState<R>,
     sc: &mut Scratch,
     verdicts: &mut [Verdict; MAX_BURST],
@@ -117,7 +160,6 @@ pub fn process_burst<R: Routes, F: Frame>(
         f.prefetch();
     }
     // Stage 1: classify.
-    let port_mac = st.ports.get(ingress).map(|p| p.mac);
     let mut k = 0;
     let mut bytes = 0u64;
     for i in 0..n {
@@ -130,10 +172,15 @@ pub fn process_burst<R: Routes, F: Frame>(
             verdicts[i] = Verdict::Drop(DropReason::Other);
             continue;
         }
+        let ing = ingress.at(i);
+        if ing == usize::from(NO_IFACE) {
+            verdicts[i] = Verdict::Drop(DropReason::UnknownVlan);
+            continue;
+        }
         let ck = f.rx_ip_cksum();
         let b = f.bytes();
-        let plain = match (port_mac, sc.index.ports.get(ingress)) {
-            (Some(mac), Some(pi)) => plain_forward(b, mac, pi, ck),
+        let plain = match (st.ports.get(ing), sc.index.ports.get(ing)) {
+            (Some(p), Some(pi)) => plain_forward(b, p.mac, pi, ck),
             _ => None,
         };
         match plain {
@@ -142,7 +189,7 @@ pub fn process_burst<R: Routes, F: Frame>(
                 sc.stage.dst[k] = dst;
                 k += 1;
             }
-            None => verdicts[i] = process(b, ingress, st, sc),
+            None => verdicts[i] = process(b, ing, st, sc),
         }
     }
     if k == 0 {
@@ -161,12 +208,13 @@ pub fn process_burst<R: Routes, F: Frame>(
         let i = usize::from(sc.stage.idx[j]);
         let (dst, hop) = (sc.stage.dst[j], sc.stage.hop[j]);
         let Some(f) = frames.get_mut(i) else { continue };
-        let local = match sc.index.ports.get(ingress) {
+        let ing = ingress.at(i);
+        let local = match sc.index.ports.get(ing) {
             Some(pi) => sc.index.may_be_local(pi, hop, dst),
             None => true,
         };
         let v = if local {
-            reference_cold(f.bytes(), ingress, st, sc)
+            reference_cold(f.bytes(), ing, st, sc)
         } else {
             rewrite(f.bytes(), dst, hop, st, sc)
         };
@@ -319,6 +367,15 @@ mod tests {
             self.bytes.len() as u32
         }
         fn prefetch(&self) {}
+        fn vlan_strip(&mut self) -> Option<u16> {
+            let b = &mut self.bytes;
+            if b.len() < 18 || b[12..14] != [0x81, 0x00] {
+                return None;
+            }
+            let tci = u16::from_be_bytes([b[14], b[15]]);
+            b.drain(12..16);
+            Some(tci)
+        }
     }
 
     const LAN_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
@@ -588,7 +645,18 @@ mod tests {
         fn burst_pipeline_matches_the_reference(
             bursts in prop::collection::vec(prop::collection::vec(spec(), 1..=MAX_BURST), 1..4),
             ingress in prop_oneof![8 => Just(0usize), 1 => Just(1usize), 1 => Just(5usize)],
+            mixed in prop::option::of(prop::collection::vec(
+                prop_oneof![4 => Just(0u16), 2 => Just(1u16), 1 => Just(7u16), 1 => Just(NO_IFACE)],
+                MAX_BURST,
+            )),
         ) {
+            // Either one interface for the burst (a port without VLANs) or
+            // one per frame (after `demux`), unknown ones among them.
+            let mut per_frame = [NO_IFACE; MAX_BURST];
+            if let Some(m) = &mixed {
+                per_frame.copy_from_slice(m);
+            }
+            let ing = |i: usize| if mixed.is_some() { usize::from(per_frame[i]) } else { ingress };
             let st = state();
             let (mut a, mut b) = (Scratch::new(3), Scratch::new(3));
             for burst in &bursts {
@@ -596,7 +664,11 @@ mod tests {
                 let mut reference = frames.clone();
                 a.refresh(&st);
                 let mut verdicts = [Verdict::Drop(DropReason::Other); MAX_BURST];
-                let sum = process_burst(&mut frames, ingress, &st, &mut a, &mut verdicts);
+                let sum = if mixed.is_some() {
+                    process_burst(&mut frames, &per_frame, &st, &mut a, &mut verdicts)
+                } else {
+                    process_burst(&mut frames, &ingress, &st, &mut a, &mut verdicts)
+                };
                 let n = frames.len();
                 prop_assert_eq!(sum.bytes, reference.iter().map(|f| f.bytes.len() as u64).sum::<u64>());
                 let all_to = |p| verdicts[..n].iter().all(|v| *v == Verdict::Forward(p));
@@ -608,8 +680,10 @@ mod tests {
                 for (i, r) in reference.iter_mut().enumerate() {
                     let want = if r.segmented {
                         Verdict::Drop(DropReason::Other)
+                    } else if ing(i) == usize::from(NO_IFACE) {
+                        Verdict::Drop(DropReason::UnknownVlan)
                     } else {
-                        process(&mut r.bytes, ingress, &st, &mut b)
+                        process(&mut r.bytes, ing(i), &st, &mut b)
                     };
                     prop_assert_eq!(verdicts[i], want, "frame {}: {:?}", i, burst[i]);
                     if sends(&want) {
@@ -662,7 +736,7 @@ mod tests {
             }),
         ];
         let mut v = [Verdict::Drop(DropReason::Other); MAX_BURST];
-        process_burst(&mut frames, 0, &st, &mut sc, &mut v);
+        process_burst(&mut frames, &0usize, &st, &mut sc, &mut v);
         assert_eq!(
             v[..4],
             [
@@ -684,5 +758,60 @@ mod tests {
         let f = &frames[1].bytes;
         assert_eq!(&f[..6], &[2, 0x10, 0, 0, 0, 50]);
         assert_eq!(&f[6..12], &LAN_MAC.0);
+    }
+
+    /// `demux` strips tags and maps (port, VLAN) to interfaces: untagged
+    /// and priority-tagged frames to the untagged interface, known VLANs to
+    /// theirs, unknown VLANs to none; a stripped frame is the untagged one.
+    #[test]
+    fn demux_strips_tags_and_finds_the_interface() {
+        use crate::runtime::dataplane::state::Links;
+        // Port 0: untagged interface 0, VLAN 10 -> 2, VLAN 20 -> 3; port 1:
+        // VLANs only (VLAN 10 -> 1).
+        let links = Links::new(2, &[(0, 0), (1, 10), (0, 10), (0, 20)]);
+        let base = Spec {
+            arp: true,
+            mac: 0,
+            ip: 0,
+            ttl: 64,
+            ihl: 5,
+            total_delta: 0,
+            proto: 17,
+            udp_port: 9,
+            bad_ck: false,
+            trust_flag: false,
+            truncate: 0,
+            tagged: false,
+            segmented: false,
+            host: 1,
+            junk: None,
+        };
+        let plain = build(&base);
+        let tagged = |tci: u16| {
+            let mut f = plain.clone();
+            f.bytes
+                .splice(12..12, [0x81, 0x00, (tci >> 8) as u8, tci as u8]);
+            f
+        };
+        // VLAN 20 with priority 5; VLAN 0 (priority only); VLAN 30.
+        let mut frames = vec![
+            plain.clone(),
+            tagged(10),
+            tagged(0xa000 | 20),
+            tagged(0xa000),
+            tagged(30),
+        ];
+        let mut ingress = [0u16; MAX_BURST];
+        demux(&mut frames, &links.ports[0], &mut ingress);
+        assert_eq!(ingress[..5], [0, 2, 3, 0, NO_IFACE]);
+        for f in &frames {
+            assert_eq!(f.bytes, plain.bytes, "the tag is gone, nothing else moved");
+        }
+        let mut frames = vec![plain.clone(), tagged(10), tagged(20)];
+        demux(&mut frames, &links.ports[1], &mut ingress);
+        assert_eq!(ingress[..3], [NO_IFACE, 1, NO_IFACE]);
+        assert_eq!(links.iface(0, Some(10)), 2);
+        assert_eq!(links.iface(1, None), NO_IFACE);
+        assert_eq!(links.iface(7, None), NO_IFACE);
     }
 }

@@ -170,6 +170,97 @@ impl PortView {
     }
 }
 
+/// No interface: an unknown VLAN, or untagged traffic on a port that only
+/// carries VLANs.
+pub const NO_IFACE: u16 = u16::MAX;
+
+/// Where the interfaces (a port's untagged traffic, or one 802.1Q VLAN of
+/// a port) sit on the physical ports. Fixed for the life of the process.
+#[derive(Debug, Clone)]
+pub struct Links {
+    /// By physical port.
+    pub ports: Vec<PortLinks>,
+    /// By interface: (physical port, VLAN id; 0 for untagged).
+    pub ifaces: Vec<(u16, u16)>,
+}
+
+/// The interfaces of one physical port.
+#[derive(Debug, Clone)]
+pub struct PortLinks {
+    /// The interface of untagged (and priority-tagged, VLAN 0) frames, or
+    /// [`NO_IFACE`].
+    pub untagged: u16,
+    /// By VLAN id: its interface or [`NO_IFACE`]; `None` when the port
+    /// carries no VLAN.
+    pub vlans: Option<Box<[u16; 4096]>>,
+    /// The device inserts 802.1Q tags on transmit.
+    pub tx_vlan_offload: bool,
+}
+
+impl Links {
+    /// The links of `nports` ports carrying `ifaces` (physical port, VLAN
+    /// id; 0 for untagged), without any offload.
+    pub fn new(nports: usize, ifaces: &[(u16, u16)]) -> Links {
+        let mut ports: Vec<PortLinks> = (0..nports)
+            .map(|_| PortLinks {
+                untagged: NO_IFACE,
+                vlans: None,
+                tx_vlan_offload: false,
+            })
+            .collect();
+        for (i, &(port, vlan)) in ifaces.iter().enumerate() {
+            let Some(p) = ports.get_mut(usize::from(port)) else {
+                continue;
+            };
+            if vlan == 0 {
+                p.untagged = i as u16;
+            } else if let Some(slot) = p
+                .vlans
+                .get_or_insert_with(|| Box::new([NO_IFACE; 4096]))
+                .get_mut(usize::from(vlan))
+            {
+                *slot = i as u16;
+            }
+        }
+        Links {
+            ports,
+            ifaces: ifaces.to_vec(),
+        }
+    }
+
+    /// Every port untagged, interface i on port i (tests, benchmarks).
+    pub fn untagged(nports: usize) -> Links {
+        let ifaces: Vec<(u16, u16)> = (0..nports as u16).map(|p| (p, 0)).collect();
+        Links::new(nports, &ifaces)
+    }
+
+    /// The interface of a frame received on `port` with 802.1Q TCI `tci`
+    /// (`None`: untagged), or [`NO_IFACE`].
+    #[inline]
+    pub fn iface(&self, port: usize, tci: Option<u16>) -> u16 {
+        let Some(p) = self.ports.get(port) else {
+            return NO_IFACE;
+        };
+        p.iface(tci)
+    }
+}
+
+impl PortLinks {
+    /// The interface of a frame with 802.1Q TCI `tci` (`None`: untagged),
+    /// or [`NO_IFACE`].
+    #[inline]
+    pub fn iface(&self, tci: Option<u16>) -> u16 {
+        match tci.map(|t| t & 0x0fff) {
+            None | Some(0) => self.untagged,
+            Some(vid) => self
+                .vlans
+                .as_ref()
+                .and_then(|v| v.get(usize::from(vid)).copied())
+                .unwrap_or(NO_IFACE),
+        }
+    }
+}
+
 /// One immutable snapshot of the dataplane's tables.
 pub struct DataplaneState<R: Routes = crate::dpdk::Lpm> {
     /// Bumped on every publication, for tests and telemetry.

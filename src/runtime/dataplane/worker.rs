@@ -13,9 +13,9 @@ use crossbeam::queue::ArrayQueue;
 
 use super::counters::{ArpClients, Counts, DropReason, PuntClass, Shared};
 use super::index::SnapshotIndex;
-use super::pipeline::{process_burst, Stage};
+use super::pipeline::{demux, process_burst, Ingress, Stage};
 use super::police::Policer;
-use super::state::{DataplaneState, Routes};
+use super::state::{DataplaneState, Links, Routes, NO_IFACE};
 use crate::config::Idle;
 use crate::dpdk::{self, Burst, MbufRing, RxQueue, TxQueue};
 use crate::wire::{arp, ethernet, glbp, ipv4, udp, MacAddr};
@@ -73,7 +73,9 @@ pub fn process<R: Routes>(
         return Verdict::Drop(DropReason::Malformed);
     };
     if eth.is_tagged() {
-        return Verdict::Drop(DropReason::Unsupported);
+        // Tags are stripped before this (`pipeline::demux`) on ports that
+        // carry VLANs: this one has none of that VLAN.
+        return Verdict::Drop(DropReason::UnknownVlan);
     }
     let dst = eth.dst_addr();
     match eth.ethertype() {
@@ -333,6 +335,9 @@ pub struct Worker {
     pub index: usize,
     /// (port index, queue) pairs this worker polls.
     pub rx: Vec<(usize, RxQueue)>,
+    /// The interfaces on the ports: which frames belong to which, and the
+    /// tag each needs on transmit.
+    pub links: Arc<Links>,
     /// One TX path per port, by port index.
     pub tx: Vec<TxPath>,
     /// Rings whose frames this worker sends on its own TX queue of a port:
@@ -369,7 +374,8 @@ impl Worker {
         let nports = self.tx.len();
         let mut c = Counts::new(nports);
         let mut rx = Burst::new();
-        let mut scratch = Scratch::new(nports);
+        let mut scratch = Scratch::new(self.links.ifaces.len());
+        let mut ingress = [NO_IFACE; dpdk::MAX_BURST];
         let mut verdicts = [Verdict::Drop(DropReason::Other); dpdk::MAX_BURST];
         let mut out: Vec<Burst> = (0..nports).map(|_| Burst::new()).collect();
         let mut empty_rounds = 0u32;
@@ -395,11 +401,29 @@ impl Worker {
                     continue;
                 }
                 got += n;
-                let sum = process_burst(rx.as_mut_slice(), *pidx, st, &mut scratch, &mut verdicts);
+                let Some(port) = self.links.ports.get(*pidx) else {
+                    continue;
+                };
+                // A port without VLANs: one interface, no tag to look at.
+                let untagged = port.vlans.is_none().then_some(usize::from(port.untagged));
+                let sum = match untagged {
+                    Some(iface) => {
+                        process_burst(rx.as_mut_slice(), &iface, st, &mut scratch, &mut verdicts)
+                    }
+                    None => {
+                        demux(rx.as_mut_slice(), port, &mut ingress);
+                        process_burst(rx.as_mut_slice(), &ingress, st, &mut scratch, &mut verdicts)
+                    }
+                };
                 c.rx_packets[*pidx] += n as u64;
                 c.rx_bytes[*pidx] += sum.bytes;
-                if let Some(p) = sum.uniform.map(usize::from).filter(|p| *p < nports) {
-                    // The whole burst goes to one port: one move.
+                let uniform = sum
+                    .uniform
+                    .and_then(|i| self.links.ifaces.get(usize::from(i)))
+                    .filter(|(p, vlan)| *vlan == 0 && usize::from(*p) < nports);
+                if let Some(&(p, _)) = uniform {
+                    // The whole burst goes untagged to one port: one move.
+                    let p = usize::from(p);
                     c.forwarded += n as u64;
                     if out[p].append(&mut rx) < n {
                         flush(&mut self.tx[p], &mut out[p], p, &mut c);
@@ -413,37 +437,25 @@ impl Worker {
                     }
                     continue;
                 }
-                for (mut m, &v) in rx.drain().zip(verdicts.iter()) {
-                    match v {
+                for (i, (mut m, &v)) in rx.drain().zip(verdicts.iter()).enumerate() {
+                    let iface = match v {
                         Verdict::Forward(p) => {
-                            let p = usize::from(p);
                             c.forwarded += 1;
-                            if out[p].is_full() {
-                                flush(&mut self.tx[p], &mut out[p], p, &mut c);
-                            }
-                            if let Err(m) = out[p].push(m) {
-                                c.drop(DropReason::TxFull);
-                                drop(m);
-                            }
+                            p
                         }
                         Verdict::ArpReply {
                             group,
                             forwarder,
                             revalidation,
                         } => {
+                            // Back out of the interface it came in on.
+                            let iface = untagged.unwrap_or_else(|| ingress.at(i));
                             c.arp_replies += 1;
                             c.arp_by_forwarder[usize::from(forwarder.clamp(1, 4) - 1)] += 1;
                             if !revalidation {
-                                self.clients.bump(*pidx, group, forwarder);
+                                self.clients.bump(iface, group, forwarder);
                             }
-                            let p = *pidx;
-                            if out[p].is_full() {
-                                flush(&mut self.tx[p], &mut out[p], p, &mut c);
-                            }
-                            if let Err(m) = out[p].push(m) {
-                                c.drop(DropReason::TxFull);
-                                drop(m);
-                            }
+                            iface as u16
                         }
                         Verdict::Punt(class) => {
                             let now = dpdk::tsc();
@@ -454,6 +466,8 @@ impl Worker {
                             }
                             // The control lcore measures how long the frame
                             // waited (TSC) and by class (the low 4 bits).
+                            // The interface is in the mbuf: its port and
+                            // the stripped tag.
                             m.set_punt_stamp(now & !0xf | class as u64);
                             let ring = if class == PuntClass::Glbp {
                                 &self.glbp
@@ -467,19 +481,34 @@ impl Worker {
                                     drop(m);
                                 }
                             }
+                            continue;
                         }
                         Verdict::Drop(why) => {
                             c.drop(why);
                             drop(m);
+                            continue;
                         }
-                        Verdict::Unresolved(port, ip) => {
+                        Verdict::Unresolved(iface, ip) => {
                             c.drop(DropReason::Unresolved);
                             drop(m);
-                            if recent.first_in(port, ip, dpdk::tsc(), resolve_gap) {
+                            if recent.first_in(iface, ip, dpdk::tsc(), resolve_gap) {
                                 // Full queue: the next packet asks again.
-                                let _ = self.resolve.push((port, ip));
+                                let _ = self.resolve.push((iface, ip));
                             }
+                            continue;
                         }
+                    };
+                    let Some(p) = egress(&self.links, iface, &mut m) else {
+                        c.drop(DropReason::Other);
+                        drop(m);
+                        continue;
+                    };
+                    if out[p].is_full() {
+                        flush(&mut self.tx[p], &mut out[p], p, &mut c);
+                    }
+                    if let Err(m) = out[p].push(m) {
+                        c.drop(DropReason::TxFull);
+                        drop(m);
                     }
                 }
             }
@@ -509,6 +538,16 @@ impl Worker {
         self.counters.publish(&c);
         0
     }
+}
+
+/// The physical port a frame for interface `iface` leaves by, with the
+/// interface's 802.1Q tag put on it (by the device where it offers that);
+/// None for an unknown interface or a frame without room for the tag.
+#[inline]
+pub(crate) fn egress(links: &Links, iface: u16, m: &mut dpdk::Mbuf) -> Option<usize> {
+    let &(port, vlan) = links.ifaces.get(usize::from(iface))?;
+    let p = links.ports.get(usize::from(port))?;
+    (vlan == 0 || m.vlan_insert(vlan, p.tx_vlan_offload)).then_some(usize::from(port))
 }
 
 /// Sends what `b` holds on `path`; what the device refuses is dropped and

@@ -490,7 +490,12 @@ pub fn prometheus_text(st: &Status) -> String {
     let mut trans = Vec::new();
     let mut clients = Vec::new();
     let group_label = |g: &crate::runtime::ops::status::Group| {
-        format!("port=\"{}\",group=\"{}\"", label(&g.port), g.group)
+        format!(
+            "port=\"{}\",vlan=\"{}\",group=\"{}\"",
+            label(&g.port),
+            g.vlan,
+            g.group
+        )
     };
     for g in &st.groups {
         let l = group_label(g);
@@ -652,8 +657,8 @@ mod tests {
             "glbpd_rx_packets_total{port=\"lan0\"} 12\n",
             "glbpd_drops_total{reason=\"not_for_us\"} 3\n",
             "glbpd_drops_total{reason=\"malformed\"} 0\n",
-            "glbpd_group_avg{port=\"lan0\",group=\"5\"} 1\n",
-            "glbpd_forwarder_clients_total{port=\"lan0\",group=\"5\",forwarder=\"1\"} 4\n",
+            "glbpd_group_avg{port=\"lan0\",vlan=\"0\",group=\"5\"} 1\n",
+            "glbpd_forwarder_clients_total{port=\"lan0\",vlan=\"0\",group=\"5\",forwarder=\"1\"} 4\n",
         ] {
             assert!(text.contains(line), "{line} in\n{text}");
         }

@@ -92,7 +92,10 @@ mod dash_or_number {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Group {
+    /// The interface: a port, or a VLAN of one (`trunk0.40`).
     pub port: String,
+    /// The interface's 802.1Q VLAN id; 0 untagged.
+    pub vlan: u16,
     pub group: u16,
     pub state: String,
     pub priority: u8,
@@ -285,11 +288,15 @@ pub enum Role {
     Worker,
 }
 
-/// One DPDK port.
+/// One interface: a DPDK port's untagged traffic, or one VLAN of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Port {
     pub name: String,
+    /// The DPDK port it is on (its own name for an untagged interface).
+    pub link: String,
+    /// Its 802.1Q VLAN id; 0 untagged.
+    pub vlan: u16,
     pub mac: String,
     /// Its address, `a.b.c.d/len`.
     pub address: String,

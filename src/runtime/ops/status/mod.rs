@@ -58,7 +58,7 @@ fn forwarder(f: &ForwarderStatus, clients: u64) -> Forwarder {
 }
 
 fn group(
-    port: &str,
+    (port, vlan): (&str, u16),
     pidx: usize,
     g: &GroupStatus,
     method: LoadBalancing,
@@ -74,6 +74,7 @@ fn group(
     let cache = &g.config.client_cache;
     Group {
         port: port.to_string(),
+        vlan,
         group: g.group,
         state: g.state.to_string(),
         priority: g.priority,
@@ -176,7 +177,14 @@ pub fn build(ctl: &Control, src: &Sources) -> Status {
                 lower: cfg.weighting.lower,
                 upper: cfg.weighting.upper,
             };
-            let mut v = group(pname, pidx, &st, cfg.load_balancing, w, src);
+            let mut v = group(
+                (pname, ctl.ports[pidx].vlan),
+                pidx,
+                &st,
+                cfg.load_balancing,
+                w,
+                src,
+            );
             // `show glbp` text, with the workers' client counts.
             let mut shown = st.clone();
             for f in &mut shown.forwarders {
@@ -255,7 +263,7 @@ pub fn build(ctl: &Control, src: &Sources) -> Status {
     let mut lcores = vec![Lcore {
         lcore: src.control_lcore,
         role: Role::Control,
-        counters: counts(src.control_counts, &names),
+        counters: counts(src.control_counts, &ctl.link_names),
     }];
     for (lcore, shared, _) in src.workers {
         let c = shared.read();
@@ -263,7 +271,7 @@ pub fn build(ctl: &Control, src: &Sources) -> Status {
         lcores.push(Lcore {
             lcore: *lcore,
             role: Role::Worker,
-            counters: counts(&c, &names),
+            counters: counts(&c, &ctl.link_names),
         });
     }
     let ports = ctl
@@ -274,6 +282,8 @@ pub fn build(ctl: &Control, src: &Sources) -> Status {
             let link = p.port.link().ok();
             Port {
                 name: p.name.clone(),
+                link: ctl.link_names.get(p.link).cloned().unwrap_or_default(),
+                vlan: p.vlan,
                 mac: p.mac.to_string(),
                 address: p.addr.to_string(),
                 link_up: link.map(|l| l.up),
@@ -293,7 +303,7 @@ pub fn build(ctl: &Control, src: &Sources) -> Status {
         brief,
         groups,
         stats: Stats {
-            total: counts(&total, &names),
+            total: counts(&total, &ctl.link_names),
             lcores,
             control: ctl.stats.clone(),
             neighbors: ctl.neighbors.len(),

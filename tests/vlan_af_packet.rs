@@ -1,0 +1,390 @@
+//! 802.1Q VLANs through `net_af_packet` (the kernel hands tags over
+//! out of band: glbpd asks for the PMD's VLAN strip and insert offloads),
+//! one glbpd in a network namespace with a trunk and an uplink veth, and
+//! scapy on the other ends: ARP for each VLAN's virtual IP answered on that
+//! VLAN with that VLAN's group's VMAC (the same group number on two VLANs:
+//! two independent groups), an unknown VLAN dropped and counted, and
+//! traffic to a VMAC routed VLAN -> VLAN and VLAN -> uplink and back.
+//! Needs root.
+
+mod instance;
+
+use instance::*;
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const TRUNK_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0a, 0x01];
+const UP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0b, 0x01];
+const GW_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
+const H10: [u8; 6] = [0x02, 0, 0, 0, 0x10, 0x65];
+const H20: [u8; 6] = [0x02, 0, 0, 0, 0x20, 0x32];
+/// Group 1's forwarder 1 (the only one: the router is alone).
+const VMAC: [u8; 6] = [0x00, 0x07, 0xb4, 0x00, 0x01, 0x01];
+
+fn sh(cmd: &str) {
+    let st = Command::new("sh").args(["-c", cmd]).status().expect("sh");
+    assert!(st.success(), "{cmd}");
+}
+
+/// The namespaces and veths, removed when dropped.
+struct Net {
+    r: String,
+    p: String,
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.r])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.p])
+            .status();
+    }
+}
+
+fn tagged(f: &[u8], vid: u16) -> Vec<u8> {
+    [&f[..12], &[0x81, 0x00], &vid.to_be_bytes()[..], &f[12..]].concat()
+}
+
+fn vid(f: &[u8]) -> Option<u16> {
+    (f.len() > 16 && f[12..14] == [0x81, 0x00]).then(|| u16::from_be_bytes([f[14], f[15]]) & 0x0fff)
+}
+
+fn arp_request(src: [u8; 6], sip: [u8; 4], tip: [u8; 4]) -> Vec<u8> {
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&sip);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&tip);
+    f.resize(60, 0);
+    f
+}
+
+fn routed(orig: &[u8], dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
+    let mut want = orig.to_vec();
+    want[0..6].copy_from_slice(&dst);
+    want[6..12].copy_from_slice(&src);
+    want[22] -= 1;
+    want[24..26].copy_from_slice(&[0, 0]);
+    let ck = inet_checksum(&want[14..34]);
+    want[24..26].copy_from_slice(&ck.to_be_bytes());
+    want
+}
+
+/// Sends `frames` ((interface, bytes)) from the peer namespace one after
+/// the other and returns what arrived on each interface meanwhile (not
+/// counting what it sent itself).
+const PEER_PY: &str = r#"
+import sys, json, time
+from scapy.all import AsyncSniffer, sendp, conf
+conf.verb = 0
+todo = json.load(sys.stdin)
+sent = set(bytes.fromhex(h) for _, h in todo)
+sn = {i: AsyncSniffer(iface=i, store=True) for i in ("pt0", "pu0")}
+for s in sn.values():
+    s.start()
+time.sleep(0.5)
+for iface, h in todo:
+    sendp(bytes.fromhex(h), iface=iface)
+    time.sleep(0.05)
+time.sleep(1.0)
+out = {}
+for i, s in sn.items():
+    out[i] = [bytes(p).hex() for p in s.stop() if bytes(p) not in sent]
+print(json.dumps(out))
+"#;
+
+fn peer(ns: &str, frames: &[(&str, Vec<u8>)]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let todo: Vec<(String, String)> = frames
+        .iter()
+        .map(|(i, f)| {
+            (
+                i.to_string(),
+                f.iter().map(|b| format!("{b:02x}")).collect(),
+            )
+        })
+        .collect();
+    let mut c = Command::new("ip")
+        .args(["netns", "exec", ns, "/usr/bin/python3", "-c", PEER_PY])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 (package python3-scapy)");
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&todo).unwrap().as_bytes())
+        .unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "scapy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("scapy output");
+    let frames = |k: &str| -> Vec<Vec<u8>> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let h = h.as_str().unwrap();
+                (0..h.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+                    .collect()
+            })
+            .collect()
+    };
+    (frames("pt0"), frames("pu0"))
+}
+
+#[test]
+fn arp_and_routing_per_vlan_through_af_packet() {
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "needs root (network namespaces)"
+    );
+    let p = prefix("vlan-afp");
+    let net = Net {
+        r: format!("{p}-r"),
+        p: format!("{p}-p"),
+    };
+    for ns in [&net.r, &net.p] {
+        let _ = Command::new("ip")
+            .args(["netns", "delete", ns])
+            .stderr(Stdio::null())
+            .status();
+    }
+    sh(&format!("ip netns add {}", net.r));
+    sh(&format!("ip netns add {}", net.p));
+    for ns in [&net.r, &net.p] {
+        sh(&format!(
+            "ip netns exec {ns} sh -c 'ip link set lo up; \
+             sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1'"
+        ));
+    }
+    for (a, b) in [("t0", "pt0"), ("u0", "pu0")] {
+        sh(&format!(
+            "ip link add {a} netns {} type veth peer name {b} netns {}",
+            net.r, net.p
+        ));
+        sh(&format!("ip -n {} link set {a} up", net.r));
+        sh(&format!("ip -n {} link set {b} up", net.p));
+    }
+    let cfg = format!(
+        r#"{head}
+[[port]]
+name = "trunk0"
+device = "net_af_packet0,iface=t0,framecnt=2048"
+mac = "02:00:00:00:0a:01"
+[[port]]
+name = "up0"
+device = "net_af_packet1,iface=u0,framecnt=2048"
+address = "192.0.2.2/24"
+mac = "02:00:00:00:0b:01"
+[[vlan]]
+port = "trunk0"
+id = 10
+address = "10.0.0.2/24"
+[[vlan]]
+port = "trunk0"
+id = 20
+address = "10.1.0.2/24"
+[[route]]
+prefix = "0.0.0.0/0"
+via = "192.0.2.1"
+[[neighbor]]
+port = "up0"
+ip = "192.0.2.1"
+mac = "02:00:00:00:00:fe"
+[[neighbor]]
+port = "trunk0.20"
+ip = "10.1.0.50"
+mac = "02:00:00:00:20:32"
+[[group]]
+port = "trunk0.10"
+id = 1
+vip = "10.0.0.1"
+hello_ms = 100
+hold_ms = 400
+[[group]]
+port = "trunk0.20"
+id = 1
+vip = "10.1.0.1"
+hello_ms = 100
+hold_ms = 400
+"#,
+        head = eal_header(&p, 1),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("glbpd.toml");
+    std::fs::write(&path, cfg).unwrap();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &net.r, GLBPD, "run", "-c"])
+        .arg(&path)
+        .env("RUST_LOG", "info,glbpd::runtime=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("glbpd");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let err = child.stderr.take().unwrap();
+    let l2 = log.clone();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            let mut l = l2.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    let stop = |mut child: std::process::Child| {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        child.wait().expect("wait")
+    };
+    // Alone on both VLANs: AVG of both groups, each forwarding 0007.b400.0101.
+    let active = (0..300).any(|_| {
+        let ok = try_show_json(&p, "detail").is_ok_and(|v| {
+            v["groups"].as_array().is_some_and(|g| {
+                g.len() == 2
+                    && g.iter()
+                        .all(|g| g["state"] == "Active" && g["forwarders"][0]["state"] == "Active")
+            })
+        });
+        if !ok {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ok
+    });
+    if !active {
+        let st = stop(child);
+        panic!("no AVG on both VLANs ({st}):\n{}", log.lock().unwrap());
+    }
+    let detail = show_json(&p, "detail");
+
+    let to_v20 = udp_frame(VMAC, H10, [10, 0, 0, 101], [10, 1, 0, 50], 64, &[7; 20]);
+    let to_up = udp_frame(VMAC, H10, [10, 0, 0, 101], [198, 51, 100, 7], 64, &[8; 20]);
+    let from_up = udp_frame(
+        UP_MAC,
+        GW_MAC,
+        [198, 51, 100, 9],
+        [10, 1, 0, 50],
+        40,
+        &[9; 20],
+    );
+    let (trunk, up) = peer(
+        &net.p,
+        &[
+            (
+                "pt0",
+                tagged(&arp_request(H10, [10, 0, 0, 101], [10, 0, 0, 1]), 10),
+            ),
+            (
+                "pt0",
+                tagged(&arp_request(H20, [10, 1, 0, 50], [10, 1, 0, 1]), 20),
+            ),
+            // VLAN 30 is nobody's; VLAN 10 asking for VLAN 20's VIP is
+            // not answered either (it is not on VLAN 10).
+            (
+                "pt0",
+                tagged(&arp_request(H10, [10, 3, 0, 101], [10, 3, 0, 1]), 30),
+            ),
+            (
+                "pt0",
+                tagged(&arp_request(H10, [10, 0, 0, 101], [10, 1, 0, 1]), 10),
+            ),
+            ("pt0", tagged(&to_v20, 10)),
+            ("pt0", tagged(&to_up, 10)),
+            ("pu0", from_up.clone()),
+        ],
+    );
+    let st = show_json(&p, "stats");
+    let status = stop(child);
+    reader.join().unwrap();
+    let log = log.lock().unwrap().clone();
+    assert!(status.success(), "glbpd exit {status}:\n{log}");
+    assert!(
+        log.contains("VLAN(s): tags stripped by the device, inserted by the device"),
+        "af_packet offers both offloads and glbpd uses them:\n{log}"
+    );
+
+    // One ARP reply per VLAN, on that VLAN, with that VLAN's group's VMAC.
+    let replies: Vec<&Vec<u8>> = trunk
+        .iter()
+        .filter(|f| vid(f).is_some() && f[16..18] == [0x08, 0x06] && f[24..26] == [0, 2])
+        .collect();
+    // What the trunk carried besides GLBP (for failure messages).
+    let other: Vec<&Vec<u8>> = trunk.iter().filter(|f| f[0] != 0x01).collect();
+    assert_eq!(replies.len(), 2, "ARP replies on the trunk: {other:02x?}");
+    for (vlan, host, vip) in [(10, H10, [10, 0, 0, 1]), (20, H20, [10, 1, 0, 1])] {
+        let r = replies
+            .iter()
+            .find(|f| vid(f) == Some(vlan))
+            .unwrap_or_else(|| panic!("no reply on VLAN {vlan}: {replies:02x?}"));
+        assert_eq!(&r[0..6], &host, "to the asking host");
+        assert_eq!(&r[6..12], &TRUNK_MAC);
+        assert_eq!(&r[26..32], &VMAC, "sender MAC: the group's VMAC");
+        assert_eq!(&r[32..36], &vip, "sender IP: this VLAN's VIP");
+        assert_eq!(&r[36..42], &host);
+    }
+    // Routed: VLAN 10 -> VLAN 20 (retagged), VLAN 10 -> uplink (untagged),
+    // uplink -> VLAN 20 (tagged).
+    let data20: Vec<&Vec<u8>> = trunk
+        .iter()
+        .filter(|f| vid(f) == Some(20) && f[0..6] == H20 && f[16..18] == [0x08, 0x00])
+        .collect();
+    assert_eq!(data20.len(), 2, "{other:02x?}");
+    for orig in [&to_v20, &from_up] {
+        let want = tagged(&routed(orig, H20, TRUNK_MAC), 20);
+        assert!(
+            data20.iter().any(|f| f[..want.len()] == want[..]),
+            "{want:02x?} not among {data20:02x?}"
+        );
+    }
+    let up_data: Vec<&Vec<u8>> = up
+        .iter()
+        .filter(|f| f[12..14] == [0x08, 0x00] && f[23] == 17)
+        .collect();
+    assert_eq!(up_data.len(), 1, "{up:02x?}");
+    let want = routed(&to_up, GW_MAC, UP_MAC);
+    assert_eq!(&up_data[0][..want.len()], &want[..]);
+    assert!(
+        trunk
+            .iter()
+            .all(|f| vid(f).is_some_and(|v| v == 10 || v == 20)),
+        "everything on the trunk is tagged 10 or 20: {other:02x?}"
+    );
+    // Counted: the unknown VLAN, and the ARP for another VLAN's VIP not
+    // answered (a request nobody on VLAN 10 serves goes to the control
+    // lcore as any broadcast ARP).
+    let total = &st["stats"]["total"];
+    assert!(
+        total["drops"]["unknown_vlan"].as_u64() >= Some(1),
+        "{total}"
+    );
+    assert_eq!(total["arp_replies"], 2, "{total}");
+    // Two groups, one number: independent, each on its own VLAN.
+    let groups = detail["groups"].as_array().unwrap();
+    let mut ports: Vec<(&str, u64, u64)> = groups
+        .iter()
+        .map(|g| {
+            (
+                g["port"].as_str().unwrap(),
+                g["vlan"].as_u64().unwrap(),
+                g["group"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    ports.sort();
+    assert_eq!(ports, [("trunk0.10", 10, 1), ("trunk0.20", 20, 1)]);
+    drop(net);
+}
