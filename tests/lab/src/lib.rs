@@ -13,8 +13,10 @@
 //! With `LabSpec::vlans` = [v0, v1, ...] the LAN is an 802.1Q trunk: each
 //! router's `lan0` carries no address, one `[[vlan]]` `lan0.vJ` per id
 //! with subnet 10.J.0.0/24 and a GLBP group with VIP 10.J.0.1; host h sits
-//! on VLAN index h % vlans.len() behind its sub-interface `eth0.vJ`. The
-//! bridge stays a plain one, which carries tagged frames unchanged.
+//! on VLAN index h % vlans.len(), its `eth0` tagging what it sends and
+//! taking only its VLAN's frames (`Lab::host_tagging`: this kernel has no
+//! VLAN sub-interfaces). The bridge stays a plain one, which carries
+//! tagged frames unchanged.
 //!
 //! Every object is named after `prefix` = `FAMILY-PID-TAG`: namespaces
 //! `PREFIX-lan`, `PREFIX-up`, `PREFIX-rI`, `PREFIX-hI`, and each router's
