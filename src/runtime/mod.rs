@@ -543,7 +543,7 @@ impl<'eal> Node<'eal> {
                 next_status = Instant::now();
             }
             if Instant::now() >= next_status {
-                next_status = Instant::now() + STATUS_INTERVAL;
+                let building = Instant::now();
                 let src = ops::status::Sources {
                     prefix: &cfg.eal.file_prefix,
                     started_ms: 0,
@@ -555,6 +555,10 @@ impl<'eal> Node<'eal> {
                 let st = ops::status::build(ctl, &src);
                 ops::write_status(&self.status_file, &st);
                 self.status_cell.store(Arc::new(st));
+                // At most ~4 % of the control lcore: a thousand groups
+                // make a document that takes milliseconds to build.
+                let took = building.elapsed();
+                next_status = Instant::now() + STATUS_INTERVAL.max(took * 25);
                 if log::log_enabled!(log::Level::Debug) {
                     let mut total = ctl.counts.clone();
                     self.workers
@@ -770,7 +774,8 @@ fn worker_policers(
         .map(|(_, r)| dataplane::police::Policer::new((r.pps / n).max(1), (r.burst / n).max(1), hz))
 }
 
-/// How often the status document is rebuilt.
+/// How often the status document is rebuilt (less often when building it
+/// takes longer than 1/25 of this).
 const STATUS_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Makes `port` receive frames sent to the unicast `mac`: through the MAC

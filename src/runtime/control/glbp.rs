@@ -117,7 +117,7 @@ impl Control {
             }
         }
         // Redirect expiry changes the AVG's table without any action, so the
-        // view is re-derived on every timer round.
+        // view of every engine that ran is re-derived.
         if busy || !self.pending.is_empty() {
             self.glbp_apply_pending(now);
         }
@@ -282,15 +282,28 @@ impl Control {
 
     pub(super) fn glbp_apply_pending(&mut self, now: u64) {
         let pending = std::mem::take(&mut self.pending);
+        // Only the interfaces whose engine just ran can have a new view (a
+        // redirect expiring is a timer of that engine too): with hundreds
+        // of VLANs, re-deriving every view on every hello cost most of the
+        // control lcore.
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.clear();
+        dirty.resize(self.glbp.len(), false);
         for (pidx, actions) in pending {
+            if let Some(d) = dirty.get_mut(pidx) {
+                *d = true;
+            }
             for a in actions {
                 self.glbp_action(pidx, a);
             }
         }
         let mut changed = false;
-        for pidx in 0..self.glbp.len() {
-            changed |= self.glbp_refresh_view(now, pidx);
+        for (pidx, d) in dirty.iter().enumerate() {
+            if *d {
+                changed |= self.glbp_refresh_view(now, pidx);
+            }
         }
+        self.dirty = dirty;
         if changed {
             self.publish();
         }

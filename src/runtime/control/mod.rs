@@ -137,6 +137,9 @@ pub struct Control {
     pub(crate) glbp: Vec<Option<GlbpDriver>>,
     /// Engine actions not yet carried out, by port index.
     pending: Vec<(usize, Vec<crate::protocol::Action>)>,
+    /// By interface: its engine ran since the views were last derived
+    /// (scratch of `glbp_apply_pending`, kept for its memory).
+    dirty: Vec<bool>,
     next_track_poll: u64,
     next_warn: u64,
     next_neighbor_publish: u64,
@@ -215,6 +218,7 @@ impl Control {
             epoch: p.epoch,
             glbp: Vec::new(),
             pending: Vec::new(),
+            dirty: Vec::new(),
             next_track_poll: 0,
             next_warn: 0,
             next_neighbor_publish: 0,

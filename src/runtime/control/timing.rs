@@ -27,14 +27,14 @@ const SLOT_MS: u64 = 10_000;
 /// of more peers are counted in `untracked_peers` only.
 const MAX_PEERS: usize = 256;
 
-fn histogram() -> Histogram<u64> {
+fn histogram() -> Histogram<u32> {
     Histogram::new_with_bounds(1, MAX_US, SIGFIG).expect("static bounds are valid")
 }
 
 /// One measured quantity: since start and over the last minute.
 pub struct Series {
-    total: Histogram<u64>,
-    slots: Vec<(u64, Histogram<u64>)>,
+    total: Histogram<u32>,
+    slots: Vec<(u64, Histogram<u32>)>,
 }
 
 impl Default for Series {
@@ -90,7 +90,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn of(h: &Histogram<u64>) -> Summary {
+    fn of(h: &Histogram<u32>) -> Summary {
         if h.is_empty() {
             return Summary::default();
         }
@@ -146,7 +146,9 @@ struct Peer {
 
 /// All timing series of the control lcore.
 pub struct Timing {
-    hello_late: Vec<Series>,
+    /// By port, made on the port's first hello (a series is ~150 KB: a
+    /// trunk has hundreds of VLANs, most of them without a group).
+    hello_late: Vec<Option<Box<Series>>>,
     peers: BTreeMap<(usize, IpAddr), Peer>,
     untracked_peers: u64,
     punt: Vec<Series>,
@@ -156,7 +158,7 @@ pub struct Timing {
 impl Timing {
     pub fn new(ports: usize) -> Timing {
         Timing {
-            hello_late: (0..ports).map(|_| Series::default()).collect(),
+            hello_late: (0..ports).map(|_| None).collect(),
             peers: BTreeMap::new(),
             untracked_peers: 0,
             punt: (0..PuntClass::COUNT).map(|_| Series::default()).collect(),
@@ -167,7 +169,7 @@ impl Timing {
     /// A periodic hello on `port` went out `late_us` after it was due.
     pub fn hello_sent(&mut self, now_ms: u64, port: usize, late_us: u64) {
         if let Some(s) = self.hello_late.get_mut(port) {
-            s.record(now_ms, late_us);
+            s.get_or_insert_with(Box::default).record(now_ms, late_us);
         }
     }
 
@@ -211,6 +213,7 @@ impl Timing {
                 .hello_late
                 .iter()
                 .zip(port_names)
+                .filter_map(|(s, n)| Some((s.as_deref()?, n)))
                 .filter(|(s, _)| !s.total.is_empty())
                 .map(|(s, n)| (n.clone(), s.window(now_ms)))
                 .collect(),
