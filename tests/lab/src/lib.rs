@@ -769,7 +769,16 @@ impl Lab {
         if self.spec.capture {
             let child = Command::new("ip")
                 .args([
-                    "netns", "exec", &lan, "tcpdump", "-q", "-U", "-i", "br0", "-w",
+                    "netns",
+                    "exec",
+                    &lan,
+                    "tcpdump",
+                    "-q",
+                    "-U",
+                    "--immediate-mode",
+                    "-i",
+                    "br0",
+                    "-w",
                 ])
                 .arg(&self.pcap)
                 .arg(if self.spec.vlans.is_empty() {
