@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! bench-pcap --out F --kind udp|arp|mix [--hosts N] [--groups G] [--frames N]
-//!            [--arp-share S] [--dst vmac|port] [--port-mac M]
+//!            [--arp-share S] [--dst vmac|port] [--port-mac M] [--vlan V]
 //! ```
 //!
 //! Host `i` (0-based) has MAC `02:10:<i+1 as 4 bytes>` and IPv4
@@ -14,6 +14,10 @@
 //! - `arp`: one broadcast ARP request per host for the VIP of group `i % G`.
 //! - `mix`: `udp` frames with a share `S` (default 0.2) of `arp` frames,
 //!   evenly interleaved.
+//!
+//! With `--vlan V` every frame carries an 802.1Q tag for VLAN V (64 bytes
+//! then, 68 with the FCS); with `--vlan V1,V2,...` frame j is on the
+//! (j mod n)-th of them (bursts mixing VLANs).
 //!
 //! The file holds `--frames` frames (default: `hosts` for arp and mix, 1024
 //! for udp), cycling over the hosts.
@@ -50,11 +54,12 @@ struct Opts {
     arp_share: f64,
     to_port_mac: bool,
     port_mac: MacAddr,
+    vlan: Vec<u16>,
 }
 
 fn usage() -> String {
     "usage: bench-pcap --out FILE --kind udp|arp|mix [--hosts N] [--groups G] \
-     [--frames N] [--arp-share S] [--dst vmac|port] [--port-mac MAC]"
+     [--frames N] [--arp-share S] [--dst vmac|port] [--port-mac MAC] [--vlan V]"
         .to_string()
 }
 
@@ -68,6 +73,7 @@ fn parse_args() -> Result<Opts, String> {
         arp_share: 0.2,
         to_port_mac: false,
         port_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+        vlan: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -97,6 +103,15 @@ fn parse_args() -> Result<Opts, String> {
             }
             "--port-mac" => {
                 o.port_mac = val()?.parse().map_err(|e| format!("--port-mac: {e:?}"))?
+            }
+            "--vlan" => {
+                for v in val()?.split(',') {
+                    let v: u16 = v.parse().map_err(|e| format!("--vlan: {e}"))?;
+                    if !(1..=4094).contains(&v) {
+                        return Err("--vlan ids must be 1..=4094".into());
+                    }
+                    o.vlan.push(v);
+                }
             }
             "-h" | "--help" => return Err(usage()),
             _ => return Err(format!("unknown argument {a}\n{}", usage())),
@@ -213,8 +228,12 @@ fn main() -> ExitCode {
             n_udp += 1;
             udp_frame(&o, host)
         };
+        let f: Vec<u8> = match o.vlan.get(j as usize % o.vlan.len().max(1)) {
+            None => f.to_vec(),
+            Some(v) => [&f[..12], &[0x81, 0x00], &v.to_be_bytes()[..], &f[12..]].concat(),
+        };
         let ts = Duration::from_micros(u64::from(j));
-        if let Err(e) = w.write_packet(&PcapPacket::new(ts, FRAME_LEN as u32, &f)) {
+        if let Err(e) = w.write_packet(&PcapPacket::new(ts, f.len() as u32, &f)) {
             eprintln!("{}: {e}", o.out);
             return ExitCode::FAILURE;
         }
