@@ -234,6 +234,15 @@ impl Links {
         Links::new(nports, &ifaces)
     }
 
+    /// True when no port carries a VLAN and interface i is port i.
+    pub fn is_plain(&self) -> bool {
+        self.ifaces
+            .iter()
+            .enumerate()
+            .all(|(i, &(p, vlan))| vlan == 0 && usize::from(p) == i)
+            && self.ports.iter().all(|p| p.vlans.is_none())
+    }
+
     /// The interface of a frame received on `port` with 802.1Q TCI `tci`
     /// (`None`: untagged), or [`NO_IFACE`].
     #[inline]

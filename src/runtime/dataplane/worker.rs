@@ -13,7 +13,7 @@ use crossbeam::queue::ArrayQueue;
 
 use super::counters::{ArpClients, Counts, DropReason, PuntClass, Shared};
 use super::index::SnapshotIndex;
-use super::pipeline::{demux, process_burst, Ingress, Stage};
+use super::pipeline::{process_burst, Demux, Ingress, Stage};
 use super::police::Policer;
 use super::state::{DataplaneState, Links, Routes, NO_IFACE};
 use crate::config::Idle;
@@ -376,6 +376,8 @@ impl Worker {
         let mut rx = Burst::new();
         let mut scratch = Scratch::new(self.links.ifaces.len());
         let mut ingress = [NO_IFACE; dpdk::MAX_BURST];
+        let mut inline = [false; dpdk::MAX_BURST];
+        let plain = self.links.is_plain() && self.links.ifaces.len() == nports;
         let mut verdicts = [Verdict::Drop(DropReason::Other); dpdk::MAX_BURST];
         let mut out: Vec<Burst> = (0..nports).map(|_| Burst::new()).collect();
         let mut empty_rounds = 0u32;
@@ -405,15 +407,28 @@ impl Worker {
                     continue;
                 };
                 // A port without VLANs: one interface, no tag to look at.
-                let untagged = port.vlans.is_none().then_some(usize::from(port.untagged));
-                let sum = match untagged {
-                    Some(iface) => {
-                        process_burst(rx.as_mut_slice(), &iface, st, &mut scratch, &mut verdicts)
-                    }
-                    None => {
-                        demux(rx.as_mut_slice(), port, &mut ingress);
-                        process_burst(rx.as_mut_slice(), &ingress, st, &mut scratch, &mut verdicts)
-                    }
+                // With VLANs, the pipeline strips each frame's tag as it
+                // classifies it.
+                let one = port.vlans.is_none().then_some(usize::from(port.untagged));
+                let sum = match one {
+                    Some(mut iface) => process_burst(
+                        rx.as_mut_slice(),
+                        &mut iface,
+                        st,
+                        &mut scratch,
+                        &mut verdicts,
+                    ),
+                    None => process_burst(
+                        rx.as_mut_slice(),
+                        &mut Demux {
+                            port,
+                            ingress: &mut ingress,
+                            inline: &mut inline,
+                        },
+                        st,
+                        &mut scratch,
+                        &mut verdicts,
+                    ),
                 };
                 c.rx_packets[*pidx] += n as u64;
                 c.rx_bytes[*pidx] += sum.bytes;
@@ -449,7 +464,7 @@ impl Worker {
                             revalidation,
                         } => {
                             // Back out of the interface it came in on.
-                            let iface = untagged.unwrap_or_else(|| ingress.at(i));
+                            let iface = one.unwrap_or_else(|| ingress.at(i));
                             c.arp_replies += 1;
                             c.arp_by_forwarder[usize::from(forwarder.clamp(1, 4) - 1)] += 1;
                             if !revalidation {
@@ -498,10 +513,19 @@ impl Worker {
                             continue;
                         }
                     };
-                    let Some(p) = egress(&self.links, iface, &mut m) else {
-                        c.drop(DropReason::Other);
-                        drop(m);
-                        continue;
+                    // Without any VLAN, interface i is port i (the path
+                    // as it was before VLANs).
+                    let p = if plain {
+                        usize::from(iface)
+                    } else {
+                        match egress(&self.links, iface, &mut m) {
+                            Some(p) => p,
+                            None => {
+                                c.drop(DropReason::Other);
+                                drop(m);
+                                continue;
+                            }
+                        }
                     };
                     if out[p].is_full() {
                         flush(&mut self.tx[p], &mut out[p], p, &mut c);
