@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build release run run-virtual test e2e lint deps check-deps sim-sweep clean bench
+.PHONY: all build release run run-vlan run-virtual test e2e lint deps check-deps sim-sweep clean bench
 
 all: build
 
@@ -27,6 +27,11 @@ release: build
 run: check-deps
 	$(CARGO) build --release --bins --example demo
 	./target/release/examples/demo
+
+# The same LAN as an 802.1Q trunk: VLANs 10 and 20, a group on each.
+run-vlan: check-deps
+	$(CARGO) build --release --bins --example demo
+	./target/release/examples/demo --vlans
 
 # One glbpd on DPDK virtual devices replaying config/sample-lan.pcap.
 run-virtual: build

@@ -5,8 +5,12 @@
 //! Ctrl-C tears everything down.
 //!
 //! ```text
-//! demo [--glbpd PATH] [--seconds N]
+//! demo [--glbpd PATH] [--seconds N] [--vlans]
 //! ```
+//! `--vlans` (`make run-vlan`): the routers' LAN port is an 802.1Q trunk
+//! carrying VLANs 10 and 20, a GLBP group 1 on each (same group number,
+//! independent groups), hosts h1, h3, h5 on VLAN 10 and h2, h4, h6 on
+//! VLAN 20.
 //! Needs root (network namespaces). Each router's table is its own
 //! `glbpd show brief`; which router holds a host's VMAC is read from the
 //! routers' logs.
@@ -23,13 +27,14 @@ fn dotted(mac: &str) -> String {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: demo [--glbpd PATH] [--seconds N]");
+    eprintln!("usage: demo [--glbpd PATH] [--seconds N] [--vlans]");
     std::process::exit(2);
 }
 
 fn main() {
     let mut glbpd: Option<PathBuf> = None;
     let mut seconds: Option<u64> = None;
+    let mut vlans = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -41,6 +46,7 @@ fn main() {
                         .unwrap_or_else(|| usage()),
                 )
             }
+            "--vlans" => vlans = true,
             _ => usage(),
         }
     }
@@ -75,11 +81,25 @@ fn main() {
     // GLBP on the uplink too: the server returns traffic through its own
     // virtual gateway, so any router may die.
     spec.uplink_group = true;
-    println!("building the lab: 3 routers, 6 hosts, server {SERVER} ...");
+    if vlans {
+        spec.vlans = vec![10, 20];
+    }
+    println!(
+        "building the lab: 3 routers, 6 hosts, server {SERVER}{} ...",
+        if vlans {
+            ", LAN on VLANs 10 and 20 of a trunk"
+        } else {
+            ""
+        }
+    );
     let mut lab = Lab::start(&glbpd, spec);
     println!("waiting for GLBP to elect an AVG and split the forwarders ...");
-    lab.wait_converged(Duration::from_secs(60));
-    println!("hosts resolve the virtual IP {VIP} one after the other ...");
+    if vlans {
+        lab.wait_converged_all(Duration::from_secs(60));
+    } else {
+        lab.wait_converged(Duration::from_secs(60));
+    }
+    println!("hosts resolve their virtual IP one after the other ...");
     for h in 0..6 {
         if !lab.host_ping(h, TRIES) {
             eprintln!("warning: host h{} cannot reach the server yet", h + 1);
@@ -100,18 +120,24 @@ fn main() {
 
 /// The screen: routers in `show glbp brief` style, then the hosts.
 fn view(lab: &mut Lab, pingers: &[Pinger]) -> String {
-    let holders = lab.holders();
+    let ifaces = lab.lan_ifaces();
+    let vips: Vec<String> = (0..ifaces.len()).map(|j| lab.vip_of(j)).collect();
     let mut out = format!(
-        "glbpd demo: group {GROUP}, virtual IP {VIP}, server {SERVER}; Ctrl-C tears it all down\n\
+        "glbpd demo: group {GROUP} on {}, virtual IP {}, server {SERVER}; Ctrl-C tears it all down\n\
          lab namespaces: {}-*, logs and configs in {}\n\n",
+        ifaces.join(" and "),
+        vips.join(" / "),
         lab.prefix,
         lab.dir.display()
     );
-    // VMAC -> router, for the hosts' table.
-    let mut by_vmac: BTreeMap<String, String> = BTreeMap::new();
-    for (v, rs) in &holders {
-        let names: Vec<String> = rs.iter().map(|i| format!("r{}", i + 1)).collect();
-        by_vmac.insert(v.clone(), names.join("+"));
+    // (interface, VMAC) -> router, for the hosts' table: on a trunk the
+    // same VMAC is another group's on each VLAN.
+    let mut by_vmac: BTreeMap<(String, String), String> = BTreeMap::new();
+    for iface in &ifaces {
+        for (v, rs) in &lab.holders_on(iface) {
+            let names: Vec<String> = rs.iter().map(|i| format!("r{}", i + 1)).collect();
+            by_vmac.insert((iface.clone(), v.clone()), names.join("+"));
+        }
     }
     for i in 0..lab.routers.len() {
         let up = lab.routers[i].running();
@@ -144,19 +170,23 @@ fn view(lab: &mut Lab, pingers: &[Pinger]) -> String {
         out += "\n";
     }
     out += &format!(
-        "{:<5}{:<13}{:<18}{:<9}{}\n",
-        "Host", "IP", "VIP's MAC", "Gateway", "replies/s  (ping -i 0.02 to the server)"
+        "{:<5}{:<6}{:<13}{:<18}{:<9}{}\n",
+        "Host", "VLAN", "IP", "VIP's MAC", "Gateway", "replies/s  (ping -i 0.02 to the server)"
     );
     let t = now();
     for p in pingers {
         let h = p.host;
         let mac = lab.host_vmac(h).unwrap_or_else(|| "-".into());
-        let gw = by_vmac.get(&mac).cloned().unwrap_or_else(|| "none".into());
+        let gw = by_vmac
+            .get(&(lab.host_iface(h), mac.clone()))
+            .cloned()
+            .unwrap_or_else(|| "none".into());
         let rate = p.replies().iter().filter(|&&x| x > t - 1.0).count();
         out += &format!(
-            "h{:<4}{:<13}{:<18}{:<9}{}\n",
+            "h{:<4}{:<6}{:<13}{:<18}{:<9}{}\n",
             h + 1,
-            Lab::host_ip(h),
+            lab.host_vlan(h).map_or("-".to_string(), |v| v.to_string()),
+            lab.host_ip_of(h),
             dotted(&mac),
             gw,
             rate
