@@ -311,10 +311,18 @@ impl Group {
             // The standby took over: elect a new one now.
             self.standby = None;
             self.standby_at = None;
-            if self.vg == VgState::Listen {
-                self.active = Some(p);
-                self.active_at = Some(now + hold);
-                self.enter_speak(now, out);
+            match self.vg {
+                VgState::Listen => {
+                    self.active = Some(p);
+                    self.active_at = Some(now + hold);
+                    self.enter_speak(now, out);
+                }
+                // Already contending: the standby timer is what takes Speak
+                // on to Standby, so it must keep running (without it a
+                // Speak member waited for good and the group had no
+                // standby).
+                VgState::Speak => self.standby_at = Some(now + hold),
+                _ => {}
             }
         }
         if self.vg == VgState::Active {

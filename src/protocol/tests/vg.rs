@@ -354,3 +354,40 @@ fn a_speak_member_alone_sends_no_gratuitous_arp() {
         .iter()
         .all(|a| !matches!(a, Action::GratuitousArp { .. })));
 }
+
+/// Found by the VLAN scale run (a loaded machine, false failovers): an AVG
+/// pushed back to Speak by a higher AVG, which then heard its own former
+/// standby announce itself Active, forgot the standby and with it the
+/// only timer that takes Speak on to Standby: it stayed in Speak for good
+/// and the group had no standby. Speak must keep contending.
+#[test]
+fn speak_goes_on_to_standby_after_the_old_standby_turns_active() {
+    let mut g = group(1, cfg());
+    g.handle(0, Event::Enable);
+    run(&mut g, HOLD + HELLO);
+    assert_eq!(g.state(), VgState::Active);
+    let mut t = HOLD + HELLO + 10;
+    // Member 8 (lower) is our standby; member 9 (higher) is Active too.
+    g.handle(t, Event::Rx(hello_from(8, VgState::Standby, 90)));
+    t += 10;
+    g.handle(t, Event::Rx(hello_from(9, VgState::Active, 120)));
+    assert_eq!(g.state(), VgState::Speak, "two AVGs: the lower steps back");
+    // Our old standby, having lost us, announces itself Active once, then
+    // hears 9 and listens.
+    t += 10;
+    g.handle(t, Event::Rx(hello_from(8, VgState::Active, 90)));
+    let until = t + 2 * HOLD + HELLO;
+    let mut states = Vec::new();
+    while t < until {
+        t += HELLO;
+        run(&mut g, t - 1);
+        g.handle(t, Event::Rx(hello_from(9, VgState::Active, 120)));
+        g.handle(t + 1, Event::Rx(hello_from(8, VgState::Listen, 90)));
+        states.push(g.state());
+    }
+    assert_eq!(
+        g.state(),
+        VgState::Standby,
+        "Speak -> Standby within a hold once no standby is heard: {states:?}"
+    );
+}
