@@ -170,13 +170,7 @@ mac = "02:00:00:00:00:fe"
     );
     assert_eq!(sent.len(), 10, "forwarded frames in {}", out.display());
     for (got, orig) in sent.iter().zip(&good) {
-        let mut want = orig.clone();
-        want[0..6].copy_from_slice(&gw_mac);
-        want[6..12].copy_from_slice(&up_mac);
-        want[22] -= 1; // TTL
-        want[24..26].copy_from_slice(&[0, 0]);
-        let ck = inet_checksum(&want[14..34]);
-        want[24..26].copy_from_slice(&ck.to_be_bytes());
+        let want = routed(orig, gw_mac, up_mac);
         assert_eq!(got, &want, "forwarded frame differs");
         assert_eq!(inet_checksum(&got[14..34]), 0, "IPv4 checksum must verify");
     }

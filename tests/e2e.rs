@@ -9,7 +9,6 @@
 
 use glbpd_lab::*;
 use nix::sys::signal::Signal;
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
@@ -34,21 +33,7 @@ fn glbpd() -> &'static Path {
 
 /// Prints a scenario's measurement and appends it to the outages file.
 fn record(scenario: &str, what: &str) {
-    let line = format!("{scenario}: {what}");
-    // Straight to the process's stderr: the test harness captures only
-    // print!/eprint!, and CI runs without --nocapture.
-    let _ = writeln!(std::io::stderr(), "{line}");
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("target dir")
-        .join("e2e-outages.txt");
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(target)
-    {
-        let _ = writeln!(f, "{:.0} {line}", now());
-    }
+    glbpd_lab::record(Path::new(env!("CARGO_TARGET_TMPDIR")), scenario, what);
 }
 
 /// Every GLBP frame captured on the LAN decodes cleanly.

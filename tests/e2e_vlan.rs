@@ -14,7 +14,6 @@
 use glbpd_lab::*;
 use nix::sys::signal::Signal;
 use serde_json::Value;
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
@@ -38,22 +37,9 @@ fn glbpd() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_glbpd"))
 }
 
-/// Prints a scenario's measurement and appends it to the outages file
-/// that `tests/e2e.rs` writes too.
+/// Prints a scenario's measurement and appends it to the outages file.
 fn record(scenario: &str, what: &str) {
-    let line = format!("{scenario}: {what}");
-    let _ = writeln!(std::io::stderr(), "{line}");
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("target dir")
-        .join("e2e-outages.txt");
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(target)
-    {
-        let _ = writeln!(f, "{:.0} {line}", now());
-    }
+    glbpd_lab::record(Path::new(env!("CARGO_TARGET_TMPDIR")), scenario, what);
 }
 
 fn show_json(prefix: &str) -> Value {

@@ -24,34 +24,6 @@ const GW_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
 const H10: [u8; 6] = [0x02, 0, 0, 0, 0x10, 0x65];
 const H20: [u8; 6] = [0x02, 0, 0, 0, 0x20, 0x32];
 
-/// `f` with an 802.1Q tag (VLAN `vid`, priority `pcp`) after the MACs.
-fn tagged(f: &[u8], vid: u16, pcp: u8) -> Vec<u8> {
-    let tci = u16::from(pcp) << 13 | vid;
-    let mut t = f[..12].to_vec();
-    t.extend_from_slice(&[0x81, 0x00]);
-    t.extend_from_slice(&tci.to_be_bytes());
-    t.extend_from_slice(&f[12..]);
-    t
-}
-
-/// The VLAN id of a tagged frame, None when untagged.
-fn vid(f: &[u8]) -> Option<u16> {
-    (f[12..14] == [0x81, 0x00]).then(|| u16::from_be_bytes([f[14], f[15]]) & 0x0fff)
-}
-
-/// `orig` (untagged) as a router forwards it: new MACs, TTL - 1, checksum
-/// recomputed.
-fn routed(orig: &[u8], dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
-    let mut want = orig.to_vec();
-    want[0..6].copy_from_slice(&dst);
-    want[6..12].copy_from_slice(&src);
-    want[22] -= 1;
-    want[24..26].copy_from_slice(&[0, 0]);
-    let ck = inet_checksum(&want[14..34]);
-    want[24..26].copy_from_slice(&ck.to_be_bytes());
-    want
-}
-
 #[test]
 fn tagged_frames_are_routed_between_vlans_and_the_uplink() {
     let p = prefix("vlan-pcap");
@@ -84,12 +56,12 @@ fn tagged_frames_are_routed_between_vlans_and_the_uplink() {
             )
         })
         .collect();
-    let mut trunk_in: Vec<Vec<u8>> = to_v20.iter().map(|f| tagged(f, 10, 0)).collect();
-    trunk_in.extend(to_up.iter().map(|f| tagged(f, 10, 5)));
+    let mut trunk_in: Vec<Vec<u8>> = to_v20.iter().map(|f| tagged(f, 10)).collect();
+    trunk_in.extend(to_up.iter().map(|f| tagged(f, 5 << 13 | 10)));
     // VLAN 30: no such interface. Untagged: the trunk has no untagged
     // address. Both dropped as unknown_vlan.
-    trunk_in.push(tagged(&to_v20[0], 30, 0));
-    trunk_in.push(tagged(&to_v20[0], 30, 0));
+    trunk_in.push(tagged(&to_v20[0], 30));
+    trunk_in.push(tagged(&to_v20[0], 30));
     trunk_in.push(to_v20[0].clone());
     // From the uplink, untagged, to the VLAN 20 host: tag inserted.
     let from_up: Vec<Vec<u8>> = (0..2u8)
@@ -212,7 +184,7 @@ hold_ms = 400
     let want: Vec<Vec<u8>> = to_v20
         .iter()
         .chain(&from_up)
-        .map(|f| tagged(&routed(f, H20, TRUNK_MAC), 20, 0))
+        .map(|f| tagged(&routed(f, H20, TRUNK_MAC), 20))
         .collect();
     assert_eq!(data.len(), want.len());
     for w in &want {

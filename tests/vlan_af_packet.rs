@@ -45,14 +45,6 @@ impl Drop for Net {
     }
 }
 
-fn tagged(f: &[u8], vid: u16) -> Vec<u8> {
-    [&f[..12], &[0x81, 0x00], &vid.to_be_bytes()[..], &f[12..]].concat()
-}
-
-fn vid(f: &[u8]) -> Option<u16> {
-    (f.len() > 16 && f[12..14] == [0x81, 0x00]).then(|| u16::from_be_bytes([f[14], f[15]]) & 0x0fff)
-}
-
 fn arp_request(src: [u8; 6], sip: [u8; 4], tip: [u8; 4]) -> Vec<u8> {
     let mut f = vec![0xff; 6];
     f.extend_from_slice(&src);
@@ -63,17 +55,6 @@ fn arp_request(src: [u8; 6], sip: [u8; 4], tip: [u8; 4]) -> Vec<u8> {
     f.extend_from_slice(&tip);
     f.resize(60, 0);
     f
-}
-
-fn routed(orig: &[u8], dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
-    let mut want = orig.to_vec();
-    want[0..6].copy_from_slice(&dst);
-    want[6..12].copy_from_slice(&src);
-    want[22] -= 1;
-    want[24..26].copy_from_slice(&[0, 0]);
-    let ck = inet_checksum(&want[14..34]);
-    want[24..26].copy_from_slice(&ck.to_be_bytes());
-    want
 }
 
 /// Sends `frames` ((interface, bytes)) from the peer namespace one after

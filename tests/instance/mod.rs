@@ -230,6 +230,30 @@ pub fn inet_checksum(b: &[u8]) -> u16 {
     !(sum as u16)
 }
 
+/// `f` with an 802.1Q tag of TCI `tci` (priority bits and VLAN id) after
+/// its MAC addresses.
+pub fn tagged(f: &[u8], tci: u16) -> Vec<u8> {
+    [&f[..12], &[0x81, 0x00], &tci.to_be_bytes()[..], &f[12..]].concat()
+}
+
+/// The VLAN id of a tagged frame, None when untagged.
+pub fn vid(f: &[u8]) -> Option<u16> {
+    (f.len() > 16 && f[12..14] == [0x81, 0x00]).then(|| u16::from_be_bytes([f[14], f[15]]) & 0x0fff)
+}
+
+/// The untagged IPv4 frame `orig` as a router forwards it: new MACs,
+/// TTL - 1, header checksum recomputed (independently of glbpd's code).
+pub fn routed(orig: &[u8], dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
+    let mut want = orig.to_vec();
+    want[0..6].copy_from_slice(&dst);
+    want[6..12].copy_from_slice(&src);
+    want[22] -= 1;
+    want[24..26].copy_from_slice(&[0, 0]);
+    let ck = inet_checksum(&want[14..34]);
+    want[24..26].copy_from_slice(&ck.to_be_bytes());
+    want
+}
+
 /// An Ethernet + IPv4 + UDP frame with a correct IPv4 header checksum.
 pub fn udp_frame(
     dst: [u8; 6],

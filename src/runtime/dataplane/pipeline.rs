@@ -737,6 +737,28 @@ mod tests {
         }
     }
 
+    /// A sane UDP frame from host 1 to the port MAC (mac 0): the base the
+    /// hand-written tests vary.
+    fn plain_udp() -> Spec {
+        Spec {
+            arp: false,
+            mac: 0,
+            ip: 0,
+            ttl: 64,
+            ihl: 5,
+            total_delta: 0,
+            proto: 17,
+            udp_port: 9,
+            bad_ck: false,
+            trust_flag: false,
+            truncate: 0,
+            tagged: false,
+            segmented: false,
+            host: 1,
+            junk: None,
+        }
+    }
+
     /// Whether a verdict sends the (possibly rewritten) frame anywhere.
     fn sends(v: &Verdict) -> bool {
         matches!(
@@ -875,21 +897,8 @@ mod tests {
         let mut sc = Scratch::new(3);
         sc.refresh(&st);
         let base = Spec {
-            arp: false,
             mac: 1,
-            ip: 0,
-            ttl: 64,
-            ihl: 5,
-            total_delta: 0,
-            proto: 17,
-            udp_port: 9,
-            bad_ck: false,
-            trust_flag: false,
-            truncate: 0,
-            tagged: false,
-            segmented: false,
-            host: 1,
-            junk: None,
+            ..plain_udp()
         };
         let mut frames = vec![
             build(&base),
@@ -944,20 +953,7 @@ mod tests {
         let links = Links::new(2, &[(0, 0), (1, 10), (0, 10), (0, 20)]);
         let base = Spec {
             arp: true,
-            mac: 0,
-            ip: 0,
-            ttl: 64,
-            ihl: 5,
-            total_delta: 0,
-            proto: 17,
-            udp_port: 9,
-            bad_ck: false,
-            trust_flag: false,
-            truncate: 0,
-            tagged: false,
-            segmented: false,
-            host: 1,
-            junk: None,
+            ..plain_udp()
         };
         let plain = build(&base);
         let tagged = |tci: u16| {

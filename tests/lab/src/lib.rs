@@ -55,6 +55,27 @@ pub fn now() -> f64 {
         .as_secs_f64()
 }
 
+/// Prints a scenario's measurement and appends it to `e2e-outages.txt` in
+/// the target folder (`target_tmpdir`: the test's `CARGO_TARGET_TMPDIR`).
+pub fn record(target_tmpdir: &Path, scenario: &str, what: &str) {
+    use std::io::Write;
+    let line = format!("{scenario}: {what}");
+    // Straight to the process's stderr: the test harness captures only
+    // print!/eprint!, and CI runs without --nocapture.
+    let _ = writeln!(std::io::stderr(), "{line}");
+    let target = target_tmpdir
+        .parent()
+        .expect("target dir")
+        .join("e2e-outages.txt");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(target)
+    {
+        let _ = writeln!(f, "{:.0} {line}", now());
+    }
+}
+
 /// Runs a command line (split at white space), panicking with its output
 /// when it fails.
 pub fn sh(cmd: &str) -> String {
