@@ -228,12 +228,6 @@ impl Links {
         }
     }
 
-    /// Every port untagged, interface i on port i (tests, benchmarks).
-    pub fn untagged(nports: usize) -> Links {
-        let ifaces: Vec<(u16, u16)> = (0..nports as u16).map(|p| (p, 0)).collect();
-        Links::new(nports, &ifaces)
-    }
-
     /// True when no port carries a VLAN and interface i is port i.
     pub fn is_plain(&self) -> bool {
         self.ifaces
