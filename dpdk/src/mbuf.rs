@@ -228,15 +228,15 @@ impl Mbuf {
         Some(tci)
     }
 
-    /// Removes `n` bytes from the front of a single-segment frame, as
-    /// `rte_pktmbuf_adj` does; false (and nothing changed) when it is not
-    /// that long.
+    /// Removes `n` bytes from the front of the frame, as
+    /// `rte_pktmbuf_adj` does; false (and nothing changed) when its first
+    /// segment is not that long.
     #[inline]
     pub fn adj(&mut self, n: u16) -> bool {
         // SAFETY: plain fields of a valid mbuf we own; the data start moves
         // forward inside the data it already had.
         let m = unsafe { self.raw.as_mut() };
-        if m.data_len < n || m.pkt_len != u32::from(m.data_len) {
+        if m.data_len < n {
             return false;
         }
         m.data_off += n;

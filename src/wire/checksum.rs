@@ -30,6 +30,19 @@ pub fn data(data: &[u8]) -> u16 {
     fold((acc & 0xffff) + (acc >> 16))
 }
 
+/// [`data`] of a 20-byte IPv4 header (one without options), always
+/// inlined and unrolled: the forwarding fast path checks one per packet,
+/// and must not depend on the compiler's mood about inlining [`data`].
+#[inline(always)]
+pub fn header20(h: &[u8; 20]) -> u16 {
+    let w = |i: usize| u64::from(u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
+    let mut acc = w(0) + w(4) + w(8) + w(12) + w(16);
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    let acc = acc as u32;
+    fold((acc & 0xffff) + (acc >> 16))
+}
+
 /// Folds a 32-bit accumulator into a 16-bit one's-complement sum.
 #[inline]
 pub const fn fold(mut acc: u32) -> u16 {
@@ -101,8 +114,14 @@ mod tests {
                     })
                     .collect();
                 assert_eq!(data(&v), data_by_words(&v), "len {len}");
+                if let Ok(h) = <&[u8; 20]>::try_from(&v[..]) {
+                    assert_eq!(header20(h), data_by_words(&v), "header, fill {fill}");
+                }
                 let same = vec![fill; len];
                 assert_eq!(data(&same), data_by_words(&same), "len {len} fill {fill}");
+                if let Ok(h) = <&[u8; 20]>::try_from(&same[..]) {
+                    assert_eq!(header20(h), data_by_words(&same), "header, all {fill}");
+                }
             }
         }
     }
