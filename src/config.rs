@@ -4,7 +4,7 @@
 //! accepted. Unknown keys are rejected.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -298,6 +298,11 @@ pub struct PortConfig {
     /// Spread RX over the workers with RSS where the device supports it.
     #[serde(default = "default_true")]
     pub rss: bool,
+    /// The IPv6 link-local address of its untagged interface (its IPv6
+    /// GLBP groups speak from it); default: formed from the MAC
+    /// (modified EUI-64), as IOS and Linux do.
+    #[serde(default)]
+    pub link_local: Option<Ipv6Addr>,
 }
 
 impl PortConfig {
@@ -327,6 +332,9 @@ pub struct VlanConfig {
     /// Source MAC on the VLAN; default: the port's.
     #[serde(default)]
     pub mac: Option<MacAddr>,
+    /// The VLAN's IPv6 link-local address; default: formed from its MAC.
+    #[serde(default)]
+    pub link_local: Option<Ipv6Addr>,
 }
 
 impl VlanConfig {
@@ -349,6 +357,8 @@ pub struct Interface {
     pub address: Ipv4Net,
     /// `None`: the port's MAC.
     pub mac: Option<MacAddr>,
+    /// `None`: formed from the MAC in use.
+    pub link_local: Option<Ipv6Addr>,
 }
 
 impl Interface {
@@ -380,6 +390,19 @@ fn check_own_mac(mac: MacAddr) -> Option<String> {
         crate::wire::glbp::parse_virtual_mac(mac)
             .map(|(g, f)| format!("{mac} is the GLBP virtual MAC of group {g} forwarder {f}"))
     }
+}
+
+/// True for an address in fe80::/10.
+pub fn is_link_local(a: Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+/// Why `a` cannot be an interface's link-local address; `None` when it
+/// can.
+fn check_link_local(a: Ipv6Addr) -> Option<String> {
+    (!is_link_local(a) || a.segments()[4..] == [0; 4]).then(|| {
+        format!("{a} is not a link-local unicast address (fe80::/10, non-zero interface id)")
+    })
 }
 
 /// True for `0000:01:00.0` or `01:00.0`.
@@ -763,6 +786,7 @@ impl Config {
                 vlan: 0,
                 address,
                 mac: None,
+                link_local: p.link_local,
             };
             Some((Origin::Port(i), f))
         });
@@ -773,6 +797,7 @@ impl Config {
                 vlan: v.id,
                 address: v.address,
                 mac: v.mac,
+                link_local: v.link_local,
             };
             Some((Origin::Vlan(j), f))
         });
@@ -832,8 +857,30 @@ impl Config {
             .into_iter()
             .enumerate()
         {
+            let mut rest = t.rest;
+            // `vip = "autoconfig"`: the group's virtual link-local address,
+            // derived from its VMAC base as IOS derives it.
+            if rest.get("vip").and_then(toml::Value::as_str) == Some("autoconfig") {
+                let id = rest.get("id").and_then(toml::Value::as_integer);
+                let Some(ll) = id
+                    .and_then(|id| u16::try_from(id).ok())
+                    .and_then(crate::wire::glbp::virtual_link_local)
+                else {
+                    let path = vec![
+                        Seg::Key("group".into()),
+                        Seg::Index(i),
+                        Seg::Key("vip".into()),
+                    ];
+                    return Err(err_at(
+                        locate(&doc, &path),
+                        path_string(&path),
+                        "\"autoconfig\" derives the address from the group's id, which must be 0..=1023".into(),
+                    ));
+                };
+                rest.insert("vip".into(), toml::Value::String(ll.to_string()));
+            }
             let glbp: protocol::GroupConfig =
-                serde_path_to_error::deserialize(toml::Value::Table(t.rest)).map_err(|e| {
+                serde_path_to_error::deserialize(toml::Value::Table(rest)).map_err(|e| {
                     let mut path = vec![Seg::Key("group".into()), Seg::Index(i)];
                     path.extend(serde_segs(e.path()));
                     // The file's own keys are valid here too.
@@ -1052,6 +1099,9 @@ impl Config {
             if let Some(why) = p.mac.and_then(check_own_mac) {
                 bad(at("mac"), why);
             }
+            if let Some(why) = p.link_local.and_then(check_link_local) {
+                bad(at("link_local"), why);
+            }
             if let Some(mtu) = p.mtu {
                 if !(68..=9600).contains(&mtu) {
                     bad(at("mtu"), format!("{mtu} is not in 68..=9600"));
@@ -1103,6 +1153,9 @@ impl Config {
             }
             if let Some(why) = v.mac.and_then(check_own_mac) {
                 bad(at("mac"), why);
+            }
+            if let Some(why) = v.link_local.and_then(check_link_local) {
+                bad(at("link_local"), why);
             }
         }
         // Layer 3 from here on: every interface, tagged or not.
@@ -1245,9 +1298,12 @@ impl Config {
                         bad(at("vip"), format!("virtual IP {why}"));
                     }
                 }
-                (Some(IpAddr::V6(vip)), _) if vip.is_multicast() || vip.is_unspecified() => bad(
+                (Some(IpAddr::V6(vip)), _) if !is_link_local(vip) => bad(
                     at("vip"),
-                    format!("virtual IP {vip} is not a unicast address"),
+                    format!(
+                        "{vip}: an IPv6 group's virtual address is a link-local address \
+                         (fe80::/10), or \"autoconfig\" (IOS: glbp N ipv6 autoconfig)"
+                    ),
                 ),
                 _ => {}
             }
@@ -1499,6 +1555,7 @@ mod tests {
             vlan,
             address: net(address),
             mac,
+            link_local: None,
         };
         let office_mac = Some(MacAddr([2, 0, 0, 0, 0x40, 1]));
         assert_eq!(
@@ -1681,6 +1738,51 @@ mod tests {
         // Its link can still be tracked.
         let ok = "[[group]]\nport = \"trunk0.10\"\nid = 1\n[[group.track]]\nport = \"trunk0\"\n";
         assert!(parse(&format!("{TRUNK}{ok}")).is_ok());
+    }
+
+    /// An IPv6 group beside an IPv4 one on the same VLAN: `autoconfig`
+    /// derives IOS's virtual link-local address from the group id; an
+    /// explicit address must be link-local; `link_local` must be one too,
+    /// and defaults to the interface's modified EUI-64.
+    #[test]
+    fn ipv6_groups_and_link_local_addresses() {
+        let text = format!(
+            "{TRUNK}[[group]]\nport = \"trunk0.10\"\nid = 1\nvip = \"10.0.10.1\"\n\
+             [[group]]\nport = \"trunk0.10\"\nid = 46\nvip = \"autoconfig\"\n\
+             [[group]]\nport = \"trunk0.20\"\nid = 47\nvip = \"fe80::47\"\n"
+        );
+        let c = parse(&text).unwrap();
+        assert_eq!(
+            c.groups[1].glbp.vip,
+            Some(IpAddr::V6("fe80::7:b4ff:fe00:2e00".parse().unwrap()))
+        );
+        assert_eq!(
+            c.groups[2].glbp.vip,
+            Some(IpAddr::V6("fe80::47".parse().unwrap()))
+        );
+        assert_eq!(c.interfaces()[1].link_local, None);
+
+        let e = trunk_err("[[group]]\nport = \"trunk0.10\"\nid = 46\nvip = \"2001:db8::1\"\n");
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (19, 7, "group[0].vip"),
+            "{e}"
+        );
+        assert!(e.message.contains("link-local"), "{e}");
+        let e = trunk_err("[[group]]\nport = \"trunk0.10\"\nid = 2000\nvip = \"autoconfig\"\n");
+        assert_eq!((e.line, e.key.as_str()), (19, "group[0].vip"), "{e}");
+        assert!(e.message.contains("0..=1023"), "{e}");
+
+        let ok = vlan("id = 30\naddress = \"10.0.30.2/24\"\nlink_local = \"fe80::30\"\n");
+        let c = parse(&format!("{TRUNK}{ok}")).unwrap();
+        assert_eq!(
+            c.interfaces()[3].link_local,
+            Some("fe80::30".parse().unwrap())
+        );
+        let bad = vlan("id = 30\naddress = \"10.0.30.2/24\"\nlink_local = \"2001:db8::30\"\n");
+        let e = trunk_err(&bad);
+        assert_eq!((e.line, e.key.as_str()), (20, "vlan[2].link_local"), "{e}");
+        assert!(e.message.contains("not a link-local"), "{e}");
     }
 
     #[test]

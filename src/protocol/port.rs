@@ -63,6 +63,10 @@ pub struct InterfaceCounters {
 pub struct Interface {
     port: u16,
     ip: IpAddr,
+    /// The interface's IPv6 link-local address: the identity of its IPv6
+    /// groups (those whose virtual address is IPv6), as `ip` is of the
+    /// others.
+    link_local: Option<std::net::Ipv6Addr>,
     mac: MacAddr,
     seed: u64,
     groups: BTreeMap<u16, Group>,
@@ -79,12 +83,30 @@ impl Interface {
         Interface {
             port,
             ip,
+            link_local: None,
             mac,
             seed,
             groups: BTreeMap::new(),
             queue: BTreeSet::new(),
             due: BTreeMap::new(),
             counters: InterfaceCounters::default(),
+        }
+    }
+
+    /// The same interface with IPv6 link-local address `ll`, for its IPv6
+    /// groups.
+    pub fn with_link_local(mut self, ll: std::net::Ipv6Addr) -> Self {
+        self.link_local = Some(ll);
+        self
+    }
+
+    /// The address group `cfg` speaks from: the link-local address for
+    /// an IPv6 group (when the interface has one), the interface's address
+    /// otherwise.
+    fn address_for(&self, cfg: &GroupConfig) -> IpAddr {
+        match (cfg.vip, self.link_local) {
+            (Some(IpAddr::V6(_)), Some(ll)) => IpAddr::V6(ll),
+            _ => self.ip,
         }
     }
 
@@ -102,8 +124,8 @@ impl Interface {
             self.group_event(now, id, Event::Configure(cfg))
         } else {
             let seed = mix64(self.seed ^ u64::from(id));
-            self.groups
-                .insert(id, Group::new(cfg, self.ip, self.mac, seed));
+            let ip = self.address_for(&cfg);
+            self.groups.insert(id, Group::new(cfg, ip, self.mac, seed));
             self.group_event(now, id, Event::Enable)
         };
         Ok(out)

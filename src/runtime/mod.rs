@@ -353,6 +353,7 @@ impl<'eal> Node<'eal> {
                     vlan: i.vlan,
                     mac,
                     addr: i.address,
+                    link_local: i.link_local.unwrap_or_else(|| mac.link_local()),
                     port: p.clone(),
                     kernel_if: control::kernel_iface(&c.device),
                     glbp: Default::default(),

@@ -38,6 +38,22 @@ impl MacAddr {
     pub const fn is_unicast(&self) -> bool {
         !self.is_multicast()
     }
+    /// The IPv6 link-local address a host forms from this MAC (RFC 4291
+    /// appendix A, modified EUI-64: `ff:fe` in the middle, the U/L bit
+    /// flipped), as IOS does for an interface without a configured one.
+    pub const fn link_local(&self) -> std::net::Ipv6Addr {
+        let [a, b, c, d, e, f] = self.0;
+        std::net::Ipv6Addr::new(
+            0xfe80,
+            0,
+            0,
+            0,
+            u16::from_be_bytes([a ^ 0x02, b]),
+            u16::from_be_bytes([c, 0xff]),
+            u16::from_be_bytes([0xfe, d]),
+            u16::from_be_bytes([e, f]),
+        )
+    }
 }
 
 impl fmt::Display for MacAddr {
@@ -125,6 +141,18 @@ impl<'de> serde::Deserialize<'de> for MacAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 4291 appendix A's rule, checked against what Linux forms
+    /// (`ip -6 addr` on a veth with MAC 02:00:00:00:0a:01 shows
+    /// fe80::ff:fe00:a01) and IOS's `fe80::207:b4ff:fe00:2e00`-style
+    /// addresses for a MAC with the U/L bit clear.
+    #[test]
+    fn link_local_is_modified_eui64() {
+        let m: MacAddr = "02:00:00:00:0a:01".parse().unwrap();
+        assert_eq!(m.link_local().to_string(), "fe80::ff:fe00:a01");
+        let m: MacAddr = "00:07:b4:00:2e:00".parse().unwrap();
+        assert_eq!(m.link_local().to_string(), "fe80::207:b4ff:fe00:2e00");
+    }
 
     #[test]
     fn parse_and_display() {

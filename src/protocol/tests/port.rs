@@ -77,3 +77,58 @@ fn port_runs_1024_groups_on_merged_deadlines() {
     // Deadlines are merged: groups sharing a deadline are served by one call.
     assert!(timers < 1024 * 12, "{timers}");
 }
+
+/// On a dual-stack interface an IPv4 group speaks as the interface's IPv4
+/// address and an IPv6 group as its link-local address: the address the
+/// AVG is known by and that breaks priority ties, so an IPv6 group's
+/// election is decided among link-local addresses as on IOS.
+#[test]
+fn an_ipv6_group_speaks_as_the_link_local_address() {
+    use std::net::Ipv6Addr;
+    let ll: Ipv6Addr = "fe80::9".parse().unwrap();
+    let mut p = Interface::new(0, ip(1), mac(1), 7).with_link_local(ll);
+    p.configure(0, cfg()).unwrap();
+    let vip6 = crate::wire::glbp::virtual_link_local(46).map(IpAddr::V6);
+    p.configure(
+        0,
+        GroupConfig {
+            id: 46,
+            vip: vip6,
+            ..cfg()
+        },
+    )
+    .unwrap();
+    // A member with the same priority and a lower link-local address:
+    // this router wins the tie on address.
+    let mut m = hello_from(2, VgState::Listen, 100);
+    m.repr.group = 46;
+    m.src_ip = IpAddr::V6("fe80::2".parse().unwrap());
+    if let (Some(h), Some(v)) = (m.repr.hello.as_mut(), vip6) {
+        h.vip = v;
+    }
+    p.handle(1, InterfaceEvent::Rx(m));
+    let mut t = 0;
+    while t < 60_000 {
+        t = p.next_deadline().unwrap();
+        p.handle(t, InterfaceEvent::Timer);
+    }
+    let v6 = p.group(46).unwrap().status(t);
+    assert_eq!(v6.state, VgState::Active);
+    assert_eq!(v6.active.map(|a| a.ip), Some(IpAddr::V6(ll)));
+    assert_eq!(v6.vip, vip6);
+    let v4 = p.group(1).unwrap().status(t);
+    assert_eq!(v4.active.map(|a| a.ip), Some(ip(1)));
+    // Without a link-local address, an IPv6 group keeps the interface's
+    // address (what the engine did before).
+    let mut p = Interface::new(0, ip(1), mac(1), 7);
+    p.configure(
+        0,
+        GroupConfig {
+            id: 46,
+            vip: vip6,
+            ..cfg()
+        },
+    )
+    .unwrap();
+    assert_eq!(p.group(46).unwrap().status(0).members[0].ip, ip(1));
+}

@@ -3,8 +3,8 @@
 //! MAC filters, gratuitous ARP, IOS-style logs), and derives the workers'
 //! view (VMACs forwarded, VIPs answered as AVG) from the engine's state.
 
-use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{Control, GlbpView, Outcome};
 use crate::config::{self, Authentication, Config};
@@ -26,6 +26,40 @@ pub struct GlbpDriver {
     pub(super) keys: BTreeMap<u16, AuthKey>,
     /// When `%GLBP-4-DUPADDR` may be logged again for this port.
     pub(super) next_dupaddr_ms: u64,
+    /// The groups that speak IPv6 (their virtual address is IPv6).
+    pub(super) v6: BTreeSet<u16>,
+    /// IPv6 members heard (authenticated, in a group configured here):
+    /// link-local address -> owner MAC, where unicast requests and
+    /// responses go (IPv4 resolves them with ARP).
+    pub(super) peers6: BTreeMap<Ipv6Addr, MacAddr>,
+}
+
+/// At most this many IPv6 members are remembered per interface (a flood
+/// of made-up senders must not grow the table).
+const MAX_PEERS6: usize = 1024;
+
+impl GlbpDriver {
+    /// The driver of interface `pidx` (`p`), its engine seeded with
+    /// `seed`.
+    pub fn new(pidx: usize, p: &super::ManagedPort, seed: u64) -> Self {
+        GlbpDriver {
+            engine: protocol::Interface::new(pidx as u16, IpAddr::V4(p.addr.addr), p.mac, seed)
+                .with_link_local(p.link_local),
+            keys: BTreeMap::new(),
+            next_dupaddr_ms: 0,
+            v6: BTreeSet::new(),
+            peers6: BTreeMap::new(),
+        }
+    }
+
+    /// Notes whether group `id` (virtual address `vip`) speaks IPv6.
+    pub fn set_family(&mut self, id: u16, vip: Option<IpAddr>) {
+        if matches!(vip, Some(IpAddr::V6(_))) {
+            self.v6.insert(id);
+        } else {
+            self.v6.remove(&id);
+        }
+    }
 }
 
 /// The engine's configuration for a `[[group]]` (its tracked objects
@@ -71,19 +105,11 @@ impl Control {
                 self.glbp.push(None);
                 continue;
             }
-            let mut gp = GlbpDriver {
-                engine: protocol::Interface::new(
-                    pidx as u16,
-                    IpAddr::V4(p.addr.addr),
-                    p.mac,
-                    seed ^ pidx as u64,
-                ),
-                keys: BTreeMap::new(),
-                next_dupaddr_ms: 0,
-            };
+            let mut gp = GlbpDriver::new(pidx, p, seed ^ pidx as u64);
             for g in groups {
                 let (pc, key) = group_config(cfg, g);
                 gp.keys.insert(g.glbp.id, key);
+                gp.set_family(g.glbp.id, g.glbp.vip);
                 let actions = gp
                     .engine
                     .configure(now, pc)
@@ -184,6 +210,7 @@ impl Control {
     pub(super) fn glbp_rx(&mut self, now: u64, pidx: usize, m: &Mbuf) -> Outcome {
         let own_mac = self.ports[pidx].mac;
         let own_ip = IpAddr::V4(self.ports[pidx].addr.addr);
+        let own_ll = IpAddr::V6(self.ports[pidx].link_local);
         let Some(gp) = self.glbp.get_mut(pidx).and_then(Option::as_mut) else {
             return Outcome::Dropped;
         };
@@ -198,7 +225,7 @@ impl Control {
         };
         // Our own frames looped back (some virtual devices do), or another
         // router with our address or MAC: never fed to the engine.
-        if f.src_ip == own_ip || f.src_mac == own_mac {
+        if f.src_ip == own_ip || f.src_ip == own_ll || f.src_mac == own_mac {
             self.glbp_own_address(now, pidx, f.src_ip, f.src_mac);
             return Outcome::Consumed;
         }
@@ -232,6 +259,11 @@ impl Control {
                     if let Some(h) = &repr.hello {
                         self.timing
                             .hello_received(now_us, pidx, repr.group, f.src_ip, h.hello_ms);
+                    }
+                    if let IpAddr::V6(ll) = f.src_ip {
+                        if gp.peers6.len() < MAX_PEERS6 || gp.peers6.contains_key(&ll) {
+                            gp.peers6.insert(ll, repr.owner);
+                        }
                     }
                     InterfaceEvent::Rx(RxMessage {
                         src_ip: f.src_ip,
@@ -411,7 +443,12 @@ impl Control {
 
     fn glbp_send(&mut self, pidx: usize, dst: Dest, eth_src: MacAddr, msg: &GlbpRepr) {
         let ip = self.ports[pidx].addr.addr;
+        let ll = self.ports[pidx].link_local;
+        let v6 = self.glbp[pidx]
+            .as_ref()
+            .is_some_and(|g| g.v6.contains(&msg.group));
         let builder = match dst {
+            Dest::Multicast if v6 => FrameBuilder::multicast_v6(eth_src, ll),
             Dest::Multicast => FrameBuilder::multicast_v4(eth_src, ip),
             Dest::Unicast(IpAddr::V4(to)) => match self.neighbors.get(pidx as u16, to) {
                 Some(to_mac) => {
@@ -426,7 +463,19 @@ impl Control {
                     return;
                 }
             },
-            Dest::Unicast(IpAddr::V6(_)) => return,
+            // To the owner MAC the member's hellos carried (IPv6 members
+            // are not resolved with Neighbor Discovery yet).
+            Dest::Unicast(IpAddr::V6(to)) => {
+                match self.glbp[pidx].as_ref().and_then(|g| g.peers6.get(&to)) {
+                    Some(&to_mac) => {
+                        FrameBuilder::unicast(eth_src, to_mac, IpAddr::V6(ll), IpAddr::V6(to))
+                    }
+                    None => {
+                        self.stats.glbp_unsent += 1;
+                        return;
+                    }
+                }
+            }
         };
         let key = self.glbp[pidx]
             .as_ref()

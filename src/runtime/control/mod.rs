@@ -51,6 +51,9 @@ pub struct ManagedPort {
     pub vlan: u16,
     pub mac: MacAddr,
     pub addr: Ipv4Net,
+    /// Its IPv6 link-local address (configured, or formed from `mac`):
+    /// where its IPv6 GLBP groups speak from.
+    pub link_local: std::net::Ipv6Addr,
     pub port: EthDev,
     /// The kernel interface of a kernel-backed virtual device, whose
     /// carrier is the link state (the PMD's is always up).

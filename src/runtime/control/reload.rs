@@ -11,7 +11,6 @@ use std::sync::Arc;
 use super::glbp::{group_config, GlbpDriver};
 use super::Control;
 use crate::config::Config;
-use crate::protocol;
 use crate::runtime::control::track::{self, Tracker};
 
 /// What a successful reload changed.
@@ -130,17 +129,9 @@ impl Control {
                 sum.groups_added += 1;
             }
             let (p, seed) = (&self.ports[pidx], crate::dpdk::tsc());
-            let gp = self.glbp[pidx].get_or_insert_with(|| GlbpDriver {
-                engine: protocol::Interface::new(
-                    pidx as u16,
-                    std::net::IpAddr::V4(p.addr.addr),
-                    p.mac,
-                    seed,
-                ),
-                keys: Default::default(),
-                next_dupaddr_ms: 0,
-            });
+            let gp = self.glbp[pidx].get_or_insert_with(|| GlbpDriver::new(pidx, p, seed));
             gp.keys.insert(g.glbp.id, key);
+            gp.set_family(g.glbp.id, g.glbp.vip);
             let a = gp
                 .engine
                 .configure(now, pc)

@@ -18,7 +18,7 @@ use super::police::Policer;
 use super::state::{DataplaneState, Links, Routes, NO_IFACE};
 use crate::config::Idle;
 use crate::dpdk::{self, Burst, MbufRing, RxQueue, TxQueue};
-use crate::wire::{arp, ethernet, glbp, ipv4, udp, MacAddr};
+use crate::wire::{arp, ethernet, glbp, ipv4, ipv6, udp, MacAddr};
 
 /// What to do with one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,8 +197,33 @@ pub fn process<R: Routes>(
             eth.set_src_addr(out.mac);
             Verdict::Forward(hop.port)
         }
+        // GLBP for IPv6 (to ff02::66, or unicast forwarder requests and
+        // responses to this interface); no other IPv6 yet.
+        ethernet::ETHERTYPE_IPV6 => {
+            if (dst == glbp::MCAST_MAC_V6 || dst == port.mac) && is_glbp_v6(eth.payload()) {
+                Verdict::Punt(PuntClass::Glbp)
+            } else {
+                Verdict::Drop(DropReason::Unsupported)
+            }
+        }
         _ => Verdict::Drop(DropReason::Unsupported),
     }
+}
+
+/// True for an IPv6 packet whose next header is UDP 3222 (GLBP), to
+/// ff02::66 or a link-local address, without checksums.
+#[inline]
+fn is_glbp_v6(ip_bytes: &[u8]) -> bool {
+    let Ok(ip) = ipv6::Packet::new_checked(ip_bytes) else {
+        return false;
+    };
+    let to = ip.dst_addr();
+    if ip.next_header() != ipv4::PROTO_UDP
+        || !(to == glbp::MCAST_V6 || to.segments()[0] & 0xffc0 == 0xfe80)
+    {
+        return false;
+    }
+    udp::Packet::new_checked(ip.payload()).is_ok_and(|u| u.dst_port() == glbp::UDP_PORT)
 }
 
 /// True for an IPv4 packet carrying UDP 3222 (GLBP), without checksums.
@@ -925,6 +950,57 @@ mod tests {
         assert_eq!(
             refresh_process(&mut own, 0, &st, &mut Scratch::new(2)),
             Verdict::Punt(PuntClass::Arp)
+        );
+    }
+
+    /// GLBP over IPv6 goes to the control lcore: hellos to ff02::66 and
+    /// unicast requests to the port's MAC; other IPv6 (and GLBPv6 to
+    /// someone else's MAC) is dropped as unsupported.
+    #[test]
+    fn glbp_over_ipv6_is_punted() {
+        use crate::wire::glbp::frame::FrameBuilder;
+        use crate::wire::glbp::{auth::AuthKey, GlbpRepr, HelloRepr, VgState};
+        use std::net::IpAddr;
+        let st = state(vec![], vec![], vec![]);
+        let peer = MacAddr([2, 0, 0, 0, 0, 9]);
+        let ll = |x: u16| std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, x);
+        let msg = GlbpRepr {
+            group: 46,
+            owner: peer,
+            auth: None,
+            nonce: None,
+            hello: Some(HelloRepr {
+                state: VgState::Active,
+                priority: 100,
+                hello_ms: 3000,
+                hold_ms: 10_000,
+                redirect_s: 600,
+                timeout_s: 14400,
+                vip: IpAddr::V6(glbp::virtual_link_local(46).unwrap()),
+            }),
+            forwarders: vec![],
+        };
+        let verdict = |b: FrameBuilder| {
+            let mut f = b.build_vec(&msg, &AuthKey::None).unwrap();
+            refresh_process(&mut f, 0, &st, &mut Scratch::new(2))
+        };
+        let hello = FrameBuilder::multicast_v6(peer, ll(9));
+        assert_eq!(verdict(hello), Verdict::Punt(PuntClass::Glbp));
+        let to_us = FrameBuilder::unicast(peer, LAN_MAC, IpAddr::V6(ll(9)), IpAddr::V6(ll(2)));
+        assert_eq!(verdict(to_us), Verdict::Punt(PuntClass::Glbp));
+        let to_other = FrameBuilder::unicast(
+            peer,
+            MacAddr([2, 0, 0, 0, 0, 7]),
+            IpAddr::V6(ll(9)),
+            IpAddr::V6(ll(7)),
+        );
+        assert_eq!(verdict(to_other), Verdict::Drop(DropReason::Unsupported));
+        // UDP to another port, to ff02::66: not GLBP.
+        let mut f = hello.build_vec(&msg, &AuthKey::None).unwrap();
+        f[14 + 40 + 2..14 + 40 + 4].copy_from_slice(&3223u16.to_be_bytes());
+        assert_eq!(
+            refresh_process(&mut f, 0, &st, &mut Scratch::new(2)),
+            Verdict::Drop(DropReason::Unsupported)
         );
     }
 

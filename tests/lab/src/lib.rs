@@ -213,6 +213,10 @@ pub struct LabSpec {
     /// index j has subnet 10.j.0.0/24, VIP 10.j.0.1 and its own group
     /// `GROUP`; host h is on VLAN index h % vlans.len().
     pub vlans: Vec<u16>,
+    /// An IPv6 GLBP group (this id, `vip = "autoconfig"`) beside the IPv4
+    /// group on `lan0`, with the same priorities and timers: a dual-stack
+    /// LAN. Untagged LANs only.
+    pub v6_group: Option<u16>,
 }
 
 impl LabSpec {
@@ -240,6 +244,7 @@ impl LabSpec {
             thresholds: None,
             lan_group_extra: String::new(),
             vlans: Vec::new(),
+            v6_group: None,
         }
     }
 }
@@ -291,7 +296,13 @@ impl Router {
     /// The gateway state of group 1 on interface `iface` (`lan0`, or a
     /// VLAN such as `lan0.10`), from the last STATECHANGE line.
     pub fn vg_state_on(&self, iface: &str) -> String {
-        let needle = format!("%GLBP-6-STATECHANGE: {iface} Grp {GROUP} state ");
+        self.vg_state_of(iface, GROUP)
+    }
+
+    /// The gateway state of group `group` on interface `iface`, from the
+    /// last STATECHANGE line.
+    pub fn vg_state_of(&self, iface: &str, group: u16) -> String {
+        let needle = format!("%GLBP-6-STATECHANGE: {iface} Grp {group} state ");
         self.lines()
             .iter()
             .rev()
@@ -929,9 +940,16 @@ weighting = {{ max = {w}{thresholds} }}
             )
         };
         let (lan_address, lan) = if s.vlans.is_empty() {
+            let v6 = s.v6_group.map_or_else(String::new, |id| {
+                group("lan0", "autoconfig").replacen(
+                    &format!("id = {GROUP}\n"),
+                    &format!("id = {id}\n"),
+                    1,
+                )
+            });
             (
                 format!("address = \"{}/24\"\n", r.lan_ip),
-                group("lan0", VIP),
+                group("lan0", VIP) + &v6,
             )
         } else {
             // A trunk: no address on the port, one per VLAN.
