@@ -11,6 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer};
 
 use crate::protocol;
+use crate::wire::ipv6::is_link_local;
 use crate::wire::MacAddr;
 
 pub mod lcores;
@@ -390,11 +391,6 @@ fn check_own_mac(mac: MacAddr) -> Option<String> {
         crate::wire::glbp::parse_virtual_mac(mac)
             .map(|(g, f)| format!("{mac} is the GLBP virtual MAC of group {g} forwarder {f}"))
     }
-}
-
-/// True for an address in fe80::/10.
-pub fn is_link_local(a: Ipv6Addr) -> bool {
-    a.segments()[0] & 0xffc0 == 0xfe80
 }
 
 /// Why `a` cannot be an interface's link-local address; `None` when it

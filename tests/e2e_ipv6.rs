@@ -14,11 +14,11 @@
 //! What this does not cover yet (issue 19): hosts. glbpd does not answer
 //! Neighbor Solicitations, send Router Advertisements or forward IPv6.
 
+use glbpd::wire::MacAddr;
 use glbpd_lab::*;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 const V6: u16 = 46;
@@ -33,39 +33,12 @@ fn glbpd() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_glbpd"))
 }
 
-fn show_json(prefix: &str) -> Value {
-    let out = Command::new(glbpd())
-        .args(["show", "detail", "--json", "--prefix", prefix])
-        .output()
-        .expect("glbpd show");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "glbpd show --prefix {prefix}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
-/// The link-local address Linux and glbpd form from `mac` (modified
-/// EUI-64), as tshark prints it.
+/// The link-local address glbpd forms from `mac` (modified EUI-64; the
+/// unit test of `MacAddr::link_local` checks it against Linux's), as
+/// tshark prints it.
 fn eui64(mac: &str) -> String {
-    let b: Vec<u8> = mac
-        .split(':')
-        .map(|x| u8::from_str_radix(x, 16).unwrap())
-        .collect();
-    let w = |h: u8, l: u8| u16::from_be_bytes([h, l]);
-    std::net::Ipv6Addr::new(
-        0xfe80,
-        0,
-        0,
-        0,
-        w(b[0] ^ 2, b[1]),
-        w(b[2], 0xff),
-        w(0xfe, b[3]),
-        w(b[4], b[5]),
-    )
-    .to_string()
+    let mac: MacAddr = mac.parse().expect("a router's MAC");
+    mac.link_local().to_string()
 }
 
 /// (AVG, standby) of group `g` by router index, when there is exactly one
@@ -83,17 +56,11 @@ fn roles(lab: &Lab, g: u16) -> Option<(usize, usize)> {
 
 /// The forwarders router `i` holds Active in group `g`, from its log.
 fn active_forwarders(lab: &Lab, i: usize, g: u16) -> usize {
-    let needle = format!("%GLBP-6-FWDSTATECHANGE: lan0 Grp {g} Fwd ");
-    let mut state = std::collections::BTreeMap::new();
-    for (_, l) in lab.routers[i].lines() {
-        if let Some((_, rest)) = l.split_once(needle.as_str()) {
-            let n = rest.split_whitespace().next().unwrap_or("").to_string();
-            if let Some(new) = rest.split(" -> ").nth(1) {
-                state.insert(n, new.trim().to_string());
-            }
-        }
-    }
-    state.values().filter(|s| *s == "Active").count()
+    lab.routers[i]
+        .vf_states_of("lan0", g)
+        .values()
+        .filter(|s| *s == "Active")
+        .count()
 }
 
 #[test]
@@ -128,7 +95,7 @@ fn an_ipv6_group_runs_beside_the_ipv4_group() {
     };
     let mut j = Value::Null;
     let shown = wait_for(Duration::from_secs(3), || {
-        j = show_json(&ns);
+        j = show_json(glbpd(), &ns);
         find(&j)["standby_router"]["ip"] == lls[standby].as_str()
     });
     let g = find(&j);

@@ -13,9 +13,7 @@
 
 use glbpd_lab::*;
 use nix::sys::signal::Signal;
-use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -40,20 +38,6 @@ fn glbpd() -> &'static Path {
 /// Prints a scenario's measurement and appends it to the outages file.
 fn record(scenario: &str, what: &str) {
     glbpd_lab::record(Path::new(env!("CARGO_TARGET_TMPDIR")), scenario, what);
-}
-
-fn show_json(prefix: &str) -> Value {
-    let out = Command::new(glbpd())
-        .args(["show", "detail", "--json", "--prefix", prefix])
-        .output()
-        .expect("glbpd show");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "glbpd show --prefix {prefix}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 /// The host that host `h` pings across VLANs: the next one, which is on
@@ -171,7 +155,7 @@ fn vlan_trunk_avg_crash() {
 
     // Each router shows one group per VLAN, named after its VLAN.
     for r in 0..lab.routers.len() {
-        let doc = show_json(&lab.routers[r].ns.clone());
+        let doc = show_json(glbpd(), &lab.routers[r].ns.clone());
         let groups = doc["groups"].as_array().cloned().unwrap_or_default();
         for (j, id) in VLANS.iter().enumerate() {
             let port = format!("lan0.{id}");

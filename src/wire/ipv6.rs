@@ -7,6 +7,11 @@ use std::net::Ipv6Addr;
 /// Length of the fixed header.
 pub const HEADER_LEN: usize = 40;
 
+/// True for a link-local unicast address (fe80::/10).
+pub const fn is_link_local(a: Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
 mod field {
     pub const VER_TC_FLOW: usize = 0;
     pub const LENGTH: usize = 4;

@@ -89,15 +89,12 @@ fn an_ipv6_group_speaks_as_the_link_local_address() {
     let mut p = Interface::new(0, ip(1), mac(1), 7).with_link_local(ll);
     p.configure(0, cfg()).unwrap();
     let vip6 = crate::wire::glbp::virtual_link_local(46).map(IpAddr::V6);
-    p.configure(
-        0,
-        GroupConfig {
-            id: 46,
-            vip: vip6,
-            ..cfg()
-        },
-    )
-    .unwrap();
+    let v6_cfg = GroupConfig {
+        id: 46,
+        vip: vip6,
+        ..cfg()
+    };
+    p.configure(0, v6_cfg.clone()).unwrap();
     // A member with the same priority and a lower link-local address:
     // this router wins the tie on address.
     let mut m = hello_from(2, VgState::Listen, 100);
@@ -121,14 +118,6 @@ fn an_ipv6_group_speaks_as_the_link_local_address() {
     // Without a link-local address, an IPv6 group keeps the interface's
     // address (what the engine did before).
     let mut p = Interface::new(0, ip(1), mac(1), 7);
-    p.configure(
-        0,
-        GroupConfig {
-            id: 46,
-            vip: vip6,
-            ..cfg()
-        },
-    )
-    .unwrap();
+    p.configure(0, v6_cfg).unwrap();
     assert_eq!(p.group(46).unwrap().status(0).members[0].ip, ip(1));
 }

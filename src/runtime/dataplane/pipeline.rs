@@ -268,17 +268,9 @@ impl Ingress for Demux<'_> {
     }
     #[inline(always)]
     fn take<F: Frame>(&mut self, i: usize, f: &mut F) -> usize {
-        let (tci, inline) = match f.vlan_tci() {
-            Some(t) => (Some(t), false),
-            None => {
-                let b = f.bytes();
-                match b.get(12..16) {
-                    Some(&[0x81, 0x00, hi, lo]) if b.len() >= 18 => {
-                        (Some(u16::from_be_bytes([hi, lo])), true)
-                    }
-                    _ => (None, false),
-                }
-            }
+        let (tci, inline) = match tag_key(f) {
+            0 | ODD_TAG => (None, false),
+            k => (Some(k as u16), k >> 16 == 1),
         };
         let iface = self.port.iface(tci);
         if let (Some(slot), Some(t)) = (self.ingress.get_mut(i), self.inline.get_mut(i)) {

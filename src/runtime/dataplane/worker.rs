@@ -218,9 +218,7 @@ fn is_glbp_v6(ip_bytes: &[u8]) -> bool {
         return false;
     };
     let to = ip.dst_addr();
-    if ip.next_header() != ipv4::PROTO_UDP
-        || !(to == glbp::MCAST_V6 || to.segments()[0] & 0xffc0 == 0xfe80)
-    {
+    if ip.next_header() != ipv4::PROTO_UDP || !(to == glbp::MCAST_V6 || ipv6::is_link_local(to)) {
         return false;
     }
     udp::Packet::new_checked(ip.payload()).is_ok_and(|u| u.dst_port() == glbp::UDP_PORT)

@@ -5,7 +5,7 @@ use super::auth::{self, AuthKey};
 use super::{GlbpRepr, MCAST_MAC_V4, MCAST_MAC_V6, MCAST_V4, MCAST_V6, UDP_PORT};
 use crate::wire::ethernet::{self, EthernetRepr, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use crate::wire::ipv4::{self, Ipv4Repr, PROTO_UDP};
-use crate::wire::ipv6::{self, Ipv6Repr};
+use crate::wire::ipv6::{self, is_link_local, Ipv6Repr};
 use crate::wire::udp::{self, UdpRepr};
 use crate::wire::{Error, MacAddr, Result};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -172,10 +172,6 @@ impl FrameBuilder {
         self.build(msg, key, &mut v)?;
         Ok(v)
     }
-}
-
-const fn is_link_local(a: Ipv6Addr) -> bool {
-    a.segments()[0] & 0xffc0 == 0xfe80
 }
 
 /// A received GLBP frame taken apart down to the UDP payload.

@@ -93,6 +93,21 @@ pub fn sh(cmd: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `glbpd show detail --json` of the instance with file prefix `prefix`.
+pub fn show_json(glbpd: &Path, prefix: &str) -> serde_json::Value {
+    let out = Command::new(glbpd)
+        .args(["show", "detail", "--json", "--prefix", prefix])
+        .output()
+        .expect("glbpd show");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "glbpd show --prefix {prefix}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
 /// Runs a command line; its stdout when it succeeds.
 pub fn sh_ok(cmd: &str) -> Option<String> {
     let args: Vec<&str> = cmd.split_whitespace().collect();
@@ -322,7 +337,13 @@ impl Router {
     /// Forwarder number -> state on interface `iface`, from
     /// FWDSTATECHANGE lines.
     pub fn vf_states_on(&self, iface: &str) -> BTreeMap<u8, String> {
-        let needle = format!("%GLBP-6-FWDSTATECHANGE: {iface} Grp {GROUP} Fwd ");
+        self.vf_states_of(iface, GROUP)
+    }
+
+    /// Forwarder number -> state of group `group` on interface `iface`,
+    /// from FWDSTATECHANGE lines.
+    pub fn vf_states_of(&self, iface: &str, group: u16) -> BTreeMap<u8, String> {
+        let needle = format!("%GLBP-6-FWDSTATECHANGE: {iface} Grp {group} Fwd ");
         let mut m = BTreeMap::new();
         for (_, l) in self.lines() {
             if let Some((_, s)) = l.split_once(needle.as_str()) {
@@ -908,12 +929,12 @@ char _license[] SEC("license") = "GPL";
             .map(|k| format!("authentication = {{ md5 = \"{k}\" }}\n"))
             .unwrap_or_default();
         // The LAN group, on `lan0` or once per VLAN.
-        let group = |iface: &str, vip: &str| {
+        let group = |iface: &str, id: u16, vip: &str| {
             format!(
                 r#"
 [[group]]
 port = "{iface}"
-id = {GROUP}
+id = {id}
 vip = "{vip}"
 priority = {prio}
 hello_ms = {hello}
@@ -940,16 +961,12 @@ weighting = {{ max = {w}{thresholds} }}
             )
         };
         let (lan_address, lan) = if s.vlans.is_empty() {
-            let v6 = s.v6_group.map_or_else(String::new, |id| {
-                group("lan0", "autoconfig").replacen(
-                    &format!("id = {GROUP}\n"),
-                    &format!("id = {id}\n"),
-                    1,
-                )
-            });
+            let v6 = s
+                .v6_group
+                .map_or_else(String::new, |id| group("lan0", id, "autoconfig"));
             (
                 format!("address = \"{}/24\"\n", r.lan_ip),
-                group("lan0", VIP) + &v6,
+                group("lan0", GROUP, VIP) + &v6,
             )
         } else {
             // A trunk: no address on the port, one per VLAN.
@@ -961,7 +978,7 @@ weighting = {{ max = {w}{thresholds} }}
                 );
             }
             for (j, id) in s.vlans.iter().enumerate() {
-                lan += &group(&format!("lan0.{id}"), &self.vip_of(j));
+                lan += &group(&format!("lan0.{id}"), GROUP, &self.vip_of(j));
             }
             (String::new(), lan)
         };
