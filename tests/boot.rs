@@ -136,6 +136,10 @@ mac = "02:00:00:00:00:fe"
     let mut g = Instance::start_with_env(&p, &cfg, "info,glbpd::runtime=debug");
     let n = frames.len();
     g.wait_log(&format!("\"rx_packets\":[{n},0]"), Duration::from_secs(20));
+    // The worker counts the frame it cannot resolve before the control
+    // lcore takes the request and sends the ARP: on a busy machine the
+    // stop could otherwise come in between (seen once in CI).
+    g.wait_log("\"arp_probes_sent\":1", Duration::from_secs(20));
     let log = g.stop_clean();
 
     let c = final_counters(&log);
