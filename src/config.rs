@@ -101,6 +101,8 @@ pub struct ControlPlaneConfig {
     pub own: Rate,
     /// Packets whose TTL expires here.
     pub ttl_expired: Rate,
+    /// Neighbor Discovery the workers do not answer themselves.
+    pub nd: Rate,
     /// ICMP echo replies sent, per second.
     pub icmp_replies_pps: u32,
     /// ICMP errors sent (time exceeded, unreachable), per second.
@@ -139,6 +141,10 @@ impl Default for ControlPlaneConfig {
                 pps: 2_000,
                 burst: 200,
             },
+            nd: Rate {
+                pps: 5_000,
+                burst: 500,
+            },
             icmp_replies_pps: 1_000,
             icmp_errors_pps: 200,
             neighbor_publish_hz: 10,
@@ -149,13 +155,14 @@ impl Default for ControlPlaneConfig {
 
 impl ControlPlaneConfig {
     /// The rates by punt class, in `PuntClass::ALL` order.
-    pub fn rates(&self) -> [(&'static str, Rate); 5] {
+    pub fn rates(&self) -> [(&'static str, Rate); 6] {
         [
             ("glbp", self.glbp),
             ("arp", self.arp),
             ("icmp", self.icmp),
             ("own", self.own),
             ("ttl_expired", self.ttl_expired),
+            ("nd", self.nd),
         ]
     }
 }
@@ -304,6 +311,13 @@ pub struct PortConfig {
     /// (modified EUI-64), as IOS and Linux do.
     #[serde(default)]
     pub link_local: Option<Ipv6Addr>,
+    /// Global IPv6 addresses of its untagged interface, with prefix
+    /// lengths: "2001:db8:10::2/64".
+    #[serde(default)]
+    pub address6: Vec<Ipv6Net>,
+    /// Router advertisements of its IPv6 groups.
+    #[serde(default)]
+    pub ra: RaConfig,
 }
 
 impl PortConfig {
@@ -336,6 +350,49 @@ pub struct VlanConfig {
     /// The VLAN's IPv6 link-local address; default: formed from its MAC.
     #[serde(default)]
     pub link_local: Option<Ipv6Addr>,
+    /// Global IPv6 addresses on the VLAN, with prefix lengths.
+    #[serde(default)]
+    pub address6: Vec<Ipv6Net>,
+    /// Router advertisements of its IPv6 groups.
+    #[serde(default)]
+    pub ra: RaConfig,
+}
+
+/// `ra` of a `[[port]]` or `[[vlan]]`: the router advertisements the AVG
+/// of an IPv6 group sends from the group's virtual link-local address
+/// (IOS `ipv6 nd ra ...`; the defaults are IOS's).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaConfig {
+    /// false: no advertisements (IOS `ipv6 nd ra suppress all`); hosts
+    /// must then be given the virtual address as their router by hand.
+    pub enabled: bool,
+    /// Seconds between periodic advertisements (jittered down by up to
+    /// 25 %), 4..=1800.
+    pub interval: u32,
+    /// Router lifetime, seconds: 0 (not a default router) or
+    /// interval..=9000.
+    pub lifetime: u32,
+    /// The MTU option; default: the port's `mtu`, else 1500.
+    pub mtu: Option<u32>,
+    /// The hop limit hosts should use (0: unspecified).
+    pub hop_limit: u8,
+    /// Prefixes advertised; default: the prefixes of `address6`
+    /// (on-link, and autonomous when /64).
+    pub prefixes: Option<Vec<Ipv6Net>>,
+}
+
+impl Default for RaConfig {
+    fn default() -> Self {
+        RaConfig {
+            enabled: true,
+            interval: 200,
+            lifetime: 1800,
+            mtu: None,
+            hop_limit: 64,
+            prefixes: None,
+        }
+    }
 }
 
 impl VlanConfig {
@@ -360,6 +417,10 @@ pub struct Interface {
     pub mac: Option<MacAddr>,
     /// `None`: formed from the MAC in use.
     pub link_local: Option<Ipv6Addr>,
+    /// Global IPv6 addresses.
+    pub address6: Vec<Ipv6Net>,
+    /// Router advertisements of its IPv6 groups.
+    pub ra: RaConfig,
 }
 
 impl Interface {
@@ -599,6 +660,114 @@ impl<'de> Deserialize<'de> for Ipv4Net {
     }
 }
 
+/// An IPv6 address with a prefix length: "2001:db8:10::2/64".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ipv6Net {
+    pub addr: Ipv6Addr,
+    pub len: u8,
+}
+
+impl Ipv6Net {
+    /// The network address (host bits cleared).
+    pub fn network(&self) -> Ipv6Addr {
+        let mask = (!0u128).checked_shl(128 - u32::from(self.len)).unwrap_or(0);
+        Ipv6Addr::from(u128::from(self.addr) & mask)
+    }
+    /// True when `ip` is on this subnet.
+    pub fn contains(&self, ip: Ipv6Addr) -> bool {
+        Ipv6Net {
+            addr: ip,
+            len: self.len,
+        }
+        .network()
+            == self.network()
+    }
+    /// True when the two subnets share an address.
+    pub fn overlaps(&self, other: &Ipv6Net) -> bool {
+        self.contains(other.network()) || other.contains(self.network())
+    }
+}
+
+impl fmt::Display for Ipv6Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+impl FromStr for Ipv6Net {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, l) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not of the form ADDRESS/LEN"))?;
+        let addr = a
+            .parse()
+            .map_err(|_| format!("{a:?} is not an IPv6 address"))?;
+        let len: u8 = l
+            .parse()
+            .map_err(|_| format!("prefix length {l:?} is not a number 0..=128"))?;
+        if len > 128 {
+            return Err(format!("prefix length {len} is not in 0..=128"));
+        }
+        Ok(Ipv6Net { addr, len })
+    }
+}
+
+impl<'de> Deserialize<'de> for Ipv6Net {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Why `net` cannot be an interface's global IPv6 address; `None` when it
+/// can.
+fn check_address6(net: &Ipv6Net) -> Option<String> {
+    let a = net.addr;
+    if a.is_unspecified() || a.is_loopback() || a.is_multicast() || is_link_local(a) {
+        Some(format!(
+            "{a} is not a global unicast address (the link-local one is `link_local`)"
+        ))
+    } else if !(1..=128).contains(&net.len) {
+        Some(format!("prefix length {} is not in 1..=128", net.len))
+    } else {
+        None
+    }
+}
+
+/// Reports through `bad` (the key path below `ra`, the reason) what
+/// makes `ra` unusable.
+fn check_ra(ra: &RaConfig, mut bad: impl FnMut(Vec<Seg>, String)) {
+    let k = |key: &str| vec![Seg::Key(key.into())];
+    if !(4..=1800).contains(&ra.interval) {
+        bad(
+            k("interval"),
+            format!("{} s is not in 4..=1800", ra.interval),
+        );
+    } else if ra.lifetime != 0 && !(ra.interval..=9000).contains(&ra.lifetime) {
+        bad(
+            k("lifetime"),
+            format!(
+                "{} s is neither 0 nor in interval..=9000 ({}..=9000)",
+                ra.lifetime, ra.interval
+            ),
+        );
+    }
+    if let Some(mtu) = ra.mtu {
+        if !(1280..=65535).contains(&mtu) {
+            bad(
+                k("mtu"),
+                format!("{mtu} is not in 1280..=65535 (IPv6 minimum 1280)"),
+            );
+        }
+    }
+    for (i, p) in ra.prefixes.iter().flatten().enumerate() {
+        if let Some(why) = check_address6(p) {
+            bad(vec![Seg::Key("prefixes".into()), Seg::Index(i)], why);
+        }
+    }
+}
+
 /// A configuration error, located in its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -783,6 +952,8 @@ impl Config {
                 address,
                 mac: None,
                 link_local: p.link_local,
+                address6: p.address6.clone(),
+                ra: p.ra.clone(),
             };
             Some((Origin::Port(i), f))
         });
@@ -794,6 +965,8 @@ impl Config {
                 address: v.address,
                 mac: v.mac,
                 link_local: v.link_local,
+                address6: v.address6.clone(),
+                ra: v.ra.clone(),
             };
             Some((Origin::Vlan(j), f))
         });
@@ -1098,6 +1271,14 @@ impl Config {
             if let Some(why) = p.link_local.and_then(check_link_local) {
                 bad(at("link_local"), why);
             }
+            for (m, a) in p.address6.iter().enumerate() {
+                if let Some(why) = check_address6(a) {
+                    bad([at("address6"), vec![Seg::Index(m)]].concat(), why);
+                }
+            }
+            check_ra(&p.ra, |key, why| {
+                bad([vec![k("port"), Seg::Index(i), k("ra")], key].concat(), why)
+            });
             if let Some(mtu) = p.mtu {
                 if !(68..=9600).contains(&mtu) {
                     bad(at("mtu"), format!("{mtu} is not in 68..=9600"));
@@ -1153,6 +1334,14 @@ impl Config {
             if let Some(why) = v.link_local.and_then(check_link_local) {
                 bad(at("link_local"), why);
             }
+            for (m, a) in v.address6.iter().enumerate() {
+                if let Some(why) = check_address6(a) {
+                    bad([at("address6"), vec![Seg::Index(m)]].concat(), why);
+                }
+            }
+            check_ra(&v.ra, |key, why| {
+                bad([vec![k("vlan"), Seg::Index(j), k("ra")], key].concat(), why)
+            });
         }
         // Layer 3 from here on: every interface, tagged or not.
         let ifaces = self.interfaces_from();
@@ -1174,6 +1363,21 @@ impl Config {
                         g.address
                     ),
                 );
+            }
+            for (m, a6) in f.address6.iter().enumerate() {
+                let earlier = ifaces[..n]
+                    .iter()
+                    .flat_map(|(_, g)| g.address6.iter().map(move |b| (g, b)))
+                    .chain(f.address6[..m].iter().map(|b| (f, b)));
+                if let Some((g, b)) = earlier.into_iter().find(|(_, b)| b.overlaps(a6)) {
+                    bad(
+                        [origin.path("address6"), vec![Seg::Index(m)]].concat(),
+                        format!(
+                            "{a6} overlaps {b} of {}: each IPv6 subnet belongs to one interface",
+                            g.label()
+                        ),
+                    );
+                }
             }
         }
         let iface_names = || {
@@ -1552,6 +1756,8 @@ mod tests {
             address: net(address),
             mac,
             link_local: None,
+            address6: Vec::new(),
+            ra: RaConfig::default(),
         };
         let office_mac = Some(MacAddr([2, 0, 0, 0, 0x40, 1]));
         assert_eq!(
@@ -1779,6 +1985,69 @@ mod tests {
         let e = trunk_err(&bad);
         assert_eq!((e.line, e.key.as_str()), (20, "vlan[2].link_local"), "{e}");
         assert!(e.message.contains("not a link-local"), "{e}");
+    }
+
+    /// `address6` takes global addresses, one subnet per interface; `ra`
+    /// defaults to IOS's values and refuses what hosts would not accept.
+    #[test]
+    fn ipv6_addresses_and_router_advertisements() {
+        let ok = vlan(
+            "id = 30\naddress = \"10.0.30.2/24\"\naddress6 = [\"2001:db8:30::2/64\"]\n\
+             ra = { interval = 30, lifetime = 90, mtu = 1400 }\n",
+        );
+        let c = parse(&format!("{TRUNK}{ok}")).unwrap();
+        let f = &c.interfaces()[3];
+        assert_eq!(
+            f.address6[0].network(),
+            "2001:db8:30::".parse::<Ipv6Addr>().unwrap()
+        );
+        assert_eq!(
+            (f.ra.interval, f.ra.lifetime, f.ra.mtu),
+            (30, 90, Some(1400))
+        );
+        assert_eq!(c.interfaces()[1].ra, RaConfig::default());
+        assert_eq!(
+            (RaConfig::default().interval, RaConfig::default().lifetime),
+            (200, 1800)
+        );
+
+        let cases = [
+            (
+                "address6 = [\"fe80::30/64\"]\n",
+                "vlan[2].address6[0]",
+                "not a global",
+            ),
+            (
+                "address6 = [\"2001:db8::1/129\"]\n",
+                "vlan[2].address6[0]",
+                "0..=128",
+            ),
+            (
+                "address6 = [\"2001:db8::1/64\", \"2001:db8::2/48\"]\n",
+                "vlan[2].address6[1]",
+                "overlaps",
+            ),
+            ("ra = { interval = 2 }\n", "vlan[2].ra.interval", "4..=1800"),
+            (
+                "ra = { lifetime = 10 }\n",
+                "vlan[2].ra.lifetime",
+                "interval..=9000",
+            ),
+            ("ra = { mtu = 1000 }\n", "vlan[2].ra.mtu", "1280"),
+            (
+                "ra = { prefixes = [\"ff02::/16\"] }\n",
+                "vlan[2].ra.prefixes[0]",
+                "not a global",
+            ),
+            ("ra = { every = 3 }\n", "vlan[2].ra.every", "unknown field"),
+        ];
+        for (extra, key, why) in cases {
+            let e = trunk_err(&vlan(&format!(
+                "id = 30\naddress = \"10.0.30.2/24\"\n{extra}"
+            )));
+            assert_eq!((e.line, e.key.as_str()), (20, key), "{extra}: {e}");
+            assert!(e.message.contains(why), "{extra}: {e}");
+        }
     }
 
     #[test]

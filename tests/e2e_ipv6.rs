@@ -11,15 +11,30 @@
 //! layout (hop limit 255, traffic class 0xe0, UDP 3222, the virtual
 //! link-local address in the hello).
 //!
-//! What this does not cover yet (issue 19): hosts. glbpd does not answer
-//! Neighbor Solicitations, send Router Advertisements or forward IPv6.
+//! With kernel hosts running IPv6 on their defaults, checks that they take
+//! the group's virtual link-local address as their default router from the
+//! AVG's router advertisements, that the AVG spreads them over the VMACs
+//! with its neighbour advertisements, that they reach the virtual address
+//! through an AVG crash and a graceful stop within the IPv4 bounds, and
+//! that every Neighbor Discovery frame is laid out as IOS lays it out.
+//!
+//! What this does not cover yet (issue 19): glbpd does not forward IPv6,
+//! so the hosts ping the virtual address (answered by whoever holds their
+//! VMAC) rather than a server behind the routers.
 
 use glbpd::wire::MacAddr;
 use glbpd_lab::*;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// One lab at a time: a 2-core machine keeps its timing.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 const V6: u16 = 46;
 /// IOS's `glbp 46 ipv6 autoconfig` address.
@@ -63,22 +78,28 @@ fn active_forwarders(lab: &Lab, i: usize, g: u16) -> usize {
         .count()
 }
 
+/// Waits until both groups have one AVG, one standby, and a forwarder of
+/// its own on every router (for IPv6 through unicast requests and
+/// responses between link-local addresses).
+fn converge(lab: &mut Lab) {
+    let n = lab.routers.len();
+    let converged = wait_for(Duration::from_secs(20), || {
+        let lab = &*lab;
+        roles(lab, GROUP).is_some()
+            && roles(lab, V6).is_some()
+            && (0..n).all(|i| active_forwarders(lab, i, V6) == 1)
+            && (0..n).all(|i| active_forwarders(lab, i, GROUP) == 1)
+    });
+    assert!(converged, "no convergence\n{}", lab.describe());
+}
+
 #[test]
 fn an_ipv6_group_runs_beside_the_ipv4_group() {
+    let _g = serial();
     let mut spec = LabSpec::new("e2e", "v6", 3, 1);
     spec.v6_group = Some(V6);
     let mut lab = Lab::start(glbpd(), spec);
-
-    // Both groups converge: one AVG, one standby, and a forwarder of its
-    // own on every router (for IPv6 through unicast requests and
-    // responses between link-local addresses).
-    let converged = wait_for(Duration::from_secs(20), || {
-        roles(&lab, GROUP).is_some()
-            && roles(&lab, V6).is_some()
-            && (0..3).all(|i| active_forwarders(&lab, i, V6) == 1)
-            && (0..3).all(|i| active_forwarders(&lab, i, GROUP) == 1)
-    });
-    assert!(converged, "no convergence\n{}", lab.describe());
+    converge(&mut lab);
     let (avg, standby) = roles(&lab, V6).unwrap();
     assert_eq!(avg, 0, "router 1 has the highest priority");
 
@@ -185,4 +206,306 @@ fn an_ipv6_group_runs_beside_the_ipv4_group() {
 
 fn record_v6(what: &str) {
     glbpd_lab::record(Path::new(env!("CARGO_TARGET_TMPDIR")), "ipv6", what);
+}
+
+/// The VMAC host `h` resolved the virtual address to, from its neighbour
+/// cache.
+fn host_vmac(lab: &Lab, h: usize) -> Option<String> {
+    let out = nsx(
+        &lab.host_ns(h),
+        &format!("ip -6 neigh show {V6_VIP} dev eth0"),
+    );
+    let mut words = out.split_whitespace();
+    words.find(|w| *w == "lladdr")?;
+    words.next().map(String::from)
+}
+
+/// tshark rows (fields split on ',') of the LAN capture matching `filter`
+/// (no white space).
+fn rows(pcap: &str, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    let f: String = fields.iter().map(|f| format!(" -e {f}")).collect();
+    sh(&format!(
+        "tshark -r {pcap} -Y {filter} -T fields -E separator=,{f}"
+    ))
+    .lines()
+    .map(|l| l.split(',').map(String::from).collect())
+    .collect()
+}
+
+#[test]
+fn hosts_use_the_ipv6_group_as_their_router() {
+    let _g = serial();
+    const HOSTS: usize = 6;
+    let mut spec = LabSpec::new("e2e", "v6h", 3, HOSTS);
+    spec.v6_group = Some(V6);
+    // The dead routers' VMACs stay in service (redirect) through the
+    // hosts' next re-validation, which real ND timers put up to 50 s out.
+    spec.redirect_s = 90;
+    spec.timeout_s = 180;
+    let mut lab = Lab::start(glbpd(), spec);
+    converge(&mut lab);
+    let (avg, standby) = roles(&lab, V6).unwrap();
+
+    // Router advertisements from the virtual address: every host takes it
+    // as its default router and forms an address in the advertised prefix.
+    let learnt = wait_for(Duration::from_secs(30), || {
+        (0..HOSTS).all(|h| {
+            let ns = lab.host_ns(h);
+            nsx(&ns, "ip -6 route show default")
+                .contains(&format!("via {V6_VIP} dev eth0 proto ra"))
+                && nsx(&ns, "ip -6 addr show dev eth0 scope global").contains(V6_PREFIX)
+        })
+    });
+    let routes: Vec<String> = (0..HOSTS)
+        .map(|h| nsx(&lab.host_ns(h), "ip -6 route show default"))
+        .collect();
+    assert!(
+        learnt,
+        "hosts did not learn the router: {routes:?}\n{}",
+        lab.describe()
+    );
+
+    // Each host resolves the virtual address by Neighbor Discovery and
+    // pings it: the AVG spread them round-robin over the three VMACs.
+    let ps: Vec<Pinger> = (0..HOSTS)
+        .map(|h| lab.pinger_to(h, &format!("{V6_VIP}%eth0")))
+        .collect();
+    lab.wait_flowing(&ps, 1.0, Duration::from_secs(10));
+    let held: Vec<Option<String>> = (0..HOSTS).map(|h| host_vmac(&lab, h)).collect();
+    let vmacs: Vec<String> = (1..=3).map(|f| format!("00:07:b4:00:2e:{f:02x}")).collect();
+    for v in &vmacs {
+        let n = held
+            .iter()
+            .filter(|h| h.as_deref() == Some(v.as_str()))
+            .count();
+        assert_eq!(n, HOSTS / 3, "{v} holds {n} hosts: {held:?}");
+    }
+    // The AVG's workers answered in place.
+    let stats = sh(&format!(
+        "{} show stats --json --prefix {}",
+        glbpd().display(),
+        lab.routers[avg].ns
+    ));
+    let stats: Value = serde_json::from_str(&stats).expect("show stats --json");
+    let n = stats["stats"]["total"]["nd_replies"].as_u64().unwrap_or(0);
+    assert!(n >= HOSTS as u64, "AVG answered {n} solicitations: {stats}");
+
+    // The AVG dies: the hosts of its VMAC move to its secondary, the
+    // others see nothing; nobody waits longer than hold + hello.
+    let t_kill = lab.signal_router(avg, Signal::SIGKILL);
+    let ok = wait_for(Duration::from_secs(5), || {
+        lab.routers[standby].vg_state_of("lan0", V6) == "Active"
+            && (0..3)
+                .filter(|&i| i != avg)
+                .map(|i| active_forwarders(&lab, i, V6))
+                .sum::<usize>()
+                == 3
+    });
+    assert!(ok, "no takeover\n{}", lab.describe());
+    lab.wait_flowing(&ps, 1.0, Duration::from_secs(5));
+    let t_end = now();
+    let bound = HOLD + HELLO + ALLOWANCE;
+    for p in &ps {
+        let out = p.outage(t_kill - 0.2, t_end);
+        record_v6(&format!(
+            "AVG crash: host {} outage {:.0} ms",
+            p.host + 1,
+            out * 1e3
+        ));
+        assert!(
+            out <= bound,
+            "host {}: {out:.3} s without replies (bound {bound:.3} s)",
+            p.host + 1
+        );
+    }
+
+    // The new AVG stops gracefully: it hands its forwarders over at once.
+    let t_term = lab.signal_router(standby, Signal::SIGTERM);
+    let last = (0..3).find(|&i| i != avg && i != standby).unwrap();
+    let ok = wait_for(Duration::from_secs(5), || {
+        lab.routers[last].vg_state_of("lan0", V6) == "Active"
+            && active_forwarders(&lab, last, V6) == 3
+    });
+    assert!(
+        ok,
+        "the last router did not take everything\n{}",
+        lab.describe()
+    );
+    lab.wait_flowing(&ps, 1.0, Duration::from_secs(5));
+    let t_end = now();
+    let bound = HELLO + ALLOWANCE;
+    for p in &ps {
+        let out = p.outage(t_term - 0.2, t_end);
+        record_v6(&format!(
+            "graceful stop: host {} outage {:.0} ms",
+            p.host + 1,
+            out * 1e3
+        ));
+        assert!(
+            out <= bound,
+            "host {}: {out:.3} s without replies (bound {bound:.3} s)",
+            p.host + 1
+        );
+    }
+
+    drop(ps);
+
+    // Real ND timers. A host that pings confirms its entry with every reply
+    // (iputils sends with MSG_CONFIRM), so it never re-validates; a host
+    // sending only UDP does: its entry goes stale after 15-45 s, and its
+    // unicast probe of the VMAC it holds must be answered by that VMAC's
+    // holder (now the last router, for all three), back to REACHABLE with
+    // the same VMAC.
+    let senders: Vec<std::process::Child> = (0..HOSTS)
+        .map(|h| {
+            std::process::Command::new("ip")
+                .args(["netns", "exec", &lab.host_ns(h), "/usr/bin/python3", "-c"])
+                .arg(format!(
+                    "import socket, time\n\
+                     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
+                     while True:\n    s.sendto(b'x', ('{V6_VIP}%eth0', 9)); time.sleep(0.05)\n"
+                ))
+                .spawn()
+                .expect("python3")
+        })
+        .collect();
+    let mut probing = [false; HOSTS];
+    let mut revalidated = [false; HOSTS];
+    let ok = wait_for(Duration::from_secs(75), || {
+        for h in 0..HOSTS {
+            let e = nsx(
+                &lab.host_ns(h),
+                &format!("ip -6 neigh show {V6_VIP} dev eth0"),
+            );
+            if e.contains("DELAY") || e.contains("PROBE") {
+                probing[h] = true;
+            } else if probing[h] && e.contains("REACHABLE") {
+                revalidated[h] = true;
+            }
+        }
+        revalidated.iter().all(|r| *r)
+    });
+    for mut c in senders {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    assert!(ok, "not every host re-validated: {revalidated:?}");
+    let after: Vec<Option<String>> = (0..HOSTS).map(|h| host_vmac(&lab, h)).collect();
+    assert_eq!(after, held, "hosts changed VMAC");
+    // And they still reach the virtual address.
+    let ps: Vec<Pinger> = (0..HOSTS)
+        .map(|h| lab.pinger_to(h, &format!("{V6_VIP}%eth0")))
+        .collect();
+    lab.wait_flowing(&ps, 0.5, Duration::from_secs(5));
+    drop(ps);
+
+    // On the wire, as IOS does it (glbp-protocol.md §11), decoded by
+    // tshark with valid checksums.
+    lab.check_capture();
+    let pcap = lab.pcap.to_string_lossy().into_owned();
+    let macs: Vec<String> = lab.routers.iter().map(|r| r.mac.clone()).collect();
+    let bad = rows(
+        &pcap,
+        "icmpv6&&(_ws.malformed||icmpv6.checksum.status!=1)",
+        &["frame.number", "icmpv6.type"],
+    );
+    assert!(bad.is_empty(), "ICMPv6 tshark rejects: {bad:?}");
+    // Router advertisements: from the virtual address and a router's MAC
+    // to all nodes, hop limit 255, lifetime 1800 s, MTU 1500, the prefix.
+    let ras = rows(
+        &pcap,
+        "icmpv6.type==134",
+        &[
+            "ipv6.src",
+            "ipv6.dst",
+            "eth.src",
+            "ipv6.hlim",
+            "icmpv6.nd.ra.router_lifetime",
+            "icmpv6.opt.mtu",
+            "icmpv6.opt.prefix",
+        ],
+    );
+    assert!(ras.len() >= 2, "{} router advertisements", ras.len());
+    for r in &ras {
+        let [src, dst, eth, hlim, life, mtu, prefix] = &r[..] else {
+            panic!("{r:?}")
+        };
+        assert_eq!(
+            (src.as_str(), dst.as_str(), hlim.as_str()),
+            (V6_VIP, "ff02::1", "255"),
+            "{r:?}"
+        );
+        assert!(macs.contains(eth), "{r:?}");
+        assert_eq!(
+            (life.as_str(), mtu.as_str(), prefix.as_str()),
+            ("1800", "1500", V6_PREFIX),
+            "{r:?}"
+        );
+    }
+    // Each AVG in turn announced the address: unsolicited, Router flag
+    // only, no link-layer option.
+    let unsolicited = rows(
+        &pcap,
+        &format!("icmpv6.type==136&&icmpv6.nd.na.target_address=={V6_VIP}&&icmpv6.nd.na.flag.s==0"),
+        &[
+            "ipv6.dst",
+            "icmpv6.nd.na.flag.r",
+            "icmpv6.nd.na.flag.o",
+            "icmpv6.opt.linkaddr",
+            "eth.src",
+        ],
+    );
+    assert!(
+        unsolicited.len() >= 2,
+        "unsolicited advertisements: {unsolicited:?}"
+    );
+    for r in &unsolicited {
+        assert_eq!(&r[..4], ["ff02::1", "1", "0", ""], "{r:?}");
+    }
+    // Answers to the hosts: Router, Solicited, Override, a VMAC as target
+    // link-layer address, from a router's own MAC.
+    let answers = rows(
+        &pcap,
+        &format!("icmpv6.type==136&&icmpv6.nd.na.target_address=={V6_VIP}&&icmpv6.nd.na.flag.s==1"),
+        &[
+            "icmpv6.nd.na.flag.r",
+            "icmpv6.nd.na.flag.o",
+            "icmpv6.opt.linkaddr",
+            "eth.src",
+            "ipv6.hlim",
+        ],
+    );
+    assert!(
+        answers.len() >= 2 * HOSTS,
+        "{} solicited advertisements",
+        answers.len()
+    );
+    // The re-validations were unicast to the VMACs.
+    let vmac_filter = vmacs
+        .iter()
+        .map(|v| format!("eth.dst=={v}"))
+        .collect::<Vec<_>>()
+        .join("||");
+    let probes = rows(
+        &pcap,
+        &format!("icmpv6.type==135&&({vmac_filter})"),
+        &["eth.src"],
+    );
+    assert!(
+        probes.len() >= HOSTS,
+        "{} unicast probes of VMACs",
+        probes.len()
+    );
+    for r in &answers {
+        let [fr, fo, ll, eth, hlim] = &r[..] else {
+            panic!("{r:?}")
+        };
+        assert_eq!(
+            (fr.as_str(), fo.as_str(), hlim.as_str()),
+            ("1", "1", "255"),
+            "{r:?}"
+        );
+        assert!(vmacs.contains(ll), "{r:?}");
+        assert!(macs.contains(eth), "{r:?}");
+    }
 }

@@ -354,6 +354,9 @@ impl<'eal> Node<'eal> {
                     mac,
                     addr: i.address,
                     link_local: i.link_local.unwrap_or_else(|| mac.link_local()),
+                    address6: i.address6.clone(),
+                    ra: i.ra.clone(),
+                    mtu: c.mtu,
                     port: p.clone(),
                     kernel_if: control::kernel_iface(&c.device),
                     glbp: Default::default(),
@@ -714,7 +717,7 @@ fn start_ports(
                 }
             },
         };
-        join_glbp_multicast(&port);
+        join_glbp_multicast(&port, &ipv6_groups(cfg, &ifaces, pi, mac));
         let by = |dev: bool| if dev { "by the device" } else { "in software" };
         let (strip, insert) = port.vlan_offloads();
         log::info!(
@@ -798,10 +801,48 @@ pub(crate) fn receive_for(port: &EthDev, mac: MacAddr) {
     }
 }
 
-/// Joins 224.0.0.102 through the multicast filter, falling back to
-/// all-multicast, then promiscuous mode.
-fn join_glbp_multicast(port: &EthDev) {
-    let mcast = [glbp::MCAST_MAC_V4.0, glbp::MCAST_MAC_V6.0];
+/// The IPv6 multicast MACs port `pi` (MAC `mac`) must receive: all
+/// routers (router solicitations) and the solicited-node groups of its
+/// interfaces' own and virtual IPv6 addresses.
+fn ipv6_groups(
+    cfg: &Config,
+    ifaces: &[crate::config::Interface],
+    pi: usize,
+    mac: MacAddr,
+) -> Vec<MacAddr> {
+    use crate::wire::icmpv6::{multicast_mac, solicited_node, ALL_ROUTERS};
+    let mut addrs = Vec::new();
+    for i in ifaces.iter().filter(|i| i.port == pi) {
+        addrs.push(
+            i.link_local
+                .unwrap_or_else(|| i.mac.unwrap_or(mac).link_local()),
+        );
+        addrs.extend(i.address6.iter().map(|a| a.addr));
+        addrs.extend(cfg.groups.iter().filter(|g| g.port == i.name).filter_map(
+            |g| match g.glbp.vip {
+                Some(std::net::IpAddr::V6(v)) => Some(v),
+                _ => None,
+            },
+        ));
+    }
+    let mut macs: Vec<MacAddr> = addrs
+        .into_iter()
+        .map(|a| multicast_mac(solicited_node(a)))
+        .chain([multicast_mac(ALL_ROUTERS)])
+        .collect();
+    macs.sort();
+    macs.dedup();
+    macs
+}
+
+/// Joins 224.0.0.102, ff02::66 and the IPv6 groups `v6` through the
+/// multicast filter, falling back to all-multicast, then promiscuous mode.
+fn join_glbp_multicast(port: &EthDev, v6: &[MacAddr]) {
+    let mcast: Vec<[u8; 6]> = [glbp::MCAST_MAC_V4, glbp::MCAST_MAC_V6]
+        .iter()
+        .chain(v6)
+        .map(|m| m.0)
+        .collect();
     match port.set_mc_addr_list(&mcast) {
         Ok(()) => {}
         Err(e) => {

@@ -103,6 +103,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
             h - 1
         })
     }
+    /// The whole buffer, header first.
+    #[inline]
+    pub fn as_mut_bytes(&mut self) -> &mut [u8] {
+        self.buffer.as_mut()
+    }
     /// The mutable payload.
     #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {

@@ -47,6 +47,7 @@ pub mod ethernet;
 pub mod fuzzing;
 pub mod glbp;
 pub mod icmpv4;
+pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod mac;

@@ -124,7 +124,7 @@ impl Control {
 
     /// Runs the engines' timers and link tracking; true when work was done.
     pub fn glbp_poll(&mut self, now: u64) -> bool {
-        let mut busy = self.track_poll(now);
+        let mut busy = self.track_poll(now) | self.nd_poll(now);
         for pidx in 0..self.glbp.len() {
             let Some(gp) = self.glbp[pidx].as_mut() else {
                 continue;
@@ -331,8 +331,9 @@ impl Control {
         }
         let mut changed = false;
         for (pidx, d) in dirty.iter().enumerate() {
-            if *d {
-                changed |= self.glbp_refresh_view(now, pidx);
+            if *d && self.glbp_refresh_view(now, pidx) {
+                changed = true;
+                self.nd_view_changed(now, pidx);
             }
         }
         self.dirty = dirty;
@@ -350,26 +351,37 @@ impl Control {
         let mut view = GlbpView::default();
         for g in gp.engine.groups() {
             view.vmacs.extend(g.forwarding());
-            if let Some(IpAddr::V4(vip)) = g.vip() {
-                view.revalidate
-                    .extend(g.revalidating(now).map(|(forwarder, vmac)| Revalidate {
-                        vmac,
-                        vip,
-                        group: g.id(),
-                        forwarder,
-                    }));
+            let revalidate = g.revalidating(now);
+            let v6 = &mut view.groups6;
+            match g.vip() {
+                Some(IpAddr::V4(vip)) => {
+                    view.revalidate
+                        .extend(revalidate.map(|(forwarder, vmac)| Revalidate {
+                            vmac,
+                            vip,
+                            group: g.id(),
+                            forwarder,
+                        }))
+                }
+                Some(IpAddr::V6(vip)) => {
+                    v6.revalidate
+                        .extend(revalidate.map(|(forwarder, vmac)| Revalidate {
+                            vmac,
+                            vip,
+                            group: g.id(),
+                            forwarder,
+                        }))
+                }
+                None => {}
             }
-            match g.balancing(now) {
-                Some(b) => {
-                    if let IpAddr::V4(vip) = b.vip {
-                        view.avg.push(VipBalance::new(g.id(), vip, b.balance));
-                    }
-                }
-                None => {
-                    if let Some(IpAddr::V4(vip)) = g.vip() {
-                        view.silent.push(vip);
-                    }
-                }
+            match (g.balancing(now), g.vip()) {
+                (Some(b), _) => match b.vip {
+                    IpAddr::V4(vip) => view.avg.push(VipBalance::new(g.id(), vip, b.balance)),
+                    IpAddr::V6(vip) => v6.avg.push(VipBalance::new(g.id(), vip, b.balance)),
+                },
+                (None, Some(IpAddr::V4(vip))) => view.silent.push(vip),
+                (None, Some(IpAddr::V6(vip))) => v6.silent.push(vip),
+                (None, None) => {}
             }
         }
         view.vmacs.sort();

@@ -3,6 +3,7 @@
 //! dataplane snapshot. GLBP itself is driven from here too (see `glbp`).
 
 mod glbp;
+mod nd;
 pub mod neighbors;
 mod publish;
 mod punt;
@@ -34,7 +35,7 @@ use crate::runtime::control::timing::Timing;
 use crate::runtime::control::track::Tracker;
 use crate::runtime::dataplane::counters::{Counts, DropReason, PuntClass};
 use crate::runtime::dataplane::police::Policer;
-use crate::runtime::dataplane::state::{Links, NextHop, Revalidate, VipBalance, NO_IFACE};
+use crate::runtime::dataplane::state::{Groups6, Links, NextHop, Revalidate, VipBalance, NO_IFACE};
 use crate::runtime::dataplane::worker::{egress, flush, TxPath};
 use crate::wire::MacAddr;
 
@@ -54,6 +55,12 @@ pub struct ManagedPort {
     /// Its IPv6 link-local address (configured, or formed from `mac`):
     /// where its IPv6 GLBP groups speak from.
     pub link_local: std::net::Ipv6Addr,
+    /// Its global IPv6 addresses.
+    pub address6: Vec<crate::config::Ipv6Net>,
+    /// What the AVG of its IPv6 groups advertises.
+    pub ra: crate::config::RaConfig,
+    /// The port's configured MTU.
+    pub mtu: Option<u16>,
     pub port: EthDev,
     /// The kernel interface of a kernel-backed virtual device, whose
     /// carrier is the link state (the PMD's is always up).
@@ -73,6 +80,8 @@ pub struct GlbpView {
     pub silent: Vec<Ipv4Addr>,
     /// Held VMACs whose unicast re-validations it answers.
     pub revalidate: Vec<Revalidate>,
+    /// Its IPv6 groups.
+    pub groups6: Groups6,
 }
 
 /// Control-plane counters.
@@ -99,6 +108,19 @@ pub struct ControlStats {
     pub glbp_unsent: u64,
     pub glbp_malformed: u64,
     pub glbp_auth_failed: u64,
+    /// Neighbor Discovery and ICMPv6 messages sent (advertisements, echo
+    /// replies are counted apart).
+    pub nd_sent: u64,
+    /// Solicitations the control lcore answered (own addresses, and
+    /// virtual ones the workers could not answer in place).
+    pub nd_answered: u64,
+    pub nd_router_solicits: u64,
+    pub nd_router_adverts: u64,
+    /// Other nodes claiming an own or virtual IPv6 address.
+    pub nd_duplicates: u64,
+    /// ICMPv6 that failed its checksum or Neighbor Discovery's checks.
+    pub nd_malformed: u64,
+    pub icmpv6_echo_replies: u64,
     pub dropped: u64,
     pub no_mbuf: u64,
     pub publications: u64,
@@ -156,6 +178,8 @@ pub struct Control {
     /// When `%GLBP-4-LATE` may be logged again, by port index.
     next_late_warn: Vec<u64>,
     tsc_hz: u64,
+    /// IPv6 Neighbor Discovery state.
+    nd: nd::Nd,
 }
 
 /// Exception frames handled per round before other work gets a turn.
@@ -231,6 +255,7 @@ impl Control {
             link_up,
             next_late_warn: vec![0; n],
             tsc_hz,
+            nd: nd::Nd::new(crate::dpdk::tsc()),
         }
     }
 

@@ -73,6 +73,9 @@ pub(super) fn snapshot(
             silent: p.glbp.silent.clone(),
             link_up: link_up.get(i).copied().unwrap_or(true),
             revalidate: p.glbp.revalidate.clone(),
+            link_local: p.link_local,
+            address6: p.address6.iter().map(|n| n.addr).collect(),
+            groups6: p.glbp.groups6.clone(),
         })
         .collect();
     DataplaneState {

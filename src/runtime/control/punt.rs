@@ -49,10 +49,7 @@ impl Control {
                 let o = match head {
                     Ok((ethernet::ETHERTYPE_ARP, hl)) => self.handle_arp(now, pidx, &mut m, hl),
                     Ok((ethernet::ETHERTYPE_IPV4, hl)) => self.handle_ipv4(now, pidx, &mut m, hl),
-                    // The workers punt IPv6 only when it is GLBP (to
-                    // ff02::66 or unicast to the port); the parser checks
-                    // it again.
-                    Ok((ethernet::ETHERTYPE_IPV6, _)) => self.glbp_rx(now, pidx, &m),
+                    Ok((ethernet::ETHERTYPE_IPV6, hl)) => self.handle_ipv6(now, pidx, &mut m, hl),
                     _ => Outcome::Dropped,
                 };
                 (pidx, o)

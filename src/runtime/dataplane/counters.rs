@@ -121,6 +121,7 @@ counted_kinds! {
         NoRoute = "no_route", "No route to the destination.";
         Unresolved = "unresolved", "The next hop has no ARP entry yet.";
         ArpNotAvg = "arp_not_avg", "ARP for a virtual IP on a member that is not AVG.";
+        NdNotAvg = "nd_not_avg", "A neighbour solicitation for a virtual IPv6 address on a member that is not AVG.";
         ExceptionFull = "exception_full", "The ring to the control lcore was full.";
         TxFull = "tx_full", "The TX queue (or hand-off ring) was full.";
         Other = "other", "IPv4 fragments, options we do not forward, etc.";
@@ -138,6 +139,7 @@ counted_kinds! {
         Icmp = "icmp", "ICMP to an own address or a virtual IP.";
         Own = "own", "Other IPv4 to an own address or a virtual IP.";
         TtlExpired = "ttl_expired", "IPv4 whose TTL expired here (time exceeded).";
+        Nd = "nd", "Neighbor Discovery the workers do not answer: router solicitations, solicitations for own addresses, advertisements.";
     }
 }
 
@@ -152,6 +154,9 @@ pub struct Counts {
     pub arp_replies: u64,
     /// ARP replies for the virtual IPs, by forwarder number 1..=4.
     pub arp_by_forwarder: [u64; 4],
+    /// Neighbour advertisements for virtual IPv6 addresses, made from the
+    /// hosts' solicitations.
+    pub nd_replies: u64,
     pub punted: u64,
     /// Drops by reason; JSON: `{reason: count}`.
     pub drops: DropCounts,
@@ -188,6 +193,7 @@ impl Counts {
         sum(&mut self.tx_bytes, &other.tx_bytes);
         self.forwarded += other.forwarded;
         self.arp_replies += other.arp_replies;
+        self.nd_replies += other.nd_replies;
         self.punted += other.punted;
         self.arp_by_forwarder
             .iter_mut()
@@ -208,7 +214,7 @@ pub struct Shared {
     cells: CachePadded<Box<[AtomicU64]>>,
 }
 
-const SCALARS: usize = 3 + 4 + DropReason::COUNT + PuntClass::COUNT;
+const SCALARS: usize = 3 + 4 + DropReason::COUNT + PuntClass::COUNT + 1;
 
 impl Shared {
     pub fn new(ports: usize) -> Shared {
@@ -243,6 +249,7 @@ impl Shared {
         for (i, d) in c.policed.0.iter().enumerate() {
             cells[s + 7 + DropReason::COUNT + i].store(*d, Relaxed);
         }
+        cells[s + 7 + DropReason::COUNT + PuntClass::COUNT].store(c.nd_replies, Relaxed);
     }
 
     /// Reads the last published values (any thread).
@@ -270,6 +277,7 @@ impl Shared {
             tx_bytes: (0..p).map(|i| get(3 * p + i)).collect(),
             forwarded: get(s),
             arp_replies: get(s + 1),
+            nd_replies: get(s + 7 + DropReason::COUNT + PuntClass::COUNT),
             punted: get(s + 2),
             arp_by_forwarder,
             drops,

@@ -970,7 +970,10 @@ mod tests {
     fn sends(v: &Verdict) -> bool {
         matches!(
             v,
-            Verdict::Forward(_) | Verdict::ArpReply { .. } | Verdict::Punt(_)
+            Verdict::Forward(_)
+                | Verdict::ArpReply { .. }
+                | Verdict::NdReply { .. }
+                | Verdict::Punt(_)
         )
     }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::config::Ipv4Net;
 use crate::protocol::lb::Balance;
@@ -97,15 +97,15 @@ pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 /// protocol's balancing table ([`Balance`], the one implementation the
 /// engine and the simulator use too).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VipBalance {
+pub struct VipBalance<A = Ipv4Addr> {
     pub group: u16,
-    pub vip: Ipv4Addr,
+    pub vip: A,
     pub balance: Balance,
 }
 
-impl VipBalance {
+impl<A> VipBalance<A> {
     /// Builds the table from the engine's balancing table.
-    pub fn new(group: u16, vip: Ipv4Addr, balance: Balance) -> VipBalance {
+    pub fn new(group: u16, vip: A, balance: Balance) -> VipBalance<A> {
         VipBalance {
             group,
             vip,
@@ -117,11 +117,37 @@ impl VipBalance {
 /// A VMAC this node forwards and still answers hosts' unicast ARP
 /// re-validations for (eligible: owned, or within redirect).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Revalidate {
+pub struct Revalidate<A = Ipv4Addr> {
     pub vmac: MacAddr,
-    pub vip: Ipv4Addr,
+    pub vip: A,
     pub group: u16,
     pub forwarder: u8,
+}
+
+/// The IPv6 groups of a port, as the workers see them: the virtual
+/// link-local addresses it answers Neighbor Discovery for (as AVG, or for
+/// the VMACs it holds) and those it stays silent for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Groups6 {
+    /// Virtual addresses this node answers solicitations for, as AVG.
+    pub avg: Vec<VipBalance<Ipv6Addr>>,
+    /// Virtual addresses of IPv6 groups where it is not AVG.
+    pub silent: Vec<Ipv6Addr>,
+    /// Held VMACs whose hosts' unicast solicitations (NUD) it answers.
+    pub revalidate: Vec<Revalidate<Ipv6Addr>>,
+}
+
+impl Groups6 {
+    /// The AVG's balancing table for virtual address `vip`.
+    #[inline]
+    pub fn avg(&self, vip: Ipv6Addr) -> Option<&VipBalance<Ipv6Addr>> {
+        self.avg.iter().find(|v| v.vip == vip)
+    }
+    /// True when `ip` is the virtual address of an IPv6 group here.
+    #[inline]
+    pub fn is_vip(&self, ip: Ipv6Addr) -> bool {
+        self.avg.iter().any(|v| v.vip == ip) || self.silent.contains(&ip)
+    }
 }
 
 /// What the workers need to know about one port.
@@ -143,6 +169,12 @@ pub struct PortView {
     pub silent: Vec<Ipv4Addr>,
     /// False while the port's link is down: nothing is forwarded into it.
     pub link_up: bool,
+    /// Its IPv6 link-local address.
+    pub link_local: Ipv6Addr,
+    /// Its global IPv6 addresses.
+    pub address6: Vec<Ipv6Addr>,
+    /// Its IPv6 groups.
+    pub groups6: Groups6,
 }
 
 impl PortView {
@@ -160,6 +192,9 @@ impl PortView {
             revalidate: Vec::new(),
             silent: Vec::new(),
             link_up: true,
+            link_local: mac.link_local(),
+            address6: Vec::new(),
+            groups6: Groups6::default(),
         }
     }
 
@@ -167,6 +202,12 @@ impl PortView {
     #[inline]
     pub fn is_vip(&self, ip: Ipv4Addr) -> bool {
         self.avg.iter().any(|v| v.vip == ip) || self.silent.contains(&ip)
+    }
+
+    /// True when `ip` is an own IPv6 address or a virtual one here.
+    #[inline]
+    pub fn is_local6(&self, ip: Ipv6Addr) -> bool {
+        ip == self.link_local || self.address6.contains(&ip) || self.groups6.is_vip(ip)
     }
 }
 

@@ -12,13 +12,13 @@ use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 
 use super::counters::{ArpClients, Counts, DropReason, PuntClass, Shared};
-use super::index::SnapshotIndex;
+use super::index::{PortIndex, SnapshotIndex};
 use super::pipeline::{process_burst, Demux, Ingress, Stage};
 use super::police::Policer;
-use super::state::{DataplaneState, Links, Routes, NO_IFACE};
+use super::state::{DataplaneState, Links, PortView, Routes, NO_IFACE};
 use crate::config::Idle;
 use crate::dpdk::{self, Burst, MbufRing, RxQueue, TxQueue};
-use crate::wire::{arp, ethernet, glbp, ipv4, ipv6, udp, MacAddr};
+use crate::wire::{arp, ethernet, glbp, icmpv6, ipv4, ipv6, udp, MacAddr};
 
 /// What to do with one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,13 @@ pub enum Verdict {
     /// re-validation of the VMAC it holds, answered with that VMAC (not a
     /// selection by the AVG).
     ArpReply {
+        group: u16,
+        forwarder: u8,
+        revalidation: bool,
+    },
+    /// A neighbour solicitation for a virtual IPv6 address, turned into
+    /// the advertisement in place, as [`Verdict::ArpReply`] for ARP.
+    NdReply {
         group: u16,
         forwarder: u8,
         revalidation: bool,
@@ -197,17 +204,161 @@ pub fn process<R: Routes>(
             eth.set_src_addr(out.mac);
             Verdict::Forward(hop.port)
         }
-        // GLBP for IPv6 (to ff02::66, or unicast forwarder requests and
-        // responses to this interface); no other IPv6 yet.
-        ethernet::ETHERTYPE_IPV6 => {
-            if (dst == glbp::MCAST_MAC_V6 || dst == port.mac) && is_glbp_v6(eth.payload()) {
-                Verdict::Punt(PuntClass::Glbp)
-            } else {
-                Verdict::Drop(DropReason::Unsupported)
-            }
-        }
+        ethernet::ETHERTYPE_IPV6 => process_ipv6(eth, port, idx, turns, ingress, now_ms),
         _ => Verdict::Drop(DropReason::Unsupported),
     }
+}
+
+/// [`process`] for IPv6: GLBP, and Neighbor Discovery for the virtual
+/// addresses answered in place; the rest of Neighbor Discovery and echo
+/// requests to own or virtual addresses go to the control lcore. Out of
+/// line, to keep IPv4's code tight.
+#[inline(never)]
+fn process_ipv6(
+    mut eth: ethernet::Frame<&mut [u8]>,
+    port: &PortView,
+    idx: &PortIndex,
+    turns: &mut Turns,
+    ingress: usize,
+    now_ms: u64,
+) -> Verdict {
+    let dst = eth.dst_addr();
+    if !dst.is_multicast() && dst != port.mac && !idx.is_vmac(dst) {
+        return Verdict::Drop(DropReason::NotForUs);
+    }
+    let src_mac = eth.src_addr();
+    // GLBP for IPv6: to ff02::66, or unicast forwarder requests and
+    // responses to this interface.
+    if (dst == glbp::MCAST_MAC_V6 || dst == port.mac) && is_glbp_v6(eth.payload()) {
+        return Verdict::Punt(PuntClass::Glbp);
+    }
+    let Ok(mut ip) = ipv6::Packet::new_checked(eth.payload_mut()) else {
+        return Verdict::Drop(DropReason::Malformed);
+    };
+    let (verdict, host) = match ip.next_header() {
+        icmpv6::PROTO_ICMPV6 => match ip.payload().first().copied() {
+            Some(icmpv6::TYPE_NEIGHBOR_SOLICIT) => {
+                solicit(&mut ip, dst, src_mac, port, idx, turns, ingress, now_ms)
+            }
+            Some(
+                icmpv6::TYPE_ROUTER_SOLICIT
+                | icmpv6::TYPE_NEIGHBOR_ADVERT
+                | icmpv6::TYPE_ROUTER_ADVERT,
+            ) if dst.is_multicast() || dst == port.mac => (Verdict::Punt(PuntClass::Nd), None),
+            Some(icmpv6::TYPE_ECHO_REQUEST)
+                if !dst.is_multicast() && port.is_local6(ip.dst_addr()) =>
+            {
+                (Verdict::Punt(PuntClass::Icmp), None)
+            }
+            // IPv6 is not forwarded yet.
+            _ => (Verdict::Drop(DropReason::Unsupported), None),
+        },
+        _ => (Verdict::Drop(DropReason::Unsupported), None),
+    };
+    if let Some(host) = host {
+        // Back to the host from this interface, as ARP replies are (IOS
+        // sends from the chosen VMAC; a switch would then learn another
+        // router's VMAC on this port until that router's next hello).
+        eth.set_dst_addr(host);
+        eth.set_src_addr(port.mac);
+    }
+    verdict
+}
+
+/// A neighbour solicitation (in `ip`, received for Ethernet `dst` from
+/// `src_mac`): for a virtual address this node is AVG of, the
+/// advertisement of the VMAC the balancer picks; to a VMAC it holds, the
+/// advertisement of that VMAC (a host's unicast NUD probe); both made in
+/// place. Returns the verdict and, for an advertisement, the host's MAC.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn solicit(
+    ip: &mut ipv6::Packet<&mut [u8]>,
+    dst: MacAddr,
+    src_mac: MacAddr,
+    port: &PortView,
+    idx: &PortIndex,
+    turns: &mut Turns,
+    ingress: usize,
+    now_ms: u64,
+) -> (Verdict, Option<MacAddr>) {
+    let drop = |why| (Verdict::Drop(why), None);
+    // The target first: most solicitations a port sees are for other hosts
+    // (no need to check their checksum).
+    let Some(t) = ip.payload().get(8..24) else {
+        return drop(DropReason::Malformed);
+    };
+    let target = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(t).unwrap_or([0; 16]));
+    let g6 = &port.groups6;
+    if !port.is_local6(target) {
+        return drop(DropReason::NotForUs);
+    }
+    let Ok(ns) = icmpv6::Solicit::parse(&*ip) else {
+        return drop(DropReason::Malformed);
+    };
+    if ns.src.is_unspecified() {
+        // Duplicate address detection of an address of ours.
+        return (Verdict::Punt(PuntClass::Nd), None);
+    }
+    let host = ns.lladdr.unwrap_or(src_mac);
+    if !host.is_unicast() {
+        return drop(DropReason::Malformed);
+    }
+    let unanswered = || {
+        if g6.is_vip(target) {
+            drop(DropReason::NdNotAvg)
+        } else if idx.is_vmac(dst) {
+            drop(DropReason::NotForUs)
+        } else {
+            // An own address: the control lcore answers.
+            (Verdict::Punt(PuntClass::Nd), None)
+        }
+    };
+    // No room for an answer in place (no source link-layer option, or more
+    // options): the control lcore answers.
+    let punt = (Verdict::Punt(PuntClass::Nd), None);
+    let (group, forwarder, vmac, revalidation) = if dst.is_multicast() || dst == port.mac {
+        let Some(v) = g6.avg(target) else {
+            return unanswered();
+        };
+        if !ns.fits {
+            return punt;
+        }
+        let b = &v.balance;
+        let Some(i) = b.pick(host, turns.get(ingress, v.group), now_ms) else {
+            return drop(DropReason::NdNotAvg);
+        };
+        let (number, vmac) = b.forwarders[i];
+        (v.group, number, vmac, false)
+    } else {
+        // A host's unicast NUD probe of the VMAC it holds: whoever
+        // forwards that VMAC answers while it is eligible, AVG or not.
+        let reval = g6
+            .revalidate
+            .iter()
+            .find(|r| r.vmac == dst && r.vip == target);
+        let Some(r) = reval else {
+            return unanswered();
+        };
+        if !ns.fits {
+            return punt;
+        }
+        (r.group, r.forwarder, r.vmac, true)
+    };
+    icmpv6::advertise_in_place(
+        ip,
+        ns.src,
+        vmac,
+        icmpv6::NA_ROUTER | icmpv6::NA_SOLICITED | icmpv6::NA_OVERRIDE,
+    );
+    (
+        Verdict::NdReply {
+            group,
+            forwarder,
+            revalidation,
+        },
+        Some(host),
+    )
 }
 
 /// True for an IPv6 packet whose next header is UDP 3222 (GLBP), to
@@ -506,11 +657,20 @@ impl Worker {
                             group,
                             forwarder,
                             revalidation,
+                        }
+                        | Verdict::NdReply {
+                            group,
+                            forwarder,
+                            revalidation,
                         } => {
                             // Back out of the interface it came in on.
                             let iface = one.unwrap_or_else(|| ingress.at(i));
-                            c.arp_replies += 1;
-                            c.arp_by_forwarder[usize::from(forwarder.clamp(1, 4) - 1)] += 1;
+                            if matches!(v, Verdict::NdReply { .. }) {
+                                c.nd_replies += 1;
+                            } else {
+                                c.arp_replies += 1;
+                                c.arp_by_forwarder[usize::from(forwarder.clamp(1, 4) - 1)] += 1;
+                            }
                             if !revalidation {
                                 self.clients.bump(iface, group, forwarder);
                             }
@@ -992,13 +1152,170 @@ mod tests {
             IpAddr::V6(ll(9)),
             IpAddr::V6(ll(7)),
         );
-        assert_eq!(verdict(to_other), Verdict::Drop(DropReason::Unsupported));
+        assert_eq!(verdict(to_other), Verdict::Drop(DropReason::NotForUs));
         // UDP to another port, to ff02::66: not GLBP.
         let mut f = hello.build_vec(&msg, &AuthKey::None).unwrap();
         f[14 + 40 + 2..14 + 40 + 4].copy_from_slice(&3223u16.to_be_bytes());
         assert_eq!(
             refresh_process(&mut f, 0, &st, &mut Scratch::new(2)),
             Verdict::Drop(DropReason::Unsupported)
+        );
+    }
+
+    /// A host's neighbour solicitation: from `h` (link-local `fe80::h`)
+    /// for `target`, to `eth_dst` (the solicited-node group's MAC when
+    /// `None`), at hop limit `hl`, with or without its link-layer option.
+    fn solicitation(
+        h: MacAddr,
+        target: std::net::Ipv6Addr,
+        eth_dst: Option<MacAddr>,
+        hl: u8,
+        lladdr: bool,
+    ) -> Vec<u8> {
+        use crate::wire::icmpv6::{multicast_mac, solicited_node, Icmpv6Repr};
+        use crate::wire::ipv6::Ipv6Repr;
+        let src = h.link_local();
+        let dst = match eth_dst {
+            None => solicited_node(target),
+            Some(_) => target,
+        };
+        let msg = Icmpv6Repr::NeighborSolicit {
+            target,
+            lladdr: lladdr.then_some(h),
+        };
+        let mut f = vec![0u8; 14 + 40 + msg.buffer_len()];
+        f[..6].copy_from_slice(&eth_dst.unwrap_or(multicast_mac(dst)).0);
+        f[6..12].copy_from_slice(&h.0);
+        f[12..14].copy_from_slice(&ethernet::ETHERTYPE_IPV6.to_be_bytes());
+        let ip = Ipv6Repr {
+            src,
+            dst,
+            next_header: icmpv6::PROTO_ICMPV6,
+            payload_len: msg.buffer_len(),
+            hop_limit: hl,
+            traffic_class: 0,
+        };
+        ip.emit(&mut f[14..]).unwrap();
+        msg.emit(src, dst, &mut f[54..]).unwrap();
+        f
+    }
+
+    /// IPv6 group 46 on lan0, with this node as AVG (or silent) and
+    /// holding forwarder 2 (re-validations answered).
+    fn state6(avg: bool) -> (DataplaneState<LinearRoutes>, std::net::Ipv6Addr) {
+        let vip6 = glbp::virtual_link_local(46).unwrap();
+        let mut st = state(vec![], vec![], vec![vmac(46, 2)]);
+        let f: Vec<(u8, MacAddr, u8)> = (1..=3).map(|i| (i, vmac(46, i), 100)).collect();
+        let g6 = &mut st.ports[0].groups6;
+        if avg {
+            g6.avg.push(VipBalance::new(
+                46,
+                vip6,
+                Balance::new(LoadBalancing::RoundRobin, &f, None),
+            ));
+        } else {
+            g6.silent.push(vip6);
+        }
+        g6.revalidate.push(Revalidate {
+            vmac: vmac(46, 2),
+            vip: vip6,
+            group: 46,
+            forwarder: 2,
+        });
+        (st, vip6)
+    }
+
+    #[test]
+    fn the_avg_answers_solicitations_for_the_virtual_address_in_place() {
+        use crate::wire::icmpv6::{Icmpv6Repr, NA_OVERRIDE, NA_ROUTER, NA_SOLICITED};
+        let (st, vip6) = state6(true);
+        let mut sc = Scratch::new(2);
+        let mut by = [0u32; 3];
+        for i in 0..30 {
+            let h = host(i);
+            let mut f = solicitation(h, vip6, None, 255, true);
+            let len = f.len();
+            let v = refresh_process(&mut f, 0, &st, &mut sc);
+            let Verdict::NdReply {
+                group: 46,
+                forwarder,
+                revalidation: false,
+            } = v
+            else {
+                panic!("{v:?}")
+            };
+            by[usize::from(forwarder) - 1] += 1;
+            // Unicast to the host from the port's MAC; from the virtual
+            // address to the host's; "vip is at the chosen VMAC".
+            assert_eq!(f.len(), len);
+            assert_eq!(&f[..6], &h.0);
+            assert_eq!(&f[6..12], &LAN_MAC.0);
+            let ip = ipv6::Packet::new_checked(&f[14..]).unwrap();
+            assert_eq!(
+                (ip.src_addr(), ip.dst_addr(), ip.hop_limit()),
+                (vip6, h.link_local(), 255)
+            );
+            let na = Icmpv6Repr::parse(ip.src_addr(), ip.dst_addr(), 255, ip.payload()).unwrap();
+            assert_eq!(
+                na,
+                Icmpv6Repr::NeighborAdvert {
+                    flags: NA_ROUTER | NA_SOLICITED | NA_OVERRIDE,
+                    target: vip6,
+                    lladdr: Some(vmac(46, forwarder)),
+                }
+            );
+        }
+        assert_eq!(by, [10, 10, 10], "round robin over three forwarders");
+
+        // A unicast NUD probe of the VMAC this node holds: that VMAC.
+        let mut f = solicitation(host(1), vip6, Some(vmac(46, 2)), 255, true);
+        assert_eq!(
+            refresh_process(&mut f, 0, &st, &mut sc),
+            Verdict::NdReply {
+                group: 46,
+                forwarder: 2,
+                revalidation: true
+            }
+        );
+        let ip = ipv6::Packet::new_checked(&f[14..]).unwrap();
+        assert_eq!(&ip.payload()[26..32], &vmac(46, 2).0);
+    }
+
+    #[test]
+    fn solicitations_the_workers_do_not_answer() {
+        let (st, vip6) = state6(false);
+        let mut sc = Scratch::new(2);
+        let mut v = |f: &mut Vec<u8>| refresh_process(f, 0, &st, &mut sc);
+        // Not AVG: silent, counted.
+        let mut f = solicitation(host(1), vip6, None, 255, true);
+        assert_eq!(v(&mut f), Verdict::Drop(DropReason::NdNotAvg));
+        // NUD for a VMAC held elsewhere: silent too.
+        let mut f = solicitation(host(1), vip6, Some(vmac(46, 3)), 255, true);
+        assert_eq!(v(&mut f), Verdict::Drop(DropReason::NotForUs));
+        // NUD for the VMAC held here: answered, AVG or not.
+        let mut f = solicitation(host(1), vip6, Some(vmac(46, 2)), 255, true);
+        assert!(matches!(v(&mut f), Verdict::NdReply { forwarder: 2, .. }));
+        // Our own link-local: the control lcore answers.
+        let own = LAN_MAC.link_local();
+        let mut f = solicitation(host(1), own, None, 255, true);
+        assert_eq!(v(&mut f), Verdict::Punt(PuntClass::Nd));
+        // Another host's address: not ours (no checksum work either).
+        let mut f = solicitation(host(1), host(2).link_local(), None, 255, true);
+        assert_eq!(v(&mut f), Verdict::Drop(DropReason::NotForUs));
+        // Forwarded from off link (hop limit 254): invalid.
+        let mut f = solicitation(host(1), own, None, 254, true);
+        assert_eq!(v(&mut f), Verdict::Drop(DropReason::Malformed));
+        // A bad checksum.
+        let mut f = solicitation(host(1), own, None, 255, true);
+        f[60] ^= 0x40;
+        assert_eq!(v(&mut f), Verdict::Drop(DropReason::Malformed));
+
+        // AVG, but no link-layer option: no room in place; punted.
+        let (st, vip6) = state6(true);
+        let mut f = solicitation(host(1), vip6, None, 255, false);
+        assert_eq!(
+            refresh_process(&mut f, 0, &st, &mut Scratch::new(2)),
+            Verdict::Punt(PuntClass::Nd)
         );
     }
 

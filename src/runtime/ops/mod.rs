@@ -453,6 +453,12 @@ pub fn prometheus_text(st: &Status) -> String {
         vec![(String::new(), total.arp_replies)],
     );
     metric(
+        "glbpd_nd_replies_total",
+        "Neighbour advertisements for virtual IPv6 addresses, made from hosts' solicitations.",
+        "counter",
+        vec![(String::new(), total.nd_replies)],
+    );
+    metric(
         "glbpd_punted_total",
         "Packets handed to the control lcore.",
         "counter",

@@ -173,8 +173,8 @@ pub fn render_stats(st: &Status) -> String {
         ));
     }
     o.push_str(&format!(
-        "forwarded {}, ARP replies {}, punted {}\n",
-        t.forwarded, t.arp_replies, t.punted
+        "forwarded {}, ARP replies {}, ND replies {}, punted {}\n",
+        t.forwarded, t.arp_replies, t.nd_replies, t.punted
     ));
     // By name, as before the counts were typed.
     let mut drops: Vec<_> = t.drops.iter().map(|(k, v)| (k.name(), v)).collect();

@@ -41,6 +41,8 @@ pub const TRIES: usize = 5;
 pub const SERVER: &str = "192.0.2.100";
 pub const UPLINK_VIP: &str = "192.0.2.1";
 pub const GROUP: u16 = 1;
+/// The LAN's IPv6 prefix (without its /64) in labs with an IPv6 group.
+pub const V6_PREFIX: &str = "2001:db8:10::";
 
 /// The virtual MAC of forwarder `n` of group 1.
 pub fn vmac(n: u8) -> String {
@@ -230,7 +232,11 @@ pub struct LabSpec {
     pub vlans: Vec<u16>,
     /// An IPv6 GLBP group (this id, `vip = "autoconfig"`) beside the IPv4
     /// group on `lan0`, with the same priorities and timers: a dual-stack
-    /// LAN. Untagged LANs only.
+    /// LAN. Untagged LANs only. The routers then have `address6`
+    /// `V6_PREFIX::{2+i}/64` (advertised in their router advertisements),
+    /// the hosts run IPv6 with the kernel's defaults (router
+    /// advertisements accepted, SLAAC, Neighbor Discovery timers), and the
+    /// capture takes ICMPv6 too.
     pub v6_group: Option<u16>,
 }
 
@@ -777,6 +783,11 @@ impl Lab {
                 &format!("ip route add default via {}", self.host_vip(h)),
             );
             nsx(&ns, "ethtool -K eth0 tx off");
+            if self.spec.v6_group.is_some() {
+                // IPv6 as the kernel runs it by default: the link-local
+                // address, router solicitations, SLAAC, ND timers.
+                nsx(&ns, "sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0");
+            }
             let t = self.spec.host_timers;
             nsx(
                 &ns,
@@ -834,7 +845,9 @@ impl Lab {
                     "-w",
                 ])
                 .arg(&self.pcap)
-                .arg(if self.spec.vlans.is_empty() {
+                .arg(if self.spec.v6_group.is_some() {
+                    "udp port 3222 or arp or icmp6"
+                } else if self.spec.vlans.is_empty() {
                     "udp port 3222 or arp"
                 } else {
                     "(udp port 3222 or arp) or (vlan and (udp port 3222 or arp))"
@@ -964,8 +977,13 @@ weighting = {{ max = {w}{thresholds} }}
             let v6 = s
                 .v6_group
                 .map_or_else(String::new, |id| group("lan0", id, "autoconfig"));
+            let address6 = if s.v6_group.is_some() {
+                format!("address6 = [\"{V6_PREFIX}{:x}/64\"]\n", 2 + i)
+            } else {
+                String::new()
+            };
             (
-                format!("address = \"{}/24\"\n", r.lan_ip),
+                format!("address = \"{}/24\"\n{address6}", r.lan_ip),
                 group("lan0", GROUP, VIP) + &v6,
             )
         } else {

@@ -265,6 +265,8 @@ pub struct Counters {
     pub arp_replies: u64,
     /// ARP replies for the virtual IPs, by forwarder number 1..=4.
     pub arp_replies_by_forwarder: Vec<u64>,
+    /// Neighbour advertisements for virtual IPv6 addresses.
+    pub nd_replies: u64,
     pub punted: u64,
     /// `{reason: count}`.
     pub drops: DropCounts,

@@ -139,6 +139,7 @@ fn counts(c: &Counts, port_names: &[String]) -> Counters {
         forwarded: c.forwarded,
         arp_replies: c.arp_replies,
         arp_replies_by_forwarder: c.arp_by_forwarder.to_vec(),
+        nd_replies: c.nd_replies,
         punted: c.punted,
         drops: c.drops,
         policed: c.policed,

@@ -1,0 +1,440 @@
+//! IPv6 on the control lcore: Neighbor Discovery the workers do not answer
+//! in place (solicitations for own addresses, duplicate address detection,
+//! solicitations too odd to answer in place, router solicitations), echo
+//! replies for own and virtual addresses, and the AVG's announcements of
+//! an IPv6 group's virtual link-local address: an unsolicited neighbour
+//! advertisement and router advertisements on becoming AVG, periodic ones
+//! after (as IOS does, `../shared/glbp-protocol.md` §11).
+
+use std::collections::BTreeMap;
+use std::net::Ipv6Addr;
+
+use super::punt::Outcome;
+use super::Control;
+use crate::dpdk::Mbuf;
+use crate::protocol::rng::SplitMix64;
+use crate::wire::ethernet::{self, EthernetRepr};
+use crate::wire::icmpv6::{self, Icmpv6Repr, PrefixInfo, RouterAdvert};
+use crate::wire::ipv6::{self, Ipv6Repr};
+use crate::wire::MacAddr;
+
+/// Advertisements sent at the short interval after becoming AVG (RFC 4861
+/// MAX_INITIAL_RTR_ADVERTISEMENTS).
+const INITIAL_ADVERTS: u8 = 3;
+/// Their interval, ms (MAX_INITIAL_RTR_ADVERT_INTERVAL).
+const INITIAL_INTERVAL_MS: u64 = 16_000;
+/// At most one multicast advertisement per interface this often, ms
+/// (MIN_DELAY_BETWEEN_RAS); answers to solicitations wait for it.
+const MIN_DELAY_BETWEEN_RAS_MS: u64 = 3_000;
+/// Lifetimes of advertised prefixes (IOS defaults: 30 days, 7 days).
+const PREFIX_VALID_S: u32 = 2_592_000;
+const PREFIX_PREFERRED_S: u32 = 604_800;
+
+/// The router advertisement schedule of one IPv6 group this node is AVG
+/// of.
+#[derive(Debug, Clone, Copy)]
+struct Advertising {
+    /// Its virtual address.
+    vip: Ipv6Addr,
+    /// When the next advertisement is due, ms.
+    next_ms: u64,
+    /// Advertisements still to send at the initial interval.
+    initial_left: u8,
+}
+
+/// IPv6 state of the control lcore.
+pub struct Nd {
+    /// By (interface, group): the groups this node advertises as AVG.
+    advertising: BTreeMap<(usize, u16), Advertising>,
+    /// By interface: when its last multicast advertisement went out, ms.
+    last_ra_ms: BTreeMap<usize, u64>,
+    /// The control lcore's round-robin turns for solicitations it answers
+    /// itself (the workers keep their own).
+    turns: BTreeMap<(usize, u16), u32>,
+    rng: SplitMix64,
+    /// When a duplicate address may be logged again.
+    next_dup_warn_ms: u64,
+}
+
+impl Nd {
+    pub fn new(seed: u64) -> Nd {
+        Nd {
+            advertising: BTreeMap::new(),
+            last_ra_ms: BTreeMap::new(),
+            turns: BTreeMap::new(),
+            rng: SplitMix64::new(seed),
+            next_dup_warn_ms: 0,
+        }
+    }
+}
+
+impl Control {
+    /// IPv6 punted by a worker (not GLBP): Neighbor Discovery and echo.
+    pub(super) fn handle_ipv6(
+        &mut self,
+        now: u64,
+        pidx: usize,
+        m: &mut Mbuf,
+        hl: usize,
+    ) -> Outcome {
+        let parsed = {
+            let d = m.data();
+            let eth = ethernet::Frame::new_checked(d).ok();
+            let ip = d
+                .get(hl..)
+                .and_then(|b| ipv6::Packet::new_checked(b).ok())
+                .and_then(|p| Some((Ipv6Repr::parse(&p).ok()?, p)));
+            eth.zip(ip)
+                .map(|(e, (r, p))| (e.src_addr(), e.dst_addr(), r, p.payload().to_vec()))
+        };
+        let Some((src_mac, dst_mac, ip, payload)) = parsed else {
+            return Outcome::Dropped;
+        };
+        if ip.next_header == crate::wire::ipv4::PROTO_UDP {
+            return self.glbp_rx(now, pidx, m);
+        }
+        if ip.next_header != icmpv6::PROTO_ICMPV6 {
+            return Outcome::Dropped;
+        }
+        let Ok(msg) = Icmpv6Repr::parse(ip.src, ip.dst, ip.hop_limit, &payload) else {
+            self.stats.nd_malformed += 1;
+            return Outcome::Dropped;
+        };
+        match msg {
+            Icmpv6Repr::EchoRequest { .. } => self.echo6_reply(pidx, m, hl, &ip, dst_mac),
+            Icmpv6Repr::NeighborSolicit { target, lladdr } => {
+                self.solicited(now, pidx, &ip, target, lladdr.unwrap_or(src_mac));
+                Outcome::Consumed
+            }
+            Icmpv6Repr::RouterSolicit { .. } => {
+                self.stats.nd_router_solicits += 1;
+                self.ra_soon(now, pidx);
+                Outcome::Consumed
+            }
+            Icmpv6Repr::NeighborAdvert { target, lladdr, .. } => {
+                // Another node claiming one of our own addresses (the
+                // virtual ones are claimed by every AVG in turn).
+                let p = &self.ports[pidx];
+                if target == p.link_local || p.address6.iter().any(|a| a.addr == target) {
+                    self.duplicate6(now, pidx, target, lladdr.unwrap_or(src_mac));
+                }
+                Outcome::Consumed
+            }
+            _ => Outcome::Consumed,
+        }
+    }
+
+    /// A neighbour solicitation for `target` from `ip.src` (at `host`) the
+    /// workers left to us.
+    fn solicited(&mut self, now: u64, pidx: usize, ip: &Ipv6Repr, target: Ipv6Addr, host: MacAddr) {
+        let p = &self.ports[pidx];
+        let own = target == p.link_local || p.address6.iter().any(|a| a.addr == target);
+        let mac = p.mac;
+        let avg = p.glbp.groups6.avg(target).cloned();
+        if ip.src.is_unspecified() {
+            if own {
+                // Someone wants our address: defend it (RFC 4862 §5.4.3).
+                self.duplicate6(now, pidx, target, host);
+                let flags = icmpv6::NA_ROUTER | icmpv6::NA_OVERRIDE;
+                self.send_na(pidx, icmpv6::ALL_NODES, target, flags, Some(mac));
+            } else if avg.is_some() {
+                // A host testing the virtual address: it is taken. Without
+                // Override and a link-layer option, no cache changes.
+                self.duplicate6(now, pidx, target, host);
+                self.send_na(pidx, icmpv6::ALL_NODES, target, icmpv6::NA_ROUTER, None);
+            }
+            return;
+        }
+        let flags = icmpv6::NA_ROUTER | icmpv6::NA_SOLICITED | icmpv6::NA_OVERRIDE;
+        let lladdr = if own {
+            mac
+        } else {
+            // A solicitation for a virtual address the workers could not
+            // answer in place: the same balancer, from here.
+            let Some(v) = avg else {
+                return;
+            };
+            let turn = self.nd.turns.entry((pidx, v.group)).or_insert(0);
+            let Some(i) = v.balance.pick(host, turn, now) else {
+                return;
+            };
+            v.balance.forwarders[i].1
+        };
+        self.stats.nd_answered += 1;
+        self.send_na_to(pidx, host, ip.src, target, flags, Some(lladdr));
+    }
+
+    /// Logs (at most every 10 s) another node claiming our `addr`.
+    fn duplicate6(&mut self, now: u64, pidx: usize, addr: Ipv6Addr, by: MacAddr) {
+        self.stats.nd_duplicates += 1;
+        if now >= self.nd.next_dup_warn_ms {
+            self.nd.next_dup_warn_ms = now + 10_000;
+            log::warn!(
+                "%IPV6_ND-4-DUPLICATE: Duplicate address {addr} on {}, sourced by {by}",
+                self.ports[pidx].name
+            );
+        }
+    }
+
+    /// Answers an echo request to an own or virtual address in place, from
+    /// the MAC it was sent to (the port's, or the VMAC its sender holds).
+    fn echo6_reply(
+        &mut self,
+        pidx: usize,
+        m: &mut Mbuf,
+        hl: usize,
+        ip: &Ipv6Repr,
+        us: MacAddr,
+    ) -> Outcome {
+        if !us.is_unicast() || !self.ports[pidx].is_local6(ip.dst) {
+            return Outcome::Dropped;
+        }
+        if !self.icmp_replies.allow(crate::dpdk::tsc()) {
+            self.stats.icmp_rate_limited += 1;
+            return Outcome::Dropped;
+        }
+        let d = m.data_mut();
+        let mut eth = ethernet::Frame::new_unchecked(&mut d[..]);
+        let peer = eth.src_addr();
+        eth.set_dst_addr(peer);
+        eth.set_src_addr(us);
+        let Ok(mut p) = ipv6::Packet::new_checked(&mut d[hl..]) else {
+            return Outcome::Dropped;
+        };
+        let b = p.as_mut_bytes();
+        b[8..24].copy_from_slice(&ip.dst.octets());
+        b[24..40].copy_from_slice(&ip.src.octets());
+        p.set_hop_limit(64);
+        let msg = p.payload_mut();
+        msg[0] = icmpv6::TYPE_ECHO_REPLY;
+        icmpv6::fill_checksum(ip.dst, ip.src, msg);
+        self.stats.icmpv6_echo_replies += 1;
+        Outcome::Reply
+    }
+
+    /// Re-reads which IPv6 groups of interface `pidx` this node is AVG of
+    /// (after its view changed): a new one is announced at once (an
+    /// unsolicited advertisement of its address, then a router
+    /// advertisement), a lost one stops advertising.
+    pub(super) fn nd_view_changed(&mut self, now: u64, pidx: usize) {
+        let vips: Vec<(u16, Ipv6Addr)> = self.ports[pidx]
+            .glbp
+            .groups6
+            .avg
+            .iter()
+            .map(|v| (v.group, v.vip))
+            .collect();
+        self.nd
+            .advertising
+            .retain(|&(p, g), _| p != pidx || vips.iter().any(|&(id, _)| id == g));
+        for (group, vip) in vips {
+            if self.nd.advertising.contains_key(&(pidx, group)) {
+                continue;
+            }
+            self.send_na(pidx, icmpv6::ALL_NODES, vip, icmpv6::NA_ROUTER, None);
+            let initial_left = INITIAL_ADVERTS;
+            self.nd.advertising.insert(
+                (pidx, group),
+                Advertising {
+                    vip,
+                    next_ms: now,
+                    initial_left,
+                },
+            );
+        }
+        self.nd_poll(now);
+    }
+
+    /// Sends the router advertisements due by `now`; true when one went.
+    pub(super) fn nd_poll(&mut self, now: u64) -> bool {
+        let due: Vec<(usize, u16)> = self
+            .nd
+            .advertising
+            .iter()
+            .filter(|(_, a)| a.next_ms <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for &(pidx, group) in &due {
+            let ra = &self.ports[pidx].ra;
+            let interval_ms = u64::from(ra.interval) * 1000;
+            let enabled = ra.enabled;
+            let last = self.nd.last_ra_ms.get(&pidx).copied();
+            let Some(a) = self.nd.advertising.get(&(pidx, group)).copied() else {
+                continue;
+            };
+            if last.is_some_and(|l| now < l + MIN_DELAY_BETWEEN_RAS_MS) {
+                // Another group of this interface just advertised.
+                let next = last.unwrap_or(now) + MIN_DELAY_BETWEEN_RAS_MS;
+                if let Some(a) = self.nd.advertising.get_mut(&(pidx, group)) {
+                    a.next_ms = next;
+                }
+                continue;
+            }
+            if enabled {
+                self.send_ra(pidx, a.vip);
+                self.nd.last_ra_ms.insert(pidx, now);
+            }
+            // Jittered down by up to a quarter, as RFC 4861 §6.2.4 asks.
+            let jitter = self.nd.rng.below(interval_ms / 4 + 1);
+            let next = if a.initial_left > 1 {
+                interval_ms.min(INITIAL_INTERVAL_MS)
+            } else {
+                interval_ms - jitter
+            };
+            if let Some(a) = self.nd.advertising.get_mut(&(pidx, group)) {
+                a.next_ms = now + next;
+                a.initial_left = a.initial_left.saturating_sub(1);
+            }
+        }
+        !due.is_empty()
+    }
+
+    /// A router solicitation on `pidx`: every group advertising there
+    /// advertises as soon as the rate allows.
+    fn ra_soon(&mut self, now: u64, pidx: usize) {
+        let at = self
+            .nd
+            .last_ra_ms
+            .get(&pidx)
+            .map_or(now, |l| now.max(l + MIN_DELAY_BETWEEN_RAS_MS));
+        let mut any = false;
+        for (_, a) in self.nd.advertising.range_mut((pidx, 0)..=(pidx, u16::MAX)) {
+            a.next_ms = a.next_ms.min(at);
+            any = true;
+        }
+        if any {
+            self.nd_poll(now);
+        }
+    }
+
+    /// A router advertisement from virtual address `vip` to all nodes.
+    fn send_ra(&mut self, pidx: usize, vip: Ipv6Addr) {
+        let p = &self.ports[pidx];
+        let prefixes = match &p.ra.prefixes {
+            Some(list) => list.clone(),
+            None => p.address6.clone(),
+        };
+        let ra = RouterAdvert {
+            hop_limit: p.ra.hop_limit,
+            flags: 0,
+            router_lifetime: u16::try_from(p.ra.lifetime).unwrap_or(9000),
+            reachable_time: 0,
+            retrans_time: 0,
+            lladdr: None,
+            mtu: Some(p.ra.mtu.unwrap_or_else(|| p.mtu.map_or(1500, u32::from))),
+            prefixes: prefixes
+                .iter()
+                .map(|n| PrefixInfo {
+                    prefix: n.network(),
+                    len: n.len,
+                    flags: icmpv6::PREFIX_ON_LINK
+                        | if n.len == 64 {
+                            icmpv6::PREFIX_AUTONOMOUS
+                        } else {
+                            0
+                        },
+                    valid: PREFIX_VALID_S,
+                    preferred: PREFIX_PREFERRED_S,
+                })
+                .collect(),
+        };
+        let to = icmpv6::ALL_NODES;
+        if self.send_icmpv6(
+            pidx,
+            icmpv6::multicast_mac(to),
+            vip,
+            to,
+            &Icmpv6Repr::RouterAdvert(ra),
+        ) {
+            self.stats.nd_router_adverts += 1;
+        }
+    }
+
+    /// A neighbour advertisement of `target` to group `to`.
+    fn send_na(
+        &mut self,
+        pidx: usize,
+        to: Ipv6Addr,
+        target: Ipv6Addr,
+        flags: u8,
+        lladdr: Option<MacAddr>,
+    ) {
+        let msg = Icmpv6Repr::NeighborAdvert {
+            flags,
+            target,
+            lladdr,
+        };
+        self.send_icmpv6(pidx, icmpv6::multicast_mac(to), target, to, &msg);
+    }
+
+    /// A solicited neighbour advertisement of `target` to `to` at `to_mac`.
+    fn send_na_to(
+        &mut self,
+        pidx: usize,
+        to_mac: MacAddr,
+        to: Ipv6Addr,
+        target: Ipv6Addr,
+        flags: u8,
+        lladdr: Option<MacAddr>,
+    ) {
+        let msg = Icmpv6Repr::NeighborAdvert {
+            flags,
+            target,
+            lladdr,
+        };
+        self.send_icmpv6(pidx, to_mac, target, to, &msg);
+    }
+
+    /// Sends `msg` from `src` to `dst` (hop limit 255, as Neighbor
+    /// Discovery requires) at `eth_dst`, from the interface's MAC.
+    fn send_icmpv6(
+        &mut self,
+        pidx: usize,
+        eth_dst: MacAddr,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        msg: &Icmpv6Repr,
+    ) -> bool {
+        let eth = EthernetRepr {
+            src: self.ports[pidx].mac,
+            dst: eth_dst,
+            vlan_tci: None,
+            ethertype: ethernet::ETHERTYPE_IPV6,
+        };
+        let ip = Ipv6Repr {
+            src,
+            dst,
+            next_header: icmpv6::PROTO_ICMPV6,
+            payload_len: msg.buffer_len(),
+            hop_limit: 255,
+            traffic_class: 0,
+        };
+        let len = ethernet::HEADER_LEN + ipv6::HEADER_LEN + msg.buffer_len();
+        let frame = self.new_frame(len.max(60), |b| {
+            b.fill(0);
+            let Ok(e) = eth.emit(b) else { return false };
+            let Ok(i) = ip.emit(&mut b[e..]) else {
+                return false;
+            };
+            msg.emit(src, dst, &mut b[e + i..]).is_ok()
+        });
+        match frame {
+            Some(m) => {
+                self.stats.nd_sent += 1;
+                self.send(pidx, m);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl super::ManagedPort {
+    /// True when `ip` is an own IPv6 address of this interface or the
+    /// virtual address of one of its IPv6 groups.
+    pub fn is_local6(&self, ip: Ipv6Addr) -> bool {
+        ip == self.link_local
+            || self.address6.iter().any(|a| a.addr == ip)
+            || self.glbp.groups6.is_vip(ip)
+    }
+}
