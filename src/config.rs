@@ -481,21 +481,56 @@ pub fn is_pci_address(s: &str) -> bool {
     }
 }
 
-/// `[[route]]`: a static route.
+/// `[[route]]`: a static route, IPv4 or IPv6 (prefix and next hop of
+/// the same family).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
-    pub prefix: Ipv4Net,
-    pub via: Ipv4Addr,
+    pub prefix: IpNet,
+    pub via: IpAddr,
 }
 
-/// `[[neighbor]]`: a static ARP entry.
+/// `[[neighbor]]`: a static ARP (IPv4) or Neighbor Discovery (IPv6) entry.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NeighborConfig {
     pub port: String,
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub mac: MacAddr,
+}
+
+/// An IPv4 or IPv6 prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpNet {
+    V4(Ipv4Net),
+    V6(Ipv6Net),
+}
+
+impl fmt::Display for IpNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IpNet::V4(n) => n.fmt(f),
+            IpNet::V6(n) => n.fmt(f),
+        }
+    }
+}
+
+impl FromStr for IpNet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.contains(':') {
+            s.parse().map(IpNet::V6)
+        } else {
+            s.parse().map(IpNet::V4)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IpNet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 pub use crate::protocol::{Authentication, ChainKey, ClientCache, LoadBalancing, Weighting};
@@ -1431,24 +1466,69 @@ impl Config {
         };
         for (i, r) in self.routes.iter().enumerate() {
             let at = |f: &str| vec![k("route"), Seg::Index(i), k(f)];
-            if r.prefix.addr != r.prefix.network() {
+            let (network, len) = match r.prefix {
+                IpNet::V4(p) => (IpAddr::V4(p.network()), p.len),
+                IpNet::V6(p) => (IpAddr::V6(p.network()), p.len),
+            };
+            let addr = match r.prefix {
+                IpNet::V4(p) => IpAddr::V4(p.addr),
+                IpNet::V6(p) => IpAddr::V6(p.addr),
+            };
+            if addr != network {
                 bad(
                     at("prefix"),
                     format!(
-                        "{} has host bits set: did you mean {}/{}?",
-                        r.prefix,
-                        r.prefix.network(),
-                        r.prefix.len
+                        "{} has host bits set: did you mean {network}/{len}?",
+                        r.prefix
                     ),
                 );
             }
-            match ifaces.iter().find(|(_, f)| f.address.contains(r.via)) {
+            let via = match (r.prefix, r.via) {
+                (IpNet::V4(_), IpAddr::V4(via)) => via,
+                (IpNet::V6(_), IpAddr::V6(via)) => {
+                    if is_link_local(via) {
+                        bad(
+                            at("via"),
+                            format!("next hop {via} is link-local: give the neighbour's global address (on an `address6` subnet)"),
+                        );
+                    } else if let Some((_, f)) = ifaces
+                        .iter()
+                        .find(|(_, f)| f.address6.iter().any(|a| a.contains(via)))
+                    {
+                        if f.address6.iter().any(|a| a.addr == via) {
+                            bad(
+                                at("via"),
+                                format!("next hop {via} is {}'s own address", f.label()),
+                            );
+                        }
+                    } else {
+                        bad(
+                            at("via"),
+                            format!(
+                                "next hop {via} is not on the `address6` subnet of any interface"
+                            ),
+                        );
+                    }
+                    continue;
+                }
+                (_, via) => {
+                    bad(
+                        at("via"),
+                        format!(
+                            "next hop {via} is not of the prefix's family ({})",
+                            r.prefix
+                        ),
+                    );
+                    continue;
+                }
+            };
+            match ifaces.iter().find(|(_, f)| f.address.contains(via)) {
                 None => bad(
                     at("via"),
-                    format!("next hop {} is not on the subnet of any interface", r.via),
+                    format!("next hop {} is not on the subnet of any interface", via),
                 ),
                 Some((_, f)) => {
-                    if let Some(why) = own(r.via).or_else(|| f.address.not_a_host(r.via)) {
+                    if let Some(why) = own(via).or_else(|| f.address.not_a_host(via)) {
                         bad(at("via"), format!("next hop {why}"));
                     }
                 }
@@ -1459,9 +1539,33 @@ impl Config {
             match resolve(&n.port) {
                 Err(why) => bad(at("port"), why),
                 Ok(f) => {
-                    if let Some(why) = own(n.ip) {
+                    let ip = match n.ip {
+                        IpAddr::V4(ip) => ip,
+                        IpAddr::V6(ip) => {
+                            let on_link =
+                                is_link_local(ip) || f.address6.iter().any(|a| a.contains(ip));
+                            if ip.is_multicast() || ip.is_unspecified() || !on_link {
+                                bad(
+                                    at("ip"),
+                                    format!("neighbour {ip} is neither link-local nor on an `address6` subnet of {}", f.label()),
+                                );
+                            } else if ip == f.link_local.unwrap_or(Ipv6Addr::UNSPECIFIED)
+                                || f.address6.iter().any(|a| a.addr == ip)
+                            {
+                                bad(
+                                    at("ip"),
+                                    format!("neighbour {ip} is {}'s own address", f.label()),
+                                );
+                            }
+                            if !n.mac.is_unicast() || n.mac == MacAddr::ZERO {
+                                bad(at("mac"), format!("{} is not a unicast MAC", n.mac));
+                            }
+                            continue;
+                        }
+                    };
+                    if let Some(why) = own(ip) {
                         bad(at("ip"), format!("neighbour {why}"));
-                    } else if let Some(why) = f.address.not_a_host(n.ip) {
+                    } else if let Some(why) = f.address.not_a_host(ip) {
                         bad(at("ip"), format!("neighbour {why} of {}", f.label()));
                     } else if self.neighbors[..i]
                         .iter()
@@ -1985,6 +2089,34 @@ mod tests {
         let e = trunk_err(&bad);
         assert_eq!((e.line, e.key.as_str()), (20, "vlan[2].link_local"), "{e}");
         assert!(e.message.contains("not a link-local"), "{e}");
+    }
+
+    /// `[[route]]` and `[[neighbor]]` take IPv6: a next hop on an
+    /// `address6` subnet, a neighbour on one or link-local.
+    #[test]
+    fn ipv6_routes_and_neighbours() {
+        let base = format!("{MIN}address6 = [\"2001:db8:10::2/64\"]\n");
+        let ok = format!(
+            "{base}[[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:10::1\"\n\
+             [[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"10.0.0.1\"\n\
+             [[neighbor]]\nport = \"lan0\"\nip = \"fe80::1\"\nmac = \"02:00:00:00:00:01\"\n"
+        );
+        let c = parse(&ok).unwrap();
+        assert_eq!(c.routes[0].prefix, IpNet::V6("::/0".parse().unwrap()));
+        assert_eq!(c.routes.len(), 2);
+        let cases = [
+            ("[[route]]\nprefix = \"2001:db8:77::/48\"\nvia = \"10.0.0.1\"\n", "route[0].via", "family"),
+            ("[[route]]\nprefix = \"2001:db8:77::/48\"\nvia = \"fe80::1\"\n", "route[0].via", "link-local"),
+            ("[[route]]\nprefix = \"2001:db8:77::/48\"\nvia = \"2001:db8:99::1\"\n", "route[0].via", "not on the `address6` subnet"),
+            ("[[route]]\nprefix = \"2001:db8:77::1/48\"\nvia = \"2001:db8:10::1\"\n", "route[0].prefix", "host bits"),
+            ("[[neighbor]]\nport = \"lan0\"\nip = \"2001:db8:99::1\"\nmac = \"02:00:00:00:00:01\"\n", "neighbor[0].ip", "neither link-local"),
+            ("[[neighbor]]\nport = \"lan0\"\nip = \"2001:db8:10::2\"\nmac = \"02:00:00:00:00:01\"\n", "neighbor[0].ip", "own address"),
+        ];
+        for (extra, key, why) in cases {
+            let e = parse(&format!("{base}{extra}")).unwrap_err();
+            assert_eq!(e.key, key, "{extra}: {e}");
+            assert!(e.message.contains(why), "{extra}: {e}");
+        }
     }
 
     /// `address6` takes global addresses, one subnet per interface; `ra`

@@ -15,12 +15,11 @@
 //! the group's virtual link-local address as their default router from the
 //! AVG's router advertisements, that the AVG spreads them over the VMACs
 //! with its neighbour advertisements, that they reach the virtual address
-//! through an AVG crash and a graceful stop within the IPv4 bounds, and
-//! that every Neighbor Discovery frame is laid out as IOS lays it out.
-//!
-//! What this does not cover yet (issue 19): glbpd does not forward IPv6,
-//! so the hosts ping the virtual address (answered by whoever holds their
-//! VMAC) rather than a server behind the routers.
+//! and a server behind the routers (IPv6 routed by whoever holds their
+//! VMAC) through an AVG crash and a graceful stop within the IPv4 bounds,
+//! that they re-validate their VMAC by unicast Neighbor Discovery on real
+//! timers, that hop-limit expiry is answered, and that every Neighbor
+//! Discovery frame is laid out as IOS lays it out.
 
 use glbpd::wire::MacAddr;
 use glbpd_lab::*;
@@ -232,6 +231,18 @@ fn rows(pcap: &str, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
     .collect()
 }
 
+/// Every host's pings to the virtual address and to the server.
+fn pingers(lab: &Lab, hosts: usize) -> Vec<Pinger> {
+    (0..hosts)
+        .flat_map(|h| {
+            [
+                lab.pinger_to(h, &format!("{V6_VIP}%eth0")),
+                lab.pinger_to(h, SERVER6),
+            ]
+        })
+        .collect()
+}
+
 #[test]
 fn hosts_use_the_ipv6_group_as_their_router() {
     let _g = serial();
@@ -253,7 +264,12 @@ fn hosts_use_the_ipv6_group_as_their_router() {
             let ns = lab.host_ns(h);
             nsx(&ns, "ip -6 route show default")
                 .contains(&format!("via {V6_VIP} dev eth0 proto ra"))
-                && nsx(&ns, "ip -6 addr show dev eth0 scope global").contains(V6_PREFIX)
+                && {
+                    // Formed, and through duplicate address detection
+                    // (ping picks its source address once, at start).
+                    let a = nsx(&ns, "ip -6 addr show dev eth0 scope global");
+                    a.contains(V6_PREFIX) && !a.contains("tentative")
+                }
         })
     });
     let routes: Vec<String> = (0..HOSTS)
@@ -266,10 +282,9 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     );
 
     // Each host resolves the virtual address by Neighbor Discovery and
-    // pings it: the AVG spread them round-robin over the three VMACs.
-    let ps: Vec<Pinger> = (0..HOSTS)
-        .map(|h| lab.pinger_to(h, &format!("{V6_VIP}%eth0")))
-        .collect();
+    // pings it, and pings the server through it (routed by whoever holds
+    // its VMAC): the AVG spread them round-robin over the three VMACs.
+    let ps = pingers(&lab, HOSTS);
     lab.wait_flowing(&ps, 1.0, Duration::from_secs(10));
     let held: Vec<Option<String>> = (0..HOSTS).map(|h| host_vmac(&lab, h)).collect();
     let vmacs: Vec<String> = (1..=3).map(|f| format!("00:07:b4:00:2e:{f:02x}")).collect();
@@ -308,8 +323,9 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     for p in &ps {
         let out = p.outage(t_kill - 0.2, t_end);
         record_v6(&format!(
-            "AVG crash: host {} outage {:.0} ms",
+            "AVG crash: host {} to {}: outage {:.0} ms",
             p.host + 1,
+            p.dst,
             out * 1e3
         ));
         assert!(
@@ -337,8 +353,9 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     for p in &ps {
         let out = p.outage(t_term - 0.2, t_end);
         record_v6(&format!(
-            "graceful stop: host {} outage {:.0} ms",
+            "graceful stop: host {} to {}: outage {:.0} ms",
             p.host + 1,
+            p.dst,
             out * 1e3
         ));
         assert!(
@@ -392,12 +409,28 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     assert!(ok, "not every host re-validated: {revalidated:?}");
     let after: Vec<Option<String>> = (0..HOSTS).map(|h| host_vmac(&lab, h)).collect();
     assert_eq!(after, held, "hosts changed VMAC");
-    // And they still reach the virtual address.
-    let ps: Vec<Pinger> = (0..HOSTS)
-        .map(|h| lab.pinger_to(h, &format!("{V6_VIP}%eth0")))
-        .collect();
+    // And they still reach the virtual address and the server.
+    let ps = pingers(&lab, HOSTS);
     lab.wait_flowing(&ps, 0.5, Duration::from_secs(5));
     drop(ps);
+
+    // A packet that would leave with hop limit 0 is answered with time
+    // exceeded, from the router's own global address on the LAN.
+    let mut said = String::new();
+    let answered = wait_for(Duration::from_secs(5), || {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &lab.host_ns(0)])
+            .args(["ping", "-n", "-c", "1", "-W", "1", "-t", "1", SERVER6])
+            .output()
+            .expect("ping");
+        said = String::from_utf8_lossy(&out.stdout).into_owned();
+        said.contains("Time exceeded")
+    });
+    assert!(answered, "no time exceeded: {said}");
+    assert!(
+        said.contains(&format!("From {V6_PREFIX}{:x}", 2 + last)),
+        "{said}"
+    );
 
     // On the wire, as IOS does it (glbp-protocol.md §11), decoded by
     // tshark with valid checksums.

@@ -22,6 +22,6 @@ pub mod telemetry;
 pub use eal::{lcore_id, max_lcore, tsc, tsc_hz, version, Eal, LaunchHandle};
 pub use error::{Error, Result};
 pub use ethdev::{DevInfo, EthDev, LinkStatus, PortConf, PortStats, RxQueue, TxQueue};
-pub use lpm::Lpm;
+pub use lpm::{Lpm, Lpm6};
 pub use mbuf::{register_punt_stamp, Burst, Drain, Mbuf, Mempool, RxCksum, MAX_BURST};
 pub use ring::MbufRing;

@@ -1,4 +1,4 @@
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ptr::NonNull;
 
 use dpdk_ffi as ffi;
@@ -111,5 +111,68 @@ impl Drop for Lpm {
     fn drop(&mut self) {
         // SAFETY: exclusive access; no reader holds &self any more.
         unsafe { ffi::rte_lpm_free(self.raw.as_ptr()) }
+    }
+}
+
+/// An IPv6 longest-prefix-match table (`rte_lpm6`), with the same
+/// sharing rules as [`Lpm`].
+pub struct Lpm6 {
+    raw: NonNull<ffi::rte_lpm6>,
+}
+
+// SAFETY: rte_lpm6 lookups only read the table; concurrent lookups are
+// safe, and mutation requires &mut (exclusive access).
+unsafe impl Send for Lpm6 {}
+// SAFETY: as above.
+unsafe impl Sync for Lpm6 {}
+
+impl Lpm6 {
+    /// Creates a table for `max_rules` prefixes with `tbl8s` groups.
+    pub fn new(name: &str, max_rules: u32, tbl8s: u32, socket: i32) -> Result<Lpm6> {
+        let c = cstring("rte_lpm6_create", name)?;
+        let conf = ffi::rte_lpm6_config {
+            max_rules,
+            number_tbl8s: tbl8s,
+            flags: 0,
+        };
+        // SAFETY: valid name and config pointers.
+        let p = unsafe { ffi::rte_lpm6_create(c.as_ptr(), socket, &conf) };
+        Ok(Lpm6 {
+            raw: non_null("rte_lpm6_create", p)?,
+        })
+    }
+
+    /// Adds (or replaces) `prefix/depth` → `next_hop` (21 bits). rte_lpm6
+    /// takes depths 1..=128, so a default route (/0) is stored as two /1.
+    pub fn add(&mut self, prefix: Ipv6Addr, depth: u8, next_hop: u32) -> Result<()> {
+        if depth == 0 {
+            self.add(Ipv6Addr::UNSPECIFIED, 1, next_hop)?;
+            return self.add(Ipv6Addr::new(0x8000, 0, 0, 0, 0, 0, 0, 0), 1, next_hop);
+        }
+        let ip = prefix.octets();
+        // SAFETY: exclusive access; `ip` is 16 bytes; DPDK validates depth
+        // and next hop.
+        check("rte_lpm6_add", unsafe {
+            ffi::rte_lpm6_add(self.raw.as_ptr(), ip.as_ptr(), depth, next_hop)
+        })?;
+        Ok(())
+    }
+
+    /// Next hop for `ip`, if a prefix covers it.
+    #[inline]
+    pub fn lookup(&self, ip: Ipv6Addr) -> Option<u32> {
+        let ip = ip.octets();
+        let mut nh = 0u32;
+        // SAFETY: valid table, 16-byte address and out pointer; lookups
+        // only read the table, which is changed only through &mut self.
+        let rc = unsafe { ffi::rte_lpm6_lookup(self.raw.as_ptr(), ip.as_ptr(), &mut nh) };
+        (rc == 0).then_some(nh)
+    }
+}
+
+impl Drop for Lpm6 {
+    fn drop(&mut self) {
+        // SAFETY: exclusive access; no reader holds &self any more.
+        unsafe { ffi::rte_lpm6_free(self.raw.as_ptr()) }
     }
 }

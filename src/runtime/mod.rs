@@ -7,7 +7,7 @@ pub mod dataplane;
 pub mod instance;
 pub mod ops;
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use arc_swap::ArcSwap;
 
 use crossbeam::queue::ArrayQueue;
 
-use crate::config::{lcores, Config};
+use crate::config::{lcores, Config, IpNet};
 use crate::dpdk::{self, Eal, EthDev, Lpm, MbufRing, Mempool, PortConf};
 use crate::wire::{glbp, MacAddr};
 use control::neighbors::Neighbors;
@@ -123,7 +123,14 @@ pub(crate) fn build_routes(cfg: &Config) -> Result<(Lpm, Vec<dataplane::state::N
         .enumerate()
         .map(|(i, p)| (p.address, i as u16))
         .collect();
-    let statics: Vec<_> = cfg.routes.iter().map(|r| (r.prefix, r.via)).collect();
+    let statics: Vec<_> = cfg
+        .routes
+        .iter()
+        .filter_map(|r| match (r.prefix, r.via) {
+            (IpNet::V4(p), IpAddr::V4(v)) => Some((p, v)),
+            _ => None,
+        })
+        .collect();
     let (entries, next_hops) = dataplane::state::route_entries(&port_nets, &statics);
     let mut lpm = Lpm::new(&lpm_name(), (entries.len() as u32 + 16).max(256), 256, -1)
         .map_err(|e| e.to_string())?;
@@ -132,6 +139,36 @@ pub(crate) fn build_routes(cfg: &Config) -> Result<(Lpm, Vec<dataplane::state::N
             .map_err(|e| format!("route {net}: {e}"))?;
     }
     Ok((lpm, next_hops))
+}
+
+/// The IPv6 routes of `cfg`: the `address6` subnets of the interfaces and
+/// the IPv6 static routes, in an `rte_lpm6` table.
+pub(crate) fn build_routes6(cfg: &Config) -> Result<dataplane::state::V6Routes, String> {
+    let port_nets: Vec<_> = cfg
+        .interfaces()
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| p.address6.iter().map(move |a| (*a, i as u16)))
+        .collect();
+    let statics: Vec<_> = cfg
+        .routes
+        .iter()
+        .filter_map(|r| match (r.prefix, r.via) {
+            (IpNet::V6(p), IpAddr::V6(v)) => Some((p, v)),
+            _ => None,
+        })
+        .collect();
+    let (entries, next_hops) = dataplane::state::route_entries(&port_nets, &statics);
+    let mut lpm = dpdk::Lpm6::new(&lpm_name(), (entries.len() as u32 + 16).max(256), 1024, -1)
+        .map_err(|e| e.to_string())?;
+    for (net, nh) in &entries {
+        lpm.add(net.addr, net.len, *nh)
+            .map_err(|e| format!("route {net}: {e}"))?;
+    }
+    Ok(dataplane::state::V6Routes {
+        routes: Arc::new(lpm),
+        next_hops,
+    })
 }
 
 /// Runs glbpd until `signals.stop` is set: start (EAL, ports, control,
@@ -209,7 +246,7 @@ struct Node<'eal> {
     // Plain values and shared counters.
     eal: &'eal Eal,
     plan: Vec<QueuePlan>,
-    resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
+    resolve: Arc<ArrayQueue<(u16, IpAddr)>>,
     control_counters: Arc<Shared>,
     status_cell: Arc<ArcSwap<ops::status::Status>>,
     status_file: std::path::PathBuf,
@@ -320,9 +357,13 @@ impl<'eal> Node<'eal> {
             }
         }
         let mut neighbors = Neighbors::default();
+        let mut neighbors6 = control::neighbors6::Neighbors6::default();
         for n in &cfg.neighbors {
             if let Some((pi, _)) = cfg.interface(&n.port) {
-                neighbors.add_static(pi as u16, n.ip, n.mac);
+                match n.ip {
+                    IpAddr::V4(ip) => neighbors.add_static(pi as u16, ip, n.mac),
+                    IpAddr::V6(ip) => neighbors6.add_static(pi as u16, ip, n.mac),
+                }
             }
         }
         let ctl_ports = ifaces
@@ -379,9 +420,11 @@ impl<'eal> Node<'eal> {
             control_plane: cfg.control_plane.clone(),
             tx: ctl_tx,
             neighbors,
+            neighbors6,
             resolve: resolve.clone(),
             routes: Arc::new(routes),
             next_hops,
+            routes6: build_routes6(cfg).map_err(RunError)?,
             epoch,
         });
         ctl.glbp_configure(cfg).map_err(RunError)?;

@@ -5,6 +5,7 @@
 mod glbp;
 mod nd;
 pub mod neighbors;
+pub mod neighbors6;
 mod publish;
 mod punt;
 mod reload;
@@ -35,7 +36,9 @@ use crate::runtime::control::timing::Timing;
 use crate::runtime::control::track::Tracker;
 use crate::runtime::dataplane::counters::{Counts, DropReason, PuntClass};
 use crate::runtime::dataplane::police::Policer;
-use crate::runtime::dataplane::state::{Groups6, Links, NextHop, Revalidate, VipBalance, NO_IFACE};
+use crate::runtime::dataplane::state::{
+    Groups6, Links, NextHop, Revalidate, V6Routes, VipBalance, NO_IFACE,
+};
 use crate::runtime::dataplane::worker::{egress, flush, TxPath};
 use crate::wire::MacAddr;
 
@@ -120,6 +123,8 @@ pub struct ControlStats {
     pub nd_duplicates: u64,
     /// ICMPv6 that failed its checksum or Neighbor Discovery's checks.
     pub nd_malformed: u64,
+    /// Solicitations sent to resolve or probe IPv6 neighbours.
+    pub nd_solicits_sent: u64,
     pub icmpv6_echo_replies: u64,
     pub dropped: u64,
     pub no_mbuf: u64,
@@ -145,10 +150,13 @@ pub struct Control {
     pub(crate) counts: Counts,
     pub(crate) stats: ControlStats,
     pub(crate) neighbors: Neighbors,
-    resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
+    pub(crate) neighbors6: neighbors6::Neighbors6,
+    published_neighbors6: u64,
+    resolve: Arc<ArrayQueue<(u16, std::net::IpAddr)>>,
     publisher: Publisher,
     routes: Arc<Lpm>,
     next_hops: Vec<NextHop>,
+    routes6: V6Routes,
     published_neighbors: u64,
     /// Resolutions (answers to our probes) in the last publication.
     published_resolutions: u64,
@@ -198,10 +206,13 @@ pub struct ControlParts {
     /// By physical port.
     pub tx: Vec<TxPath>,
     pub neighbors: Neighbors,
-    pub resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
+    pub neighbors6: neighbors6::Neighbors6,
+    pub resolve: Arc<ArrayQueue<(u16, std::net::IpAddr)>>,
     /// The routing table and its next hops (connected and static).
     pub routes: Arc<Lpm>,
     pub next_hops: Vec<NextHop>,
+    /// The IPv6 routing table and its next hops.
+    pub routes6: V6Routes,
     /// The clock's epoch (the workers count TSC ticks from the same moment).
     pub epoch: Instant,
 }
@@ -215,11 +226,21 @@ impl Control {
         let n = p.ports.len();
         let nlinks = p.tx.len();
         let link_up = vec![true; n];
-        let first = snapshot(&p.ports, &p.neighbors, &link_up, &p.routes, &p.next_hops, 1);
+        let first = snapshot(
+            &p.ports,
+            (&p.neighbors, &p.neighbors6),
+            &link_up,
+            (&p.routes, &p.next_hops),
+            &p.routes6,
+            1,
+        );
         let publisher = Publisher::new(Arc::new(ArcSwap::from_pointee(first)));
         Control {
             routes: p.routes,
             next_hops: p.next_hops,
+            routes6: p.routes6,
+            neighbors6: p.neighbors6,
+            published_neighbors6: 0,
             published_neighbors: u64::MAX,
             published_resolutions: 0,
             icmp_errors: Policer::new(cp.icmp_errors_pps, (cp.icmp_errors_pps / 4).max(1), tsc_hz),
@@ -308,12 +329,29 @@ impl Control {
         while let Some((port, ip)) = self.resolve.pop() {
             busy = true;
             self.stats.resolve_requests += 1;
-            if let Some(p) = self.neighbors.resolve(now, port, ip) {
-                self.send_probe(p);
+            match ip {
+                std::net::IpAddr::V4(ip) => {
+                    if let Some(p) = self.neighbors.resolve(now, port, ip) {
+                        self.send_probe(p);
+                    }
+                }
+                std::net::IpAddr::V6(ip) => {
+                    if let Some(s) = self.neighbors6.resolve(now, port, ip) {
+                        self.send_solicitation(s);
+                    }
+                }
             }
         }
         for p in self.neighbors.poll(now) {
             self.send_probe(p);
+        }
+        for s in self.neighbors6.poll(now) {
+            self.send_solicitation(s);
+        }
+        // IPv6 neighbours change rarely (no unsolicited learning from
+        // floods): published as they change.
+        if self.neighbors6.version() != self.published_neighbors6 {
+            self.publish();
         }
         busy |= self.glbp_poll(now);
         // Neighbour changes are coalesced: an answer to our own probe is

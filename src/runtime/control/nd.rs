@@ -90,8 +90,16 @@ impl Control {
         let Some((src_mac, dst_mac, ip, payload)) = parsed else {
             return Outcome::Dropped;
         };
-        if ip.next_header == crate::wire::ipv4::PROTO_UDP {
+        let to_us = self.ports[pidx].is_local6(ip.dst);
+        let glbp = ip.next_header == crate::wire::ipv4::PROTO_UDP
+            && crate::wire::udp::Packet::new_checked(&payload[..])
+                .is_ok_and(|u| u.dst_port() == crate::wire::glbp::UDP_PORT);
+        if glbp && (to_us || ip.dst == crate::wire::glbp::MCAST_V6) {
             return self.glbp_rx(now, pidx, m);
+        }
+        if !to_us && !ip.dst.is_multicast() && ip.hop_limit <= 1 {
+            self.time_exceeded6(pidx, m, hl, &ip, src_mac);
+            return Outcome::Consumed;
         }
         if ip.next_header != icmpv6::PROTO_ICMPV6 {
             return Outcome::Dropped;
@@ -103,6 +111,18 @@ impl Control {
         match msg {
             Icmpv6Repr::EchoRequest { .. } => self.echo6_reply(pidx, m, hl, &ip, dst_mac),
             Icmpv6Repr::NeighborSolicit { target, lladdr } => {
+                if !ip.src.is_unspecified() && self.ports[pidx].is_local6(target) {
+                    // A node about to talk to us: it is at its source
+                    // link-layer address (RFC 4861 §7.2.3).
+                    self.neighbors6.learn(
+                        now,
+                        pidx as u16,
+                        ip.src,
+                        lladdr,
+                        false,
+                        lladdr.is_some(),
+                    );
+                }
                 self.solicited(now, pidx, &ip, target, lladdr.unwrap_or(src_mac));
                 Outcome::Consumed
             }
@@ -111,12 +131,20 @@ impl Control {
                 self.ra_soon(now, pidx);
                 Outcome::Consumed
             }
-            Icmpv6Repr::NeighborAdvert { target, lladdr, .. } => {
+            Icmpv6Repr::NeighborAdvert {
+                target,
+                lladdr,
+                flags,
+            } => {
                 // Another node claiming one of our own addresses (the
                 // virtual ones are claimed by every AVG in turn).
                 let p = &self.ports[pidx];
                 if target == p.link_local || p.address6.iter().any(|a| a.addr == target) {
                     self.duplicate6(now, pidx, target, lladdr.unwrap_or(src_mac));
+                } else {
+                    let solicited = flags & icmpv6::NA_SOLICITED != 0;
+                    self.neighbors6
+                        .learn(now, pidx as u16, target, lladdr, solicited, false);
                 }
                 Outcome::Consumed
             }
@@ -162,6 +190,59 @@ impl Control {
         };
         self.stats.nd_answered += 1;
         self.send_na_to(pidx, host, ip.src, target, flags, Some(lladdr));
+    }
+
+    /// A solicitation of the neighbour table: multicast to the
+    /// solicited-node group, or a unicast probe, from the interface's
+    /// link-local address with its link-layer address.
+    pub(super) fn send_solicitation(&mut self, s: super::neighbors6::Solicitation) {
+        let pidx = usize::from(s.port);
+        let Some(p) = self.ports.get(pidx) else {
+            return;
+        };
+        let (mac, ll) = (p.mac, p.link_local);
+        let (eth_dst, dst) = match s.to {
+            Some(to) => (to, s.ip),
+            None => {
+                let group = icmpv6::solicited_node(s.ip);
+                (icmpv6::multicast_mac(group), group)
+            }
+        };
+        let msg = Icmpv6Repr::NeighborSolicit {
+            target: s.ip,
+            lladdr: Some(mac),
+        };
+        if self.send_icmpv6(pidx, eth_dst, ll, dst, &msg) {
+            self.stats.nd_solicits_sent += 1;
+        }
+    }
+
+    /// Time exceeded (hop limit 0 in transit) for the packet in `m`, back
+    /// to its sender at `to_mac`, within `[control_plane] icmp_errors_pps`:
+    /// from the interface's first global address (traceroute shows a
+    /// routable hop), else its link-local one.
+    fn time_exceeded6(&mut self, pidx: usize, m: &Mbuf, hl: usize, ip: &Ipv6Repr, to_mac: MacAddr) {
+        if ip.src.is_unspecified() || ip.src.is_multicast() {
+            return;
+        }
+        if !self.icmp_errors.allow(crate::dpdk::tsc()) {
+            self.stats.icmp_rate_limited += 1;
+            return;
+        }
+        let p = &self.ports[pidx];
+        let from = p.address6.first().map_or(p.link_local, |a| a.addr);
+        // As much of the packet as fits in the minimum MTU (RFC 4443 §2.4).
+        let quoted = m.data().get(hl..).unwrap_or(&[]);
+        let quoted = &quoted[..quoted
+            .len()
+            .min(1280 - ipv6::HEADER_LEN - icmpv6::HEADER_LEN)];
+        let msg = Icmpv6Repr::TimeExceeded {
+            code: 0,
+            data: quoted,
+        };
+        if self.send_icmpv6_hl(pidx, to_mac, from, ip.src, &msg, 64) {
+            self.stats.icmp_time_exceeded += 1;
+        }
     }
 
     /// Logs (at most every 10 s) another node claiming our `addr`.
@@ -395,6 +476,19 @@ impl Control {
         dst: Ipv6Addr,
         msg: &Icmpv6Repr,
     ) -> bool {
+        self.send_icmpv6_hl(pidx, eth_dst, src, dst, msg, 255)
+    }
+
+    /// [`Control::send_icmpv6`] with hop limit `hop_limit`.
+    fn send_icmpv6_hl(
+        &mut self,
+        pidx: usize,
+        eth_dst: MacAddr,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        msg: &Icmpv6Repr,
+        hop_limit: u8,
+    ) -> bool {
         let eth = EthernetRepr {
             src: self.ports[pidx].mac,
             dst: eth_dst,
@@ -406,7 +500,7 @@ impl Control {
             dst,
             next_header: icmpv6::PROTO_ICMPV6,
             payload_len: msg.buffer_len(),
-            hop_limit: 255,
+            hop_limit,
             traffic_class: 0,
         };
         let len = ethernet::HEADER_LEN + ipv6::HEADER_LEN + msg.buffer_len();

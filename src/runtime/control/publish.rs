@@ -7,9 +7,10 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::neighbors::Neighbors;
+use super::neighbors6::Neighbors6;
 use super::{Control, ManagedPort};
 use crate::dpdk::Lpm;
-use crate::runtime::dataplane::state::{DataplaneState, NextHop, PortView};
+use crate::runtime::dataplane::state::{DataplaneState, NextHop, PortView, V6Routes};
 
 /// Swaps dataplane snapshots in and frees the old ones only once no worker
 /// holds them any more (on this lcore, never on a worker).
@@ -54,10 +55,10 @@ impl Publisher {
 /// `DataplaneState` is built.
 pub(super) fn snapshot(
     ports: &[ManagedPort],
-    neighbors: &Neighbors,
+    (neighbors, neighbors6): (&Neighbors, &Neighbors6),
     link_up: &[bool],
-    routes: &Arc<Lpm>,
-    next_hops: &[NextHop],
+    (routes, next_hops): (&Arc<Lpm>, &[NextHop]),
+    v6: &V6Routes,
     generation: u64,
 ) -> DataplaneState {
     let ports = ports
@@ -69,6 +70,7 @@ pub(super) fn snapshot(
             addr: p.addr,
             vmacs: p.glbp.vmacs.clone(),
             neighbors: neighbors.resolved(i as u16),
+            neighbors6: neighbors6.resolved(i as u16),
             avg: p.glbp.avg.clone(),
             silent: p.glbp.silent.clone(),
             link_up: link_up.get(i).copied().unwrap_or(true),
@@ -83,6 +85,7 @@ pub(super) fn snapshot(
         ports,
         routes: routes.clone(),
         next_hops: next_hops.to_vec(),
+        v6: v6.clone(),
     }
 }
 
@@ -91,12 +94,13 @@ impl Control {
     pub fn publish(&mut self) {
         self.published_neighbors = self.neighbors.version();
         self.published_resolutions = self.neighbors.resolutions();
+        self.published_neighbors6 = self.neighbors6.version();
         let st = snapshot(
             &self.ports,
-            &self.neighbors,
+            (&self.neighbors, &self.neighbors6),
             &self.link_up,
-            &self.routes,
-            &self.next_hops,
+            (&self.routes, &self.next_hops),
+            &self.routes6,
             self.publisher.next_generation(),
         );
         self.publisher.publish(st);

@@ -6,6 +6,7 @@
 //! cannot change without a restart (EAL, dataplane, ports) makes the whole
 //! reload fail, and the running configuration stays.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::glbp::{group_config, GlbpDriver};
@@ -87,9 +88,11 @@ impl Control {
                 .ok_or_else(|| format!("no port {}", g.port))?;
             planned.push((pidx, pc, key));
         }
-        let routes = if old.routes != new.routes {
+        let addresses6 =
+            |c: &Config| -> Vec<_> { c.interfaces().into_iter().map(|i| i.address6).collect() };
+        let routes = if old.routes != new.routes || addresses6(old) != addresses6(new) {
             let (lpm, hops) = crate::runtime::build_routes(new)?;
-            Some((Arc::new(lpm), hops))
+            Some((Arc::new(lpm), hops, crate::runtime::build_routes6(new)?))
         } else {
             None
         };
@@ -138,20 +141,27 @@ impl Control {
                 .map_err(|e| format!("group {}: {e:?}", g.glbp.id))?;
             self.pending.push((pidx, a));
         }
-        if let Some((lpm, hops)) = routes {
+        if let Some((lpm, hops, v6)) = routes {
             self.routes = lpm;
             self.next_hops = hops;
+            self.routes6 = v6;
             sum.routes_changed = true;
         }
         if old.neighbors != new.neighbors {
             for n in &old.neighbors {
                 if let Some((pi, _)) = old.interface(&n.port) {
-                    self.neighbors.remove_static(pi as u16, n.ip);
+                    match n.ip {
+                        IpAddr::V4(ip) => self.neighbors.remove_static(pi as u16, ip),
+                        IpAddr::V6(ip) => self.neighbors6.remove_static(pi as u16, ip),
+                    }
                 }
             }
             for n in &new.neighbors {
                 if let Some((pi, _)) = new.interface(&n.port) {
-                    self.neighbors.add_static(pi as u16, n.ip, n.mac);
+                    match n.ip {
+                        IpAddr::V4(ip) => self.neighbors.add_static(pi as u16, ip, n.mac),
+                        IpAddr::V6(ip) => self.neighbors6.add_static(pi as u16, ip, n.mac),
+                    }
                 }
             }
             sum.neighbors_changed = true;

@@ -350,6 +350,7 @@ mod tests {
                 ports: vec![p.clone()],
                 routes: std::sync::Arc::new(super::super::state::LinearRoutes::default()),
                 next_hops: Vec::new(),
+                v6: crate::runtime::dataplane::state::V6Routes::default(),
             };
             let mut idx = PortIndex::default();
             idx.rebuild(&p, &st);

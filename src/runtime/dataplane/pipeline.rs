@@ -770,6 +770,7 @@ mod tests {
             ports: vec![lan0, up0, dn0],
             routes: std::sync::Arc::new(LinearRoutes(entries)),
             next_hops,
+            v6: crate::runtime::dataplane::state::V6Routes::default(),
         }
     }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::config::Ipv4Net;
+use crate::config::{Ipv4Net, Ipv6Net};
 use crate::protocol::lb::Balance;
 use crate::wire::MacAddr;
 
@@ -55,14 +55,98 @@ impl Routes for LinearRoutes {
     }
 }
 
+/// IPv6 longest-prefix-match routes: `rte_lpm6` in production, a plain
+/// table in unit tests.
+pub trait Routes6: Send + Sync {
+    /// Index into [`V6Routes::next_hops`] for `dst`.
+    fn lookup6(&self, dst: Ipv6Addr) -> Option<u32>;
+}
+
+impl Routes6 for crate::dpdk::Lpm6 {
+    #[inline]
+    fn lookup6(&self, dst: Ipv6Addr) -> Option<u32> {
+        self.lookup(dst)
+    }
+}
+
+/// An IPv6 route table for tests: linear longest-prefix match.
+#[derive(Debug, Default, Clone)]
+pub struct LinearRoutes6(pub Vec<(Ipv6Net, u32)>);
+
+impl Routes6 for LinearRoutes6 {
+    fn lookup6(&self, dst: Ipv6Addr) -> Option<u32> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n.contains(dst))
+            .max_by_key(|(n, _)| n.len)
+            .map(|(_, nh)| *nh)
+    }
+}
+
+/// The IPv6 routing table of a snapshot and its next hops.
+#[derive(Clone)]
+pub struct V6Routes {
+    /// Shared between snapshots: rebuilt only when routes change.
+    pub routes: std::sync::Arc<dyn Routes6>,
+    pub next_hops: Vec<NextHop<Ipv6Addr>>,
+}
+
+impl Default for V6Routes {
+    fn default() -> Self {
+        V6Routes {
+            routes: std::sync::Arc::new(LinearRoutes6::default()),
+            next_hops: Vec::new(),
+        }
+    }
+}
+
 /// Where a route leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NextHop {
+pub struct NextHop<A = Ipv4Addr> {
     /// Egress port index.
     pub port: u16,
     /// The gateway; `None` for a connected subnet (the destination itself
     /// is the neighbour).
-    pub via: Option<Ipv4Addr>,
+    pub via: Option<A>,
+}
+
+/// What [`route_entries`] gives: (prefix, next-hop index) pairs and the
+/// next hops.
+pub type RouteEntries<N> = (Vec<(N, u32)>, Vec<NextHop<<N as Prefix>::Addr>>);
+
+/// A prefix of either family, as [`route_entries`] needs it.
+pub trait Prefix: Copy {
+    type Addr: Copy + PartialEq;
+    /// The prefix with its host bits cleared.
+    fn masked(&self) -> Self;
+    /// True when `a` is on this prefix.
+    fn holds(&self, a: Self::Addr) -> bool;
+}
+
+impl Prefix for Ipv4Net {
+    type Addr = Ipv4Addr;
+    fn masked(&self) -> Self {
+        Ipv4Net {
+            addr: self.network(),
+            len: self.len,
+        }
+    }
+    fn holds(&self, a: Ipv4Addr) -> bool {
+        self.contains(a)
+    }
+}
+
+impl Prefix for Ipv6Net {
+    type Addr = Ipv6Addr;
+    fn masked(&self) -> Self {
+        Ipv6Net {
+            addr: self.network(),
+            len: self.len,
+        }
+    }
+    fn holds(&self, a: Ipv6Addr) -> bool {
+        self.contains(a)
+    }
 }
 
 /// FxHash: a fast, non-cryptographic hasher for the per-packet neighbour
@@ -160,6 +244,8 @@ pub struct PortView {
     pub vmacs: Vec<MacAddr>,
     /// Resolved neighbours on this port.
     pub neighbors: FxMap<Ipv4Addr, MacAddr>,
+    /// Resolved IPv6 neighbours on this port.
+    pub neighbors6: FxMap<Ipv6Addr, MacAddr>,
     /// Virtual IPs this node answers ARP for (it is their AVG).
     pub avg: Vec<VipBalance>,
     /// Held VMACs whose unicast re-validations this node answers.
@@ -188,6 +274,7 @@ impl PortView {
             addr,
             vmacs: Vec::new(),
             neighbors: FxMap::default(),
+            neighbors6: FxMap::default(),
             avg: Vec::new(),
             revalidate: Vec::new(),
             silent: Vec::new(),
@@ -313,18 +400,17 @@ pub struct DataplaneState<R: Routes = crate::dpdk::Lpm> {
     /// Shared between snapshots: rebuilt only when routes change.
     pub routes: std::sync::Arc<R>,
     pub next_hops: Vec<NextHop>,
+    /// The IPv6 routes.
+    pub v6: V6Routes,
 }
 
 /// Builds the route list (connected subnets first, then static routes) as
 /// (prefix, next hop) pairs; the next-hop index is the position in the
 /// returned `Vec<NextHop>`.
-pub fn route_entries(
-    ports: &[(Ipv4Net, u16)],
-    statics: &[(Ipv4Net, Ipv4Addr)],
-) -> (Vec<(Ipv4Net, u32)>, Vec<NextHop>) {
+pub fn route_entries<N: Prefix>(ports: &[(N, u16)], statics: &[(N, N::Addr)]) -> RouteEntries<N> {
     let mut entries = Vec::new();
-    let mut hops: Vec<NextHop> = Vec::new();
-    let hop_index = |h: NextHop, hops: &mut Vec<NextHop>| -> u32 {
+    let mut hops: Vec<NextHop<N::Addr>> = Vec::new();
+    let hop_index = |h: NextHop<N::Addr>, hops: &mut Vec<NextHop<N::Addr>>| -> u32 {
         if let Some(i) = hops.iter().position(|x| *x == h) {
             i as u32
         } else {
@@ -340,17 +426,11 @@ pub fn route_entries(
             },
             &mut hops,
         );
-        entries.push((
-            Ipv4Net {
-                addr: net.network(),
-                len: net.len,
-            },
-            i,
-        ));
+        entries.push((net.masked(), i));
     }
     for (prefix, via) in statics {
         // The egress port is the one whose subnet holds the gateway.
-        if let Some((_, port)) = ports.iter().find(|(n, _)| n.contains(*via)) {
+        if let Some((_, port)) = ports.iter().find(|(n, _)| n.holds(*via)) {
             let i = hop_index(
                 NextHop {
                     port: *port,
@@ -358,13 +438,7 @@ pub fn route_entries(
                 },
                 &mut hops,
             );
-            entries.push((
-                Ipv4Net {
-                    addr: prefix.network(),
-                    len: prefix.len,
-                },
-                i,
-            ));
+            entries.push((prefix.masked(), i));
         }
     }
     (entries, hops)

@@ -48,7 +48,15 @@ pub enum Verdict {
     /// Drop (counted as unresolved) and ask the control lcore to resolve
     /// this neighbour on this port.
     Unresolved(u16, Ipv4Addr),
+    /// The same for IPv6 (an address does not fit in a verdict): the
+    /// gateway of IPv6 next hop `hop`, or with [`CONNECTED`] the packet's
+    /// destination, on port `port`.
+    Unresolved6 { port: u16, hop: u32 },
 }
+
+/// [`Verdict::Unresolved6`]'s `hop` for a destination on a connected
+/// subnet.
+pub const CONNECTED: u32 = u32::MAX;
 
 // A verdict fits in one register: returned from `process` without a round
 // trip through memory (a 16-byte verdict cost ~15 % of the ARP path in a
@@ -204,7 +212,7 @@ pub fn process<R: Routes>(
             eth.set_src_addr(out.mac);
             Verdict::Forward(hop.port)
         }
-        ethernet::ETHERTYPE_IPV6 => process_ipv6(eth, port, idx, turns, ingress, now_ms),
+        ethernet::ETHERTYPE_IPV6 => process_ipv6(eth, st, port, idx, turns, ingress, now_ms),
         _ => Verdict::Drop(DropReason::Unsupported),
     }
 }
@@ -214,8 +222,9 @@ pub fn process<R: Routes>(
 /// requests to own or virtual addresses go to the control lcore. Out of
 /// line, to keep IPv4's code tight.
 #[inline(never)]
-fn process_ipv6(
+fn process_ipv6<R: Routes>(
     mut eth: ethernet::Frame<&mut [u8]>,
+    st: &DataplaneState<R>,
     port: &PortView,
     idx: &PortIndex,
     turns: &mut Turns,
@@ -235,7 +244,8 @@ fn process_ipv6(
     let Ok(mut ip) = ipv6::Packet::new_checked(eth.payload_mut()) else {
         return Verdict::Drop(DropReason::Malformed);
     };
-    let (verdict, host) = match ip.next_header() {
+    // The verdict, and the frame's new Ethernet destination.
+    let (verdict, to) = match ip.next_header() {
         icmpv6::PROTO_ICMPV6 => match ip.payload().first().copied() {
             Some(icmpv6::TYPE_NEIGHBOR_SOLICIT) => {
                 solicit(&mut ip, dst, src_mac, port, idx, turns, ingress, now_ms)
@@ -250,19 +260,72 @@ fn process_ipv6(
             {
                 (Verdict::Punt(PuntClass::Icmp), None)
             }
-            // IPv6 is not forwarded yet.
-            _ => (Verdict::Drop(DropReason::Unsupported), None),
+            _ => forward6(&mut ip, dst, port, st),
         },
-        _ => (Verdict::Drop(DropReason::Unsupported), None),
+        _ => forward6(&mut ip, dst, port, st),
     };
-    if let Some(host) = host {
-        // Back to the host from this interface, as ARP replies are (IOS
-        // sends from the chosen VMAC; a switch would then learn another
+    if let Some(to) = to {
+        // A forward goes out from the egress port's MAC; an advertisement
+        // back to the host from this interface's, as ARP replies do (IOS
+        // sends it from the chosen VMAC; a switch would then learn another
         // router's VMAC on this port until that router's next hello).
-        eth.set_dst_addr(host);
-        eth.set_src_addr(port.mac);
+        let from = match verdict {
+            Verdict::Forward(out) => st.ports.get(usize::from(out)).map_or(port.mac, |o| o.mac),
+            _ => port.mac,
+        };
+        eth.set_dst_addr(to);
+        eth.set_src_addr(from);
     }
     verdict
+}
+
+/// Routes the IPv6 packet `ip` (received for Ethernet `dst` on `port`)
+/// through the IPv6 table: hop limit decremented and, when forwarded, the
+/// neighbour's MAC returned as the frame's new destination (the caller
+/// sets the source). Link-local traffic is never routed; hop limit expiry
+/// and other traffic to own addresses go to the control lcore.
+#[inline(always)]
+fn forward6<R: Routes>(
+    ip: &mut ipv6::Packet<&mut [u8]>,
+    dst: MacAddr,
+    port: &PortView,
+    st: &DataplaneState<R>,
+) -> (Verdict, Option<MacAddr>) {
+    let drop = |why| (Verdict::Drop(why), None);
+    if dst.is_multicast() {
+        return drop(DropReason::Unsupported);
+    }
+    let (from, to) = (ip.src_addr(), ip.dst_addr());
+    if port.is_local6(to) {
+        return (Verdict::Punt(PuntClass::Own), None);
+    }
+    if ipv6::is_link_local(to) || ipv6::is_link_local(from) || from.is_multicast() {
+        return drop(DropReason::Other);
+    }
+    let Some(i) = st.v6.routes.lookup6(to) else {
+        return drop(DropReason::NoRoute);
+    };
+    let Some(hop) = st.v6.next_hops.get(i as usize) else {
+        return drop(DropReason::NoRoute);
+    };
+    let Some(out) = st.ports.get(usize::from(hop.port)) else {
+        return drop(DropReason::NoRoute);
+    };
+    if !out.link_up {
+        return drop(DropReason::LinkDown);
+    }
+    if ip.hop_limit() <= 1 {
+        return (Verdict::Punt(PuntClass::TtlExpired), None);
+    }
+    let Some(mac) = out.neighbors6.get(&hop.via.unwrap_or(to)) else {
+        let unresolved = Verdict::Unresolved6 {
+            port: hop.port,
+            hop: if hop.via.is_some() { i } else { CONNECTED },
+        };
+        return (unresolved, None);
+    };
+    ip.decrement_hop_limit();
+    (Verdict::Forward(hop.port), Some(*mac))
 }
 
 /// A neighbour solicitation (in `ip`, received for Ethernet `dst` from
@@ -359,6 +422,22 @@ fn solicit(
         },
         Some(host),
     )
+}
+
+/// The neighbour a [`Verdict::Unresolved6`] for `frame` asks for: the
+/// gateway of next hop `hop`, or the frame's destination.
+#[cold]
+fn unresolved6<R: Routes>(
+    st: &DataplaneState<R>,
+    hop: u32,
+    frame: &[u8],
+) -> Option<std::net::Ipv6Addr> {
+    if hop != CONNECTED {
+        return st.v6.next_hops.get(hop as usize)?.via;
+    }
+    let eth = ethernet::Frame::new_checked(frame).ok()?;
+    let ip = ipv6::Packet::new_checked(frame.get(eth.header_len()..)?).ok()?;
+    Some(ip.dst_addr())
 }
 
 /// True for an IPv6 packet whose next header is UDP 3222 (GLBP), to
@@ -483,8 +562,7 @@ impl RecentRequests {
     /// True when (port, ip) was not requested within `gap` of `now`; records
     /// the request.
     #[inline]
-    pub fn first_in(&mut self, port: u16, ip: Ipv4Addr, now: u64, gap: u64) -> bool {
-        let key = u32::from(ip);
+    pub fn first_in(&mut self, port: u16, key: u32, now: u64, gap: u64) -> bool {
         let i = (key.wrapping_mul(0x9e37_79b1) >> 26) as usize ^ usize::from(port & 63);
         let slot = &mut self.slots[i & 63];
         if slot.0 == port && slot.1 == key && now.wrapping_sub(slot.2) < gap {
@@ -523,7 +601,7 @@ pub struct Worker {
     /// This worker's share of the `[control_plane]` rates, by punt class.
     pub policers: [Policer; PuntClass::COUNT],
     /// Neighbours to resolve, to the control lcore.
-    pub resolve: Arc<ArrayQueue<(u16, Ipv4Addr)>>,
+    pub resolve: Arc<ArrayQueue<(u16, std::net::IpAddr)>>,
     pub state: Arc<ArcSwap<DataplaneState>>,
     pub counters: Arc<Shared>,
     pub clients: Arc<ArpClients>,
@@ -710,9 +788,21 @@ impl Worker {
                         Verdict::Unresolved(iface, ip) => {
                             c.drop(DropReason::Unresolved);
                             drop(m);
-                            if recent.first_in(iface, ip, dpdk::tsc(), resolve_gap) {
+                            if recent.first_in(iface, u32::from(ip), dpdk::tsc(), resolve_gap) {
                                 // Full queue: the next packet asks again.
-                                let _ = self.resolve.push((iface, ip));
+                                let _ = self.resolve.push((iface, std::net::IpAddr::V4(ip)));
+                            }
+                            continue;
+                        }
+                        Verdict::Unresolved6 { port, hop } => {
+                            c.drop(DropReason::Unresolved);
+                            let ip = unresolved6(st, hop, m.data());
+                            drop(m);
+                            if let Some(ip) = ip {
+                                let key = (u128::from(ip) % 0xffff_fffb) as u32;
+                                if recent.first_in(port, key, dpdk::tsc(), resolve_gap) {
+                                    let _ = self.resolve.push((port, std::net::IpAddr::V6(ip)));
+                                }
                             }
                             continue;
                         }
@@ -858,6 +948,7 @@ mod tests {
                 port: 1,
                 via: Some(Ipv4Addr::new(192, 0, 2, 1)),
             }],
+            v6: crate::runtime::dataplane::state::V6Routes::default(),
         }
     }
 
@@ -1319,6 +1410,92 @@ mod tests {
         );
     }
 
+    /// IPv6 UDP from `src` to `dst` at Ethernet `eth_dst`, hop limit `hl`.
+    fn udp6(eth_dst: MacAddr, src: &str, dst: &str, hl: u8) -> Vec<u8> {
+        use crate::wire::ipv6::Ipv6Repr;
+        let mut f = vec![0u8; 14 + 40 + 8];
+        f[..6].copy_from_slice(&eth_dst.0);
+        f[6..12].copy_from_slice(&host(1).0);
+        f[12..14].copy_from_slice(&ethernet::ETHERTYPE_IPV6.to_be_bytes());
+        Ipv6Repr {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            next_header: ipv4::PROTO_UDP,
+            payload_len: 8,
+            hop_limit: hl,
+            traffic_class: 0,
+        }
+        .emit(&mut f[14..])
+        .unwrap();
+        f
+    }
+
+    #[test]
+    fn ipv6_is_routed_through_the_v6_table() {
+        use crate::runtime::dataplane::state::{LinearRoutes6, V6Routes};
+        let (mut st, _) = state6(true);
+        let gw: std::net::Ipv6Addr = "2001:db8:ff::1".parse().unwrap();
+        let server: std::net::Ipv6Addr = "2001:db8:ff::100".parse().unwrap();
+        let up_mac = st.ports[1].mac;
+        st.ports[0].address6 = vec!["2001:db8:10::2".parse().unwrap()];
+        st.v6 = V6Routes {
+            routes: std::sync::Arc::new(LinearRoutes6(vec![
+                ("2001:db8:10::/64".parse().unwrap(), 0),
+                ("2001:db8:ff::/64".parse().unwrap(), 1),
+                ("::/0".parse().unwrap(), 2),
+            ])),
+            next_hops: vec![
+                NextHop { port: 0, via: None },
+                NextHop { port: 1, via: None },
+                NextHop {
+                    port: 1,
+                    via: Some(gw),
+                },
+            ],
+        };
+        let server_mac = MacAddr([2, 0, 0, 0, 0, 0xee]);
+        st.ports[1].neighbors6.insert(server, server_mac);
+        let held = vmac(46, 2);
+        let mut sc = Scratch::new(2);
+        let mut v = |f: &mut Vec<u8>| refresh_process(f, 0, &st, &mut sc);
+
+        // To the server through the VMAC held here: routed, hop limit
+        // decremented, from the uplink's MAC to the server's.
+        let mut f = udp6(held, "2001:db8:10::5", "2001:db8:ff::100", 64);
+        assert_eq!(v(&mut f), Verdict::Forward(1));
+        assert_eq!((&f[..6], &f[6..12]), (&server_mac.0[..], &up_mac.0[..]));
+        assert_eq!(f[14 + 7], 63);
+        // Through the port's own MAC too; not through a VMAC held elsewhere.
+        let mut f = udp6(LAN_MAC, "2001:db8:10::5", "2001:db8:ff::100", 64);
+        assert_eq!(v(&mut f), Verdict::Forward(1));
+        let mut f = udp6(vmac(46, 3), "2001:db8:10::5", "2001:db8:ff::100", 64);
+        assert_eq!(v(&mut f), Verdict::Drop(DropReason::NotForUs));
+        // Unresolved: the destination itself, or the gateway.
+        let mut f = udp6(held, "2001:db8:10::5", "2001:db8:ff::7", 64);
+        assert_eq!(
+            v(&mut f),
+            Verdict::Unresolved6 {
+                port: 1,
+                hop: CONNECTED
+            }
+        );
+        assert_eq!(
+            unresolved6(&st, CONNECTED, &f),
+            Some("2001:db8:ff::7".parse().unwrap())
+        );
+        let mut f = udp6(held, "2001:db8:10::5", "2001:db8:77::1", 64);
+        assert_eq!(v(&mut f), Verdict::Unresolved6 { port: 1, hop: 2 });
+        assert_eq!(unresolved6(&st, 2, &f), Some(gw));
+        // Expiring here: the control lcore says so. Link-local scope is
+        // never routed; an own address is for the control lcore.
+        let mut f = udp6(held, "2001:db8:10::5", "2001:db8:ff::100", 1);
+        assert_eq!(v(&mut f), Verdict::Punt(PuntClass::TtlExpired));
+        let mut f = udp6(held, "fe80::5", "2001:db8:ff::100", 64);
+        assert_eq!(v(&mut f), Verdict::Drop(DropReason::Other));
+        let mut f = udp6(held, "2001:db8:10::5", "2001:db8:10::2", 64);
+        assert_eq!(v(&mut f), Verdict::Punt(PuntClass::Own));
+    }
+
     #[test]
     fn frames_to_a_vmac_are_forwarded_only_while_held() {
         let held = vmac(1, 2);
@@ -1413,6 +1590,7 @@ mod index_tests {
             ports: vec![lan0, up0],
             routes: std::sync::Arc::new(LinearRoutes(entries)),
             next_hops,
+            v6: crate::runtime::dataplane::state::V6Routes::default(),
         }
     }
 

@@ -43,6 +43,10 @@ pub const UPLINK_VIP: &str = "192.0.2.1";
 pub const GROUP: u16 = 1;
 /// The LAN's IPv6 prefix (without its /64) in labs with an IPv6 group.
 pub const V6_PREFIX: &str = "2001:db8:10::";
+/// The uplink's IPv6 prefix (without its /64); router i is `::{2+i}`.
+pub const V6_UPLINK: &str = "2001:db8:ff::";
+/// The server's IPv6 address.
+pub const SERVER6: &str = "2001:db8:ff::100";
 
 /// The virtual MAC of forwarder `n` of group 1.
 pub fn vmac(n: u8) -> String {
@@ -765,6 +769,12 @@ impl Lab {
         // the receiver would drop them (UdpInCsumErrors). Checksum in
         // software instead, as a NIC would.
         nsx(&up, "ethtool -K br1 tx off");
+        if self.spec.v6_group.is_some() {
+            // The server's IPv6 address (no duplicate address detection:
+            // it is the only host there).
+            nsx(&up, "sysctl -qw net.ipv6.conf.br1.disable_ipv6=0");
+            nsx(&up, &format!("ip addr add {SERVER6}/64 dev br1 nodad"));
+        }
         // The hosts.
         for h in 0..self.spec.hosts {
             let ns = self.host_ns(h);
@@ -1019,7 +1029,7 @@ device = "net_af_packet0,iface=lan0,framecnt=4096"
 name = "up0"
 device = "net_af_packet1,iface=up0,framecnt=4096"
 address = "{up}/24"
-mac = "02:00:00:00:0b:{n:02x}"
+{up6}mac = "02:00:00:00:0b:{n:02x}"
 {lan}{uplink}"#,
             n = i + 1,
             lcores = lcores(i),
@@ -1027,6 +1037,11 @@ mac = "02:00:00:00:0b:{n:02x}"
             ns = r.ns,
             mac = r.mac,
             up = r.up_ip,
+            up6 = if s.v6_group.is_some() {
+                format!("address6 = [\"{V6_UPLINK}{:x}/64\"]\n", i + 2)
+            } else {
+                String::new()
+            },
             uplink = if s.uplink_group {
                 format!(
                     "\n[[group]]\nport = \"up0\"\nid = 2\nvip = \"{UPLINK_VIP}\"\n\
@@ -1045,6 +1060,15 @@ mac = "02:00:00:00:0b:{n:02x}"
         let via = &self.routers[i].up_ip;
         for net in self.lan_subnets() {
             nsx(&self.up_ns(), &format!("ip route replace {net} via {via}"));
+        }
+        if self.spec.v6_group.is_some() {
+            nsx(
+                &self.up_ns(),
+                &format!(
+                    "ip -6 route replace {V6_PREFIX}/64 via {V6_UPLINK}{:x}",
+                    2 + i
+                ),
+            );
         }
     }
 
