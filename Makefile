@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build release run run-vlan run-virtual test e2e lint deps check-deps sim-sweep clean bench
+.PHONY: all build release run run-vlan run-ipv6 run-virtual test e2e lint deps check-deps sim-sweep clean bench
 
 all: build
 
@@ -32,6 +32,11 @@ run: check-deps
 run-vlan: check-deps
 	$(CARGO) build --release --bins --example demo
 	./target/release/examples/demo --vlans
+
+# The same LAN dual-stack: IPv6 group 46 beside IPv4 group 1.
+run-ipv6: check-deps
+	$(CARGO) build --release --bins --example demo
+	./target/release/examples/demo --ipv6
 
 # One glbpd on DPDK virtual devices replaying config/sample-lan.pcap.
 run-virtual: build

@@ -5,8 +5,14 @@
 //! Ctrl-C tears everything down.
 //!
 //! ```text
-//! demo [--glbpd PATH] [--seconds N] [--vlans]
+//! demo [--glbpd PATH] [--seconds N] [--vlans | --ipv6]
 //! ```
+//! `--ipv6` (`make run-ipv6`): a dual-stack LAN. Beside IPv4 group 1, IPv6
+//! group 46 (`vip = "autoconfig"`, fe80::7:b4ff:fe00:2e00) gives the hosts
+//! their IPv6 router by router advertisements and spreads them over its
+//! VMACs by Neighbor Discovery; the hosts also ping the server's IPv6
+//! address (2001:db8:ff::100), which returns through IPv6 group 47 on the
+//! uplinks.
 //! `--vlans` (`make run-vlan`): the routers' LAN port is an 802.1Q trunk
 //! carrying VLANs 10 and 20, a GLBP group 1 on each (same group number,
 //! independent groups), hosts h1, h3, h5 on VLAN 10 and h2, h4, h6 on
@@ -27,7 +33,7 @@ fn dotted(mac: &str) -> String {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: demo [--glbpd PATH] [--seconds N] [--vlans]");
+    eprintln!("usage: demo [--glbpd PATH] [--seconds N] [--vlans | --ipv6]");
     std::process::exit(2);
 }
 
@@ -35,6 +41,7 @@ fn main() {
     let mut glbpd: Option<PathBuf> = None;
     let mut seconds: Option<u64> = None;
     let mut vlans = false;
+    let mut ipv6 = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -47,6 +54,7 @@ fn main() {
                 )
             }
             "--vlans" => vlans = true,
+            "--ipv6" => ipv6 = true,
             _ => usage(),
         }
     }
@@ -81,15 +89,23 @@ fn main() {
     // GLBP on the uplink too: the server returns traffic through its own
     // virtual gateway, so any router may die.
     spec.uplink_group = true;
+    if vlans && ipv6 {
+        usage();
+    }
     if vlans {
         spec.vlans = vec![10, 20];
+    }
+    if ipv6 {
+        spec.v6_group = Some(46);
     }
     println!(
         "building the lab: 3 routers, 6 hosts, server {SERVER}{} ...",
         if vlans {
-            ", LAN on VLANs 10 and 20 of a trunk"
+            ", LAN on VLANs 10 and 20 of a trunk".to_string()
+        } else if ipv6 {
+            format!(" and {SERVER6}, dual-stack LAN")
         } else {
-            ""
+            String::new()
         }
     );
     let mut lab = Lab::start(&glbpd, spec);
@@ -105,7 +121,22 @@ fn main() {
             eprintln!("warning: host h{} cannot reach the server yet", h + 1);
         }
     }
-    let pingers: Vec<Pinger> = (0..6).map(|h| lab.pinger(h)).collect();
+    if ipv6 {
+        println!("hosts learn their IPv6 router from the AVG's advertisements ...");
+        let learnt = wait_for(Duration::from_secs(60), || {
+            (0..6).all(|h| {
+                let a = nsx(&lab.host_ns(h), "ip -6 addr show dev eth0 scope global");
+                a.contains(V6_PREFIX) && !a.contains("tentative")
+            })
+        });
+        if !learnt {
+            eprintln!("warning: not every host has an IPv6 address yet");
+        }
+    }
+    let mut pingers: Vec<Pinger> = (0..6).map(|h| lab.pinger(h)).collect();
+    if ipv6 {
+        pingers.extend((0..6).map(|h| lab.pinger_to(h, SERVER6)));
+    }
     let started = Instant::now();
     loop {
         std::thread::sleep(Duration::from_secs(1));
@@ -116,6 +147,31 @@ fn main() {
     }
     drop(pingers);
     println!("tearing the lab down");
+}
+
+/// The routers holding IPv6 group 46's VMAC `mac` on the LAN, from their
+/// logs.
+fn by_vmac6(lab: &Lab, mac: &str) -> String {
+    let holders: Vec<String> = (0..lab.routers.len())
+        .filter(|&i| {
+            let f = mac
+                .rsplit(':')
+                .next()
+                .and_then(|x| u8::from_str_radix(x, 16).ok());
+            f.is_some_and(|f| {
+                lab.routers[i]
+                    .vf_states_of("lan0", 46)
+                    .get(&f)
+                    .is_some_and(|s| s == "Active")
+            })
+        })
+        .map(|i| format!("r{}", i + 1))
+        .collect();
+    if holders.is_empty() {
+        "none".into()
+    } else {
+        holders.join("+")
+    }
 }
 
 /// The screen: routers in `show glbp brief` style, then the hosts.
@@ -174,7 +230,7 @@ fn view(lab: &mut Lab, pingers: &[Pinger]) -> String {
         "Host", "VLAN", "IP", "VIP's MAC", "Gateway", "replies/s  (ping -i 0.02 to the server)"
     );
     let t = now();
-    for p in pingers {
+    for p in pingers.iter().filter(|p| p.dst == SERVER) {
         let h = p.host;
         let mac = lab.host_vmac(h).unwrap_or_else(|| "-".into());
         let gw = by_vmac
@@ -191,6 +247,35 @@ fn view(lab: &mut Lab, pingers: &[Pinger]) -> String {
             gw,
             rate
         );
+    }
+    if pingers.iter().any(|p| p.dst == SERVER6) {
+        out += &format!(
+            "\n{:<5}{:<26}{:<18}{:<9}{}\n",
+            "Host",
+            "IPv6",
+            "router's MAC",
+            "Gateway",
+            "replies/s  (ping -i 0.02 to the server's IPv6)"
+        );
+        for p in pingers.iter().filter(|p| p.dst == SERVER6) {
+            let h = p.host;
+            let mac = lab.host_vmac_of(h, V6_VIP).unwrap_or_else(|| "-".into());
+            let gw = by_vmac6(lab, &mac);
+            let addr = nsx(&lab.host_ns(h), "ip -6 -o addr show dev eth0 scope global")
+                .split_whitespace()
+                .nth(3)
+                .and_then(|a| a.split('/').next().map(String::from))
+                .unwrap_or_else(|| "-".into());
+            let rate = p.replies().iter().filter(|&&x| x > t - 1.0).count();
+            out += &format!(
+                "h{:<4}{:<26}{:<18}{:<9}{}\n",
+                h + 1,
+                addr,
+                dotted(&mac),
+                gw,
+                rate
+            );
+        }
     }
     let r1 = lab.routers[0]
         .pid()

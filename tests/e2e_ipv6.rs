@@ -36,8 +36,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 const V6: u16 = 46;
-/// IOS's `glbp 46 ipv6 autoconfig` address.
-const V6_VIP: &str = "fe80::7:b4ff:fe00:2e00";
 const HELLO: f64 = 0.1;
 const HOLD: f64 = 0.4;
 /// As in `tests/e2e.rs`.
@@ -207,18 +205,6 @@ fn record_v6(what: &str) {
     glbpd_lab::record(Path::new(env!("CARGO_TARGET_TMPDIR")), "ipv6", what);
 }
 
-/// The VMAC host `h` resolved the virtual address to, from its neighbour
-/// cache.
-fn host_vmac(lab: &Lab, h: usize) -> Option<String> {
-    let out = nsx(
-        &lab.host_ns(h),
-        &format!("ip -6 neigh show {V6_VIP} dev eth0"),
-    );
-    let mut words = out.split_whitespace();
-    words.find(|w| *w == "lladdr")?;
-    words.next().map(String::from)
-}
-
 /// tshark rows (fields split on ',') of the LAN capture matching `filter`
 /// (no white space).
 fn rows(pcap: &str, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
@@ -286,7 +272,7 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     // its VMAC): the AVG spread them round-robin over the three VMACs.
     let ps = pingers(&lab, HOSTS);
     lab.wait_flowing(&ps, 1.0, Duration::from_secs(10));
-    let held: Vec<Option<String>> = (0..HOSTS).map(|h| host_vmac(&lab, h)).collect();
+    let held: Vec<Option<String>> = (0..HOSTS).map(|h| lab.host_vmac_of(h, V6_VIP)).collect();
     let vmacs: Vec<String> = (1..=3).map(|f| format!("00:07:b4:00:2e:{f:02x}")).collect();
     for v in &vmacs {
         let n = held
@@ -407,7 +393,7 @@ fn hosts_use_the_ipv6_group_as_their_router() {
         let _ = c.wait();
     }
     assert!(ok, "not every host re-validated: {revalidated:?}");
-    let after: Vec<Option<String>> = (0..HOSTS).map(|h| host_vmac(&lab, h)).collect();
+    let after: Vec<Option<String>> = (0..HOSTS).map(|h| lab.host_vmac_of(h, V6_VIP)).collect();
     assert_eq!(after, held, "hosts changed VMAC");
     // And they still reach the virtual address and the server.
     let ps = pingers(&lab, HOSTS);

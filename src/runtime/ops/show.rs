@@ -119,26 +119,56 @@ fn or_dash<T: ToString>(v: Option<T>) -> String {
 
 /// `show glbp brief`.
 pub fn render_brief(st: &Status) -> String {
-    let mut o = format!(
-        "{:<11} {:<4} {:<3} {:<3} {:<8} {:<15} {:<15} {:<15}\n",
-        "Interface", "Grp", "Fwd", "Pri", "State", "Address", "Active router", "Standby router"
-    );
-    for r in &st.brief {
-        let (pri, addr) = match r.fwd {
-            None => (r.priority.to_string(), or_dash(r.address.as_ref())),
-            Some(_) => ("-".into(), cisco_mac(&or_dash(r.address.as_ref()))),
-        };
-        o.push_str(&format!(
-            "{:<11} {:<4} {:<3} {:<3} {:<8} {:<15} {:<15} {:<15}\n",
-            r.interface,
-            r.group,
-            or_dash(r.fwd),
-            pri,
-            r.state,
-            addr,
-            r.active_router,
-            r.standby_router,
-        ));
+    let rows: Vec<[String; 8]> = st
+        .brief
+        .iter()
+        .map(|r| {
+            let (pri, addr) = match r.fwd {
+                None => (r.priority.to_string(), or_dash(r.address.as_ref())),
+                Some(_) => ("-".into(), cisco_mac(&or_dash(r.address.as_ref()))),
+            };
+            [
+                r.interface.clone(),
+                r.group.to_string(),
+                or_dash(r.fwd),
+                pri,
+                r.state.to_string(),
+                addr,
+                r.active_router.clone(),
+                r.standby_router.clone(),
+            ]
+        })
+        .collect();
+    // IOS's widths; wider where an IPv6 address needs it.
+    let mut w = [11, 4, 3, 3, 8, 15, 15, 15];
+    for row in &rows {
+        for (w, cell) in w.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: [&str; 8]| {
+        let mut l: String = cells
+            .iter()
+            .zip(w)
+            .map(|(c, w)| format!("{c:<w$} "))
+            .collect();
+        l.truncate(l.trim_end().len());
+        l + "\n"
+    };
+    let mut o = line([
+        "Interface",
+        "Grp",
+        "Fwd",
+        "Pri",
+        "State",
+        "Address",
+        "Active router",
+        "Standby router",
+    ]);
+    for r in &rows {
+        o.push_str(&line([
+            &r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6], &r[7],
+        ]));
     }
     o
 }

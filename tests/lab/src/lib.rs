@@ -47,6 +47,12 @@ pub const V6_PREFIX: &str = "2001:db8:10::";
 pub const V6_UPLINK: &str = "2001:db8:ff::";
 /// The server's IPv6 address.
 pub const SERVER6: &str = "2001:db8:ff::100";
+/// With `uplink_group` and `v6_group`: the IPv6 group on the uplinks,
+/// whose advertisements give the server its IPv6 router.
+pub const UPLINK_V6_GROUP: u16 = 47;
+/// IOS's `glbp 46 ipv6 autoconfig` address, the LAN's IPv6 gateway in the
+/// labs' IPv6 group 46.
+pub const V6_VIP: &str = "fe80::7:b4ff:fe00:2e00";
 
 /// The virtual MAC of forwarder `n` of group 1.
 pub fn vmac(n: u8) -> String {
@@ -388,6 +394,9 @@ impl Router {
                 set.push(m.trim().to_string());
             }
         }
+        // Group `GROUP`'s VMACs only (not an IPv6 group's beside it).
+        let ours = &vmac(0)[..15];
+        set.retain(|m| m.starts_with(ours));
         set.sort();
         set.dedup();
         set
@@ -1043,11 +1052,21 @@ address = "{up}/24"
                 String::new()
             },
             uplink = if s.uplink_group {
-                format!(
+                let mut g = format!(
                     "\n[[group]]\nport = \"up0\"\nid = 2\nvip = \"{UPLINK_VIP}\"\n\
                      priority = {}\nhello_ms = {}\nhold_ms = {}\n",
                     rs.priority, s.hello_ms, s.hold_ms
-                )
+                );
+                if s.v6_group.is_some() {
+                    // The server learns its IPv6 router from this group's
+                    // advertisements.
+                    g += &format!(
+                        "\n[[group]]\nport = \"up0\"\nid = {UPLINK_V6_GROUP}\nvip = \"autoconfig\"\n\
+                         priority = {}\nhello_ms = {}\nhold_ms = {}\n",
+                        rs.priority, s.hello_ms, s.hold_ms
+                    );
+                }
+                g
             } else {
                 String::new()
             },
@@ -1316,13 +1335,14 @@ address = "{up}/24"
 
     /// The VMAC in host `h`'s ARP cache for its VIP, if any.
     pub fn host_vmac(&self, h: usize) -> Option<String> {
+        self.host_vmac_of(h, &self.host_vip(h))
+    }
+
+    /// The MAC host `h` has for neighbour `ip` (IPv4 or IPv6), if any.
+    pub fn host_vmac_of(&self, h: usize, ip: &str) -> Option<String> {
         let out = nsx(
             &self.host_ns(h),
-            &format!(
-                "ip neigh show {} dev {}",
-                self.host_vip(h),
-                self.host_dev(h)
-            ),
+            &format!("ip neigh show {ip} dev {}", self.host_dev(h)),
         );
         let mut it = out.split_whitespace();
         while let Some(w) = it.next() {
