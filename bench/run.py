@@ -194,7 +194,7 @@ def vip(k):
 
 
 def glbpd_config(path, prefix, pcap, frames, groups, huge, republish_hz=0, devices=None,
-                 vlan=None):
+                 vlan=None, v6=False):
     args = ", ".join(f'"{a}"' for a in eal_mem(huge))
     lan, up = devices or (f"net_pcap0,rx_pcap={pcap},infinite_rx=1", "net_null0,no-rx=1")
     mbufs = max(8191, frames + 8192)
@@ -245,6 +245,34 @@ port = "lan0"
 id = {v}
 address = "{addr}"
 """
+    if v6:
+        # IPv6 groups 512 + k beside the IPv4 ones (bench-pcap's udp6 and
+        # ns), the LAN's and the uplink's prefixes, a route to l3fwd's
+        # IPv6 destinations through a static neighbour.
+        cfg = cfg.replace('mac = "02:00:00:00:00:02"\n',
+                          'mac = "02:00:00:00:00:02"\naddress6 = ["2001:db8:ff::2/64"]\n', 1)
+        cfg = cfg.replace(f'mac = "{PORT_MAC}"\n',
+                          f'mac = "{PORT_MAC}"\naddress6 = ["2001:db8:10::ffff/64"]\n', 1)
+        cfg += """
+[[route]]
+prefix = "2001:200::/32"
+via = "2001:db8:ff::1"
+
+[[neighbor]]
+port = "up0"
+ip = "2001:db8:ff::1"
+mac = "02:00:00:00:00:fe"
+"""
+        for k in range(groups):
+            cfg += f"""
+[[group]]
+port = "lan0"
+id = {512 + k}
+vip = "autoconfig"
+priority = 110
+hello_ms = 100
+hold_ms = 400
+"""
     for j, lan_if in enumerate(lan_ifs):
         for k in range(groups):
             gvip = vip(k) if j == 0 else f"172.{16 + j}.{k >> 8}.{(k & 255) + 1}"
@@ -278,7 +306,7 @@ def pcap(kind, hosts, groups, frames=None, dst="vmac", arp_share=0.2, vlan=None)
         if frames:
             argv += ["--frames", str(frames)]
         subprocess.run(argv, check=True, stdout=sys.stderr)
-    n = frames or (1024 if kind == "udp" else hosts)
+    n = frames or (1024 if kind in ("udp", "udp6") else hosts)
     return path, n
 
 
@@ -303,11 +331,12 @@ def testpmd_run(pcap_path, frames, huge, tag):
     return Run("testpmd", argv, prefix, logfile=os.path.join(OUT, "logs", f"{tag}.log"))
 
 
-def glbpd_run(pcap_path, frames, groups, huge, tag, republish_hz=0, binary=GLBPD, vlan=None):
+def glbpd_run(pcap_path, frames, groups, huge, tag, republish_hz=0, binary=GLBPD, vlan=None,
+              v6=False):
     prefix = f"bench-glbpd-{os.getpid()}"
     cfgp = os.path.join(OUT, "cfg", f"{tag}.toml")
     os.makedirs(os.path.dirname(cfgp), exist_ok=True)
-    glbpd_config(cfgp, prefix, pcap_path, frames, groups, huge, republish_hz, vlan=vlan)
+    glbpd_config(cfgp, prefix, pcap_path, frames, groups, huge, republish_hz, vlan=vlan, v6=v6)
     return Run("glbpd", [binary, "run", "-c", cfgp], prefix,
                env={"RUST_LOG": "info,glbpd::runtime=debug"},
                logfile=os.path.join(OUT, "logs", f"{tag}.log"))
@@ -427,6 +456,8 @@ def main():
     udp_tagged, _ = pcap("udp", 1024, 1, vlan=10)
     arp_tagged, _ = pcap("arp", a.hosts, 1, vlan=10)
     udp_mixed, _ = pcap("udp", 1024, 1, vlan=[10, 20])
+    udp6, n_udp6 = pcap("udp6", 1024, 1)
+    ns, n_ns = pcap("ns", a.hosts, 1)
 
     # (name, kind, builder) — kind says which baseline the ratio is against.
     configs = [
@@ -447,6 +478,12 @@ def main():
          lambda t: glbpd_run(udp_mixed, n_udp, 1, huge, t, vlan=[10, 20])),
         ("glbpd fwd, republish 1000/s", "fwd",
          lambda t: glbpd_run(udp, n_udp, 1, huge, t, republish_hz=1000)),
+        # IPv6: l3fwd's LPM path on the same IPv6 frames is the baseline.
+        ("l3fwd fwd IPv6", "base6", lambda t: l3fwd_run(a.l3fwd, udp6, n_udp6, huge, t)),
+        ("glbpd fwd IPv6 (VMAC)", "fwd6",
+         lambda t: glbpd_run(udp6, n_udp6, 1, huge, t, v6=True)),
+        (f"glbpd ND ({a.hosts} hosts)", "nd",
+         lambda t: glbpd_run(ns, n_ns, 1, huge, t, v6=True)),
     ]
     for alt in a.alt:
         an, ap_ = alt.split("=", 1)
@@ -475,7 +512,7 @@ def main():
                             lambda t, p=p, n=n: glbpd_run(p, n, 1, huge, t)))
     if a.only:
         keep = [s.strip() for s in a.only.split(",")]
-        configs = [c for c in configs if c[1] == "base" or any(k in c[0] for k in keep)]
+        configs = [c for c in configs if c[1] in ("base", "base6") or any(k in c[0] for k in keep)]
 
     log(f"hugepages: {'yes' if huge else 'no (--no-huge)'}; {a.reps} repetitions of "
         f"{len(configs)} runs, {a.warmup} s warm-up + {a.duration} s each")
@@ -504,7 +541,9 @@ def main():
                "hugetlb_mib": statistics.median(r["hugetlb_kb"] for r in rs) / 1024}
         for key in ("mpps", "mpps_cpu"):
             row[key + "_median"] = statistics.median(row[key])
-            for base in ("l3fwd fwd", "testpmd io"):
+            bases = ("l3fwd fwd IPv6", "testpmd io") if kind in ("fwd6", "nd") \
+                else ("l3fwd fwd", "testpmd io")
+            for base in bases:
                 if base in results and name != base:
                     rat = [r[key] / b[key] for r, b in zip(rs, results[base]) if b[key] > 0]
                     short = base.split()[0]

@@ -1,7 +1,7 @@
 //! Benchmark traffic as pcap files, for `net_pcap` with `infinite_rx=1`.
 //!
 //! ```text
-//! bench-pcap --out F --kind udp|arp|mix [--hosts N] [--groups G] [--frames N]
+//! bench-pcap --out F --kind udp|arp|mix|udp6|ns [--hosts N] [--groups G] [--frames N]
 //!            [--arp-share S] [--dst vmac|port] [--port-mac M] [--vlan V]
 //! ```
 //!
@@ -14,6 +14,13 @@
 //! - `arp`: one broadcast ARP request per host for the VIP of group `i % G`.
 //! - `mix`: `udp` frames with a share `S` (default 0.2) of `arp` frames,
 //!   evenly interleaved.
+//! - `udp6`: IPv6/UDP frames (78 bytes, hop limit 64) from host `i` at
+//!   `2001:db8:10::<i+1>` to `2001:200:0:1::(i % 250 + 1)` (l3fwd's IPv6
+//!   route to its port 1), sent to forwarder 1's VMAC of IPv6 group
+//!   `512 + i % G` or to the port MAC.
+//! - `ns`: one neighbour solicitation per host (from its link-local
+//!   address, with its link-layer address) for the virtual link-local
+//!   address of IPv6 group `512 + i % G`, to its solicited-node group.
 //!
 //! With `--vlan V` every frame carries an 802.1Q tag for VLAN V (64 bytes
 //! then, 68 with the FCS); with `--vlan V1,V2,...` frame j is on the
@@ -43,6 +50,8 @@ enum Kind {
     Udp,
     Arp,
     Mix,
+    Udp6,
+    Ns,
 }
 
 struct Opts {
@@ -58,7 +67,7 @@ struct Opts {
 }
 
 fn usage() -> String {
-    "usage: bench-pcap --out FILE --kind udp|arp|mix [--hosts N] [--groups G] \
+    "usage: bench-pcap --out FILE --kind udp|arp|mix|udp6|ns [--hosts N] [--groups G] \
      [--frames N] [--arp-share S] [--dst vmac|port] [--port-mac MAC] [--vlan V]"
         .to_string()
 }
@@ -85,7 +94,9 @@ fn parse_args() -> Result<Opts, String> {
                     "udp" => Kind::Udp,
                     "arp" => Kind::Arp,
                     "mix" => Kind::Mix,
-                    k => return Err(format!("--kind {k}: expected udp, arp or mix")),
+                    "udp6" => Kind::Udp6,
+                    "ns" => Kind::Ns,
+                    k => return Err(format!("--kind {k}: expected udp, arp, mix, udp6 or ns")),
                 }
             }
             "--hosts" => o.hosts = val()?.parse().map_err(|e| format!("--hosts: {e}"))?,
@@ -186,14 +197,94 @@ fn arp_frame(o: &Opts, i: u32) -> [u8; FRAME_LEN] {
     f
 }
 
+/// The first IPv6 group id (IPv6 groups `512 + k`, beside IPv4 groups `k`).
+const V6_GROUPS: u16 = 512;
+
+/// An IPv6 frame: `payload` (next header `nh`) from `src` to `dst`.
+fn ipv6_frame(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    ip: &glbpd::wire::ipv6::Ipv6Repr,
+    emit: impl FnOnce(&mut [u8]),
+) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + 40 + ip.payload_len];
+    EthernetRepr {
+        src: src_mac,
+        dst: dst_mac,
+        vlan_tci: None,
+        ethertype: ethernet::ETHERTYPE_IPV6,
+    }
+    .emit(&mut f)
+    .expect("room for Ethernet");
+    ip.emit(&mut f[14..]).expect("room for IPv6");
+    emit(&mut f[54..]);
+    f
+}
+
+fn udp6_frame(o: &Opts, i: u32) -> Vec<u8> {
+    use glbpd::wire::udp::{self, UdpRepr};
+    let group = V6_GROUPS + (i % u32::from(o.groups)) as u16;
+    let b = (i + 1).to_be_bytes();
+    let src = std::net::Ipv6Addr::from([
+        0x20, 0x01, 0x0d, 0xb8, 0, 0x10, 0, 0, 0, 0, 0, 0, b[0], b[1], b[2], b[3],
+    ]);
+    let dst = std::net::Ipv6Addr::new(0x2001, 0x200, 0, 1, 0, 0, 0, (i % 250 + 1) as u16);
+    let ip = glbpd::wire::ipv6::Ipv6Repr {
+        src,
+        dst,
+        next_header: glbpd::wire::ipv4::PROTO_UDP,
+        payload_len: 24,
+        hop_limit: 64,
+        traffic_class: 0,
+    };
+    let dst_mac = if o.to_port_mac {
+        o.port_mac
+    } else {
+        vmac(group, 1)
+    };
+    ipv6_frame(host_mac(i), dst_mac, &ip, |b| {
+        UdpRepr {
+            src_port: 1024 + (i % 50000) as u16,
+            dst_port: 9,
+        }
+        .emit(b, 16)
+        .expect("room for UDP");
+        let mut p = udp::Packet::new_checked(b).expect("valid UDP");
+        p.fill_checksum(src.into(), dst.into());
+    })
+}
+
+fn ns_frame(o: &Opts, i: u32) -> Vec<u8> {
+    use glbpd::wire::icmpv6::{self, Icmpv6Repr};
+    let group = V6_GROUPS + (i % u32::from(o.groups)) as u16;
+    let target = glbpd::wire::glbp::virtual_link_local(group).expect("group id <= 1023");
+    let src = host_mac(i).link_local();
+    let dst = icmpv6::solicited_node(target);
+    let msg = Icmpv6Repr::NeighborSolicit {
+        target,
+        lladdr: Some(host_mac(i)),
+    };
+    let ip = glbpd::wire::ipv6::Ipv6Repr {
+        src,
+        dst,
+        next_header: icmpv6::PROTO_ICMPV6,
+        payload_len: msg.buffer_len(),
+        hop_limit: 255,
+        traffic_class: 0,
+    };
+    ipv6_frame(host_mac(i), icmpv6::multicast_mac(dst), &ip, |b| {
+        msg.emit(src, dst, b).expect("room for the solicitation");
+    })
+}
+
 fn main() -> ExitCode {
     let o = match frames::or_usage(parse_args()) {
         Ok(o) => o,
         Err(code) => return code,
     };
     let frames = o.frames.unwrap_or(match o.kind {
-        Kind::Udp => 1024,
-        Kind::Arp | Kind::Mix => o.hosts,
+        Kind::Udp | Kind::Udp6 => 1024,
+        Kind::Arp | Kind::Mix | Kind::Ns => o.hosts,
     });
     let file = match File::create(&o.out) {
         Ok(f) => f,
@@ -213,23 +304,27 @@ fn main() -> ExitCode {
     for j in 0..frames {
         let host = j % o.hosts;
         let is_arp = match o.kind {
-            Kind::Udp => false,
-            Kind::Arp => true,
+            Kind::Udp | Kind::Udp6 => false,
+            Kind::Arp | Kind::Ns => true,
             // Evenly interleaved: frame j is ARP when the running share
             // crosses an integer.
             Kind::Mix => {
                 ((f64::from(j) + 1.0) * o.arp_share).floor() > (f64::from(j) * o.arp_share).floor()
             }
         };
-        let f = if is_arp {
+        let f: Vec<u8> = match (is_arp, o.kind) {
+            (true, Kind::Ns) => ns_frame(&o, host),
+            (true, _) => arp_frame(&o, host).to_vec(),
+            (false, Kind::Udp6) => udp6_frame(&o, host),
+            (false, _) => udp_frame(&o, host).to_vec(),
+        };
+        if is_arp {
             n_arp += 1;
-            arp_frame(&o, host)
         } else {
             n_udp += 1;
-            udp_frame(&o, host)
-        };
+        }
         let f: Vec<u8> = match o.vlan.get(j as usize % o.vlan.len().max(1)) {
-            None => f.to_vec(),
+            None => f,
             Some(v) => [&f[..12], &[0x81, 0x00], &v.to_be_bytes()[..], &f[12..]].concat(),
         };
         let ts = Duration::from_micros(u64::from(j));

@@ -33,6 +33,10 @@ pub(super) struct SnapshotIndex {
     /// Frames routed elsewhere (say, to the upstream gateway) skip that
     /// lookup.
     pub hop_local: Vec<bool>,
+    /// By IPv6 next-hop index: the gateway's MAC when it is resolved
+    /// (`None` for a connected subnet or an unresolved gateway), so a
+    /// routed IPv6 packet needs no neighbour lookup.
+    pub hops6: Vec<Option<MacAddr>>,
     /// Some own address or virtual IP has no route at all.
     pub miss_local: bool,
 }
@@ -62,6 +66,11 @@ impl SnapshotIndex {
         self.hops.clear();
         self.hops
             .extend(st.next_hops.iter().map(|h| hop_entry(h, &st.ports)));
+        self.hops6.clear();
+        self.hops6.extend(st.v6.next_hops.iter().map(|h| {
+            let out = st.ports.get(usize::from(h.port))?;
+            out.neighbors6.get(&h.via?).copied()
+        }));
         self.hop_local.clear();
         self.hop_local.resize(st.next_hops.len(), false);
         self.miss_local = false;

@@ -83,6 +83,7 @@ pub fn process<R: Routes>(
         return Verdict::Drop(DropReason::Other);
     };
     let turns = &mut sc.turns;
+    let hops6 = &sc.index.hops6;
     let now_ms = sc.now_ms;
     let Ok(mut eth) = ethernet::Frame::new_checked(&mut *pkt) else {
         return Verdict::Drop(DropReason::Malformed);
@@ -212,7 +213,9 @@ pub fn process<R: Routes>(
             eth.set_src_addr(out.mac);
             Verdict::Forward(hop.port)
         }
-        ethernet::ETHERTYPE_IPV6 => process_ipv6(eth, st, port, idx, turns, ingress, now_ms),
+        ethernet::ETHERTYPE_IPV6 => {
+            process_ipv6(eth, (st, hops6), port, idx, turns, ingress, now_ms)
+        }
         _ => Verdict::Drop(DropReason::Unsupported),
     }
 }
@@ -224,7 +227,7 @@ pub fn process<R: Routes>(
 #[inline(never)]
 fn process_ipv6<R: Routes>(
     mut eth: ethernet::Frame<&mut [u8]>,
-    st: &DataplaneState<R>,
+    (st, hops6): (&DataplaneState<R>, &[Option<MacAddr>]),
     port: &PortView,
     idx: &PortIndex,
     turns: &mut Turns,
@@ -260,9 +263,9 @@ fn process_ipv6<R: Routes>(
             {
                 (Verdict::Punt(PuntClass::Icmp), None)
             }
-            _ => forward6(&mut ip, dst, port, st),
+            _ => forward6(&mut ip, dst, port, (st, hops6)),
         },
-        _ => forward6(&mut ip, dst, port, st),
+        _ => forward6(&mut ip, dst, port, (st, hops6)),
     };
     if let Some(to) = to {
         // A forward goes out from the egress port's MAC; an advertisement
@@ -289,7 +292,7 @@ fn forward6<R: Routes>(
     ip: &mut ipv6::Packet<&mut [u8]>,
     dst: MacAddr,
     port: &PortView,
-    st: &DataplaneState<R>,
+    (st, hops6): (&DataplaneState<R>, &[Option<MacAddr>]),
 ) -> (Verdict, Option<MacAddr>) {
     let drop = |why| (Verdict::Drop(why), None);
     if dst.is_multicast() {
@@ -317,7 +320,11 @@ fn forward6<R: Routes>(
     if ip.hop_limit() <= 1 {
         return (Verdict::Punt(PuntClass::TtlExpired), None);
     }
-    let Some(mac) = out.neighbors6.get(&hop.via.unwrap_or(to)) else {
+    let resolved = match hops6.get(i as usize) {
+        Some(Some(gw)) => Some(gw),
+        _ => out.neighbors6.get(&hop.via.unwrap_or(to)),
+    };
+    let Some(mac) = resolved else {
         let unresolved = Verdict::Unresolved6 {
             port: hop.port,
             hop: if hop.via.is_some() { i } else { CONNECTED },
