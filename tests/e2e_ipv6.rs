@@ -217,6 +217,22 @@ fn rows(pcap: &str, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
     .collect()
 }
 
+/// Records every pinger's outage in `window` and checks it against `bound`.
+fn assert_outages(ps: &[Pinger], what: &str, (from, to): (f64, f64), bound: f64) {
+    for p in ps {
+        let out = p.outage(from, to);
+        let (h, dst) = (p.host + 1, &p.dst);
+        record_v6(&format!(
+            "{what}: host {h} to {dst}: outage {:.0} ms",
+            out * 1e3
+        ));
+        assert!(
+            out <= bound,
+            "{what}: host {h} to {dst}: {out:.3} s without replies (bound {bound:.3} s)"
+        );
+    }
+}
+
 /// Every host's pings to the virtual address and to the server.
 fn pingers(lab: &Lab, hosts: usize) -> Vec<Pinger> {
     (0..hosts)
@@ -306,20 +322,7 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     lab.wait_flowing(&ps, 1.0, Duration::from_secs(5));
     let t_end = now();
     let bound = HOLD + HELLO + ALLOWANCE;
-    for p in &ps {
-        let out = p.outage(t_kill - 0.2, t_end);
-        record_v6(&format!(
-            "AVG crash: host {} to {}: outage {:.0} ms",
-            p.host + 1,
-            p.dst,
-            out * 1e3
-        ));
-        assert!(
-            out <= bound,
-            "host {}: {out:.3} s without replies (bound {bound:.3} s)",
-            p.host + 1
-        );
-    }
+    assert_outages(&ps, "AVG crash", (t_kill - 0.2, t_end), bound);
 
     // The new AVG stops gracefully: it hands its forwarders over at once.
     let t_term = lab.signal_router(standby, Signal::SIGTERM);
@@ -336,20 +339,7 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     lab.wait_flowing(&ps, 1.0, Duration::from_secs(5));
     let t_end = now();
     let bound = HELLO + ALLOWANCE;
-    for p in &ps {
-        let out = p.outage(t_term - 0.2, t_end);
-        record_v6(&format!(
-            "graceful stop: host {} to {}: outage {:.0} ms",
-            p.host + 1,
-            p.dst,
-            out * 1e3
-        ));
-        assert!(
-            out <= bound,
-            "host {}: {out:.3} s without replies (bound {bound:.3} s)",
-            p.host + 1
-        );
-    }
+    assert_outages(&ps, "graceful stop", (t_term - 0.2, t_end), bound);
 
     drop(ps);
 

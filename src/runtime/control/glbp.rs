@@ -353,25 +353,21 @@ impl Control {
             view.vmacs.extend(g.forwarding());
             let revalidate = g.revalidating(now);
             let v6 = &mut view.groups6;
+            fn held<A: Copy>(
+                vip: A,
+                group: u16,
+                r: impl Iterator<Item = (u8, MacAddr)>,
+            ) -> impl Iterator<Item = Revalidate<A>> {
+                r.map(move |(forwarder, vmac)| Revalidate {
+                    vmac,
+                    vip,
+                    group,
+                    forwarder,
+                })
+            }
             match g.vip() {
-                Some(IpAddr::V4(vip)) => {
-                    view.revalidate
-                        .extend(revalidate.map(|(forwarder, vmac)| Revalidate {
-                            vmac,
-                            vip,
-                            group: g.id(),
-                            forwarder,
-                        }))
-                }
-                Some(IpAddr::V6(vip)) => {
-                    v6.revalidate
-                        .extend(revalidate.map(|(forwarder, vmac)| Revalidate {
-                            vmac,
-                            vip,
-                            group: g.id(),
-                            forwarder,
-                        }))
-                }
+                Some(IpAddr::V4(vip)) => view.revalidate.extend(held(vip, g.id(), revalidate)),
+                Some(IpAddr::V6(vip)) => v6.revalidate.extend(held(vip, g.id(), revalidate)),
                 None => {}
             }
             match (g.balancing(now), g.vip()) {

@@ -440,12 +440,8 @@ impl Control {
         flags: u8,
         lladdr: Option<MacAddr>,
     ) {
-        let msg = Icmpv6Repr::NeighborAdvert {
-            flags,
-            target,
-            lladdr,
-        };
-        self.send_icmpv6(pidx, icmpv6::multicast_mac(to), target, to, &msg);
+        let to_mac = icmpv6::multicast_mac(to);
+        self.send_na_to(pidx, to_mac, to, target, flags, lladdr);
     }
 
     /// A solicited neighbour advertisement of `target` to `to` at `to_mac`.

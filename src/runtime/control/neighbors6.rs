@@ -156,36 +156,29 @@ impl Neighbors6 {
         let mut gone = false;
         self.entries.retain(|&(port, ip), e| match e.state {
             State::Static => true,
-            State::Incomplete { tries, next_ms } if now >= next_ms => {
+            // One more solicitation (the `tries`-th), or none left.
+            State::Incomplete { tries, next_ms } | State::Probe { tries, next_ms }
+                if now >= next_ms =>
+            {
+                let probing = matches!(e.state, State::Probe { .. });
                 if tries >= TRIES {
+                    gone |= probing;
                     return false;
                 }
-                e.state = State::Incomplete {
-                    tries: tries + 1,
-                    next_ms: now + RETRANS_MS,
+                let next_ms = now + RETRANS_MS;
+                let tries = tries + 1;
+                e.state = if probing {
+                    State::Probe { tries, next_ms }
+                } else {
+                    State::Incomplete { tries, next_ms }
                 };
-                out.push(Solicitation { port, ip, to: None });
+                let to = if probing { e.mac } else { None };
+                out.push(Solicitation { port, ip, to });
                 true
             }
             State::Reachable { until_ms } if now >= until_ms => {
                 e.state = State::Probe {
                     tries: 1,
-                    next_ms: now + RETRANS_MS,
-                };
-                out.push(Solicitation {
-                    port,
-                    ip,
-                    to: e.mac,
-                });
-                true
-            }
-            State::Probe { tries, next_ms } if now >= next_ms => {
-                if tries >= TRIES {
-                    gone = true;
-                    return false;
-                }
-                e.state = State::Probe {
-                    tries: tries + 1,
                     next_ms: now + RETRANS_MS,
                 };
                 out.push(Solicitation {
