@@ -505,6 +505,34 @@ fn hosts_use_the_ipv6_group_as_their_router() {
         "{} unicast probes of VMACs",
         probes.len()
     );
+    // Before the crash only the AVG answered (the others stay silent).
+    let before = rows(
+        &pcap,
+        &format!(
+            "icmpv6.type==136&&icmpv6.nd.na.target_address=={V6_VIP}&&icmpv6.nd.na.flag.s==1&&frame.time_epoch<{t_kill}"
+        ),
+        &["eth.src"],
+    );
+    assert!(
+        before.len() >= HOSTS,
+        "{} answers before the crash",
+        before.len()
+    );
+    assert!(
+        before.iter().all(|r| r[0] == lab.routers[avg].mac),
+        "answers from members that are not AVG: {before:?}"
+    );
+    // The UDP the hosts sent to the virtual address: port unreachable,
+    // from the virtual address.
+    let unreachable = rows(
+        &pcap,
+        &format!("icmpv6.type==1&&icmpv6.code==4&&ipv6.src=={V6_VIP}"),
+        &["ipv6.dst"],
+    );
+    assert!(
+        !unreachable.is_empty(),
+        "no port unreachable for UDP to the virtual address"
+    );
     for r in &answers {
         let [fr, fo, ll, eth, hlim] = &r[..] else {
             panic!("{r:?}")

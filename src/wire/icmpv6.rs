@@ -18,6 +18,8 @@ pub const PROTO_ICMPV6: u8 = 58;
 pub const TYPE_DST_UNREACHABLE: u8 = 1;
 /// Time exceeded.
 pub const TYPE_TIME_EXCEEDED: u8 = 3;
+/// Parameter problem.
+pub const TYPE_PARAM_PROBLEM: u8 = 4;
 /// Echo request.
 pub const TYPE_ECHO_REQUEST: u8 = 128;
 /// Echo reply.
@@ -251,6 +253,15 @@ pub enum Icmpv6Repr<'a> {
         /// As much of the offending packet as fits.
         data: &'a [u8],
     },
+    /// Parameter problem (code 1: unrecognized next header).
+    ParamProblem {
+        /// Code.
+        code: u8,
+        /// Offset of the problem in the offending packet.
+        pointer: u32,
+        /// As much of the offending packet as fits.
+        data: &'a [u8],
+    },
 }
 
 impl<'a> Icmpv6Repr<'a> {
@@ -299,6 +310,11 @@ impl<'a> Icmpv6Repr<'a> {
             },
             TYPE_TIME_EXCEEDED => Icmpv6Repr::TimeExceeded { code, data },
             TYPE_DST_UNREACHABLE => Icmpv6Repr::DstUnreachable { code, data },
+            TYPE_PARAM_PROBLEM => Icmpv6Repr::ParamProblem {
+                code,
+                pointer: get_u32(msg, 4),
+                data,
+            },
             TYPE_ROUTER_SOLICIT => Icmpv6Repr::RouterSolicit {
                 lladdr: lladdr_option(data, OPT_SOURCE_LLADDR)?,
             },
@@ -369,7 +385,8 @@ impl<'a> Icmpv6Repr<'a> {
             Icmpv6Repr::EchoRequest { data, .. }
             | Icmpv6Repr::EchoReply { data, .. }
             | Icmpv6Repr::TimeExceeded { data, .. }
-            | Icmpv6Repr::DstUnreachable { data, .. } => HEADER_LEN + data.len(),
+            | Icmpv6Repr::DstUnreachable { data, .. }
+            | Icmpv6Repr::ParamProblem { data, .. } => HEADER_LEN + data.len(),
             Icmpv6Repr::RouterSolicit { lladdr } => HEADER_LEN + ll(lladdr),
             Icmpv6Repr::NeighborSolicit { lladdr, .. }
             | Icmpv6Repr::NeighborAdvert { lladdr, .. } => ND_LEN + ll(lladdr),
@@ -419,6 +436,16 @@ impl<'a> Icmpv6Repr<'a> {
                     TYPE_DST_UNREACHABLE
                 };
                 b[1] = *code;
+                b[HEADER_LEN..].copy_from_slice(data);
+            }
+            Icmpv6Repr::ParamProblem {
+                code,
+                pointer,
+                data,
+            } => {
+                b[0] = TYPE_PARAM_PROBLEM;
+                b[1] = *code;
+                put_u32(b, 4, *pointer);
                 b[HEADER_LEN..].copy_from_slice(data);
             }
             Icmpv6Repr::RouterSolicit { lladdr: l } => {
@@ -763,6 +790,29 @@ mod tests {
         // From a global address: not a valid advertisement.
         let b = packet(addr("2001:db8::1"), dst, 255, &ra);
         assert!(Icmpv6Repr::parse(addr("2001:db8::1"), dst, 255, &b[IPV6_HEADER_LEN..]).is_err());
+    }
+
+    #[test]
+    fn errors_round_trip() {
+        let (s, d) = (addr("2001:db8::1"), addr("2001:db8::2"));
+        for m in [
+            Icmpv6Repr::TimeExceeded {
+                code: 0,
+                data: b"quoted",
+            },
+            Icmpv6Repr::DstUnreachable {
+                code: 4,
+                data: b"quoted",
+            },
+            Icmpv6Repr::ParamProblem {
+                code: 1,
+                pointer: 6,
+                data: b"quoted",
+            },
+        ] {
+            let b = packet(s, d, 64, &m);
+            assert_eq!(Icmpv6Repr::parse(s, d, 64, &b[IPV6_HEADER_LEN..]), Ok(m));
+        }
     }
 
     #[test]

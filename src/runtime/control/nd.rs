@@ -98,10 +98,31 @@ impl Control {
             return self.glbp_rx(now, pidx, m);
         }
         if !to_us && !ip.dst.is_multicast() && ip.hop_limit <= 1 {
-            self.time_exceeded6(pidx, m, hl, &ip, src_mac);
+            let from = self.ports[pidx].address6.first().map(|a| a.addr);
+            let from = from.unwrap_or(self.ports[pidx].link_local);
+            let (kind, code) = (icmpv6::TYPE_TIME_EXCEEDED, 0);
+            if self.icmp6_error(pidx, m, hl, (&ip, src_mac), from, (kind, code)) {
+                self.stats.icmp_time_exceeded += 1;
+            }
             return Outcome::Consumed;
         }
         if ip.next_header != icmpv6::PROTO_ICMPV6 {
+            if to_us && !dst_mac.is_multicast() {
+                // Nothing listens here: say so, as a host would (port
+                // unreachable for UDP and TCP, else unrecognized next
+                // header), from the address it was sent to.
+                if ip.next_header == crate::wire::ipv4::PROTO_UDP {
+                    self.stats.udp_to_own += 1;
+                }
+                let code = match ip.next_header {
+                    crate::wire::ipv4::PROTO_UDP | 6 => (icmpv6::TYPE_DST_UNREACHABLE, 4),
+                    _ => (icmpv6::TYPE_PARAM_PROBLEM, 1),
+                };
+                if self.icmp6_error(pidx, m, hl, (&ip, src_mac), ip.dst, code) {
+                    self.stats.icmp_unreachable += 1;
+                }
+                return Outcome::Consumed;
+            }
             return Outcome::Dropped;
         }
         let Ok(msg) = Icmpv6Repr::parse(ip.src, ip.dst, ip.hop_limit, &payload) else {
@@ -217,32 +238,45 @@ impl Control {
         }
     }
 
-    /// Time exceeded (hop limit 0 in transit) for the packet in `m`, back
-    /// to its sender at `to_mac`, within `[control_plane] icmp_errors_pps`:
-    /// from the interface's first global address (traceroute shows a
-    /// routable hop), else its link-local one.
-    fn time_exceeded6(&mut self, pidx: usize, m: &Mbuf, hl: usize, ip: &Ipv6Repr, to_mac: MacAddr) {
-        if ip.src.is_unspecified() || ip.src.is_multicast() {
-            return;
+    /// The ICMPv6 error (`kind`, `code`) about the packet in `m` (header
+    /// `ip`, from `to_mac`), from `from` back to its sender, within
+    /// `[control_plane] icmp_errors_pps`; true when sent. Time exceeded
+    /// comes from the interface's first global address (traceroute shows
+    /// a routable hop), unreachable from the address the packet was for.
+    fn icmp6_error(
+        &mut self,
+        pidx: usize,
+        m: &Mbuf,
+        hl: usize,
+        (ip, to_mac): (&Ipv6Repr, MacAddr),
+        from: Ipv6Addr,
+        (kind, code): (u8, u8),
+    ) -> bool {
+        // Never about an error, a group or an unspecified source
+        // (RFC 4443 §2.4 e).
+        if ip.src.is_unspecified() || ip.src.is_multicast() || ip.dst.is_multicast() {
+            return false;
         }
         if !self.icmp_errors.allow(crate::dpdk::tsc()) {
             self.stats.icmp_rate_limited += 1;
-            return;
+            return false;
         }
-        let p = &self.ports[pidx];
-        let from = p.address6.first().map_or(p.link_local, |a| a.addr);
         // As much of the packet as fits in the minimum MTU (RFC 4443 §2.4).
         let quoted = m.data().get(hl..).unwrap_or(&[]);
         let quoted = &quoted[..quoted
             .len()
             .min(1280 - ipv6::HEADER_LEN - icmpv6::HEADER_LEN)];
-        let msg = Icmpv6Repr::TimeExceeded {
-            code: 0,
-            data: quoted,
+        let msg = match kind {
+            icmpv6::TYPE_TIME_EXCEEDED => Icmpv6Repr::TimeExceeded { code, data: quoted },
+            icmpv6::TYPE_DST_UNREACHABLE => Icmpv6Repr::DstUnreachable { code, data: quoted },
+            _ => Icmpv6Repr::ParamProblem {
+                code,
+                // The next header field of the fixed header.
+                pointer: 6,
+                data: quoted,
+            },
         };
-        if self.send_icmpv6_hl(pidx, to_mac, from, ip.src, &msg, 64) {
-            self.stats.icmp_time_exceeded += 1;
-        }
+        self.send_icmpv6_hl(pidx, to_mac, from, ip.src, &msg, 64)
     }
 
     /// Logs (at most every 10 s) another node claiming our `addr`.
