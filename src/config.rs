@@ -1466,13 +1466,9 @@ impl Config {
         };
         for (i, r) in self.routes.iter().enumerate() {
             let at = |f: &str| vec![k("route"), Seg::Index(i), k(f)];
-            let (network, len) = match r.prefix {
-                IpNet::V4(p) => (IpAddr::V4(p.network()), p.len),
-                IpNet::V6(p) => (IpAddr::V6(p.network()), p.len),
-            };
-            let addr = match r.prefix {
-                IpNet::V4(p) => IpAddr::V4(p.addr),
-                IpNet::V6(p) => IpAddr::V6(p.addr),
+            let (addr, network, len) = match r.prefix {
+                IpNet::V4(p) => (IpAddr::V4(p.addr), IpAddr::V4(p.network()), p.len),
+                IpNet::V6(p) => (IpAddr::V6(p.addr), IpAddr::V6(p.network()), p.len),
             };
             if addr != network {
                 bad(

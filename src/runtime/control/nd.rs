@@ -160,7 +160,7 @@ impl Control {
                 // Another node claiming one of our own addresses (the
                 // virtual ones are claimed by every AVG in turn).
                 let p = &self.ports[pidx];
-                if target == p.link_local || p.address6.iter().any(|a| a.addr == target) {
+                if p.is_own6(target) {
                     self.duplicate6(now, pidx, target, lladdr.unwrap_or(src_mac));
                 } else {
                     let solicited = flags & icmpv6::NA_SOLICITED != 0;
@@ -177,7 +177,7 @@ impl Control {
     /// workers left to us.
     fn solicited(&mut self, now: u64, pidx: usize, ip: &Ipv6Repr, target: Ipv6Addr, host: MacAddr) {
         let p = &self.ports[pidx];
-        let own = target == p.link_local || p.address6.iter().any(|a| a.addr == target);
+        let own = p.is_own6(target);
         let mac = p.mac;
         let avg = p.glbp.groups6.avg(target).cloned();
         if ip.src.is_unspecified() {
@@ -554,11 +554,15 @@ impl Control {
 }
 
 impl super::ManagedPort {
+    /// True when `ip` is an own IPv6 address of this interface (its
+    /// link-local or one of its `address6`).
+    pub fn is_own6(&self, ip: Ipv6Addr) -> bool {
+        ip == self.link_local || self.address6.iter().any(|a| a.addr == ip)
+    }
+
     /// True when `ip` is an own IPv6 address of this interface or the
     /// virtual address of one of its IPv6 groups.
     pub fn is_local6(&self, ip: Ipv6Addr) -> bool {
-        ip == self.link_local
-            || self.address6.iter().any(|a| a.addr == ip)
-            || self.glbp.groups6.is_vip(ip)
+        self.is_own6(ip) || self.glbp.groups6.is_vip(ip)
     }
 }
