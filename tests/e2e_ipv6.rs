@@ -407,6 +407,20 @@ fn hosts_use_the_ipv6_group_as_their_router() {
         said.contains(&format!("From {V6_PREFIX}{:x}", 2 + last)),
         "{said}"
     );
+    // The router's address on its other interface (the uplink) answers
+    // too: a packet to any own address is for the control lcore, whatever
+    // interface it came in on (never routed out and solicited for).
+    let uplink = format!("{V6_UPLINK}{:x}", 2 + last);
+    let answered = wait_for(Duration::from_secs(5), || {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &lab.host_ns(0)])
+            .args(["ping", "-n", "-c", "1", "-W", "1", &uplink])
+            .output()
+            .expect("ping");
+        said = String::from_utf8_lossy(&out.stdout).into_owned();
+        out.status.success() && said.contains(&format!("from {uplink}"))
+    });
+    assert!(answered, "no echo reply from {uplink}: {said}");
 
     // On the wire, as IOS does it (glbp-protocol.md §11), decoded by
     // tshark with valid checksums.

@@ -168,6 +168,36 @@ impl Lpm6 {
         let rc = unsafe { ffi::rte_lpm6_lookup(self.raw.as_ptr(), ip.as_ptr(), &mut nh) };
         (rc == 0).then_some(nh)
     }
+
+    /// Next hops for a burst of addresses: `out[i]` is the next hop of
+    /// `ips[i]`, or [`Lpm::MISS`]. One call into `rte_lpm6_lookup_bulk_func`
+    /// for the burst (rte_lpm6's lookups are not inline functions: a call
+    /// per packet cost more than the lookup). Only `min(ips.len(),
+    /// out.len())` are done.
+    #[inline]
+    pub fn lookup_bulk(&self, ips: &[[u8; 16]], out: &mut [u32]) {
+        let n = ips.len().min(out.len());
+        if n == 0 {
+            return;
+        }
+        // SAFETY: valid table; `ips` and `out` hold at least `n` entries.
+        // The function only reads `ips` (its C prototype lacks the const)
+        // and writes `n` int32 next hops, -1 for a miss, which is
+        // `Lpm::MISS` read as u32 (same size and alignment). Lookups only
+        // read the table, which is changed only through &mut self.
+        let rc = unsafe {
+            ffi::rte_lpm6_lookup_bulk_func(
+                self.raw.as_ptr(),
+                ips.as_ptr().cast_mut(),
+                out.as_mut_ptr().cast::<i32>(),
+                n as u32,
+            )
+        };
+        if rc != 0 {
+            // Only for a null argument: not reached; say "no route".
+            out[..n].fill(Lpm::MISS);
+        }
+    }
 }
 
 impl Drop for Lpm6 {

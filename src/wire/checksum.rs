@@ -23,11 +23,7 @@ pub fn data(data: &[u8]) -> u16 {
     if let [last] = pairs.remainder() {
         acc += u64::from(*last) << 8;
     }
-    // 64 -> 33 -> 32 bits (the second step cannot carry again).
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    let acc = acc as u32;
-    fold((acc & 0xffff) + (acc >> 16))
+    fold64(acc)
 }
 
 /// [`data`] of a 20-byte IPv4 header (one without options), always
@@ -36,7 +32,14 @@ pub fn data(data: &[u8]) -> u16 {
 #[inline(always)]
 pub fn header20(h: &[u8; 20]) -> u16 {
     let w = |i: usize| u64::from(u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
-    let mut acc = w(0) + w(4) + w(8) + w(12) + w(16);
+    fold64(w(0) + w(4) + w(8) + w(12) + w(16))
+}
+
+/// Folds a 64-bit accumulator (of 16- or 32-bit big-endian words) into a
+/// 16-bit one's-complement sum.
+#[inline(always)]
+pub const fn fold64(mut acc: u64) -> u16 {
+    // 64 -> 33 -> 32 bits (the second step cannot carry again).
     acc = (acc & 0xffff_ffff) + (acc >> 32);
     acc = (acc & 0xffff_ffff) + (acc >> 32);
     let acc = acc as u32;

@@ -90,7 +90,7 @@ impl Control {
         let Some((src_mac, dst_mac, ip, payload)) = parsed else {
             return Outcome::Dropped;
         };
-        let to_us = self.ports[pidx].is_local6(ip.dst);
+        let to_us = self.is_ours6(pidx, ip.dst);
         let glbp = ip.next_header == crate::wire::ipv4::PROTO_UDP
             && crate::wire::udp::Packet::new_checked(&payload[..])
                 .is_ok_and(|u| u.dst_port() == crate::wire::glbp::UDP_PORT);
@@ -280,6 +280,17 @@ impl Control {
     }
 
     /// Logs (at most every 10 s) another node claiming our `addr`.
+    /// True when `ip`, received on interface `pidx`, is for this router:
+    /// an address of that interface (own or virtual), or another
+    /// interface's global address (the workers punt those too).
+    fn is_ours6(&self, pidx: usize, ip: Ipv6Addr) -> bool {
+        self.ports[pidx].is_local6(ip)
+            || self
+                .ports
+                .iter()
+                .any(|p| p.address6.iter().any(|a| a.addr == ip))
+    }
+
     fn duplicate6(&mut self, now: u64, pidx: usize, addr: Ipv6Addr, by: MacAddr) {
         self.stats.nd_duplicates += 1;
         if now >= self.nd.next_dup_warn_ms {
@@ -301,7 +312,7 @@ impl Control {
         ip: &Ipv6Repr,
         us: MacAddr,
     ) -> Outcome {
-        if !us.is_unicast() || !self.ports[pidx].is_local6(ip.dst) {
+        if !us.is_unicast() || !self.is_ours6(pidx, ip.dst) {
             return Outcome::Dropped;
         }
         if !self.icmp_replies.allow(crate::dpdk::tsc()) {

@@ -11,9 +11,9 @@
 //!   index of the group's balancing entry;
 //! - "where does next hop N go?": a per-next-hop entry with the egress
 //!   port and, for a resolved gateway, the 12 destination+source MAC bytes
-//!   the frame gets in one copy.
+//!   the frame gets in one copy (the same for IPv6 next hops).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::state::{DataplaneState, FxMap, NextHop, PortView, Revalidate, Routes, VipBalance};
 use crate::wire::glbp::{MAX_FORWARDERS, MAX_GROUP};
@@ -33,17 +33,50 @@ pub(super) struct SnapshotIndex {
     /// Frames routed elsewhere (say, to the upstream gateway) skip that
     /// lookup.
     pub hop_local: Vec<bool>,
-    /// By IPv6 next-hop index: the gateway's MAC when it is resolved
-    /// (`None` for a connected subnet or an unresolved gateway), so a
-    /// routed IPv6 packet needs no neighbour lookup.
-    pub hops6: Vec<Option<MacAddr>>,
     /// Some own address or virtual IP has no route at all.
     pub miss_local: bool,
+    /// The same for IPv6.
+    pub v6: V6Index,
+}
+
+/// [`SnapshotIndex`]'s IPv6 part. IPv6 virtual addresses are link-local,
+/// never routed, so the only routed local addresses are the interfaces'
+/// `address6`.
+#[derive(Default)]
+pub(super) struct V6Index {
+    /// By IPv6 next-hop index.
+    pub hops: Vec<HopEntry<Ipv6Addr>>,
+    /// By IPv6 next-hop index: an own address is routed to it.
+    pub hop_local: Vec<bool>,
+    /// Some own address has no route.
+    pub miss_local: bool,
+    /// Every interface's global addresses (a packet to one of them, on any
+    /// interface, is for the control lcore).
+    pub own: Vec<Ipv6Addr>,
+}
+
+impl V6Index {
+    /// True when `ip` is an own global address (any interface's).
+    #[inline]
+    pub fn is_own(&self, ip: Ipv6Addr) -> bool {
+        self.own.contains(&ip)
+    }
+
+    /// True when a packet to `dst`, routed to next hop `hop` (or to none),
+    /// may be addressed to an own address.
+    #[inline]
+    pub fn may_be_local(&self, hop: u32, dst: &[u8; 16]) -> bool {
+        let flagged = match self.hop_local.get(hop as usize) {
+            Some(l) => *l,
+            None => self.miss_local,
+        };
+        flagged && self.is_own(Ipv6Addr::from(*dst))
+    }
 }
 
 /// What the worker does with a frame routed to one next hop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum HopEntry {
+pub(super) enum HopEntry<A = Ipv4Addr> {
     /// The next hop names a port that does not exist.
     NoPort,
     /// The egress port's link is down.
@@ -52,7 +85,7 @@ pub(super) enum HopEntry {
     /// (destination = the gateway's MAC, source = the egress port's MAC).
     Gateway { port: u16, header: [u8; 12] },
     /// A gateway not resolved yet.
-    Unresolved { port: u16, via: Ipv4Addr },
+    Unresolved { port: u16, via: A },
     /// A connected subnet: the destination itself is the neighbour.
     Connected { port: u16 },
 }
@@ -64,13 +97,12 @@ impl SnapshotIndex {
             pi.rebuild(p, st);
         }
         self.hops.clear();
-        self.hops
-            .extend(st.next_hops.iter().map(|h| hop_entry(h, &st.ports)));
-        self.hops6.clear();
-        self.hops6.extend(st.v6.next_hops.iter().map(|h| {
-            let out = st.ports.get(usize::from(h.port))?;
-            out.neighbors6.get(&h.via?).copied()
-        }));
+        self.hops.extend(
+            st.next_hops
+                .iter()
+                .map(|h| hop_entry(h, &st.ports, |p| &p.neighbors)),
+        );
+        self.v6.rebuild(st);
         self.hop_local.clear();
         self.hop_local.resize(st.next_hops.len(), false);
         self.miss_local = false;
@@ -104,7 +136,40 @@ impl SnapshotIndex {
     }
 }
 
-fn hop_entry(hop: &NextHop, ports: &[PortView]) -> HopEntry {
+impl V6Index {
+    fn rebuild<R: Routes>(&mut self, st: &DataplaneState<R>) {
+        let hops = &st.v6.next_hops;
+        self.hops.clear();
+        self.hops.extend(
+            hops.iter()
+                .map(|h| hop_entry(h, &st.ports, |p| &p.neighbors6)),
+        );
+        self.own.clear();
+        self.own
+            .extend(st.ports.iter().flat_map(|p| p.address6.iter().copied()));
+        self.hop_local.clear();
+        self.hop_local.resize(hops.len(), false);
+        self.miss_local = false;
+        for ip in &self.own {
+            match st.v6.routes.lookup6(*ip) {
+                Some(h) => {
+                    if let Some(l) = self.hop_local.get_mut(h as usize) {
+                        *l = true;
+                    }
+                }
+                None => self.miss_local = true,
+            }
+        }
+    }
+}
+
+/// The entry of next hop `hop`, its gateway resolved in the egress port's
+/// `neighbors` table.
+fn hop_entry<A: Copy + Eq + std::hash::Hash>(
+    hop: &NextHop<A>,
+    ports: &[PortView],
+    neighbors: impl Fn(&PortView) -> &FxMap<A, MacAddr>,
+) -> HopEntry<A> {
     let Some(out) = ports.get(usize::from(hop.port)) else {
         return HopEntry::NoPort;
     };
@@ -113,7 +178,7 @@ fn hop_entry(hop: &NextHop, ports: &[PortView]) -> HopEntry {
     }
     match hop.via {
         None => HopEntry::Connected { port: hop.port },
-        Some(via) => match out.neighbors.get(&via) {
+        Some(via) => match neighbors(out).get(&via) {
             Some(mac) => HopEntry::Gateway {
                 port: hop.port,
                 header: mac_header(*mac, out.mac),

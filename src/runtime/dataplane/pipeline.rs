@@ -8,28 +8,36 @@
 //!    its interface's 802.1Q tag) to the interface's MAC or a VMAC held
 //!    on it, with a 20-byte header that is sane
 //!    (version, lengths), a correct checksum (the device's flag when the
-//!    port has the offload, software otherwise) and a TTL above 1. Plain
-//!    forwards are collected in small arrays; every other frame (ARP,
+//!    port has the offload, software otherwise) and a TTL above 1; or an
+//!    IPv6 frame to the same MACs, its payload length within the frame,
+//!    a hop limit above 1, global (not link-local, not multicast)
+//!    addresses and no ICMPv6 (Neighbor Discovery and echo go to the
+//!    reference). Plain forwards are collected in small arrays, one set
+//!    per family; every other frame (ARP,
 //!    GLBP, anything odd) gets its verdict from the per-packet reference,
 //!    [`process`]. The leading frames on one interface (the whole burst,
 //!    usually) go through a loop that knows the interface; the rest are
 //!    sorted one by one (see [`Ingress`]).
-//! 2. **Route**: one bulk longest-prefix-match lookup for all plain
-//!    forwards ([`Routes::lookup_bulk`]).
+//! 2. **Route**: one bulk longest-prefix-match lookup per family for all
+//!    plain forwards ([`Routes::lookup_bulk`], [`super::state::Routes6::lookup6_bulk`]:
+//!    one call into `rte_lpm6_lookup_bulk_func` for the burst).
 //! 3. **Rewrite**: a frame whose next hop is one where own addresses or
 //!    virtual IPs are routed too is checked against them (and, when it is
 //!    addressed to one, goes to the reference, which punts it); the others
 //!    get the next hop's precomputed 12-byte MAC header in one copy and
-//!    their TTL decremented with an RFC 1624 incremental checksum update.
+//!    their TTL decremented with an RFC 1624 incremental checksum update
+//!    (IPv6: the hop limit, no checksum).
 //!
 //! The worker then hands each frame to its egress port's TX batch
 //! (transmit grouped by port). Verdicts and bytes are the reference's: a
 //! property test feeds random bursts through both.
 
+use std::net::Ipv6Addr;
+
 use super::counters::DropReason;
-use super::index::{mac_header, HopEntry, PortIndex};
+use super::index::{mac_header, HopEntry, PortIndex, SnapshotIndex};
 use super::state::{DataplaneState, PortLinks, Routes, NO_IFACE, NO_ROUTE};
-use super::worker::{process, LastHop, Scratch, Verdict};
+use super::worker::{process, LastHop, Scratch, Verdict, CONNECTED};
 use crate::dpdk::{Mbuf, RxCksum, MAX_BURST};
 use crate::wire::{checksum, ethernet, ipv4, MacAddr};
 
@@ -306,12 +314,18 @@ pub struct BurstSummary {
 /// prefetched (l3fwd: 3).
 const PREFETCH_AHEAD: usize = 4;
 
-/// The per-burst arrays of the plain forwards: burst index, destination
-/// address (host order), next-hop index from the route lookup.
+/// The per-burst arrays of the plain forwards, per family: burst index,
+/// destination address (IPv4: host order), next-hop index from the route
+/// lookup; and how many there are.
 pub struct Stage {
     idx: [u8; MAX_BURST],
     dst: [u32; MAX_BURST],
     hop: [u32; MAX_BURST],
+    n: usize,
+    idx6: [u8; MAX_BURST],
+    dst6: [[u8; 16]; MAX_BURST],
+    hop6: [u32; MAX_BURST],
+    n6: usize,
 }
 
 impl Default for Stage {
@@ -320,6 +334,51 @@ impl Default for Stage {
             idx: [0; MAX_BURST],
             dst: [0; MAX_BURST],
             hop: [0; MAX_BURST],
+            n: 0,
+            idx6: [0; MAX_BURST],
+            dst6: [[0; 16]; MAX_BURST],
+            hop6: [0; MAX_BURST],
+            n6: 0,
+        }
+    }
+}
+
+impl Stage {
+    /// Stages frame `i` (bytes `b`, Ethernet header `ETH` bytes long; see
+    /// [`classify`]) when it is a plain forward of either family. True
+    /// when it was.
+    #[inline(always)]
+    fn push<const ETH: usize>(
+        &mut self,
+        b: &[u8],
+        i: usize,
+        mac: MacAddr,
+        pi: &PortIndex,
+        ck: RxCksum,
+        want: Option<u32>,
+    ) -> bool {
+        let Some(et) = b.get(ETH - 2..ETH) else {
+            return false;
+        };
+        if et == ethernet::ETHERTYPE_IPV4.to_be_bytes() {
+            let Some(dst) = plain_forward::<ETH>(b, mac, pi, ck, want) else {
+                return false;
+            };
+            let k = self.n.min(MAX_BURST - 1);
+            self.idx[k] = i as u8;
+            self.dst[k] = dst;
+            self.n = k + 1;
+            true
+        } else if et == ethernet::ETHERTYPE_IPV6.to_be_bytes() {
+            let k = self.n6.min(MAX_BURST - 1);
+            if !plain_forward6::<ETH>(b, mac, pi, want, &mut self.dst6[k]) {
+                return false;
+            }
+            self.idx6[k] = i as u8;
+            self.n6 = k + 1;
+            true
+        } else {
+            false
         }
     }
 }
@@ -348,7 +407,8 @@ pub fn process_burst<R: Routes, F: Frame, I: Ingress>(
     let fixed = ingress
         .fixed()
         .map(|i| (i, st.ports.get(i).map(|p| p.mac), ingress.fixed_tagged()));
-    let mut k = 0usize;
+    sc.stage.n = 0;
+    sc.stage.n6 = 0;
     let mut bytes = 0u64;
     let mut i = 0;
     if let Some((ing, mac, tagged)) = fixed {
@@ -367,13 +427,10 @@ pub fn process_burst<R: Routes, F: Frame, I: Ingress>(
             let len = f.pkt_len();
             if f.is_segmented() {
                 verdicts[i] = Verdict::Drop(DropReason::Other);
-            } else if let Some(dst) = classify(f, ing, mac, tagged, want, sc) {
-                sc.stage.idx[k] = i as u8;
-                sc.stage.dst[k] = dst;
-                k += 1;
-            } else if want.is_some() && !ingress.on_fixed(f) {
-                break;
-            } else {
+            } else if !classify(f, i, (ing, mac, tagged, want), &sc.index, &mut sc.stage) {
+                if want.is_some() && !ingress.on_fixed(f) {
+                    break;
+                }
                 ingress.record(i);
                 verdicts[i] = slow(f, ing, tagged, st, sc);
             }
@@ -384,54 +441,71 @@ pub fn process_burst<R: Routes, F: Frame, I: Ingress>(
     // Frames before `split` were on the fixed interface.
     let split = i;
     if split < n {
-        sort_each(frames, split, ingress, st, sc, verdicts, &mut k, &mut bytes);
+        sort_each(frames, split, ingress, st, sc, verdicts, &mut bytes);
     }
-    if k == 0 {
+    let (k, k6) = (sc.stage.n, sc.stage.n6);
+    if k + k6 == 0 {
         return BurstSummary {
             bytes,
             uniform: None,
             on_fixed: split,
         };
     }
-    // Stage 2: one route lookup for the burst.
+    // Stage 2: one route lookup per family for the burst.
     let stage = &mut sc.stage;
-    st.routes.lookup_bulk(&stage.dst[..k], &mut stage.hop[..k]);
-    let (mut uniform, mut port) = (k == n, None);
+    if k > 0 {
+        st.routes.lookup_bulk(&stage.dst[..k], &mut stage.hop[..k]);
+    }
+    if k6 > 0 {
+        st.v6
+            .routes
+            .lookup6_bulk(&stage.dst6[..k6], &mut stage.hop6[..k6]);
+    }
+    let (mut uniform, mut port) = (k + k6 == n, None);
+    let ingress_of = |i: usize, ingress: &I| match fixed {
+        Some((ing, _, tagged)) if I::ALL_FIXED || i < split => (ing, tagged),
+        _ => (ingress.at(i), ingress.tagged(i)),
+    };
+    let mut note = |v: Verdict| match (v, port) {
+        (Verdict::Forward(p), None) => port = Some(p),
+        (Verdict::Forward(p), Some(q)) if p == q => {}
+        _ => uniform = false,
+    };
     // Stage 3: rewrite. A frame routed where an own address or a virtual
     // IP also goes, and addressed to one of them, is for the reference.
     for j in 0..k {
         let i = usize::from(sc.stage.idx[j]);
         let (dst, hop) = (sc.stage.dst[j], sc.stage.hop[j]);
         let Some(f) = frames.get_mut(i) else { continue };
-        let (ing, tagged) = match fixed {
-            Some((ing, _, tagged)) if I::ALL_FIXED || i < split => (ing, tagged),
-            _ => (ingress.at(i), ingress.tagged(i)),
-        };
+        let (ing, tagged) = ingress_of(i, ingress);
         let local = match sc.index.ports.get(ing) {
             Some(pi) => sc.index.may_be_local(pi, hop, dst),
             None => true,
         };
-        let v = if local {
+        let v = place(f, (ing, tagged), local, st, sc, |b, sc| {
             if tagged {
-                f.vlan_strip();
+                rewrite::<{ ethernet::HEADER_LEN + 4 }, R>(b, dst, hop, st, sc)
+            } else {
+                rewrite::<{ ethernet::HEADER_LEN }, R>(b, dst, hop, st, sc)
             }
-            reference_cold(f.bytes(), ing, st, sc)
-        } else if tagged {
-            // The new MAC header goes after the tag, the frame then starts
-            // there: what stripping the tag first would have given.
-            let v = rewrite::<{ ethernet::HEADER_LEN + 4 }, R>(f.bytes(), dst, hop, st, sc);
-            if matches!(v, Verdict::Forward(_)) {
-                f.drop_front(4);
+        });
+        note(v);
+        verdicts[i] = v;
+    }
+    for j in 0..k6 {
+        let i = usize::from(sc.stage.idx6[j]);
+        let (dst, hop) = (sc.stage.dst6[j], sc.stage.hop6[j]);
+        let Some(f) = frames.get_mut(i) else { continue };
+        let (ing, tagged) = ingress_of(i, ingress);
+        let local = sc.index.v6.may_be_local(hop, &dst);
+        let v = place(f, (ing, tagged), local, st, sc, |b, sc| {
+            if tagged {
+                rewrite6::<{ ethernet::HEADER_LEN + 4 }, R>(b, &dst, hop, st, sc)
+            } else {
+                rewrite6::<{ ethernet::HEADER_LEN }, R>(b, &dst, hop, st, sc)
             }
-            v
-        } else {
-            rewrite::<{ ethernet::HEADER_LEN }, R>(f.bytes(), dst, hop, st, sc)
-        };
-        match (v, port) {
-            (Verdict::Forward(p), None) => port = Some(p),
-            (Verdict::Forward(p), Some(q)) if p == q => {}
-            _ => uniform = false,
-        }
+        });
+        note(v);
         verdicts[i] = v;
     }
     BurstSummary {
@@ -441,11 +515,36 @@ pub fn process_burst<R: Routes, F: Frame, I: Ingress>(
     }
 }
 
+/// Stage 3 for one plain forward on interface `ing` (its tag in its data
+/// when `tagged`): the reference's verdict when it `may_be_local`, else
+/// `rewrite`'s. A tagged frame's new MAC header goes after the tag and the
+/// frame then starts there: what stripping the tag first would have given.
+#[inline(always)]
+fn place<R: Routes, F: Frame>(
+    f: &mut F,
+    (ing, tagged): (usize, bool),
+    may_be_local: bool,
+    st: &DataplaneState<R>,
+    sc: &mut Scratch,
+    rewrite: impl FnOnce(&mut [u8], &mut Scratch) -> Verdict,
+) -> Verdict {
+    if may_be_local {
+        if tagged {
+            f.vlan_strip();
+        }
+        return reference_cold(f.bytes(), ing, st, sc);
+    }
+    let v = rewrite(f.bytes(), sc);
+    if tagged && matches!(v, Verdict::Forward(_)) {
+        f.drop_front(4);
+    }
+    v
+}
+
 /// Stage 1 for frames `from..` of a burst, each on the interface
 /// [`Ingress::take`] finds. Out of line: it runs for bursts that mix
 /// interfaces, and keeps the one-interface loop small.
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
 fn sort_each<R: Routes, F: Frame, I: Ingress>(
     frames: &mut [F],
     from: usize,
@@ -453,7 +552,6 @@ fn sort_each<R: Routes, F: Frame, I: Ingress>(
     st: &DataplaneState<R>,
     sc: &mut Scratch,
     verdicts: &mut [Verdict; MAX_BURST],
-    k: &mut usize,
     bytes: &mut u64,
 ) {
     let n = frames.len().min(MAX_BURST);
@@ -471,43 +569,38 @@ fn sort_each<R: Routes, F: Frame, I: Ingress>(
         } else {
             let tagged = ingress.tagged(i);
             let mac = st.ports.get(ing).map(|p| p.mac);
-            if let Some(dst) = classify(f, ing, mac, tagged, None, sc) {
-                sc.stage.idx[*k] = i as u8;
-                sc.stage.dst[*k] = dst;
-                *k += 1;
-            } else {
+            if !classify(f, i, (ing, mac, tagged, None), &sc.index, &mut sc.stage) {
                 verdicts[i] = slow(f, ing, tagged, st, sc);
             }
         }
     }
 }
 
-/// Stage 1 for one frame on interface `ing` (port MAC `mac`, its tag in
+/// Stage 1 for frame `i` on interface `ing` (port MAC `mac`, its tag in
 /// its data when `tagged`, and that tag checked against `want` (see
-/// [`Ingress::fixed_tag`]) when given): the destination address (host
-/// order) of a plain forward, None for a frame for the reference.
+/// [`Ingress::fixed_tag`]) when given): staged when it is a plain forward
+/// (true), else false (a frame for the reference).
 #[inline(always)]
 fn classify<F: Frame>(
     f: &mut F,
-    ing: usize,
-    mac: Option<MacAddr>,
-    tagged: bool,
-    want: Option<u32>,
-    sc: &Scratch,
-) -> Option<u32> {
+    i: usize,
+    (ing, mac, tagged, want): (usize, Option<MacAddr>, bool, Option<u32>),
+    index: &SnapshotIndex,
+    stage: &mut Stage,
+) -> bool {
     let ck = f.rx_ip_cksum();
     if want.is_some() && f.vlan_tci().is_some() {
-        return None;
+        return false;
     }
     let b = f.bytes();
-    match (mac, sc.index.ports.get(ing), tagged) {
+    match (mac, index.ports.get(ing), tagged) {
         (Some(mac), Some(pi), false) => {
-            plain_forward::<{ ethernet::HEADER_LEN }>(b, mac, pi, ck, None)
+            stage.push::<{ ethernet::HEADER_LEN }>(b, i, mac, pi, ck, None)
         }
         (Some(mac), Some(pi), true) => {
-            plain_forward::<{ ethernet::HEADER_LEN + 4 }>(b, mac, pi, ck, want)
+            stage.push::<{ ethernet::HEADER_LEN + 4 }>(b, i, mac, pi, ck, want)
         }
-        _ => None,
+        _ => false,
     }
 }
 
@@ -557,13 +650,7 @@ fn plain_forward<const ETH: usize>(
     if h[ETH - 2..ETH] != ethernet::ETHERTYPE_IPV4.to_be_bytes() || h[ETH] != 0x45 {
         return None;
     }
-    if let Some(w) = want {
-        if u32::from_be_bytes([h[12], h[13], h[14], h[15]]) & 0xffff_0fff != w {
-            return None;
-        }
-    }
-    let dst_mac = MacAddr([h[0], h[1], h[2], h[3], h[4], h[5]]);
-    if dst_mac != port_mac && !pi.is_vmac(dst_mac) {
+    if !to_us(h, port_mac, pi, want) {
         return None;
     }
     let total = usize::from(u16::from_be_bytes([h[ETH + 2], h[ETH + 3]]));
@@ -580,6 +667,107 @@ fn plain_forward<const ETH: usize>(
     };
     let dst = u32::from_be_bytes([h[ETH + 16], h[ETH + 17], h[ETH + 18], h[ETH + 19]]);
     ok.then_some(dst)
+}
+
+/// True when a frame (its first bytes `h`) carries the tag `want` (see
+/// [`Ingress::fixed_tag`]; any, when None) and is addressed to the port's
+/// MAC or a VMAC held on it.
+#[inline(always)]
+fn to_us(h: &[u8], port_mac: MacAddr, pi: &PortIndex, want: Option<u32>) -> bool {
+    let Some(h) = h.get(..16) else {
+        return false;
+    };
+    if let Some(w) = want {
+        if u32::from_be_bytes([h[12], h[13], h[14], h[15]]) & 0xffff_0fff != w {
+            return false;
+        }
+    }
+    let dst_mac = MacAddr([h[0], h[1], h[2], h[3], h[4], h[5]]);
+    dst_mac == port_mac || pi.is_vmac(dst_mac)
+}
+
+/// For an IPv6 frame that the worker forwards without looking further (see
+/// the module doc), writes its destination address to `dst` and returns
+/// true; false when the frame needs the reference path. `ETH` and `want`
+/// as for [`plain_forward`].
+#[inline(always)]
+fn plain_forward6<const ETH: usize>(
+    b: &[u8],
+    port_mac: MacAddr,
+    pi: &PortIndex,
+    want: Option<u32>,
+    dst: &mut [u8; 16],
+) -> bool {
+    let Some(h) = b.get(..ETH + 40) else {
+        return false;
+    };
+    // Version 6, the ethertype checked by the caller.
+    if h[ETH] >> 4 != 6 || !to_us(h, port_mac, pi, want) {
+        return false;
+    }
+    let payload = usize::from(u16::from_be_bytes([h[ETH + 4], h[ETH + 5]]));
+    // Neighbor Discovery and echo requests for the control lcore are
+    // ICMPv6; link-local scope is never routed; a hop limit of 1 expires.
+    if payload + 40 > b.len() - ETH || h[ETH + 6] == crate::wire::icmpv6::PROTO_ICMPV6 {
+        return false;
+    }
+    if h[ETH + 7] <= 1 {
+        return false;
+    }
+    let scoped = |a: &[u8]| a[0] == 0xff || (a[0] == 0xfe && a[1] & 0xc0 == 0x80);
+    if scoped(&h[ETH + 8..ETH + 24]) || scoped(&h[ETH + 24..ETH + 40]) {
+        return false;
+    }
+    dst.copy_from_slice(&h[ETH + 24..ETH + 40]);
+    true
+}
+
+/// Stage 3 for one IPv6 plain forward: `dst` routed to next hop `hop`.
+#[inline(always)]
+fn rewrite6<const ETH: usize, R: Routes>(
+    b: &mut [u8],
+    dst: &[u8; 16],
+    hop: u32,
+    st: &DataplaneState<R>,
+    sc: &Scratch,
+) -> Verdict {
+    const NO_PORT: HopEntry<Ipv6Addr> = HopEntry::NoPort;
+    let entry = if hop == NO_ROUTE {
+        &NO_PORT
+    } else {
+        sc.index.v6.hops.get(hop as usize).unwrap_or(&NO_PORT)
+    };
+    let connected;
+    let (port, header) = match entry {
+        HopEntry::Gateway { port, header } => (*port, header),
+        HopEntry::Connected { port } => {
+            let port = *port;
+            let Some(out) = st.ports.get(usize::from(port)) else {
+                return Verdict::Drop(DropReason::NoRoute);
+            };
+            let Some(mac) = out.neighbors6.get(&Ipv6Addr::from(*dst)) else {
+                return Verdict::Unresolved6 {
+                    port,
+                    hop: CONNECTED,
+                };
+            };
+            connected = mac_header(*mac, out.mac);
+            (port, &connected)
+        }
+        HopEntry::NoPort => return Verdict::Drop(DropReason::NoRoute),
+        HopEntry::LinkDown(_) => return Verdict::Drop(DropReason::LinkDown),
+        HopEntry::Unresolved { port, .. } => return Verdict::Unresolved6 { port: *port, hop },
+    };
+    let Some(hl) = b.get_mut(ETH + 7) else {
+        return Verdict::Drop(DropReason::Malformed);
+    };
+    // Classification saw a hop limit above 1.
+    *hl -= 1;
+    // Just before the ethertype (after the tag, when there is one).
+    if let Some(h) = b.get_mut(ETH - 14..ETH - 2) {
+        h.copy_from_slice(header);
+    }
+    Verdict::Forward(port)
 }
 
 /// Stage 3 for one plain forward: `dst` (host order) routed to next hop
@@ -652,7 +840,8 @@ mod tests {
     use crate::protocol::lb::Balance;
     use crate::protocol::{vmac, LoadBalancing};
     use crate::runtime::dataplane::state::{
-        route_entries, LinearRoutes, PortView, Revalidate, VipBalance,
+        route_entries, LinearRoutes, LinearRoutes6, NextHop, PortView, Revalidate, V6Routes,
+        VipBalance,
     };
     use crate::wire::checksum;
 
@@ -765,13 +954,74 @@ mod tests {
         up0.neighbors.insert(Ipv4Addr::new(192, 0, 2, 1), GW_MAC);
         let mut dn0 = PortView::bare("dn0", MacAddr([2, 0, 0, 0, 0, 3]), dn);
         dn0.link_up = false;
+        // IPv6: group 46 on lan0 (AVG), global addresses on lan0 and up0,
+        // routes as for IPv4.
+        let vip6 = crate::wire::glbp::virtual_link_local(46).unwrap();
+        lan0.vmacs.push(vmac(46, 1));
+        lan0.groups6.avg.push(VipBalance::new(
+            46,
+            vip6,
+            Balance::new(LoadBalancing::RoundRobin, &fwd(46), None),
+        ));
+        lan0.address6 = vec![ip6("2001:db8:10::2")];
+        up0.address6 = vec![ip6("2001:db8:ff::2")];
+        lan0.neighbors6
+            .insert(ip6("2001:db8:10::50"), MacAddr([2, 0x10, 0, 0, 0, 50]));
+        up0.neighbors6.insert(ip6("2001:db8:ff::1"), GW_MAC);
+        let hop = |port, via: Option<&str>| NextHop {
+            port,
+            via: via.map(ip6),
+        };
+        let v6 = V6Routes {
+            routes: std::sync::Arc::new(LinearRoutes6(vec![
+                ("2001:db8:10::/64".parse().unwrap(), 0),
+                ("2001:db8:ff::/64".parse().unwrap(), 1),
+                ("2001:db8:77::/48".parse().unwrap(), 2),
+                ("2001:db8:78::/48".parse().unwrap(), 3),
+                ("2001:db8:dd::/48".parse().unwrap(), 4),
+            ])),
+            next_hops: vec![
+                hop(0, None),
+                hop(1, None),
+                hop(1, Some("2001:db8:ff::1")),
+                hop(1, Some("2001:db8:ff::99")),
+                hop(2, None),
+            ],
+        };
         DataplaneState {
             generation: 7,
             ports: vec![lan0, up0, dn0],
             routes: std::sync::Arc::new(LinearRoutes(entries)),
             next_hops,
-            v6: crate::runtime::dataplane::state::V6Routes::default(),
+            v6,
         }
+    }
+
+    fn ip6(s: &str) -> std::net::Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    /// Where test IPv6 frames go, at the IPv6 layer.
+    fn dst_ip6s() -> Vec<std::net::Ipv6Addr> {
+        [
+            "2001:db8:77::1",         // resolved gateway
+            "2001:db8:77:9::5",       // same
+            "2001:db8:78::1",         // unresolved gateway
+            "2001:db8:dd::1",         // down port
+            "2001:db9::1",            // no route
+            "2001:db8:10::50",        // connected, resolved
+            "2001:db8:10::51",        // connected, unresolved
+            "2001:db8:ff::1",         // connected on up0
+            "2001:db8:10::2",         // own
+            "2001:db8:ff::2",         // own, other port
+            "fe80::7:b4ff:fe00:2e00", // virtual link-local
+            "fe80::1",                // link-local
+            "ff02::1",                // multicast
+            "::",
+        ]
+        .into_iter()
+        .map(ip6)
+        .collect()
     }
 
     /// Where test frames go, at the Ethernet layer.
@@ -829,6 +1079,9 @@ mod tests {
         segmented: bool,
         host: u8,
         junk: Option<Vec<u8>>,
+        /// IPv6 (`ip` then indexes [`dst_ip6s`]; `ihl` 5 means version 6,
+        /// any other value is the version; `proto` 1 means ICMPv6).
+        v6: bool,
     }
 
     fn spec() -> impl Strategy<Value = Spec> {
@@ -855,6 +1108,7 @@ mod tests {
             (
                 any::<u8>(),
                 prop::option::weighted(0.05, prop::collection::vec(any::<u8>(), 0..80)),
+                prop::bool::weighted(0.4),
             ),
         )
             .prop_map(
@@ -862,7 +1116,7 @@ mod tests {
                     (arp, mac, ip, ttl),
                     (ihl, total_delta, proto, udp_port),
                     (bad_ck, trust_flag, truncate, tagged, segmented),
-                    (host, junk),
+                    (host, junk, v6),
                 )| Spec {
                     arp,
                     mac,
@@ -879,8 +1133,39 @@ mod tests {
                     segmented,
                     host,
                     junk,
+                    v6,
                 },
             )
+    }
+
+    /// The IPv6 packet (header and payload) of spec `s` (see [`Spec::v6`]),
+    /// from host `host`.
+    fn ipv6_packet(s: &Spec) -> Vec<u8> {
+        let dst = dst_ip6s()[s.ip % dst_ip6s().len()];
+        let src = match s.host % 16 {
+            14 => ip6("fe80::1:2"),
+            15 => ip6("ff02::1"),
+            h => ip6(&format!("2001:db8:10::{:x}", 0x100 + u16::from(h))),
+        };
+        let payload = 8 + 18;
+        let mut p = vec![0u8; 40 + payload];
+        p[0] = if s.ihl == 5 { 0x60 } else { s.ihl << 4 };
+        let len = (payload as i32 + i32::from(s.total_delta)).max(0) as u16;
+        p[4..6].copy_from_slice(&len.to_be_bytes());
+        p[6] = match s.proto {
+            1 => crate::wire::icmpv6::PROTO_ICMPV6,
+            x => x,
+        };
+        p[7] = s.ttl;
+        p[8..24].copy_from_slice(&src.octets());
+        p[24..40].copy_from_slice(&dst.octets());
+        p[40..42].copy_from_slice(&3222u16.to_be_bytes());
+        p[42..44].copy_from_slice(&s.udp_port.to_be_bytes());
+        if s.proto == 1 {
+            // A solicitation (not a sane one) or an echo request.
+            p[40] = if s.udp_port == 3222 { 135 } else { 128 };
+        }
+        p
     }
 
     fn build(s: &Spec) -> TestFrame {
@@ -894,7 +1179,10 @@ mod tests {
             f.extend_from_slice(&[0x81, 0x00, 0x00, 0x28]);
         }
         let mut ck = RxCksum::Unknown;
-        if s.arp {
+        if s.v6 && !s.arp {
+            f.extend_from_slice(&ethernet::ETHERTYPE_IPV6.to_be_bytes());
+            f.extend_from_slice(&ipv6_packet(s));
+        } else if s.arp {
             f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
             f.extend_from_slice(&host.0);
             f.extend_from_slice(&hip.octets());
@@ -964,6 +1252,7 @@ mod tests {
             segmented: false,
             host: 1,
             junk: None,
+            v6: false,
         }
     }
 
@@ -1167,6 +1456,74 @@ mod tests {
         let f = &frames[1].bytes;
         assert_eq!(&f[..6], &[2, 0x10, 0, 0, 0, 50]);
         assert_eq!(&f[6..12], &LAN_MAC.0);
+    }
+
+    /// IPv6 plain forwards are staged (one bulk lookup) and rewritten:
+    /// hop limit down by one, the next hop's MACs; a frame to an own
+    /// address of another interface is staged too and then goes to the
+    /// reference (punted); ICMPv6 and link-local traffic is not staged.
+    #[test]
+    fn ipv6_plain_forwards_are_staged_and_rewritten() {
+        let st = state();
+        let mut sc = Scratch::new(3);
+        sc.refresh(&st);
+        let base = Spec {
+            mac: 1,
+            v6: true,
+            ..plain_udp()
+        };
+        let at = |ip: &str| dst_ip6s().iter().position(|a| *a == ip6(ip)).unwrap();
+        let specs = [
+            Spec { ..base.clone() },
+            Spec {
+                ip: at("2001:db8:10::50"),
+                ..base.clone()
+            },
+            Spec {
+                ip: at("2001:db8:78::1"),
+                ..base.clone()
+            },
+            Spec {
+                ip: at("2001:db8:ff::2"),
+                ..base.clone()
+            },
+            Spec {
+                proto: 1,
+                ..base.clone()
+            },
+            Spec {
+                ip: at("fe80::1"),
+                ..base.clone()
+            },
+            Spec {
+                ttl: 1,
+                ..base.clone()
+            },
+        ];
+        let mut frames: Vec<TestFrame> = specs.iter().map(build).collect();
+        let mut v = [Verdict::Drop(DropReason::Other); MAX_BURST];
+        process_burst(&mut frames, &mut 0usize, &st, &mut sc, &mut v);
+        assert_eq!(sc.stage.n6, 4, "the first four frames were staged");
+        assert_eq!(sc.stage.n, 0);
+        assert_eq!(
+            v[..7],
+            [
+                Verdict::Forward(1),
+                Verdict::Forward(0),
+                Verdict::Unresolved6 { port: 1, hop: 3 },
+                Verdict::Punt(super::super::counters::PuntClass::Own),
+                Verdict::Forward(1),
+                Verdict::Drop(DropReason::Other),
+                Verdict::Punt(super::super::counters::PuntClass::TtlExpired),
+            ]
+        );
+        let f = &frames[0].bytes;
+        assert_eq!((&f[..6], &f[6..12]), (&GW_MAC.0[..], &UP_MAC.0[..]));
+        assert_eq!(f[14 + 7], 63);
+        let f = &frames[1].bytes;
+        assert_eq!(&f[..6], &[2, 0x10, 0, 0, 0, 50]);
+        assert_eq!(&f[6..12], &LAN_MAC.0);
+        assert_eq!(f[14 + 7], 63);
     }
 
     /// A burst of one VLAN goes whole through the loop for the first

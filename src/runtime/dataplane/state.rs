@@ -60,12 +60,24 @@ impl Routes for LinearRoutes {
 pub trait Routes6: Send + Sync {
     /// Index into [`V6Routes::next_hops`] for `dst`.
     fn lookup6(&self, dst: Ipv6Addr) -> Option<u32>;
+
+    /// [`Routes6::lookup6`] for a burst of addresses: `out[i]` for
+    /// `dst[i]`, [`NO_ROUTE`] where no prefix covers it.
+    fn lookup6_bulk(&self, dst: &[[u8; 16]], out: &mut [u32]) {
+        for (d, o) in dst.iter().zip(out.iter_mut()) {
+            *o = self.lookup6(Ipv6Addr::from(*d)).unwrap_or(NO_ROUTE);
+        }
+    }
 }
 
 impl Routes6 for crate::dpdk::Lpm6 {
     #[inline]
     fn lookup6(&self, dst: Ipv6Addr) -> Option<u32> {
         self.lookup(dst)
+    }
+    #[inline]
+    fn lookup6_bulk(&self, dst: &[[u8; 16]], out: &mut [u32]) {
+        self.lookup_bulk(dst, out)
     }
 }
 

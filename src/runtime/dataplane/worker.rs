@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 
 use super::counters::{ArpClients, Counts, DropReason, PuntClass, Shared};
-use super::index::{PortIndex, SnapshotIndex};
+use super::index::{mac_header, PortIndex, SnapshotIndex, V6Index};
 use super::pipeline::{process_burst, Demux, Ingress, Stage};
 use super::police::Policer;
 use super::state::{DataplaneState, Links, PortView, Routes, NO_IFACE};
@@ -83,7 +83,7 @@ pub fn process<R: Routes>(
         return Verdict::Drop(DropReason::Other);
     };
     let turns = &mut sc.turns;
-    let hops6 = &sc.index.hops6;
+    let v6 = &sc.index.v6;
     let now_ms = sc.now_ms;
     let Ok(mut eth) = ethernet::Frame::new_checked(&mut *pkt) else {
         return Verdict::Drop(DropReason::Malformed);
@@ -213,9 +213,7 @@ pub fn process<R: Routes>(
             eth.set_src_addr(out.mac);
             Verdict::Forward(hop.port)
         }
-        ethernet::ETHERTYPE_IPV6 => {
-            process_ipv6(eth, (st, hops6), port, idx, turns, ingress, now_ms)
-        }
+        ethernet::ETHERTYPE_IPV6 => process_ipv6(pkt, (st, v6), port, idx, turns, ingress, now_ms),
         _ => Verdict::Drop(DropReason::Unsupported),
     }
 }
@@ -224,85 +222,100 @@ pub fn process<R: Routes>(
 /// addresses answered in place; the rest of Neighbor Discovery and echo
 /// requests to own or virtual addresses go to the control lcore. Out of
 /// line, to keep IPv4's code tight.
+///
+/// The helpers write the frame's new MAC header themselves and return only
+/// the verdict (which fits in a register): a (verdict, new destination)
+/// pair went through the stack in pieces and stalled every answer on
+/// store forwarding.
 #[inline(never)]
 fn process_ipv6<R: Routes>(
-    mut eth: ethernet::Frame<&mut [u8]>,
-    (st, hops6): (&DataplaneState<R>, &[Option<MacAddr>]),
+    pkt: &mut [u8],
+    (st, v6): (&DataplaneState<R>, &V6Index),
     port: &PortView,
     idx: &PortIndex,
     turns: &mut Turns,
     ingress: usize,
     now_ms: u64,
 ) -> Verdict {
-    let dst = eth.dst_addr();
+    let Some((mac_hdr, payload)) = pkt.split_at_mut_checked(ethernet::HEADER_LEN) else {
+        return Verdict::Drop(DropReason::Malformed);
+    };
+    let dst = MacAddr::from_bytes(&mac_hdr[..6]);
     if !dst.is_multicast() && dst != port.mac && !idx.is_vmac(dst) {
         return Verdict::Drop(DropReason::NotForUs);
     }
-    let src_mac = eth.src_addr();
     // GLBP for IPv6: to ff02::66, or unicast forwarder requests and
     // responses to this interface.
-    if (dst == glbp::MCAST_MAC_V6 || dst == port.mac) && is_glbp_v6(eth.payload()) {
+    if (dst == glbp::MCAST_MAC_V6 || dst == port.mac) && is_glbp_v6(payload) {
         return Verdict::Punt(PuntClass::Glbp);
     }
-    let Ok(mut ip) = ipv6::Packet::new_checked(eth.payload_mut()) else {
+    let Ok(mut ip) = ipv6::Packet::new_checked(payload) else {
         return Verdict::Drop(DropReason::Malformed);
     };
-    // The verdict, and the frame's new Ethernet destination.
-    let (verdict, to) = match ip.next_header() {
+    match ip.next_header() {
         icmpv6::PROTO_ICMPV6 => match ip.payload().first().copied() {
             Some(icmpv6::TYPE_NEIGHBOR_SOLICIT) => {
-                solicit(&mut ip, dst, src_mac, port, idx, turns, ingress, now_ms)
+                let for_avg = dst.is_multicast() || dst == port.mac;
+                solicit(
+                    &mut ip,
+                    (mac_hdr, for_avg),
+                    port,
+                    idx,
+                    turns,
+                    ingress,
+                    now_ms,
+                )
             }
             Some(
                 icmpv6::TYPE_ROUTER_SOLICIT
                 | icmpv6::TYPE_NEIGHBOR_ADVERT
                 | icmpv6::TYPE_ROUTER_ADVERT,
-            ) if dst.is_multicast() || dst == port.mac => (Verdict::Punt(PuntClass::Nd), None),
+            ) if dst.is_multicast() || dst == port.mac => Verdict::Punt(PuntClass::Nd),
             Some(icmpv6::TYPE_ECHO_REQUEST)
-                if !dst.is_multicast() && port.is_local6(ip.dst_addr()) =>
+                if !dst.is_multicast() && is_local6(port, v6, ip.dst_addr()) =>
             {
-                (Verdict::Punt(PuntClass::Icmp), None)
+                Verdict::Punt(PuntClass::Icmp)
             }
-            _ => forward6(&mut ip, dst, port, (st, hops6)),
+            _ => forward6(&mut ip, mac_hdr, port, (st, v6)),
         },
-        _ => forward6(&mut ip, dst, port, (st, hops6)),
-    };
-    if let Some(to) = to {
-        // A forward goes out from the egress port's MAC; an advertisement
-        // back to the host from this interface's, as ARP replies do (IOS
-        // sends it from the chosen VMAC; a switch would then learn another
-        // router's VMAC on this port until that router's next hello).
-        let from = match verdict {
-            Verdict::Forward(out) => st.ports.get(usize::from(out)).map_or(port.mac, |o| o.mac),
-            _ => port.mac,
-        };
-        eth.set_dst_addr(to);
-        eth.set_src_addr(from);
+        _ => forward6(&mut ip, mac_hdr, port, (st, v6)),
     }
-    verdict
 }
 
-/// Routes the IPv6 packet `ip` (received for Ethernet `dst` on `port`)
-/// through the IPv6 table: hop limit decremented and, when forwarded, the
-/// neighbour's MAC returned as the frame's new destination (the caller
-/// sets the source). Link-local traffic is never routed; hop limit expiry
-/// and other traffic to own addresses go to the control lcore.
+/// Writes a frame's new destination and source MAC (`mac_hdr`: its first
+/// 12 bytes or more).
+#[inline(always)]
+fn set_macs(mac_hdr: &mut [u8], to: MacAddr, from: MacAddr) {
+    if let Some(h) = mac_hdr.get_mut(..12) {
+        h.copy_from_slice(&mac_header(to, from));
+    }
+}
+
+/// Routes the IPv6 packet `ip` (received on `port` in a frame whose MAC
+/// header is `mac_hdr`) through the IPv6 table: when forwarded, hop limit
+/// decremented and the MAC header rewritten (the neighbour's MAC, from the
+/// egress port's). Link-local traffic is never routed; hop limit expiry and
+/// other traffic to own addresses go to the control lcore.
 #[inline(always)]
 fn forward6<R: Routes>(
     ip: &mut ipv6::Packet<&mut [u8]>,
-    dst: MacAddr,
+    mac_hdr: &mut [u8],
     port: &PortView,
-    (st, hops6): (&DataplaneState<R>, &[Option<MacAddr>]),
-) -> (Verdict, Option<MacAddr>) {
-    let drop = |why| (Verdict::Drop(why), None);
-    if dst.is_multicast() {
+    (st, v6): (&DataplaneState<R>, &V6Index),
+) -> Verdict {
+    let drop = Verdict::Drop;
+    if mac_hdr.first().is_some_and(|b| b & 1 == 1) {
         return drop(DropReason::Unsupported);
     }
     let (from, to) = (ip.src_addr(), ip.dst_addr());
-    if port.is_local6(to) {
-        return (Verdict::Punt(PuntClass::Own), None);
+    if is_local6(port, v6, to) {
+        return Verdict::Punt(PuntClass::Own);
     }
-    if ipv6::is_link_local(to) || ipv6::is_link_local(from) || from.is_multicast() {
+    if ipv6::is_link_local(to)
+        || ipv6::is_link_local(from)
+        || from.is_multicast()
+        || to.is_multicast()
+    {
         return drop(DropReason::Other);
     }
     let Some(i) = st.v6.routes.lookup6(to) else {
@@ -318,41 +331,52 @@ fn forward6<R: Routes>(
         return drop(DropReason::LinkDown);
     }
     if ip.hop_limit() <= 1 {
-        return (Verdict::Punt(PuntClass::TtlExpired), None);
+        return Verdict::Punt(PuntClass::TtlExpired);
     }
-    let resolved = match hops6.get(i as usize) {
-        Some(Some(gw)) => Some(gw),
-        _ => out.neighbors6.get(&hop.via.unwrap_or(to)),
-    };
-    let Some(mac) = resolved else {
-        let unresolved = Verdict::Unresolved6 {
+    let Some(mac) = out.neighbors6.get(&hop.via.unwrap_or(to)) else {
+        return Verdict::Unresolved6 {
             port: hop.port,
             hop: if hop.via.is_some() { i } else { CONNECTED },
         };
-        return (unresolved, None);
     };
     ip.decrement_hop_limit();
-    (Verdict::Forward(hop.port), Some(*mac))
+    set_macs(mac_hdr, *mac, out.mac);
+    Verdict::Forward(hop.port)
 }
 
-/// A neighbour solicitation (in `ip`, received for Ethernet `dst` from
-/// `src_mac`): for a virtual address this node is AVG of, the
+/// True when `ip` is an address of interface `port` (own or virtual) or
+/// an own global address of another interface.
+#[inline(always)]
+fn is_local6(port: &PortView, v6: &V6Index, ip: std::net::Ipv6Addr) -> bool {
+    port.is_local6(ip) || v6.is_own(ip)
+}
+
+/// A neighbour solicitation (in `ip`, in a frame whose MAC header is
+/// `mac_hdr`, sent to a multicast group or this interface's MAC when
+/// `for_avg`, else to a VMAC): for a virtual address this node is AVG of, the
 /// advertisement of the VMAC the balancer picks; to a VMAC it holds, the
 /// advertisement of that VMAC (a host's unicast NUD probe); both made in
-/// place. Returns the verdict and, for an advertisement, the host's MAC.
+/// place, back to the host from this interface's MAC, as ARP replies are
+/// (IOS sends it from the chosen VMAC; a switch would then learn another
+/// router's VMAC on this port until that router's next hello).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn solicit(
     ip: &mut ipv6::Packet<&mut [u8]>,
-    dst: MacAddr,
-    src_mac: MacAddr,
+    (mac_hdr, for_avg): (&mut [u8], bool),
     port: &PortView,
     idx: &PortIndex,
     turns: &mut Turns,
     ingress: usize,
     now_ms: u64,
-) -> (Verdict, Option<MacAddr>) {
-    let drop = |why| (Verdict::Drop(why), None);
+) -> Verdict {
+    let drop = Verdict::Drop;
+    if mac_hdr.len() < 12 {
+        return drop(DropReason::Malformed);
+    }
+    // The MACs are read where they are needed, not up front: a MAC put
+    // together on the stack byte by byte and read back whole stalled
+    // every answer on store forwarding.
+    let dst = || MacAddr::from_bytes(&mac_hdr[..6]);
     // The target first: most solicitations a port sees are for other hosts
     // (no need to check their checksum).
     let Some(t) = ip.payload().get(8..24) else {
@@ -360,7 +384,10 @@ fn solicit(
     };
     let target = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(t).unwrap_or([0; 16]));
     let g6 = &port.groups6;
-    if !port.is_local6(target) {
+    // The AVG's case first (one look at the groups); any other address
+    // of this interface, or none.
+    let avg = if for_avg { g6.avg(target) } else { None };
+    if avg.is_none() && !port.is_local6(target) {
         return drop(DropReason::NotForUs);
     }
     let Ok(ns) = icmpv6::Solicit::parse(&*ip) else {
@@ -368,27 +395,30 @@ fn solicit(
     };
     if ns.src.is_unspecified() {
         // Duplicate address detection of an address of ours.
-        return (Verdict::Punt(PuntClass::Nd), None);
+        return Verdict::Punt(PuntClass::Nd);
     }
-    let host = ns.lladdr.unwrap_or(src_mac);
+    let host = match ns.lladdr {
+        Some(m) => m,
+        None => MacAddr::from_bytes(&mac_hdr[6..12]),
+    };
     if !host.is_unicast() {
         return drop(DropReason::Malformed);
     }
     let unanswered = || {
         if g6.is_vip(target) {
             drop(DropReason::NdNotAvg)
-        } else if idx.is_vmac(dst) {
+        } else if idx.is_vmac(dst()) {
             drop(DropReason::NotForUs)
         } else {
             // An own address: the control lcore answers.
-            (Verdict::Punt(PuntClass::Nd), None)
+            Verdict::Punt(PuntClass::Nd)
         }
     };
     // No room for an answer in place (no source link-layer option, or more
     // options): the control lcore answers.
-    let punt = (Verdict::Punt(PuntClass::Nd), None);
-    let (group, forwarder, vmac, revalidation) = if dst.is_multicast() || dst == port.mac {
-        let Some(v) = g6.avg(target) else {
+    let punt = Verdict::Punt(PuntClass::Nd);
+    let (group, forwarder, vmac, revalidation) = if for_avg {
+        let Some(v) = avg else {
             return unanswered();
         };
         if !ns.fits {
@@ -403,6 +433,7 @@ fn solicit(
     } else {
         // A host's unicast NUD probe of the VMAC it holds: whoever
         // forwards that VMAC answers while it is eligible, AVG or not.
+        let dst = dst();
         let reval = g6
             .revalidate
             .iter()
@@ -421,14 +452,12 @@ fn solicit(
         vmac,
         icmpv6::NA_ROUTER | icmpv6::NA_SOLICITED | icmpv6::NA_OVERRIDE,
     );
-    (
-        Verdict::NdReply {
-            group,
-            forwarder,
-            revalidation,
-        },
-        Some(host),
-    )
+    set_macs(mac_hdr, host, port.mac);
+    Verdict::NdReply {
+        group,
+        forwarder,
+        revalidation,
+    }
 }
 
 /// The neighbour a [`Verdict::Unresolved6`] for `frame` asks for: the
