@@ -21,6 +21,7 @@
 //! timers, that hop-limit expiry is answered, and that every Neighbor
 //! Discovery frame is laid out as IOS lays it out.
 
+use glbpd::wire::icmpv6::solicited_node;
 use glbpd::wire::MacAddr;
 use glbpd_lab::*;
 use nix::sys::signal::Signal;
@@ -433,6 +434,36 @@ fn hosts_use_the_ipv6_group_as_their_router() {
         &["frame.number", "icmpv6.type"],
     );
     assert!(bad.is_empty(), "ICMPv6 tshark rejects: {bad:?}");
+    // MLDv2 reports (for switches that snoop MLD): every router reports
+    // all routers, GLBP's ff02::66 and the solicited-node groups of the
+    // virtual address and of its link-local, hop limit 1, Router Alert.
+    let reports = rows(
+        &pcap,
+        "icmpv6.type==143",
+        &[
+            "eth.src",
+            "ipv6.hlim",
+            "ipv6.opt.router_alert",
+            "icmpv6.mldr.mar.multicast_address",
+        ],
+    );
+    for mac in &macs {
+        let m: MacAddr = mac.parse().unwrap();
+        let want = [
+            "ff02::2".to_string(),
+            "ff02::66".to_string(),
+            solicited_node(V6_VIP.parse().unwrap()).to_string(),
+            solicited_node(m.link_local()).to_string(),
+        ];
+        let mine: Vec<_> = reports.iter().filter(|r| r[0] == *mac).collect();
+        assert!(!mine.is_empty(), "no MLD report from {mac}: {reports:?}");
+        for r in mine {
+            assert_eq!((r[1].as_str(), r[2].as_str()), ("1", "0"), "{r:?}");
+            for w in &want {
+                assert!(r[3..].contains(w), "{mac} does not report {w}: {r:?}");
+            }
+        }
+    }
     // Router advertisements: from the virtual address and a router's MAC
     // to all nodes, hop limit 255, lifetime 1800 s, MTU 1500, the prefix.
     let ras = rows(

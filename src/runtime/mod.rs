@@ -844,34 +844,60 @@ pub(crate) fn receive_for(port: &EthDev, mac: MacAddr) {
     }
 }
 
-/// The IPv6 multicast MACs port `pi` (MAC `mac`) must receive: all
-/// routers (router solicitations) and the solicited-node groups of its
-/// interfaces' own and virtual IPv6 addresses.
+/// The IPv6 multicast groups an interface listens to, given its
+/// link-local address, its global addresses and the virtual addresses of
+/// its IPv6 groups: all routers (router solicitations), GLBP's ff02::66
+/// when it has IPv6 groups, and the solicited-node group of every address.
+pub(crate) fn ipv6_memberships(
+    link_local: std::net::Ipv6Addr,
+    address6: &[std::net::Ipv6Addr],
+    vips: &[std::net::Ipv6Addr],
+) -> Vec<std::net::Ipv6Addr> {
+    use crate::wire::icmpv6::{solicited_node, ALL_ROUTERS};
+    let mut groups = vec![ALL_ROUTERS];
+    if !vips.is_empty() {
+        groups.push(glbp::MCAST_V6);
+    }
+    let addrs = std::iter::once(&link_local).chain(address6).chain(vips);
+    groups.extend(addrs.map(|a| solicited_node(*a)));
+    groups.sort();
+    groups.dedup();
+    groups
+}
+
+/// The IPv6 multicast MACs port `pi` (MAC `mac`) must receive: those of
+/// the [`ipv6_memberships`] of its interfaces.
 fn ipv6_groups(
     cfg: &Config,
     ifaces: &[crate::config::Interface],
     pi: usize,
     mac: MacAddr,
 ) -> Vec<MacAddr> {
-    use crate::wire::icmpv6::{multicast_mac, solicited_node, ALL_ROUTERS};
-    let mut addrs = Vec::new();
+    let mut groups = Vec::new();
     for i in ifaces.iter().filter(|i| i.port == pi) {
-        addrs.push(
-            i.link_local
-                .unwrap_or_else(|| i.mac.unwrap_or(mac).link_local()),
-        );
-        addrs.extend(i.address6.iter().map(|a| a.addr));
-        addrs.extend(cfg.groups.iter().filter(|g| g.port == i.name).filter_map(
-            |g| match g.glbp.vip {
+        let link_local = i
+            .link_local
+            .unwrap_or_else(|| i.mac.unwrap_or(mac).link_local());
+        let address6: Vec<_> = i.address6.iter().map(|a| a.addr).collect();
+        let vips: Vec<_> = cfg
+            .groups
+            .iter()
+            .filter(|g| g.port == i.name)
+            .filter_map(|g| match g.glbp.vip {
                 Some(std::net::IpAddr::V6(v)) => Some(v),
                 _ => None,
-            },
-        ));
+            })
+            .collect();
+        groups.extend(ipv6_memberships(link_local, &address6, &vips));
     }
-    let mut macs: Vec<MacAddr> = addrs
+    multicast_macs(groups)
+}
+
+/// The Ethernet addresses of IPv6 multicast groups, sorted, once each.
+pub(crate) fn multicast_macs(groups: impl IntoIterator<Item = std::net::Ipv6Addr>) -> Vec<MacAddr> {
+    let mut macs: Vec<MacAddr> = groups
         .into_iter()
-        .map(|a| multicast_mac(solicited_node(a)))
-        .chain([multicast_mac(ALL_ROUTERS)])
+        .map(crate::wire::icmpv6::multicast_mac)
         .collect();
     macs.sort();
     macs.dedup();
@@ -880,12 +906,14 @@ fn ipv6_groups(
 
 /// Joins 224.0.0.102, ff02::66 and the IPv6 groups `v6` through the
 /// multicast filter, falling back to all-multicast, then promiscuous mode.
-fn join_glbp_multicast(port: &EthDev, v6: &[MacAddr]) {
-    let mcast: Vec<[u8; 6]> = [glbp::MCAST_MAC_V4, glbp::MCAST_MAC_V6]
+pub(crate) fn join_glbp_multicast(port: &EthDev, v6: &[MacAddr]) {
+    let mut mcast: Vec<[u8; 6]> = [glbp::MCAST_MAC_V4, glbp::MCAST_MAC_V6]
         .iter()
         .chain(v6)
         .map(|m| m.0)
         .collect();
+    mcast.sort();
+    mcast.dedup();
     match port.set_mc_addr_list(&mcast) {
         Ok(()) => {}
         Err(e) => {

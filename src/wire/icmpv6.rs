@@ -581,6 +581,60 @@ impl Solicit {
     }
 }
 
+/// MLDv2 listener report (RFC 3810 §5.2).
+pub const TYPE_MLD2_REPORT: u8 = 143;
+/// All MLDv2-capable routers, where listener reports go (RFC 3810 §5.2.14).
+pub const ALL_MLD2_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x16);
+/// Multicast address records per report: 60 x 20 bytes keeps the frame
+/// within 1280 bytes, the IPv6 minimum MTU.
+pub const MLD2_MAX_RECORDS: usize = 60;
+/// Record type MODE_IS_EXCLUDE: with no sources, "all of this group".
+const MLD2_MODE_IS_EXCLUDE: u8 = 2;
+/// The hop-by-hop options header an MLD message carries (RFC 3810 §5):
+/// next header ICMPv6, Router Alert (RFC 2711) with value 0 (MLD), and a
+/// two-byte PadN.
+const HBH_ROUTER_ALERT: [u8; 8] = [PROTO_ICMPV6, 0, 5, 2, 0, 0, 1, 0];
+
+/// Length of the IPv6 packet (header included) of an MLDv2 report of `n`
+/// groups.
+pub const fn mld2_report_len(n: usize) -> usize {
+    IPV6_HEADER_LEN + HBH_ROUTER_ALERT.len() + HEADER_LEN + 20 * n
+}
+
+/// Writes into `buf` the IPv6 packet of an MLDv2 report from `src` (the
+/// interface's link-local address) saying that it listens to every group
+/// of `groups` (at most [`MLD2_MAX_RECORDS`]): to ff02::16, hop limit 1,
+/// Router Alert, one MODE_IS_EXCLUDE record without sources per group.
+/// Returns its length.
+pub fn emit_mld2_report(src: Ipv6Addr, groups: &[Ipv6Addr], buf: &mut [u8]) -> Result<usize> {
+    if groups.len() > MLD2_MAX_RECORDS {
+        return Err(Error::Unrecognized);
+    }
+    let len = mld2_report_len(groups.len());
+    let b = buf.get_mut(..len).ok_or(Error::Truncated)?;
+    let upper = len - IPV6_HEADER_LEN;
+    ipv6::Ipv6Repr {
+        src,
+        dst: ALL_MLD2_ROUTERS,
+        next_header: 0, // hop-by-hop options
+        payload_len: upper,
+        hop_limit: 1,
+        traffic_class: 0,
+    }
+    .emit(b)?;
+    let (hbh, msg) = b[IPV6_HEADER_LEN..].split_at_mut(HBH_ROUTER_ALERT.len());
+    hbh.copy_from_slice(&HBH_ROUTER_ALERT);
+    msg.fill(0);
+    msg[0] = TYPE_MLD2_REPORT;
+    put_u16(msg, 6, groups.len() as u16);
+    for (r, g) in msg[HEADER_LEN..].chunks_exact_mut(20).zip(groups) {
+        r[0] = MLD2_MODE_IS_EXCLUDE;
+        r[4..].copy_from_slice(&g.octets());
+    }
+    fill_checksum(src, ALL_MLD2_ROUTERS, msg);
+    Ok(len)
+}
+
 /// Turns the neighbour solicitation in the IPv6 packet `ip` (one that
 /// [`Solicit::parse`] accepted with `fits`: its checksum is right) into
 /// the advertisement of its target at `mac` with `flags`, from the target
@@ -860,6 +914,32 @@ mod tests {
             );
             assert_eq!(b, want, "{src} -> {dst}, target {target}");
         }
+    }
+
+    /// An MLDv2 report as RFC 3810 lays it out, byte for byte (the layout
+    /// Linux sends; checked against tshark by the e2e tests).
+    #[test]
+    fn an_mld2_report_has_the_rfc_layout() {
+        let src = addr("fe80::1");
+        let groups = [addr("ff02::2"), addr("ff02::1:ff00:1")];
+        let mut b = vec![0u8; 200];
+        let n = emit_mld2_report(src, &groups, &mut b).unwrap();
+        assert_eq!(n, 40 + 8 + 8 + 40);
+        let ip = ipv6::Packet::new_checked(&b[..n]).unwrap();
+        assert_eq!((ip.next_header(), ip.hop_limit()), (0, 1));
+        assert_eq!(ip.dst_addr(), ALL_MLD2_ROUTERS);
+        assert_eq!(&b[40..48], &[58, 0, 5, 2, 0, 0, 1, 0]);
+        let msg = &b[48..n];
+        assert_eq!(&msg[..2], &[143, 0]);
+        assert_eq!(&msg[4..8], &[0, 0, 0, 2]);
+        assert_eq!(&msg[8..12], &[2, 0, 0, 0]);
+        assert_eq!(&msg[12..28], &groups[0].octets());
+        assert_eq!(&msg[28..32], &[2, 0, 0, 0]);
+        assert_eq!(&msg[32..48], &groups[1].octets());
+        assert!(verify_checksum(src, ALL_MLD2_ROUTERS, msg));
+        let too_many = vec![groups[0]; MLD2_MAX_RECORDS + 1];
+        assert!(emit_mld2_report(src, &too_many, &mut vec![0u8; 2000]).is_err());
+        assert!(emit_mld2_report(src, &groups, &mut b[..60]).is_err());
     }
 
     #[test]

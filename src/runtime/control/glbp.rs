@@ -124,7 +124,7 @@ impl Control {
 
     /// Runs the engines' timers and link tracking; true when work was done.
     pub fn glbp_poll(&mut self, now: u64) -> bool {
-        let mut busy = self.track_poll(now) | self.nd_poll(now);
+        let mut busy = self.track_poll(now) | self.nd_poll(now) | self.mld_poll(now);
         for pidx in 0..self.glbp.len() {
             let Some(gp) = self.glbp[pidx].as_mut() else {
                 continue;

@@ -126,6 +126,8 @@ pub struct ControlStats {
     /// Solicitations sent to resolve or probe IPv6 neighbours.
     pub nd_solicits_sent: u64,
     pub icmpv6_echo_replies: u64,
+    /// MLDv2 listener reports sent (for switches that snoop MLD).
+    pub mld_reports_sent: u64,
     pub dropped: u64,
     pub no_mbuf: u64,
     pub publications: u64,

@@ -54,6 +54,9 @@ pub struct Nd {
     rng: SplitMix64,
     /// When a duplicate address may be logged again.
     next_dup_warn_ms: u64,
+    /// By interface: when its next MLD report is due, and how many went
+    /// out since the last change (see [`Control::mld_poll`]).
+    mld: BTreeMap<usize, (u64, u8)>,
 }
 
 impl Nd {
@@ -64,9 +67,20 @@ impl Nd {
             turns: BTreeMap::new(),
             rng: SplitMix64::new(seed),
             next_dup_warn_ms: 0,
+            mld: BTreeMap::new(),
         }
     }
 }
+
+/// MLD reports after a start or change: two, a second apart, as RFC 3810
+/// §6.1 sends unsolicited reports (robustness 2, unsolicited report
+/// interval 1 s)...
+const MLD_UNSOLICITED_MS: u64 = 1000;
+/// ...then one a minute, well inside the 260 s a snooping switch keeps a
+/// membership it has not heard about (RFC 3810's multicast address
+/// listening interval, default query interval 125 s x 2 + 10 s), so no
+/// query needs an answer.
+const MLD_REFRESH_MS: u64 = 60_000;
 
 impl Control {
     /// IPv6 punted by a worker (not GLBP): Neighbor Discovery and echo.
@@ -413,6 +427,117 @@ impl Control {
             }
         }
         !due.is_empty()
+    }
+
+    /// Sends each interface's MLDv2 report when it is due: the groups it
+    /// listens to (all routers, GLBP's ff02::66, solicited-node groups of
+    /// its own and virtual addresses), so that a switch snooping MLD
+    /// forwards them here. Only interfaces with IPv6 configured (global
+    /// addresses or IPv6 groups) report. True when one went out.
+    pub(super) fn mld_poll(&mut self, now: u64) -> bool {
+        let mut sent = false;
+        for pidx in 0..self.ports.len() {
+            let (next, count) = self.nd.mld.get(&pidx).copied().unwrap_or((0, 0));
+            if now < next {
+                continue;
+            }
+            let Some(groups) = self.mld_groups(pidx) else {
+                // Nothing to report until a reload changes that.
+                self.nd.mld.insert(pidx, (u64::MAX, 0));
+                continue;
+            };
+            let src = self.ports[pidx].link_local;
+            for chunk in groups.chunks(icmpv6::MLD2_MAX_RECORDS) {
+                sent |= self.send_mld2_report(pidx, src, chunk);
+            }
+            let gap = if count == 0 {
+                MLD_UNSOLICITED_MS
+            } else {
+                MLD_REFRESH_MS - self.nd.rng.below(MLD_REFRESH_MS / 10)
+            };
+            self.nd
+                .mld
+                .insert(pidx, (now + gap, count.saturating_add(1)));
+        }
+        sent
+    }
+
+    /// After a reload changed the IPv6 groups: programs each physical
+    /// port's multicast filter again from its interfaces' memberships (the
+    /// new groups' solicited-node addresses), and reports every
+    /// interface's memberships again now.
+    pub(super) fn ipv6_groups_changed(&mut self) {
+        self.nd.mld.clear();
+        let mut by_link: BTreeMap<usize, (usize, Vec<Ipv6Addr>)> = BTreeMap::new();
+        for pidx in 0..self.ports.len() {
+            let p = &self.ports[pidx];
+            let address6: Vec<Ipv6Addr> = p.address6.iter().map(|a| a.addr).collect();
+            let groups =
+                crate::runtime::ipv6_memberships(p.link_local, &address6, &self.vips6(pidx));
+            by_link
+                .entry(p.link)
+                .or_insert((pidx, Vec::new()))
+                .1
+                .extend(groups);
+        }
+        for (pidx, groups) in by_link.into_values() {
+            let macs = crate::runtime::multicast_macs(groups);
+            crate::runtime::join_glbp_multicast(&self.ports[pidx].port, &macs);
+        }
+    }
+
+    /// The groups interface `pidx` reports, or None when it has no IPv6
+    /// configured.
+    fn mld_groups(&self, pidx: usize) -> Option<Vec<Ipv6Addr>> {
+        let p = &self.ports[pidx];
+        let vips = self.vips6(pidx);
+        if p.address6.is_empty() && vips.is_empty() {
+            return None;
+        }
+        let address6: Vec<Ipv6Addr> = p.address6.iter().map(|a| a.addr).collect();
+        Some(crate::runtime::ipv6_memberships(
+            p.link_local,
+            &address6,
+            &vips,
+        ))
+    }
+
+    /// The virtual addresses of interface `pidx`'s IPv6 groups (whatever
+    /// their state).
+    pub(super) fn vips6(&self, pidx: usize) -> Vec<Ipv6Addr> {
+        let Some(gp) = self.glbp.get(pidx).and_then(Option::as_ref) else {
+            return Vec::new();
+        };
+        gp.engine
+            .groups()
+            .filter_map(|g| match g.vip() {
+                Some(std::net::IpAddr::V6(v)) => Some(v),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// One MLDv2 report from `src` for `groups` on interface `pidx`.
+    fn send_mld2_report(&mut self, pidx: usize, src: Ipv6Addr, groups: &[Ipv6Addr]) -> bool {
+        let eth = EthernetRepr {
+            src: self.ports[pidx].mac,
+            dst: icmpv6::multicast_mac(icmpv6::ALL_MLD2_ROUTERS),
+            vlan_tci: None,
+            ethertype: ethernet::ETHERTYPE_IPV6,
+        };
+        let len = ethernet::HEADER_LEN + icmpv6::mld2_report_len(groups.len());
+        let frame = self.new_frame(len, |b| {
+            let Ok(e) = eth.emit(b) else { return false };
+            icmpv6::emit_mld2_report(src, groups, &mut b[e..]).is_ok()
+        });
+        match frame {
+            Some(m) => {
+                self.stats.mld_reports_sent += 1;
+                self.send(pidx, m);
+                true
+            }
+            None => false,
+        }
     }
 
     /// A router solicitation on `pidx`: every group advertising there

@@ -174,6 +174,18 @@ impl Control {
             self.track_changed(now, id, up);
         }
         self.glbp_apply_pending(now);
+        let groups6 = |c: &Config| -> Vec<(String, IpAddr)> {
+            c.groups
+                .iter()
+                .filter_map(|g| match g.glbp.vip {
+                    Some(v @ IpAddr::V6(_)) => Some((g.port.clone(), v)),
+                    _ => None,
+                })
+                .collect()
+        };
+        if groups6(old) != groups6(new) {
+            self.ipv6_groups_changed();
+        }
         if sum.routes_changed || sum.neighbors_changed {
             self.publish();
         }

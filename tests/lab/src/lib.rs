@@ -865,7 +865,9 @@ impl Lab {
                 ])
                 .arg(&self.pcap)
                 .arg(if self.spec.v6_group.is_some() {
-                    "udp port 3222 or arp or icmp6"
+                    // ICMPv6, and what has a hop-by-hop header first (MLD),
+                    // which `icmp6` does not look behind.
+                    "udp port 3222 or arp or icmp6 or (ip6 and ip6[6] == 0)"
                 } else if self.spec.vlans.is_empty() {
                     "udp port 3222 or arp"
                 } else {
