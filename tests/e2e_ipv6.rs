@@ -307,6 +307,10 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     let stats: Value = serde_json::from_str(&stats).expect("show stats --json");
     let n = stats["stats"]["total"]["nd_replies"].as_u64().unwrap_or(0);
     assert!(n >= HOSTS as u64, "AVG answered {n} solicitations: {stats}");
+    // Its IPv6 neighbour table holds (at least) the server, resolved for
+    // its hosts' pings.
+    let n6 = stats["stats"]["neighbors6"].as_u64().unwrap_or(0);
+    assert!(n6 >= 1, "{n6} IPv6 neighbours: {stats}");
 
     // The AVG dies: the hosts of its VMAC move to its secondary, the
     // others see nothing; nobody waits longer than hold + hello.

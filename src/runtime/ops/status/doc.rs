@@ -250,6 +250,8 @@ pub struct Stats {
     pub control: ControlStats,
     /// Entries in the control lcore's neighbour table.
     pub neighbors: usize,
+    /// Entries in its IPv6 neighbour table.
+    pub neighbors6: usize,
     pub timing: TimingReport,
 }
 

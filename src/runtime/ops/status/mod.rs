@@ -308,6 +308,7 @@ pub fn build(ctl: &Control, src: &Sources) -> Status {
             lcores,
             control: ctl.stats.clone(),
             neighbors: ctl.neighbors.len(),
+            neighbors6: ctl.neighbors6.len(),
             timing: ctl.timing.report(now, &names),
         },
         ports,
