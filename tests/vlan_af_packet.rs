@@ -10,9 +10,6 @@
 mod instance;
 
 use instance::*;
-use serde_json::Value;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const TRUNK_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0a, 0x01];
@@ -22,28 +19,6 @@ const H10: [u8; 6] = [0x02, 0, 0, 0, 0x10, 0x65];
 const H20: [u8; 6] = [0x02, 0, 0, 0, 0x20, 0x32];
 /// Group 1's forwarder 1 (the only one: the router is alone).
 const VMAC: [u8; 6] = [0x00, 0x07, 0xb4, 0x00, 0x01, 0x01];
-
-fn sh(cmd: &str) {
-    let st = Command::new("sh").args(["-c", cmd]).status().expect("sh");
-    assert!(st.success(), "{cmd}");
-}
-
-/// The namespaces and veths, removed when dropped.
-struct Net {
-    r: String,
-    p: String,
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "delete", &self.r])
-            .status();
-        let _ = Command::new("ip")
-            .args(["netns", "delete", &self.p])
-            .status();
-    }
-}
 
 fn arp_request(src: [u8; 6], sip: [u8; 4], tip: [u8; 4]) -> Vec<u8> {
     let mut f = vec![0xff; 6];
@@ -57,107 +32,10 @@ fn arp_request(src: [u8; 6], sip: [u8; 4], tip: [u8; 4]) -> Vec<u8> {
     f
 }
 
-/// Sends `frames` ((interface, bytes)) from the peer namespace one after
-/// the other and returns what arrived on each interface meanwhile (not
-/// counting what it sent itself).
-const PEER_PY: &str = r#"
-import sys, json, time
-from scapy.all import AsyncSniffer, sendp, conf
-conf.verb = 0
-todo = json.load(sys.stdin)
-sent = set(bytes.fromhex(h) for _, h in todo)
-sn = {i: AsyncSniffer(iface=i, store=True) for i in ("pt0", "pu0")}
-for s in sn.values():
-    s.start()
-time.sleep(0.5)
-for iface, h in todo:
-    sendp(bytes.fromhex(h), iface=iface)
-    time.sleep(0.05)
-time.sleep(1.0)
-out = {}
-for i, s in sn.items():
-    out[i] = [bytes(p).hex() for p in s.stop() if bytes(p) not in sent]
-print(json.dumps(out))
-"#;
-
-fn peer(ns: &str, frames: &[(&str, Vec<u8>)]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let todo: Vec<(String, String)> = frames
-        .iter()
-        .map(|(i, f)| {
-            (
-                i.to_string(),
-                f.iter().map(|b| format!("{b:02x}")).collect(),
-            )
-        })
-        .collect();
-    let mut c = Command::new("ip")
-        .args(["netns", "exec", ns, "/usr/bin/python3", "-c", PEER_PY])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 (package python3-scapy)");
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(&todo).unwrap().as_bytes())
-        .unwrap();
-    let out = c.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "scapy: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("scapy output");
-    let frames = |k: &str| -> Vec<Vec<u8>> {
-        v[k].as_array()
-            .unwrap()
-            .iter()
-            .map(|h| {
-                let h = h.as_str().unwrap();
-                (0..h.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-                    .collect()
-            })
-            .collect()
-    };
-    (frames("pt0"), frames("pu0"))
-}
-
 #[test]
 fn arp_and_routing_per_vlan_through_af_packet() {
-    assert!(
-        nix::unistd::Uid::effective().is_root(),
-        "needs root (network namespaces)"
-    );
     let p = prefix("vlan-afp");
-    let net = Net {
-        r: format!("{p}-r"),
-        p: format!("{p}-p"),
-    };
-    for ns in [&net.r, &net.p] {
-        let _ = Command::new("ip")
-            .args(["netns", "delete", ns])
-            .stderr(Stdio::null())
-            .status();
-    }
-    sh(&format!("ip netns add {}", net.r));
-    sh(&format!("ip netns add {}", net.p));
-    for ns in [&net.r, &net.p] {
-        sh(&format!(
-            "ip netns exec {ns} sh -c 'ip link set lo up; \
-             sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1'"
-        ));
-    }
-    for (a, b) in [("t0", "pt0"), ("u0", "pu0")] {
-        sh(&format!(
-            "ip link add {a} netns {} type veth peer name {b} netns {}",
-            net.r, net.p
-        ));
-        sh(&format!("ip -n {} link set {a} up", net.r));
-        sh(&format!("ip -n {} link set {b} up", net.p));
-    }
+    let net = Net::new(&p, &[("t0", "pt0"), ("u0", "pu0")]);
     let cfg = format!(
         r#"{head}
 [[port]]
@@ -203,35 +81,7 @@ hold_ms = 400
 "#,
         head = eal_header(&p, 1),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("glbpd.toml");
-    std::fs::write(&path, cfg).unwrap();
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &net.r, GLBPD, "run", "-c"])
-        .arg(&path)
-        .env("RUST_LOG", "info,glbpd::runtime=debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("glbpd");
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let err = child.stderr.take().unwrap();
-    let l2 = log.clone();
-    let reader = std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-            let mut l = l2.lock().unwrap();
-            l.push_str(&line);
-            l.push('\n');
-        }
-    });
-    let stop = |mut child: std::process::Child| {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        child.wait().expect("wait")
-    };
+    let mut g = Instance::start_in(Some(&net.r), &p, &cfg, "info,glbpd::runtime=debug");
     // Alone on both VLANs: AVG of both groups, each forwarding 0007.b400.0101.
     let active = (0..300).any(|_| {
         let ok = try_show_json(&p, "detail").is_ok_and(|v| {
@@ -246,10 +96,7 @@ hold_ms = 400
         }
         ok
     });
-    if !active {
-        let st = stop(child);
-        panic!("no AVG on both VLANs ({st}):\n{}", log.lock().unwrap());
-    }
+    assert!(active, "no AVG on both VLANs:\n{}", g.log());
     let detail = show_json(&p, "detail");
 
     let to_v20 = udp_frame(VMAC, H10, [10, 0, 0, 101], [10, 1, 0, 50], 64, &[7; 20]);
@@ -264,6 +111,7 @@ hold_ms = 400
     );
     let (trunk, up) = peer(
         &net.p,
+        ["pt0", "pu0"],
         &[
             (
                 "pt0",
@@ -289,10 +137,7 @@ hold_ms = 400
         ],
     );
     let st = show_json(&p, "stats");
-    let status = stop(child);
-    reader.join().unwrap();
-    let log = log.lock().unwrap().clone();
-    assert!(status.success(), "glbpd exit {status}:\n{log}");
+    let log = g.stop_clean();
     assert!(
         log.contains("VLAN(s): tags stripped by the device, inserted by the device"),
         "af_packet offers both offloads and glbpd uses them:\n{log}"

@@ -55,10 +55,24 @@ impl Instance {
 
     /// Like `start`, with `RUST_LOG` set to `rust_log`.
     pub fn start_with_env(prefix: &str, config: &str, rust_log: &str) -> Instance {
+        Self::start_in(None, prefix, config, rust_log)
+    }
+
+    /// Like `start_with_env`, in network namespace `netns` when given
+    /// (`ip netns exec` runs glbpd in its own place: signals reach it).
+    pub fn start_in(netns: Option<&str>, prefix: &str, config: &str, rust_log: &str) -> Instance {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("glbpd.toml");
         std::fs::write(&path, config).expect("write config");
-        let mut child = Command::new(GLBPD)
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, GLBPD]);
+                c
+            }
+            None => Command::new(GLBPD),
+        };
+        let mut child = cmd
             .args(["run", "-c"])
             .arg(&path)
             .env("RUST_LOG", rust_log)
@@ -308,4 +322,126 @@ pub fn poll<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Runs `cmd` with `sh -c`; panics when it fails.
+pub fn sh(cmd: &str) {
+    let st = Command::new("sh").args(["-c", cmd]).status().expect("sh");
+    assert!(st.success(), "{cmd}");
+}
+
+/// Two network namespaces, "router" and "peer", joined by veth pairs;
+/// removed when dropped. The kernel's IPv6 is off in both, so that only
+/// glbpd and the test speak on the links.
+pub struct Net {
+    pub r: String,
+    pub p: String,
+}
+
+impl Net {
+    /// Namespaces `{prefix}-r` and `{prefix}-p` with one veth pair per
+    /// (router end, peer end) of `veths`, all up. Needs root.
+    pub fn new(prefix: &str, veths: &[(&str, &str)]) -> Net {
+        assert!(nix_is_root(), "needs root (network namespaces)");
+        let net = Net {
+            r: format!("{prefix}-r"),
+            p: format!("{prefix}-p"),
+        };
+        for ns in [&net.r, &net.p] {
+            let _ = Command::new("ip")
+                .args(["netns", "delete", ns])
+                .stderr(Stdio::null())
+                .status();
+            sh(&format!("ip netns add {ns}"));
+            sh(&format!(
+                "ip netns exec {ns} sh -c 'ip link set lo up; \
+                 sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1'"
+            ));
+        }
+        for (a, b) in veths {
+            sh(&format!(
+                "ip link add {a} netns {} type veth peer name {b} netns {}",
+                net.r, net.p
+            ));
+            sh(&format!("ip -n {} link set {a} up", net.r));
+            sh(&format!("ip -n {} link set {b} up", net.p));
+        }
+        net
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for ns in [&self.r, &self.p] {
+            let _ = Command::new("ip").args(["netns", "delete", ns]).status();
+        }
+    }
+}
+
+/// Sends frames ((interface, hex)) from the peer namespace one after the
+/// other and prints what arrived on each of the listed interfaces
+/// meanwhile (not counting what it sent itself).
+const PEER_PY: &str = r#"
+import sys, json, time
+from scapy.all import AsyncSniffer, sendp, conf
+conf.verb = 0
+job = json.load(sys.stdin)
+todo = job["frames"]
+sent = set(bytes.fromhex(h) for _, h in todo)
+sn = {i: AsyncSniffer(iface=i, store=True) for i in job["ifaces"]}
+for s in sn.values():
+    s.start()
+time.sleep(0.5)
+for iface, h in todo:
+    sendp(bytes.fromhex(h), iface=iface)
+    time.sleep(0.05)
+time.sleep(1.0)
+out = {}
+for i, s in sn.items():
+    out[i] = [bytes(p).hex() for p in s.stop() if bytes(p) not in sent]
+print(json.dumps(out))
+"#;
+
+/// Sends `frames` ((interface, bytes)) with scapy in namespace `ns` and
+/// returns what arrived on `ifaces[0]` and `ifaces[1]` meanwhile.
+pub fn peer(
+    ns: &str,
+    ifaces: [&str; 2],
+    frames: &[(&str, Vec<u8>)],
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let hex = |f: &[u8]| -> String { f.iter().map(|b| format!("{b:02x}")).collect() };
+    let todo: Vec<(String, String)> = frames
+        .iter()
+        .map(|(i, f)| (i.to_string(), hex(f)))
+        .collect();
+    let job = serde_json::json!({ "ifaces": ifaces, "frames": todo });
+    let mut c = Command::new("ip")
+        .args(["netns", "exec", ns, "/usr/bin/python3", "-c", PEER_PY])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 (package python3-scapy)");
+    std::io::Write::write_all(&mut c.stdin.take().unwrap(), job.to_string().as_bytes()).unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "scapy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("scapy output");
+    let frames = |k: &str| -> Vec<Vec<u8>> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let h = h.as_str().unwrap();
+                (0..h.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+                    .collect()
+            })
+            .collect()
+    };
+    (frames(ifaces[0]), frames(ifaces[1]))
 }

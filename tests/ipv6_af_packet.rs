@@ -1,0 +1,246 @@
+//! IPv6 at the frame level through `net_af_packet`: one glbpd in a network
+//! namespace, AVG of IPv6 group 46 (`vip = "autoconfig"`) on its LAN veth,
+//! and scapy on the other ends of the LAN and uplink veths. A host's
+//! Neighbor Solicitation for the virtual address is answered with the
+//! advertisement of the VMAC (byte for byte as the wire module emits it,
+//! from the router's MAC); a solicitation that fails RFC 4861's checks
+//! (hop limit 254) is dropped and counted; IPv6 to the VMAC is routed to
+//! the uplink's gateway with the hop limit decremented and the MACs
+//! rewritten; one that expires is answered with time exceeded. tshark
+//! decodes every ICMPv6 frame with a good checksum. Needs root.
+
+mod instance;
+
+use glbpd::wire::icmpv6::{
+    multicast_mac, solicited_node, Icmpv6Repr, NA_OVERRIDE, NA_ROUTER, NA_SOLICITED, PROTO_ICMPV6,
+};
+use glbpd::wire::ipv6::Ipv6Repr;
+use glbpd::wire::MacAddr;
+use instance::*;
+use std::net::Ipv6Addr;
+use std::process::Command;
+
+const LAN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0a, 0x01];
+const UP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0b, 0x01];
+const GW_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
+const HOST: [u8; 6] = [0x02, 0, 0, 0, 0x10, 0x65];
+/// Group 46's forwarder 1 (the only one: the router is alone).
+const VMAC: [u8; 6] = [0x00, 0x07, 0xb4, 0x00, 0x2e, 0x01];
+
+fn vip() -> Ipv6Addr {
+    glbpd::wire::glbp::virtual_link_local(46).unwrap()
+}
+
+/// An Ethernet frame carrying an IPv6 packet (`payload` after the fixed
+/// header).
+fn ipv6_frame(
+    (dst_mac, src_mac): ([u8; 6], [u8; 6]),
+    (src, dst): (Ipv6Addr, Ipv6Addr),
+    next_header: u8,
+    hop_limit: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut f = dst_mac.to_vec();
+    f.extend_from_slice(&src_mac);
+    f.extend_from_slice(&[0x86, 0xdd]);
+    let mut ip = vec![0u8; 40];
+    Ipv6Repr {
+        src,
+        dst,
+        next_header,
+        payload_len: payload.len(),
+        hop_limit,
+        traffic_class: 0,
+    }
+    .emit(&mut ip)
+    .unwrap();
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// An ICMPv6 message from `src` to `dst` in a frame.
+fn icmpv6_frame(
+    macs: ([u8; 6], [u8; 6]),
+    (src, dst): (Ipv6Addr, Ipv6Addr),
+    hop_limit: u8,
+    m: &Icmpv6Repr,
+) -> Vec<u8> {
+    let mut msg = vec![0u8; m.buffer_len()];
+    m.emit(src, dst, &mut msg).unwrap();
+    ipv6_frame(macs, (src, dst), PROTO_ICMPV6, hop_limit, &msg)
+}
+
+/// The host's solicitation for the virtual address, at `hop_limit`.
+fn solicitation(hop_limit: u8) -> Vec<u8> {
+    let group = solicited_node(vip());
+    icmpv6_frame(
+        (multicast_mac(group).0, HOST),
+        (MacAddr(HOST).link_local(), group),
+        hop_limit,
+        &Icmpv6Repr::NeighborSolicit {
+            target: vip(),
+            lladdr: Some(MacAddr(HOST)),
+        },
+    )
+}
+
+/// Rows of tshark's fields (first occurrence: not the packet an error
+/// quotes) for the frames of `pcap` that `filter` keeps.
+fn tshark(pcap: &std::path::Path, filter: &str, fields: &[&str]) -> Vec<String> {
+    let mut c = Command::new("tshark");
+    c.arg("-r")
+        .arg(pcap)
+        .args(["-Y", filter, "-T", "fields", "-E", "occurrence=f"]);
+    for f in fields {
+        c.args(["-e", f]);
+    }
+    let out = c.output().expect("tshark (package tshark)");
+    assert!(out.status.success(), "tshark: {out:?}");
+    // Booleans print as 1 or True, depending on tshark's version.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.replace("True", "1").replace("False", "0"))
+        .collect()
+}
+
+#[test]
+fn solicitations_and_forwarding_through_af_packet() {
+    let p = prefix("v6-afp");
+    let net = Net::new(&p, &[("l0", "pl0"), ("u0", "pu0")]);
+    let cfg = format!(
+        r#"{head}
+[[port]]
+name = "lan0"
+device = "net_af_packet0,iface=l0,framecnt=2048"
+address = "10.0.0.2/24"
+address6 = ["2001:db8:10::2/64"]
+mac = "02:00:00:00:0a:01"
+[[port]]
+name = "up0"
+device = "net_af_packet1,iface=u0,framecnt=2048"
+address = "192.0.2.2/24"
+address6 = ["2001:db8:ff::2/64"]
+mac = "02:00:00:00:0b:01"
+[[route]]
+prefix = "2001:db8:77::/48"
+via = "2001:db8:ff::1"
+[[neighbor]]
+port = "up0"
+ip = "2001:db8:ff::1"
+mac = "02:00:00:00:00:fe"
+[[group]]
+port = "lan0"
+id = 46
+vip = "autoconfig"
+hello_ms = 100
+hold_ms = 400
+"#,
+        head = eal_header(&p, 1),
+    );
+    let mut g = Instance::start_in(Some(&net.r), &p, &cfg, "info");
+    poll(15, "AVG of group 46 with forwarder 1 active", || {
+        let v = try_show_json(&p, "detail").ok()?;
+        let grp = &v["groups"][0];
+        (grp["state"] == "Active" && grp["forwarders"][0]["state"] == "Active").then_some(())
+    });
+
+    let host6: Ipv6Addr = "2001:db8:10::65".parse().unwrap();
+    let far: Ipv6Addr = "2001:db8:77::7".parse().unwrap();
+    let mut udp = vec![0x30, 0x39, 0x1f, 0x90, 0, 26, 0, 0];
+    udp.extend_from_slice(&[7; 18]);
+    let to_far = ipv6_frame((VMAC, HOST), (host6, far), 17, 64, &udp);
+    let expiring = ipv6_frame((VMAC, HOST), (host6, far), 17, 1, &udp);
+    let (lan, up) = peer(
+        &net.p,
+        ["pl0", "pu0"],
+        &[
+            ("pl0", solicitation(254)),
+            ("pl0", solicitation(255)),
+            ("pl0", to_far.clone()),
+            ("pl0", expiring),
+        ],
+    );
+    let st = show_json(&p, "stats");
+    g.stop_clean();
+
+    // The advertisement, exactly: from the virtual address to the host's
+    // link-local, target the virtual address, Router|Solicited|Override,
+    // the VMAC as target link-layer address, from the router's MAC.
+    let want = icmpv6_frame(
+        (HOST, LAN_MAC),
+        (vip(), MacAddr(HOST).link_local()),
+        255,
+        &Icmpv6Repr::NeighborAdvert {
+            flags: NA_ROUTER | NA_SOLICITED | NA_OVERRIDE,
+            target: vip(),
+            lladdr: Some(MacAddr(VMAC)),
+        },
+    );
+    let to_host: Vec<&Vec<u8>> = lan.iter().filter(|f| f[..6] == HOST).collect();
+    let nas: Vec<&&Vec<u8>> = to_host.iter().filter(|f| f.get(54) == Some(&136)).collect();
+    assert_eq!(
+        nas.len(),
+        1,
+        "one advertisement (not for hop limit 254): {to_host:02x?}"
+    );
+    assert_eq!(nas[0][..], want[..], "the advertisement, byte for byte");
+    // Routed: to the gateway's MAC from the uplink's, hop limit 63.
+    let mut routed = to_far.clone();
+    routed[..6].copy_from_slice(&GW_MAC);
+    routed[6..12].copy_from_slice(&UP_MAC);
+    routed[14 + 7] = 63;
+    let data: Vec<&Vec<u8>> = up
+        .iter()
+        .filter(|f| f[12..14] == [0x86, 0xdd] && f[20] == 17)
+        .collect();
+    assert_eq!(data.len(), 1, "{up:02x?}");
+    assert_eq!(data[0][..routed.len()], routed[..]);
+
+    // tshark: every ICMPv6 frame (advertisement, time exceeded, the
+    // AVG's router advertisements and MLD reports) decodes with a good
+    // checksum.
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("lan.pcap");
+    let all: Vec<Vec<u8>> = lan.iter().chain(&up).cloned().collect();
+    write_pcap(&pcap, &all);
+    let bad = tshark(
+        &pcap,
+        "icmpv6 && (_ws.malformed || icmpv6.checksum.status != 1)",
+        &["frame.number"],
+    );
+    assert!(bad.is_empty(), "tshark rejects frames {bad:?}");
+    let na = tshark(
+        &pcap,
+        "icmpv6.type == 136 && eth.dst == 02:00:00:00:10:65",
+        &[
+            "icmpv6.nd.na.target_address",
+            "icmpv6.opt.linkaddr",
+            "icmpv6.nd.na.flag.r",
+            "icmpv6.nd.na.flag.s",
+            "icmpv6.nd.na.flag.o",
+        ],
+    );
+    assert_eq!(
+        na,
+        [format!("{}\t00:07:b4:00:2e:01\t1\t1\t1", vip())],
+        "as tshark reads the advertisement"
+    );
+    let te = tshark(
+        &pcap,
+        "icmpv6.type == 3",
+        &["ipv6.src", "ipv6.dst", "icmpv6.code", "eth.src"],
+    );
+    assert_eq!(
+        te,
+        [format!("2001:db8:10::2\t{host6}\t0\t02:00:00:00:0a:01")],
+        "time exceeded, from the LAN address"
+    );
+    // Counted: one answer in place, the hop-limit-254 solicitation dropped
+    // as malformed, one forward.
+    let total = &st["stats"]["total"];
+    assert_eq!(total["nd_replies"], 1, "{total}");
+    assert!(total["drops"]["malformed"].as_u64() >= Some(1), "{total}");
+    assert_eq!(total["forwarded"], 1, "{total}");
+    drop(net);
+}
