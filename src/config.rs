@@ -488,6 +488,11 @@ pub fn is_pci_address(s: &str) -> bool {
 pub struct RouteConfig {
     pub prefix: IpNet,
     pub via: IpAddr,
+    /// The interface of an IPv6 link-local `via` (IOS: `ipv6 route ::/0
+    /// GigabitEthernet0/1 FE80::1`); any other gateway's interface is the
+    /// one whose subnet holds it.
+    #[serde(default)]
+    pub port: Option<String>,
 }
 
 /// `[[neighbor]]`: a static ARP (IPv4) or Neighbor Discovery (IPv6) entry.
@@ -1480,14 +1485,35 @@ impl Config {
                 );
             }
             let via = match (r.prefix, r.via) {
-                (IpNet::V4(_), IpAddr::V4(via)) => via,
-                (IpNet::V6(_), IpAddr::V6(via)) => {
-                    if is_link_local(via) {
-                        bad(
+                (IpNet::V4(_), IpAddr::V4(via)) if r.port.is_none() => via,
+                (IpNet::V6(_), IpAddr::V6(via)) if is_link_local(via) => {
+                    match r
+                        .port
+                        .as_deref()
+                        .map(|n| (n, ifaces.iter().find(|(_, f)| f.name == n)))
+                    {
+                        None => bad(
                             at("via"),
-                            format!("next hop {via} is link-local: give the neighbour's global address (on an `address6` subnet)"),
-                        );
-                    } else if let Some((_, f)) = ifaces
+                            format!("next hop {via} is link-local: name its interface with `port`"),
+                        ),
+                        Some((n, None)) => bad(at("port"), format!("no interface {n}")),
+                        Some((_, Some((_, f)))) if f.link_local == Some(via) => bad(
+                            at("via"),
+                            format!("next hop {via} is {}'s own address", f.label()),
+                        ),
+                        Some(_) => {}
+                    }
+                    continue;
+                }
+                (_, via) if r.port.is_some() => {
+                    bad(
+                        at("port"),
+                        format!("`port` is for a link-local next hop only: {via}'s interface is the one whose subnet holds it"),
+                    );
+                    continue;
+                }
+                (IpNet::V6(_), IpAddr::V6(via)) => {
+                    if let Some((_, f)) = ifaces
                         .iter()
                         .find(|(_, f)| f.address6.iter().any(|a| a.contains(via)))
                     {
@@ -2095,14 +2121,19 @@ mod tests {
         let ok = format!(
             "{base}[[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:10::1\"\n\
              [[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"10.0.0.1\"\n\
+             [[route]]\nprefix = \"2001:db8:88::/48\"\nvia = \"fe80::1\"\nport = \"lan0\"\n\
              [[neighbor]]\nport = \"lan0\"\nip = \"fe80::1\"\nmac = \"02:00:00:00:00:01\"\n"
         );
         let c = parse(&ok).unwrap();
         assert_eq!(c.routes[0].prefix, IpNet::V6("::/0".parse().unwrap()));
-        assert_eq!(c.routes.len(), 2);
+        assert_eq!(c.routes.len(), 3);
+        assert_eq!(c.routes[2].port.as_deref(), Some("lan0"));
         let cases = [
             ("[[route]]\nprefix = \"2001:db8:77::/48\"\nvia = \"10.0.0.1\"\n", "route[0].via", "family"),
-            ("[[route]]\nprefix = \"2001:db8:77::/48\"\nvia = \"fe80::1\"\n", "route[0].via", "link-local"),
+            ("[[route]]\nprefix = \"2001:db8:77::/48\"\nvia = \"fe80::1\"\n", "route[0].via", "name its interface with `port`"),
+            ("[[route]]\nprefix = \"2001:db8:77::/48\"\nvia = \"fe80::1\"\nport = \"up9\"\n", "route[0].port", "no interface up9"),
+            ("[[route]]\nprefix = \"2001:db8:77::/48\"\nvia = \"2001:db8:10::1\"\nport = \"lan0\"\n", "route[0].port", "link-local next hop only"),
+            ("[[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"10.0.0.1\"\nport = \"lan0\"\n", "route[0].port", "link-local next hop only"),
             ("[[route]]\nprefix = \"2001:db8:77::/48\"\nvia = \"2001:db8:99::1\"\n", "route[0].via", "not on the `address6` subnet"),
             ("[[route]]\nprefix = \"2001:db8:77::1/48\"\nvia = \"2001:db8:10::1\"\n", "route[0].prefix", "host bits"),
             ("[[neighbor]]\nport = \"lan0\"\nip = \"2001:db8:99::1\"\nmac = \"02:00:00:00:00:01\"\n", "neighbor[0].ip", "neither link-local"),

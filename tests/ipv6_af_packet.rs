@@ -6,7 +6,9 @@
 //! from the router's MAC); a solicitation that fails RFC 4861's checks
 //! (hop limit 254) is dropped and counted; IPv6 to the VMAC is routed to
 //! the uplink's gateway with the hop limit decremented and the MACs
-//! rewritten; one that expires is answered with time exceeded. tshark
+//! rewritten (also through a link-local gateway, which is solicited for
+//! when it is not known); one that expires is answered with time
+//! exceeded. tshark
 //! decodes every ICMPv6 frame with a good checksum. Needs root.
 
 mod instance;
@@ -129,6 +131,18 @@ via = "2001:db8:ff::1"
 port = "up0"
 ip = "2001:db8:ff::1"
 mac = "02:00:00:00:00:fe"
+[[route]]
+prefix = "2001:db8:88::/48"
+via = "fe80::fe"
+port = "up0"
+[[neighbor]]
+port = "up0"
+ip = "fe80::fe"
+mac = "02:00:00:00:00:fd"
+[[route]]
+prefix = "2001:db8:99::/48"
+via = "fe80::fc"
+port = "up0"
 [[group]]
 port = "lan0"
 id = 46
@@ -151,6 +165,22 @@ hold_ms = 400
     udp.extend_from_slice(&[7; 18]);
     let to_far = ipv6_frame((VMAC, HOST), (host6, far), 17, 64, &udp);
     let expiring = ipv6_frame((VMAC, HOST), (host6, far), 17, 1, &udp);
+    // Through link-local gateways: one given by a static entry, one to
+    // resolve.
+    let via_ll = ipv6_frame(
+        (VMAC, HOST),
+        (host6, "2001:db8:88::9".parse().unwrap()),
+        17,
+        64,
+        &udp,
+    );
+    let unresolved = ipv6_frame(
+        (VMAC, HOST),
+        (host6, "2001:db8:99::9".parse().unwrap()),
+        17,
+        64,
+        &udp,
+    );
     let (lan, up) = peer(
         &net.p,
         ["pl0", "pu0"],
@@ -159,6 +189,8 @@ hold_ms = 400
             ("pl0", solicitation(255)),
             ("pl0", to_far.clone()),
             ("pl0", expiring),
+            ("pl0", via_ll.clone()),
+            ("pl0", unresolved),
         ],
     );
     let st = show_json(&p, "stats");
@@ -194,8 +226,34 @@ hold_ms = 400
         .iter()
         .filter(|f| f[12..14] == [0x86, 0xdd] && f[20] == 17)
         .collect();
-    assert_eq!(data.len(), 1, "{up:02x?}");
+    assert_eq!(data.len(), 2, "{up:02x?}");
     assert_eq!(data[0][..routed.len()], routed[..]);
+    // The link-local gateway's MAC, from its static entry.
+    let mut routed = via_ll.clone();
+    routed[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0xfd]);
+    routed[6..12].copy_from_slice(&UP_MAC);
+    routed[14 + 7] = 63;
+    assert_eq!(data[1][..routed.len()], routed[..]);
+    // The other one is solicited for, from the uplink's link-local.
+    let ns = icmpv6_frame(
+        (
+            multicast_mac(solicited_node("fe80::fc".parse().unwrap())).0,
+            UP_MAC,
+        ),
+        (
+            MacAddr(UP_MAC).link_local(),
+            solicited_node("fe80::fc".parse().unwrap()),
+        ),
+        255,
+        &Icmpv6Repr::NeighborSolicit {
+            target: "fe80::fc".parse().unwrap(),
+            lladdr: Some(MacAddr(UP_MAC)),
+        },
+    );
+    assert!(
+        up.iter().any(|f| f[..] == ns[..]),
+        "no solicitation for fe80::fc: {up:02x?}"
+    );
 
     // tshark: every ICMPv6 frame (advertisement, time exceeded, the
     // AVG's router advertisements and MLD reports) decodes with a good
@@ -241,6 +299,6 @@ hold_ms = 400
     let total = &st["stats"]["total"];
     assert_eq!(total["nd_replies"], 1, "{total}");
     assert!(total["drops"]["malformed"].as_u64() >= Some(1), "{total}");
-    assert_eq!(total["forwarded"], 1, "{total}");
+    assert_eq!(total["forwarded"], 2, "{total}");
     drop(net);
 }

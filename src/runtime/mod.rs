@@ -127,7 +127,7 @@ pub(crate) fn build_routes(cfg: &Config) -> Result<(Lpm, Vec<dataplane::state::N
         .routes
         .iter()
         .filter_map(|r| match (r.prefix, r.via) {
-            (IpNet::V4(p), IpAddr::V4(v)) => Some((p, v)),
+            (IpNet::V4(p), IpAddr::V4(v)) => Some((p, v, None)),
             _ => None,
         })
         .collect();
@@ -154,7 +154,11 @@ pub(crate) fn build_routes6(cfg: &Config) -> Result<dataplane::state::V6Routes, 
         .routes
         .iter()
         .filter_map(|r| match (r.prefix, r.via) {
-            (IpNet::V6(p), IpAddr::V6(v)) => Some((p, v)),
+            // A link-local gateway on the interface the route names.
+            (IpNet::V6(p), IpAddr::V6(v)) => {
+                let port = r.port.as_deref().and_then(|n| cfg.interface(n));
+                Some((p, v, port.map(|(i, _)| i as u16)))
+            }
             _ => None,
         })
         .collect();

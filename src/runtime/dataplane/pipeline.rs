@@ -911,14 +911,17 @@ mod tests {
                 (
                     "198.18.0.0/16".parse().unwrap(),
                     Ipv4Addr::new(192, 0, 2, 1),
+                    None,
                 ),
                 (
                     "198.19.0.0/16".parse().unwrap(),
                     Ipv4Addr::new(192, 0, 2, 99),
+                    None,
                 ),
                 (
                     "100.64.0.0/10".parse().unwrap(),
                     Ipv4Addr::new(203, 0, 113, 1),
+                    None,
                 ),
             ],
         );

@@ -424,10 +424,14 @@ pub struct DataplaneState<R: Routes = crate::dpdk::Lpm> {
     pub v6: V6Routes,
 }
 
-/// Builds the route list (connected subnets first, then static routes) as
-/// (prefix, next hop) pairs; the next-hop index is the position in the
-/// returned `Vec<NextHop>`.
-pub fn route_entries<N: Prefix>(ports: &[(N, u16)], statics: &[(N, N::Addr)]) -> RouteEntries<N> {
+/// Builds the route list (connected subnets first, then static routes:
+/// prefix, gateway and, for a link-local gateway, its port) as (prefix,
+/// next hop) pairs; the next-hop index is the position in the returned
+/// `Vec<NextHop>`.
+pub fn route_entries<N: Prefix>(
+    ports: &[(N, u16)],
+    statics: &[(N, N::Addr, Option<u16>)],
+) -> RouteEntries<N> {
     let mut entries = Vec::new();
     let mut hops: Vec<NextHop<N::Addr>> = Vec::new();
     let hop_index = |h: NextHop<N::Addr>, hops: &mut Vec<NextHop<N::Addr>>| -> u32 {
@@ -448,12 +452,14 @@ pub fn route_entries<N: Prefix>(ports: &[(N, u16)], statics: &[(N, N::Addr)]) ->
         );
         entries.push((net.masked(), i));
     }
-    for (prefix, via) in statics {
-        // The egress port is the one whose subnet holds the gateway.
-        if let Some((_, port)) = ports.iter().find(|(n, _)| n.holds(*via)) {
+    for (prefix, via, given) in statics {
+        // The egress port is the given one, or the one whose subnet holds
+        // the gateway.
+        let port = given.or_else(|| ports.iter().find(|(n, _)| n.holds(*via)).map(|(_, p)| *p));
+        if let Some(port) = port {
             let i = hop_index(
                 NextHop {
-                    port: *port,
+                    port,
                     via: Some(*via),
                 },
                 &mut hops,
@@ -475,7 +481,7 @@ mod tests {
         let dflt: Ipv4Net = "0.0.0.0/0".parse().unwrap();
         let (entries, hops) = route_entries(
             &[(lan, 0), (up, 1)],
-            &[(dflt, "192.0.2.1".parse().unwrap())],
+            &[(dflt, "192.0.2.1".parse().unwrap(), None)],
         );
         let r = LinearRoutes(entries);
         let hop = |ip: &str| hops[r.lookup(ip.parse().unwrap()).unwrap() as usize];

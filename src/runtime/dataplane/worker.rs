@@ -1604,8 +1604,10 @@ mod index_tests {
         let lan: crate::config::Ipv4Net = "10.0.0.2/8".parse().unwrap();
         let up: crate::config::Ipv4Net = "192.0.2.2/24".parse().unwrap();
         let gw = Ipv4Addr::new(192, 0, 2, 1);
-        let (entries, next_hops) =
-            route_entries(&[(lan, 0), (up, 1)], &[("0.0.0.0/0".parse().unwrap(), gw)]);
+        let (entries, next_hops) = route_entries(
+            &[(lan, 0), (up, 1)],
+            &[("0.0.0.0/0".parse().unwrap(), gw, None)],
+        );
         let even = (0..groups).filter(|k| k % 2 == 0);
         let mut lan0 = PortView::bare("lan0", PORT_MAC, lan);
         lan0.vmacs = even.clone().map(|k| vmac(k, 1)).collect();
