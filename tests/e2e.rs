@@ -285,6 +285,13 @@ fn avf_crash() {
     }
     drop(ps);
     // The new holder announces the VMAC as Ethernet source, owner ID its own.
+    // The holder as it is now: when both survivors' takeover timers fire
+    // together, the first one seen forwarding may yield to the other (GLBP
+    // resolves two active forwarders by priority, then address).
+    let new = match lab.holders().get(&dead).map(Vec::as_slice) {
+        Some(&[one]) => one,
+        _ => new,
+    };
     let owner = lab.routers[new].mac.clone();
     lab.check_capture();
     let from_vmac = lab

@@ -219,7 +219,12 @@ fn rows(pcap: &str, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
 }
 
 /// Records every pinger's outage in `window` and checks it against `bound`.
-fn assert_outages(ps: &[Pinger], what: &str, (from, to): (f64, f64), bound: f64) {
+fn assert_outages<'a>(
+    ps: impl IntoIterator<Item = &'a Pinger>,
+    what: &str,
+    (from, to): (f64, f64),
+    bound: f64,
+) {
     for p in ps {
         let out = p.outage(from, to);
         let (h, dst) = (p.host + 1, &p.dst);
@@ -246,6 +251,95 @@ fn pingers(lab: &Lab, hosts: usize) -> Vec<Pinger> {
         .collect()
 }
 
+/// Waits until every host took the virtual address as its default router
+/// (from router advertisements) and formed an address in the advertised
+/// prefix.
+fn learn_router(lab: &mut Lab, hosts: usize) {
+    let learnt = wait_for(Duration::from_secs(30), || {
+        (0..hosts).all(|h| {
+            let ns = lab.host_ns(h);
+            nsx(&ns, "ip -6 route show default")
+                .contains(&format!("via {V6_VIP} dev eth0 proto ra"))
+                && {
+                    // Formed, and through duplicate address detection
+                    // (ping picks its source address once, at start).
+                    let a = nsx(&ns, "ip -6 addr show dev eth0 scope global");
+                    a.contains(V6_PREFIX) && !a.contains("tentative")
+                }
+        })
+    });
+    let routes: Vec<String> = (0..hosts)
+        .map(|h| nsx(&lab.host_ns(h), "ip -6 route show default"))
+        .collect();
+    assert!(
+        learnt,
+        "hosts did not learn the router: {routes:?}\n{}",
+        lab.describe()
+    );
+}
+
+/// The VMAC router `i` forwards for in group `g` (its one Active
+/// forwarder).
+fn own_vmac(lab: &Lab, i: usize, g: u16) -> String {
+    let fwd = lab.routers[i]
+        .vf_states_of("lan0", g)
+        .into_iter()
+        .find(|(_, s)| s == "Active")
+        .map(|(n, _)| n)
+        .expect("an active forwarder");
+    let [hi, lo] = g.to_be_bytes();
+    format!("00:07:b4:{hi:02x}:{lo:02x}:{fwd:02x}")
+}
+
+/// A forwarder that is neither AVG nor standby dies: the hosts of its
+/// VMAC move (with the VMAC, to another router) within the same bound as
+/// for IPv4, keep their VMAC (no new solicitation needed), and the other
+/// hosts do not notice beyond the allowance.
+#[test]
+fn an_avf_crash_moves_only_its_hosts() {
+    let _g = serial();
+    const HOSTS: usize = 3;
+    let mut spec = LabSpec::new("e2e", "v6f", 3, HOSTS);
+    spec.v6_group = Some(V6);
+    spec.redirect_s = 90;
+    spec.timeout_s = 180;
+    let mut lab = Lab::start(glbpd(), spec);
+    converge(&mut lab);
+    let (avg, standby) = roles(&lab, V6).unwrap();
+    let avf = (0..3).find(|&i| i != avg && i != standby).unwrap();
+    // The server answers through the AVG (which lives), not through
+    // whoever its own group makes its gateway.
+    lab.return_via(avg);
+    learn_router(&mut lab, HOSTS);
+    let ps = pingers(&lab, HOSTS);
+    lab.wait_flowing(&ps, 1.0, Duration::from_secs(10));
+    let dead = own_vmac(&lab, avf, V6);
+    let held: Vec<Option<String>> = (0..HOSTS).map(|h| lab.host_vmac_of(h, V6_VIP)).collect();
+    let victims: Vec<usize> = (0..HOSTS)
+        .filter(|&h| held[h].as_deref() == Some(dead.as_str()))
+        .collect();
+    assert_eq!(victims.len(), 1, "one host uses {dead}: {held:?}");
+
+    let t_kill = lab.signal_router(avf, Signal::SIGKILL);
+    let ok = wait_for(Duration::from_secs(5), || {
+        [avg, standby]
+            .iter()
+            .map(|&i| active_forwarders(&lab, i, V6))
+            .sum::<usize>()
+            == 3
+    });
+    assert!(ok, "no takeover of {dead}\n{}", lab.describe());
+    lab.wait_flowing(&ps, 1.0, Duration::from_secs(5));
+    let t_end = now();
+    let (victim, others): (Vec<&Pinger>, Vec<&Pinger>) =
+        ps.iter().partition(|p| victims.contains(&p.host));
+    let window = (t_kill - 0.2, t_end);
+    assert_outages(victim, "AVF crash", window, HOLD + HELLO + ALLOWANCE);
+    assert_outages(others, "AVF crash, other hosts", window, ALLOWANCE);
+    let after: Vec<Option<String>> = (0..HOSTS).map(|h| lab.host_vmac_of(h, V6_VIP)).collect();
+    assert_eq!(after, held, "hosts changed VMAC");
+}
+
 #[test]
 fn hosts_use_the_ipv6_group_as_their_router() {
     let _g = serial();
@@ -262,27 +356,7 @@ fn hosts_use_the_ipv6_group_as_their_router() {
 
     // Router advertisements from the virtual address: every host takes it
     // as its default router and forms an address in the advertised prefix.
-    let learnt = wait_for(Duration::from_secs(30), || {
-        (0..HOSTS).all(|h| {
-            let ns = lab.host_ns(h);
-            nsx(&ns, "ip -6 route show default")
-                .contains(&format!("via {V6_VIP} dev eth0 proto ra"))
-                && {
-                    // Formed, and through duplicate address detection
-                    // (ping picks its source address once, at start).
-                    let a = nsx(&ns, "ip -6 addr show dev eth0 scope global");
-                    a.contains(V6_PREFIX) && !a.contains("tentative")
-                }
-        })
-    });
-    let routes: Vec<String> = (0..HOSTS)
-        .map(|h| nsx(&lab.host_ns(h), "ip -6 route show default"))
-        .collect();
-    assert!(
-        learnt,
-        "hosts did not learn the router: {routes:?}\n{}",
-        lab.describe()
-    );
+    learn_router(&mut lab, HOSTS);
 
     // Each host resolves the virtual address by Neighbor Discovery and
     // pings it, and pings the server through it (routed by whoever holds
