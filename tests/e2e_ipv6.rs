@@ -278,6 +278,21 @@ fn learn_router(lab: &mut Lab, hosts: usize) {
     );
 }
 
+/// Three routers and `hosts` hosts with the IPv6 group beside the IPv4
+/// one, converged: the lab, the IPv6 AVG and its standby. The dead
+/// routers' VMACs stay in service (redirect) through the hosts' next
+/// re-validation, which real ND timers put up to 50 s out.
+fn v6_lab(name: &str, hosts: usize) -> (Lab, usize, usize) {
+    let mut spec = LabSpec::new("e2e", name, 3, hosts);
+    spec.v6_group = Some(V6);
+    spec.redirect_s = 90;
+    spec.timeout_s = 180;
+    let mut lab = Lab::start(glbpd(), spec);
+    converge(&mut lab);
+    let (avg, standby) = roles(&lab, V6).unwrap();
+    (lab, avg, standby)
+}
+
 /// The VMAC router `i` forwards for in group `g` (its one Active
 /// forwarder).
 fn own_vmac(lab: &Lab, i: usize, g: u16) -> String {
@@ -299,13 +314,7 @@ fn own_vmac(lab: &Lab, i: usize, g: u16) -> String {
 fn an_avf_crash_moves_only_its_hosts() {
     let _g = serial();
     const HOSTS: usize = 3;
-    let mut spec = LabSpec::new("e2e", "v6f", 3, HOSTS);
-    spec.v6_group = Some(V6);
-    spec.redirect_s = 90;
-    spec.timeout_s = 180;
-    let mut lab = Lab::start(glbpd(), spec);
-    converge(&mut lab);
-    let (avg, standby) = roles(&lab, V6).unwrap();
+    let (mut lab, avg, standby) = v6_lab("v6f", HOSTS);
     let avf = (0..3).find(|&i| i != avg && i != standby).unwrap();
     // The server answers through the AVG (which lives), not through
     // whoever its own group makes its gateway.
@@ -344,15 +353,7 @@ fn an_avf_crash_moves_only_its_hosts() {
 fn hosts_use_the_ipv6_group_as_their_router() {
     let _g = serial();
     const HOSTS: usize = 6;
-    let mut spec = LabSpec::new("e2e", "v6h", 3, HOSTS);
-    spec.v6_group = Some(V6);
-    // The dead routers' VMACs stay in service (redirect) through the
-    // hosts' next re-validation, which real ND timers put up to 50 s out.
-    spec.redirect_s = 90;
-    spec.timeout_s = 180;
-    let mut lab = Lab::start(glbpd(), spec);
-    converge(&mut lab);
-    let (avg, standby) = roles(&lab, V6).unwrap();
+    let (mut lab, avg, standby) = v6_lab("v6h", HOSTS);
 
     // Router advertisements from the virtual address: every host takes it
     // as its default router and forms an address in the advertised prefix.
