@@ -232,11 +232,22 @@ struct Takeover {
 fn kill_and_takeover(lab: &mut Lab, victim: usize) -> Takeover {
     let vmac = lab.routers[victim].forwarding()[0].clone();
     let killed = lab.signal_router(victim, Signal::SIGKILL);
+    // When two survivors' takeover timers fire together, both forward for
+    // a moment and the lower address yields (GLBP's collision rule): the
+    // holder is the one that still holds it two hellos later.
+    let (mut seen, mut since) = (None, now());
     let ok = wait_for(Duration::from_secs(5), || {
-        lab.holders().get(&vmac).is_some_and(|v| v.len() == 1)
+        let one = lab
+            .holders()
+            .get(&vmac)
+            .and_then(|v| (v.len() == 1).then(|| v[0]));
+        if one != seen {
+            (seen, since) = (one, now());
+        }
+        seen.is_some() && now() - since >= 2.0 * HELLO
     });
     assert!(ok, "nobody took {vmac} over\n{}", lab.describe());
-    let by = lab.holders()[&vmac][0];
+    let by = seen.expect("a holder");
     let took = lab.routers[by]
         .logged_at(&format!("forwarding for {vmac}"), killed)
         .expect("takeover logged");
@@ -285,13 +296,6 @@ fn avf_crash() {
     }
     drop(ps);
     // The new holder announces the VMAC as Ethernet source, owner ID its own.
-    // The holder as it is now: when both survivors' takeover timers fire
-    // together, the first one seen forwarding may yield to the other (GLBP
-    // resolves two active forwarders by priority, then address).
-    let new = match lab.holders().get(&dead).map(Vec::as_slice) {
-        Some(&[one]) => one,
-        _ => new,
-    };
     let owner = lab.routers[new].mac.clone();
     lab.check_capture();
     let from_vmac = lab
