@@ -163,24 +163,14 @@ hold_ms = 400
     let far: Ipv6Addr = "2001:db8:77::7".parse().unwrap();
     let mut udp = vec![0x30, 0x39, 0x1f, 0x90, 0, 26, 0, 0];
     udp.extend_from_slice(&[7; 18]);
-    let to_far = ipv6_frame((VMAC, HOST), (host6, far), 17, 64, &udp);
-    let expiring = ipv6_frame((VMAC, HOST), (host6, far), 17, 1, &udp);
+    // UDP from the host to `dst` through the VMAC, at hop limit `hl`.
+    let udp_to = |dst: Ipv6Addr, hl| ipv6_frame((VMAC, HOST), (host6, dst), 17, hl, &udp);
+    let to_far = udp_to(far, 64);
+    let expiring = udp_to(far, 1);
     // Through link-local gateways: one given by a static entry, one to
     // resolve.
-    let via_ll = ipv6_frame(
-        (VMAC, HOST),
-        (host6, "2001:db8:88::9".parse().unwrap()),
-        17,
-        64,
-        &udp,
-    );
-    let unresolved = ipv6_frame(
-        (VMAC, HOST),
-        (host6, "2001:db8:99::9".parse().unwrap()),
-        17,
-        64,
-        &udp,
-    );
+    let via_ll = udp_to("2001:db8:88::9".parse().unwrap(), 64);
+    let unresolved = udp_to("2001:db8:99::9".parse().unwrap(), 64);
     let (lan, up) = peer(
         &net.p,
         ["pl0", "pu0"],
@@ -218,10 +208,7 @@ hold_ms = 400
     );
     assert_eq!(nas[0][..], want[..], "the advertisement, byte for byte");
     // Routed: to the gateway's MAC from the uplink's, hop limit 63.
-    let mut routed = to_far.clone();
-    routed[..6].copy_from_slice(&GW_MAC);
-    routed[6..12].copy_from_slice(&UP_MAC);
-    routed[14 + 7] = 63;
+    let routed = routed6(&to_far, GW_MAC, UP_MAC);
     let data: Vec<&Vec<u8>> = up
         .iter()
         .filter(|f| f[12..14] == [0x86, 0xdd] && f[20] == 17)
@@ -229,10 +216,7 @@ hold_ms = 400
     assert_eq!(data.len(), 2, "{up:02x?}");
     assert_eq!(data[0][..routed.len()], routed[..]);
     // The link-local gateway's MAC, from its static entry.
-    let mut routed = via_ll.clone();
-    routed[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0xfd]);
-    routed[6..12].copy_from_slice(&UP_MAC);
-    routed[14 + 7] = 63;
+    let routed = routed6(&via_ll, [0x02, 0, 0, 0, 0, 0xfd], UP_MAC);
     assert_eq!(data[1][..routed.len()], routed[..]);
     // The other one is solicited for, from the uplink's link-local.
     let ns = icmpv6_frame(

@@ -897,15 +897,13 @@ fn ipv6_groups(
     multicast_macs(groups)
 }
 
-/// The Ethernet addresses of IPv6 multicast groups, sorted, once each.
+/// The Ethernet addresses of IPv6 multicast groups (for
+/// [`join_glbp_multicast`], which lists each once).
 pub(crate) fn multicast_macs(groups: impl IntoIterator<Item = std::net::Ipv6Addr>) -> Vec<MacAddr> {
-    let mut macs: Vec<MacAddr> = groups
+    groups
         .into_iter()
         .map(crate::wire::icmpv6::multicast_mac)
-        .collect();
-    macs.sort();
-    macs.dedup();
-    macs
+        .collect()
 }
 
 /// Joins 224.0.0.102, ff02::66 and the IPv6 groups `v6` through the

@@ -268,6 +268,16 @@ pub fn routed(orig: &[u8], dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
     want
 }
 
+/// The untagged IPv6 frame `orig` as a router forwards it: new MACs, hop
+/// limit - 1.
+pub fn routed6(orig: &[u8], dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
+    let mut want = orig.to_vec();
+    want[0..6].copy_from_slice(&dst);
+    want[6..12].copy_from_slice(&src);
+    want[14 + 7] -= 1;
+    want
+}
+
 /// An Ethernet + IPv4 + UDP frame with a correct IPv4 header checksum.
 pub fn udp_frame(
     dst: [u8; 6],

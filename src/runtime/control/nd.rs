@@ -470,12 +470,9 @@ impl Control {
         self.nd.mld.clear();
         let mut by_link: BTreeMap<usize, (usize, Vec<Ipv6Addr>)> = BTreeMap::new();
         for pidx in 0..self.ports.len() {
-            let p = &self.ports[pidx];
-            let address6: Vec<Ipv6Addr> = p.address6.iter().map(|a| a.addr).collect();
-            let groups =
-                crate::runtime::ipv6_memberships(p.link_local, &address6, &self.vips6(pidx));
+            let groups = self.memberships6(pidx, &self.vips6(pidx));
             by_link
-                .entry(p.link)
+                .entry(self.ports[pidx].link)
                 .or_insert((pidx, Vec::new()))
                 .1
                 .extend(groups);
@@ -489,22 +486,24 @@ impl Control {
     /// The groups interface `pidx` reports, or None when it has no IPv6
     /// configured.
     fn mld_groups(&self, pidx: usize) -> Option<Vec<Ipv6Addr>> {
-        let p = &self.ports[pidx];
         let vips = self.vips6(pidx);
-        if p.address6.is_empty() && vips.is_empty() {
+        if self.ports[pidx].address6.is_empty() && vips.is_empty() {
             return None;
         }
+        Some(self.memberships6(pidx, &vips))
+    }
+
+    /// The IPv6 groups interface `pidx` listens to, its groups' virtual
+    /// addresses being `vips` ([`crate::runtime::ipv6_memberships`]).
+    fn memberships6(&self, pidx: usize, vips: &[Ipv6Addr]) -> Vec<Ipv6Addr> {
+        let p = &self.ports[pidx];
         let address6: Vec<Ipv6Addr> = p.address6.iter().map(|a| a.addr).collect();
-        Some(crate::runtime::ipv6_memberships(
-            p.link_local,
-            &address6,
-            &vips,
-        ))
+        crate::runtime::ipv6_memberships(p.link_local, &address6, vips)
     }
 
     /// The virtual addresses of interface `pidx`'s IPv6 groups (whatever
     /// their state).
-    pub(super) fn vips6(&self, pidx: usize) -> Vec<Ipv6Addr> {
+    fn vips6(&self, pidx: usize) -> Vec<Ipv6Addr> {
         let Some(gp) = self.glbp.get(pidx).and_then(Option::as_ref) else {
             return Vec::new();
         };

@@ -27,16 +27,51 @@ pub(super) struct SnapshotIndex {
     pub ports: Vec<PortIndex>,
     /// By next-hop index (the route lookup's result).
     pub hops: Vec<HopEntry>,
-    /// By next-hop index: some own address or virtual IP (of any port) is
-    /// routed to this next hop, so a frame routed there must be checked
-    /// against the ingress port's local addresses ([`PortIndex::is_local`]).
-    /// Frames routed elsewhere (say, to the upstream gateway) skip that
-    /// lookup.
-    pub hop_local: Vec<bool>,
-    /// Some own address or virtual IP has no route at all.
-    pub miss_local: bool,
+    /// The next hops some own address or virtual IP (of any port) is
+    /// routed to: a frame routed there must be checked against the ingress
+    /// port's local addresses ([`PortIndex::is_local`]). Frames routed
+    /// elsewhere (say, to the upstream gateway) skip that lookup.
+    pub local: LocalHops,
     /// The same for IPv6.
     pub v6: V6Index,
+}
+
+/// By next-hop index: some local address is routed to this next hop; and
+/// whether some local address has no route at all.
+#[derive(Default)]
+pub(super) struct LocalHops {
+    flags: Vec<bool>,
+    miss: bool,
+}
+
+impl LocalHops {
+    /// Rebuilt for `hops` next hops from the route lookups of the local
+    /// addresses (`None`: no route).
+    fn rebuild(&mut self, hops: usize, lookups: impl Iterator<Item = Option<u32>>) {
+        self.flags.clear();
+        self.flags.resize(hops, false);
+        self.miss = false;
+        for l in lookups {
+            match l {
+                Some(h) => {
+                    if let Some(f) = self.flags.get_mut(h as usize) {
+                        *f = true;
+                    }
+                }
+                None => self.miss = true,
+            }
+        }
+    }
+
+    /// True when a local address is routed to next hop `hop` (or, for
+    /// none, [`super::state::NO_ROUTE`], when one has no route).
+    #[inline]
+    pub fn flagged(&self, hop: u32) -> bool {
+        match self.flags.get(hop as usize) {
+            Some(l) => *l,
+            None => self.miss,
+        }
+    }
 }
 
 /// [`SnapshotIndex`]'s IPv6 part. IPv6 virtual addresses are link-local,
@@ -46,10 +81,8 @@ pub(super) struct SnapshotIndex {
 pub(super) struct V6Index {
     /// By IPv6 next-hop index.
     pub hops: Vec<HopEntry<Ipv6Addr>>,
-    /// By IPv6 next-hop index: an own address is routed to it.
-    pub hop_local: Vec<bool>,
-    /// Some own address has no route.
-    pub miss_local: bool,
+    /// The IPv6 next hops an own address is routed to.
+    pub local: LocalHops,
     /// Every interface's global addresses (a packet to one of them, on any
     /// interface, is for the control lcore).
     pub own: Vec<Ipv6Addr>,
@@ -66,11 +99,7 @@ impl V6Index {
     /// may be addressed to an own address.
     #[inline]
     pub fn may_be_local(&self, hop: u32, dst: &[u8; 16]) -> bool {
-        let flagged = match self.hop_local.get(hop as usize) {
-            Some(l) => *l,
-            None => self.miss_local,
-        };
-        flagged && self.is_own(Ipv6Addr::from(*dst))
+        self.local.flagged(hop) && self.is_own(Ipv6Addr::from(*dst))
     }
 }
 
@@ -103,24 +132,13 @@ impl SnapshotIndex {
                 .map(|h| hop_entry(h, &st.ports, |p| &p.neighbors)),
         );
         self.v6.rebuild(st);
-        self.hop_local.clear();
-        self.hop_local.resize(st.next_hops.len(), false);
-        self.miss_local = false;
         let own = st.ports.iter().map(|p| p.addr.addr);
         let vips = st
             .ports
             .iter()
             .flat_map(|p| p.avg.iter().map(|v| v.vip).chain(p.silent.iter().copied()));
-        for ip in own.chain(vips) {
-            match st.routes.lookup(ip) {
-                Some(h) => {
-                    if let Some(l) = self.hop_local.get_mut(h as usize) {
-                        *l = true;
-                    }
-                }
-                None => self.miss_local = true,
-            }
-        }
+        let lookups = own.chain(vips).map(|ip| st.routes.lookup(ip));
+        self.local.rebuild(st.next_hops.len(), lookups);
     }
 
     /// True when a frame to `dst` (host order), routed to next hop `hop`
@@ -128,11 +146,7 @@ impl SnapshotIndex {
     /// own address or a virtual IP of the ingress port `pi`.
     #[inline]
     pub fn may_be_local(&self, pi: &PortIndex, hop: u32, dst: u32) -> bool {
-        let flagged = match self.hop_local.get(hop as usize) {
-            Some(l) => *l,
-            None => self.miss_local,
-        };
-        flagged && pi.is_local(dst)
+        self.local.flagged(hop) && pi.is_local(dst)
     }
 }
 
@@ -147,19 +161,8 @@ impl V6Index {
         self.own.clear();
         self.own
             .extend(st.ports.iter().flat_map(|p| p.address6.iter().copied()));
-        self.hop_local.clear();
-        self.hop_local.resize(hops.len(), false);
-        self.miss_local = false;
-        for ip in &self.own {
-            match st.v6.routes.lookup6(*ip) {
-                Some(h) => {
-                    if let Some(l) = self.hop_local.get_mut(h as usize) {
-                        *l = true;
-                    }
-                }
-                None => self.miss_local = true,
-            }
-        }
+        let lookups = self.own.iter().map(|ip| st.v6.routes.lookup6(*ip));
+        self.local.rebuild(hops.len(), lookups);
     }
 }
 
