@@ -80,6 +80,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn dst_addr(&self) -> Ipv6Addr {
         get_ipv6(self.buffer.as_ref(), field::DST)
     }
+    /// The whole buffer, header first.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buffer.as_ref()
+    }
     /// The payload, up to the payload length.
     #[inline]
     pub fn payload(&self) -> &[u8] {
