@@ -8,8 +8,9 @@
 //! the uplink's gateway with the hop limit decremented and the MACs
 //! rewritten (also through a link-local gateway, which is solicited for
 //! when it is not known); one that expires is answered with time
-//! exceeded. tshark
-//! decodes every ICMPv6 frame with a good checksum. Needs root.
+//! exceeded; an MLD general query is answered with the LAN's report, one
+//! for another group is not. tshark decodes every ICMPv6 frame with a
+//! good checksum. Needs root.
 
 mod instance;
 
@@ -26,6 +27,7 @@ const LAN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0a, 0x01];
 const UP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0b, 0x01];
 const GW_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
 const HOST: [u8; 6] = [0x02, 0, 0, 0, 0x10, 0x65];
+const QUERIER: [u8; 6] = [0x02, 0, 0, 0, 0x10, 0x99];
 /// Group 46's forwarder 1 (the only one: the router is alone).
 const VMAC: [u8; 6] = [0x00, 0x07, 0xb4, 0x00, 0x2e, 0x01];
 
@@ -85,6 +87,36 @@ fn solicitation(hop_limit: u8) -> Vec<u8> {
             lladdr: Some(MacAddr(HOST)),
         },
     )
+}
+
+/// A querier's MLDv2 query (RFC 3810 §5.1) for `group` (:: for all, to
+/// ff02::1), to be answered within `max_ms`: hop limit 1, Router Alert.
+fn mld_query(group: Ipv6Addr, max_ms: u16) -> Vec<u8> {
+    let src: Ipv6Addr = "fe80::99".parse().unwrap();
+    let dst = if group.is_unspecified() {
+        "ff02::1".parse().unwrap()
+    } else {
+        group
+    };
+    let mut msg = vec![130, 0, 0, 0];
+    msg.extend_from_slice(&max_ms.to_be_bytes());
+    msg.extend_from_slice(&[0, 0]);
+    msg.extend_from_slice(&group.octets());
+    // S = 0, QRV 2, QQIC 125 s, no sources.
+    msg.extend_from_slice(&[2, 125, 0, 0]);
+    glbpd::wire::icmpv6::fill_checksum(src, dst, &mut msg);
+    let mut p = vec![PROTO_ICMPV6, 0, 5, 2, 0, 0, 1, 0];
+    p.extend(msg);
+    ipv6_frame((multicast_mac(dst).0, QUERIER), (src, dst), 0, 1, &p)
+}
+
+/// The MLDv2 reports among `frames`, by source MAC.
+fn mld_reports(frames: &[Vec<u8>]) -> Vec<[u8; 6]> {
+    frames
+        .iter()
+        .filter(|f| f.len() > 62 && f[12..14] == [0x86, 0xdd] && f[20] == 0 && f[62] == 143)
+        .map(|f| f[6..12].try_into().unwrap())
+        .collect()
 }
 
 /// Rows of tshark's fields (first occurrence: not the packet an error
@@ -183,6 +215,24 @@ hold_ms = 400
             ("pl0", unresolved),
         ],
     );
+    // MLD: the start's two reports are over by now (a second apart), the
+    // next are a minute away. A query for a group nobody here listens to
+    // gets no answer; a general query gets the LAN's report within its
+    // half second, and the uplink (not queried) stays quiet.
+    let (lan_q, _) = peer(
+        &net.p,
+        ["pl0", "pu0"],
+        &[("pl0", mld_query("ff02::1234".parse().unwrap(), 500))],
+    );
+    let seen = |f: &[Vec<u8>]| format!("{} frames captured", f.len());
+    assert_eq!(mld_reports(&lan_q), [] as [[u8; 6]; 0], "{}", seen(&lan_q));
+    let (lan_q, up_q) = peer(
+        &net.p,
+        ["pl0", "pu0"],
+        &[("pl0", mld_query(Ipv6Addr::UNSPECIFIED, 500))],
+    );
+    assert_eq!(mld_reports(&lan_q), [LAN_MAC], "{}", seen(&lan_q));
+    assert_eq!(mld_reports(&up_q), [] as [[u8; 6]; 0], "{}", seen(&up_q));
     let st = show_json(&p, "stats");
     g.stop_clean();
 
@@ -244,7 +294,7 @@ hold_ms = 400
     // checksum.
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("lan.pcap");
-    let all: Vec<Vec<u8>> = lan.iter().chain(&up).cloned().collect();
+    let all: Vec<Vec<u8>> = lan.iter().chain(&up).chain(&lan_q).cloned().collect();
     write_pcap(&pcap, &all);
     let bad = tshark(
         &pcap,
@@ -284,5 +334,8 @@ hold_ms = 400
     assert_eq!(total["nd_replies"], 1, "{total}");
     assert!(total["drops"]["malformed"].as_u64() >= Some(1), "{total}");
     assert_eq!(total["forwarded"], 2, "{total}");
+    // One query counted: the general one (the other was for no group of
+    // ours).
+    assert_eq!(st["stats"]["control"]["mld_queries"], 1, "{st}");
     drop(net);
 }

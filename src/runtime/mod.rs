@@ -906,10 +906,13 @@ pub(crate) fn multicast_macs(groups: impl IntoIterator<Item = std::net::Ipv6Addr
         .collect()
 }
 
-/// Joins 224.0.0.102, ff02::66 and the IPv6 groups `v6` through the
-/// multicast filter, falling back to all-multicast, then promiscuous mode.
+/// Joins 224.0.0.102, ff02::66, ff02::1 and the IPv6 groups `v6` through
+/// the multicast filter, falling back to all-multicast, then promiscuous
+/// mode. All nodes (never reported in MLD) carries MLD queries, other
+/// routers' advertisements and unsolicited neighbour advertisements.
 pub(crate) fn join_glbp_multicast(port: &EthDev, v6: &[MacAddr]) {
-    let mut mcast: Vec<[u8; 6]> = [glbp::MCAST_MAC_V4, glbp::MCAST_MAC_V6]
+    let all_nodes = crate::wire::icmpv6::multicast_mac(crate::wire::icmpv6::ALL_NODES);
+    let mut mcast: Vec<[u8; 6]> = [glbp::MCAST_MAC_V4, glbp::MCAST_MAC_V6, all_nodes]
         .iter()
         .chain(v6)
         .map(|m| m.0)

@@ -585,6 +585,99 @@ impl Solicit {
     }
 }
 
+/// Multicast listener query (RFC 3810 §5.1; MLDv1's, RFC 2710 §3, is its
+/// first 24 bytes).
+pub const TYPE_MLD_QUERY: u8 = 130;
+
+/// A multicast listener query: for one group, or for every group when
+/// `group` is unspecified (a general query), to be answered within
+/// `max_delay_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MldQuery {
+    /// The group asked about (unspecified: all).
+    pub group: Ipv6Addr,
+    /// The Maximum Response Delay, decoded.
+    pub max_delay_ms: u32,
+    /// An MLDv1 query (24 bytes): its querier does not read MLDv2 reports.
+    pub v1: bool,
+}
+
+/// The hop-by-hop options header of an IPv6 packet (its payload `p`, the
+/// packet's next header 0): the header's next header and length, when it
+/// fits.
+fn hop_by_hop(p: &[u8]) -> Option<(u8, usize)> {
+    let len = (usize::from(*p.get(1)?) + 1) * 8;
+    (p.len() >= len).then_some((p[0], len))
+}
+
+/// True when the payload `p` of an IPv6 packet whose next header is 0 looks
+/// like an MLD query (hop-by-hop options, then ICMPv6 type 130), without
+/// checks: the workers' test of what to hand to the control lcore.
+#[inline]
+pub fn is_mld_query(p: &[u8]) -> bool {
+    hop_by_hop(p)
+        .is_some_and(|(next, len)| next == PROTO_ICMPV6 && p.get(len) == Some(&TYPE_MLD_QUERY))
+}
+
+impl MldQuery {
+    /// Reads the MLD query of an IPv6 packet from `src` to `dst` at
+    /// `hop_limit` whose next header is 0 and payload `p`, with RFC 3810's
+    /// checks (§5, §5.1.14): from a link-local address, hop limit 1, a
+    /// Router Alert option in the hop-by-hop header, the checksum right,
+    /// 24 bytes (MLDv1) or at least 28.
+    pub fn parse(src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, p: &[u8]) -> Result<MldQuery> {
+        let (next, len) = hop_by_hop(p).ok_or(Error::Truncated)?;
+        let msg = &p[len..];
+        if next != PROTO_ICMPV6 || msg.first() != Some(&TYPE_MLD_QUERY) {
+            return Err(Error::Unrecognized);
+        }
+        if !ipv6::is_link_local(src) || hop_limit != 1 {
+            return Err(Error::Malformed(
+                "MLD query not link-local or not hop limit 1",
+            ));
+        }
+        // Options: Pad1 is one byte, the others type, length, value.
+        let mut opts = &p[2..len];
+        let mut alert = false;
+        while let Some(&kind) = opts.first() {
+            if kind == 0 {
+                opts = &opts[1..];
+                continue;
+            }
+            let n = 2 + usize::from(*opts.get(1).ok_or(Error::Truncated)?);
+            let opt = opts.get(..n).ok_or(Error::Truncated)?;
+            alert |= opt == [5, 2, 0, 0];
+            opts = &opts[n..];
+        }
+        if !alert {
+            return Err(Error::Malformed("MLD query without router alert"));
+        }
+        let v1 = msg.len() == 24;
+        if msg.len() < 24 || (!v1 && msg.len() < 28) {
+            return Err(Error::Truncated);
+        }
+        if msg[1] != 0 {
+            return Err(Error::Malformed("ICMPv6 code"));
+        }
+        if !verify_checksum(src, dst, msg) {
+            return Err(Error::Checksum);
+        }
+        // Maximum Response Code: milliseconds, or from 32768 on a
+        // floating-point value (RFC 3810 §5.1.3).
+        let code = u32::from(get_u16(msg, 4));
+        let max_delay_ms = if v1 || code < 0x8000 {
+            code
+        } else {
+            ((code & 0x0fff) | 0x1000) << (((code >> 12) & 7) + 3)
+        };
+        Ok(MldQuery {
+            group: super::get_ipv6(msg, 8),
+            max_delay_ms,
+            v1,
+        })
+    }
+}
+
 /// MLDv2 listener report (RFC 3810 §5.2).
 pub const TYPE_MLD2_REPORT: u8 = 143;
 /// All MLDv2-capable routers, where listener reports go (RFC 3810 §5.2.14).
@@ -915,6 +1008,95 @@ mod tests {
             );
             assert_eq!(b, want, "{src} -> {dst}, target {target}");
         }
+    }
+
+    /// MLD queries as scapy builds them: an MLDv2 general query (10 s),
+    /// one for ff02::66 with a floating-point response code, an MLDv1
+    /// general query (2 s).
+    const SCAPY_MLD2_GENERAL: &str = "6000000000240001fe800000000000000000000000000001\
+        ff0200000000000000000000000000013a0005020000010082005913271000000000000000000000\
+        000000000000000000000000";
+    const SCAPY_MLD2_SPECIFIC: &str = "6000000000240001fe800000000000000000000000000001\
+        ff0200000000000000000000000000663a000502000001008200f6538a010000ff02000000000000\
+        000000000000006600000000";
+    const SCAPY_MLD1_GENERAL: &str = "6000000000200001fe800000000000000000000000000001\
+        ff0200000000000000000000000000013a000502000001008200785707d000000000000000000000\
+        0000000000000000";
+
+    fn mld(hex: &str) -> (Vec<u8>, Result<MldQuery>) {
+        let b = crate::wire::tests_hex(hex);
+        let ip = ipv6::Packet::new_checked(&b[..]).unwrap();
+        assert_eq!(ip.next_header(), 0);
+        assert!(is_mld_query(ip.payload()));
+        let q = MldQuery::parse(ip.src_addr(), ip.dst_addr(), ip.hop_limit(), ip.payload());
+        (b, q)
+    }
+
+    #[test]
+    fn mld_queries_as_scapy_builds_them() {
+        let general = MldQuery {
+            group: Ipv6Addr::UNSPECIFIED,
+            max_delay_ms: 10_000,
+            v1: false,
+        };
+        assert_eq!(mld(SCAPY_MLD2_GENERAL).1, Ok(general));
+        // 0x8a01: mantissa 0xa01, exponent 0: (0x1a01) << 3.
+        let specific = MldQuery {
+            group: addr("ff02::66"),
+            max_delay_ms: 0x1a01 << 3,
+            v1: false,
+        };
+        assert_eq!(mld(SCAPY_MLD2_SPECIFIC).1, Ok(specific));
+        let v1 = MldQuery {
+            group: Ipv6Addr::UNSPECIFIED,
+            max_delay_ms: 2000,
+            v1: true,
+        };
+        assert_eq!(mld(SCAPY_MLD1_GENERAL).1, Ok(v1));
+    }
+
+    #[test]
+    fn mld_queries_that_must_be_ignored() {
+        let parse = |b: &[u8]| {
+            let ip = ipv6::Packet::new_checked(b).unwrap();
+            MldQuery::parse(ip.src_addr(), ip.dst_addr(), ip.hop_limit(), ip.payload())
+        };
+        let (good, q) = mld(SCAPY_MLD2_GENERAL);
+        assert!(q.is_ok());
+        // Hop limit 2; a global source (the checksum fixed up after it).
+        let mut b = good.clone();
+        b[7] = 2;
+        assert!(matches!(parse(&b), Err(Error::Malformed(_))));
+        let mut b = good.clone();
+        b[8..10].copy_from_slice(&[0x20, 0x01]);
+        fill_checksum(addr("2001::1"), addr("ff02::1"), &mut b[48..]);
+        assert!(matches!(parse(&b), Err(Error::Malformed(_))));
+        // No router alert: the option turned into a PadN.
+        let mut b = good.clone();
+        b[42] = 1;
+        assert!(matches!(parse(&b), Err(Error::Malformed(_))));
+        // Any bit flipped in the addresses or the message.
+        for i in (8..40).chain(48..good.len()) {
+            let mut b = good.clone();
+            b[i] ^= 0x10;
+            assert!(parse(&b).is_err(), "byte {i}");
+        }
+        // Lengths between MLDv1's and MLDv2's.
+        let mut b = good.clone();
+        b.truncate(48 + 26);
+        b[5] = 8 + 26;
+        fill_checksum(addr("fe80::1"), addr("ff02::1"), &mut b[48..]);
+        assert_eq!(parse(&b), Err(Error::Truncated));
+        // A report is not a query.
+        let mut b = good.clone();
+        b[48] = TYPE_MLD2_REPORT;
+        assert!(!is_mld_query(&b[40..]));
+        assert_eq!(parse(&b), Err(Error::Unrecognized));
+        // A hop-by-hop length past the end.
+        let mut b = good.clone();
+        b[41] = 9;
+        assert!(!is_mld_query(&b[40..]));
+        assert!(parse(&b).is_err());
     }
 
     /// An MLDv2 report as RFC 3810 lays it out, byte for byte (the layout

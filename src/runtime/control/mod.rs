@@ -128,6 +128,9 @@ pub struct ControlStats {
     pub icmpv6_echo_replies: u64,
     /// MLDv2 listener reports sent (for switches that snoop MLD).
     pub mld_reports_sent: u64,
+    /// MLD queries received for a group an interface listens to (or for
+    /// all), each answered with a report within its response delay.
+    pub mld_queries: u64,
     pub dropped: u64,
     pub no_mbuf: u64,
     pub publications: u64,

@@ -78,8 +78,8 @@ impl Nd {
 const MLD_UNSOLICITED_MS: u64 = 1000;
 /// ...then one a minute, well inside the 260 s a snooping switch keeps a
 /// membership it has not heard about (RFC 3810's multicast address
-/// listening interval, default query interval 125 s x 2 + 10 s), so no
-/// query needs an answer.
+/// listening interval, default query interval 125 s x 2 + 10 s). Queries
+/// are answered too (a querier with a shorter interval shortens that).
 const MLD_REFRESH_MS: u64 = 60_000;
 
 impl Control {
@@ -117,6 +117,14 @@ impl Control {
             let (kind, code) = (icmpv6::TYPE_TIME_EXCEEDED, 0);
             if self.icmp6_error(pidx, m, hl, (&ip, src_mac), from, (kind, code)) {
                 self.stats.icmp_time_exceeded += 1;
+            }
+            return Outcome::Consumed;
+        }
+        if ip.next_header == 0 && dst_mac.is_multicast() {
+            match icmpv6::MldQuery::parse(ip.src, ip.dst, ip.hop_limit, &payload) {
+                Ok(q) => self.mld_query(now, pidx, q),
+                Err(crate::wire::Error::Unrecognized) => return Outcome::Dropped,
+                Err(_) => self.stats.nd_malformed += 1,
             }
             return Outcome::Consumed;
         }
@@ -460,6 +468,24 @@ impl Control {
                 .insert(pidx, (now + gap, count.saturating_add(1)));
         }
         sent
+    }
+
+    /// A multicast listener query on `pidx`: when it asks about every
+    /// group or one this interface listens to, its report goes out at a
+    /// random time within the query's response delay (RFC 3810 §6.2),
+    /// unless one is due sooner. An MLDv1 querier ignores MLDv2 reports:
+    /// there the one-minute reports are all a snooping switch hears.
+    fn mld_query(&mut self, now: u64, pidx: usize, q: icmpv6::MldQuery) {
+        let Some(groups) = self.mld_groups(pidx) else {
+            return;
+        };
+        if !q.group.is_unspecified() && !groups.contains(&q.group) {
+            return;
+        }
+        self.stats.mld_queries += 1;
+        let due = now + self.nd.rng.below(u64::from(q.max_delay_ms.max(1)));
+        let entry = self.nd.mld.entry(pidx).or_insert((due, 0));
+        entry.0 = entry.0.min(due);
     }
 
     /// After a reload changed the IPv6 groups: programs each physical

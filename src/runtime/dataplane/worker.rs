@@ -278,6 +278,11 @@ fn process_ipv6<R: Routes>(
             }
             _ => forward6(&mut ip, mac_hdr, port, (st, v6)),
         },
+        // Behind a hop-by-hop header: an MLD query, for the control lcore
+        // to answer (other nodes' reports are dropped with the rest).
+        0 if dst.is_multicast() && icmpv6::is_mld_query(ip.payload()) => {
+            Verdict::Punt(PuntClass::Nd)
+        }
         _ => forward6(&mut ip, mac_hdr, port, (st, v6)),
     }
 }
@@ -1444,6 +1449,33 @@ mod tests {
             refresh_process(&mut f, 0, &st, &mut Scratch::new(2)),
             Verdict::Punt(PuntClass::Nd)
         );
+    }
+
+    #[test]
+    fn mld_queries_are_punted_and_reports_dropped() {
+        let (st, _) = state6(false);
+        let mut sc = Scratch::new(2);
+        // An MLDv2 general query to ff02::1 (as scapy builds it).
+        let mut f = vec![0x33, 0x33, 0, 0, 0, 1];
+        f.extend_from_slice(&host(1).0);
+        f.extend_from_slice(&ethernet::ETHERTYPE_IPV6.to_be_bytes());
+        f.extend(crate::wire::tests_hex(
+            "6000000000240001fe800000000000000000000000000001\
+             ff0200000000000000000000000000013a0005020000010082005913271000000000000000000000\
+             000000000000000000000000",
+        ));
+        let mut q = f.clone();
+        assert_eq!(
+            refresh_process(&mut q, 0, &st, &mut sc),
+            Verdict::Punt(PuntClass::Nd)
+        );
+        // Another listener's report (type 143): not for the control lcore.
+        let mut r = f.clone();
+        r[14 + 48] = icmpv6::TYPE_MLD2_REPORT;
+        assert!(matches!(
+            refresh_process(&mut r, 0, &st, &mut sc),
+            Verdict::Drop(_)
+        ));
     }
 
     /// IPv6 UDP from `src` to `dst` at Ethernet `eth_dst`, hop limit `hl`.
