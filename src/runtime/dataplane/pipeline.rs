@@ -35,7 +35,7 @@
 use std::net::Ipv6Addr;
 
 use super::counters::DropReason;
-use super::index::{mac_header, HopEntry, PortIndex, SnapshotIndex};
+use super::index::{mac_header, HopEntry, LocalHops, PortIndex, SnapshotIndex};
 use super::state::{DataplaneState, PortLinks, Routes, NO_IFACE, NO_ROUTE};
 use super::worker::{process, LastHop, Scratch, Verdict, CONNECTED};
 use crate::dpdk::{Mbuf, RxCksum, MAX_BURST};
@@ -443,7 +443,7 @@ pub fn process_burst<R: Routes, F: Frame, I: Ingress>(
     if split < n {
         sort_each(frames, split, ingress, st, sc, verdicts, &mut bytes);
     }
-    let (k, k6) = (sc.stage.n, sc.stage.n6);
+    let (mut k, mut k6) = (sc.stage.n, sc.stage.n6);
     if k + k6 == 0 {
         return BurstSummary {
             bytes,
@@ -473,6 +473,33 @@ pub fn process_burst<R: Routes, F: Frame, I: Ingress>(
     };
     // Stage 3: rewrite. A frame routed where an own address or a virtual
     // IP also goes, and addressed to one of them, is for the reference.
+    // The common burst first: on the fixed untagged interface, each
+    // family's forwards all to one resolved gateway.
+    let fixed_untagged = |last: Option<&u8>| match (fixed, last) {
+        (Some((_, _, false)), Some(&i)) => I::ALL_FIXED || usize::from(i) < split,
+        _ => false,
+    };
+    let stage = &sc.stage;
+    if fixed_untagged(stage.idx[..k].last()) {
+        let ends = (&stage.idx[..k], &stage.hop[..k]);
+        let ttl = |ip: &mut [u8]| {
+            ipv4::Packet::new_unchecked(ip).decrement_ttl();
+        };
+        let table = (&sc.index.local, &sc.index.hops[..]);
+        if let Some(p) = same_gateway(frames, ends, table, verdicts, ttl) {
+            note(Verdict::Forward(p));
+            k = 0;
+        }
+    }
+    if fixed_untagged(stage.idx6[..k6].last()) {
+        let ends = (&stage.idx6[..k6], &stage.hop6[..k6]);
+        let hop_limit = |ip: &mut [u8]| ip[7] -= 1;
+        let table = (&sc.index.v6.local, &sc.index.v6.hops[..]);
+        if let Some(p) = same_gateway(frames, ends, table, verdicts, hop_limit) {
+            note(Verdict::Forward(p));
+            k6 = 0;
+        }
+    }
     for j in 0..k {
         let i = usize::from(sc.stage.idx[j]);
         let (dst, hop) = (sc.stage.dst[j], sc.stage.hop[j]);
@@ -539,6 +566,40 @@ fn place<R: Routes, F: Frame>(
         f.drop_front(4);
     }
     v
+}
+
+/// Stage 3 for a burst's plain forwards of one family (frames `idx`,
+/// untagged, routed to next hops `hops`) when they all go to one resolved
+/// gateway that no local address is routed to (`local`): the next hop's
+/// entry (in `entries`) looked at once, then per frame only `age` (TTL or
+/// hop limit, on the bytes after the MAC header) and the new MAC header.
+/// The egress port, or None (nothing done) otherwise.
+#[inline(always)]
+fn same_gateway<F: Frame, A>(
+    frames: &mut [F],
+    (idx, hops): (&[u8], &[u32]),
+    (local, entries): (&LocalHops, &[HopEntry<A>]),
+    verdicts: &mut [Verdict; MAX_BURST],
+    age: impl Fn(&mut [u8]),
+) -> Option<u16> {
+    let &hop = hops.first()?;
+    if local.flagged(hop) || hops.iter().any(|&h| h != hop) {
+        return None;
+    }
+    let Some(&HopEntry::Gateway { port, header }) = entries.get(hop as usize) else {
+        return None;
+    };
+    for &i in idx.iter().take(hops.len()) {
+        let i = usize::from(i);
+        let Some(f) = frames.get_mut(i) else { continue };
+        if let Some((eth, ip)) = f.bytes().split_at_mut_checked(ethernet::HEADER_LEN) {
+            // Classification saw a TTL or hop limit above 1.
+            age(ip);
+            eth[..12].copy_from_slice(&header);
+        }
+        verdicts[i] = Verdict::Forward(port);
+    }
+    Some(port)
 }
 
 /// Stage 1 for frames `from..` of a burst, each on the interface
@@ -923,6 +984,13 @@ mod tests {
                     Ipv4Addr::new(203, 0, 113, 1),
                     None,
                 ),
+                // Holds dn0's own address: its gateway's forwards need a
+                // look at the destination.
+                (
+                    "203.0.113.0/28".parse().unwrap(),
+                    Ipv4Addr::new(192, 0, 2, 7),
+                    None,
+                ),
             ],
         );
         let mut lan0 = PortView::bare("lan0", LAN_MAC, lan);
@@ -955,6 +1023,8 @@ mod tests {
             .insert(HOST_NB, MacAddr([2, 0x10, 0, 0, 0, 50]));
         let mut up0 = PortView::bare("up0", UP_MAC, up);
         up0.neighbors.insert(Ipv4Addr::new(192, 0, 2, 1), GW_MAC);
+        up0.neighbors
+            .insert(Ipv4Addr::new(192, 0, 2, 7), MacAddr([2, 0, 0, 0, 0, 0xf7]));
         let mut dn0 = PortView::bare("dn0", MacAddr([2, 0, 0, 0, 0, 3]), dn);
         dn0.link_up = false;
         // IPv6: group 46 on lan0 (AVG), global addresses on lan0 and up0,
@@ -968,6 +1038,10 @@ mod tests {
         ));
         lan0.address6 = vec![ip6("2001:db8:10::2")];
         up0.address6 = vec![ip6("2001:db8:ff::2")];
+        // An own address inside a gateway's route (next hop 5, the same
+        // gateway as next hop 2): that next hop's forwards need a look at
+        // the destination.
+        dn0.address6 = vec![ip6("2001:db8:79::2")];
         lan0.neighbors6
             .insert(ip6("2001:db8:10::50"), MacAddr([2, 0x10, 0, 0, 0, 50]));
         up0.neighbors6.insert(ip6("2001:db8:ff::1"), GW_MAC);
@@ -982,6 +1056,7 @@ mod tests {
                 ("2001:db8:77::/48".parse().unwrap(), 2),
                 ("2001:db8:78::/48".parse().unwrap(), 3),
                 ("2001:db8:dd::/48".parse().unwrap(), 4),
+                ("2001:db8:79::/48".parse().unwrap(), 5),
             ])),
             next_hops: vec![
                 hop(0, None),
@@ -989,6 +1064,7 @@ mod tests {
                 hop(1, Some("2001:db8:ff::1")),
                 hop(1, Some("2001:db8:ff::99")),
                 hop(2, None),
+                hop(1, Some("2001:db8:ff::1")),
             ],
         };
         DataplaneState {
@@ -1017,6 +1093,8 @@ mod tests {
             "2001:db8:ff::1",         // connected on up0
             "2001:db8:10::2",         // own
             "2001:db8:ff::2",         // own, other port
+            "2001:db8:79::5",         // resolved gateway, own addresses there too
+            "2001:db8:79::2",         // own, routed to that gateway
             "fe80::7:b4ff:fe00:2e00", // virtual link-local
             "fe80::1",                // link-local
             "ff02::1",                // multicast
@@ -1056,6 +1134,8 @@ mod tests {
             Ipv4Addr::new(192, 0, 2, 1),    // connected on up0
             Ipv4Addr::new(10, 0, 0, 2),     // own
             Ipv4Addr::new(192, 0, 2, 2),    // own, other port
+            Ipv4Addr::new(203, 0, 113, 5),  // resolved gateway, own address there too
+            Ipv4Addr::new(203, 0, 113, 2),  // own, routed to that gateway
             vip(1),                         // AVG
             vip(2),                         // silent
             vip(3),                         // AVG, no route
