@@ -326,6 +326,10 @@ pub struct Stage {
     dst6: [[u8; 16]; MAX_BURST],
     hop6: [u32; MAX_BURST],
     n6: usize,
+    /// A VMAC found held on an interface earlier in this burst: the next
+    /// frame to it (nearly every frame of a burst from one LAN) is to us
+    /// after one comparison.
+    held: (usize, MacAddr),
 }
 
 impl Default for Stage {
@@ -339,29 +343,33 @@ impl Default for Stage {
             dst6: [[0; 16]; MAX_BURST],
             hop6: [0; MAX_BURST],
             n6: 0,
+            held: (usize::MAX, MacAddr([0; 6])),
         }
     }
 }
 
 impl Stage {
-    /// Stages frame `i` (bytes `b`, Ethernet header `ETH` bytes long; see
-    /// [`classify`]) when it is a plain forward of either family. True
-    /// when it was.
+    /// Stages frame `i` (bytes `b`, Ethernet header `ETH` bytes long; on
+    /// interface `ing`, port MAC `mac`; see [`classify`]) when it is a
+    /// plain forward of either family. True when it was.
     #[inline(always)]
     fn push<const ETH: usize>(
         &mut self,
         b: &[u8],
         i: usize,
-        mac: MacAddr,
-        pi: &PortIndex,
+        (ing, mac, pi): (usize, MacAddr, &PortIndex),
         ck: RxCksum,
         want: Option<u32>,
     ) -> bool {
         let Some(et) = b.get(ETH - 2..ETH) else {
             return false;
         };
+        let us = (ing, mac, pi);
         if et == ethernet::ETHERTYPE_IPV4.to_be_bytes() {
-            let Some(dst) = plain_forward::<ETH>(b, mac, pi, ck, want) else {
+            if !to_us(b, us, want, &mut self.held) {
+                return false;
+            }
+            let Some(dst) = plain_forward::<ETH>(b, ck) else {
                 return false;
             };
             let k = self.n.min(MAX_BURST - 1);
@@ -370,8 +378,11 @@ impl Stage {
             self.n = k + 1;
             true
         } else if et == ethernet::ETHERTYPE_IPV6.to_be_bytes() {
+            if !to_us(b, us, want, &mut self.held) {
+                return false;
+            }
             let k = self.n6.min(MAX_BURST - 1);
-            if !plain_forward6::<ETH>(b, mac, pi, want, &mut self.dst6[k]) {
+            if !plain_forward6::<ETH>(b, &mut self.dst6[k]) {
                 return false;
             }
             self.idx6[k] = i as u8;
@@ -409,6 +420,7 @@ pub fn process_burst<R: Routes, F: Frame, I: Ingress>(
         .map(|i| (i, st.ports.get(i).map(|p| p.mac), ingress.fixed_tagged()));
     sc.stage.n = 0;
     sc.stage.n6 = 0;
+    sc.stage.held = (usize::MAX, MacAddr([0; 6]));
     let mut bytes = 0u64;
     let mut i = 0;
     if let Some((ing, mac, tagged)) = fixed {
@@ -656,10 +668,10 @@ fn classify<F: Frame>(
     let b = f.bytes();
     match (mac, index.ports.get(ing), tagged) {
         (Some(mac), Some(pi), false) => {
-            stage.push::<{ ethernet::HEADER_LEN }>(b, i, mac, pi, ck, None)
+            stage.push::<{ ethernet::HEADER_LEN }>(b, i, (ing, mac, pi), ck, None)
         }
         (Some(mac), Some(pi), true) => {
-            stage.push::<{ ethernet::HEADER_LEN + 4 }>(b, i, mac, pi, ck, want)
+            stage.push::<{ ethernet::HEADER_LEN + 4 }>(b, i, (ing, mac, pi), ck, want)
         }
         _ => false,
     }
@@ -694,24 +706,14 @@ fn reference_cold<R: Routes>(
     process(b, ingress, st, sc)
 }
 
-/// The destination address (host order) of a frame the worker forwards
-/// without looking further (see the module doc), or None when the frame
-/// needs the reference path.
-/// `ETH`: where the IPv4 header starts (14, or 18 behind a tag);
-/// `want`: the tag it must have (see [`Ingress::fixed_tag`]).
+/// The destination address (host order) of a frame (to us: see
+/// [`to_us`]) the worker forwards without looking further (see the module
+/// doc), or None when the frame needs the reference path.
+/// `ETH`: where the IPv4 header starts (14, or 18 behind a tag).
 #[inline(always)]
-fn plain_forward<const ETH: usize>(
-    b: &[u8],
-    port_mac: MacAddr,
-    pi: &PortIndex,
-    ck: RxCksum,
-    want: Option<u32>,
-) -> Option<u32> {
+fn plain_forward<const ETH: usize>(b: &[u8], ck: RxCksum) -> Option<u32> {
     let h = b.get(..ETH + 20)?;
     if h[ETH - 2..ETH] != ethernet::ETHERTYPE_IPV4.to_be_bytes() || h[ETH] != 0x45 {
-        return None;
-    }
-    if !to_us(h, port_mac, pi, want) {
         return None;
     }
     let total = usize::from(u16::from_be_bytes([h[ETH + 2], h[ETH + 3]]));
@@ -731,10 +733,16 @@ fn plain_forward<const ETH: usize>(
 }
 
 /// True when a frame (its first bytes `h`) carries the tag `want` (see
-/// [`Ingress::fixed_tag`]; any, when None) and is addressed to the port's
-/// MAC or a VMAC held on it.
+/// [`Ingress::fixed_tag`]; any, when None) and is addressed to interface
+/// `ing`'s MAC or a VMAC held on it (`pi`). `held`: the VMAC last found
+/// held, and on which interface (a burst's memo).
 #[inline(always)]
-fn to_us(h: &[u8], port_mac: MacAddr, pi: &PortIndex, want: Option<u32>) -> bool {
+fn to_us(
+    h: &[u8],
+    (ing, port_mac, pi): (usize, MacAddr, &PortIndex),
+    want: Option<u32>,
+    held: &mut (usize, MacAddr),
+) -> bool {
     let Some(h) = h.get(..16) else {
         return false;
     };
@@ -744,26 +752,27 @@ fn to_us(h: &[u8], port_mac: MacAddr, pi: &PortIndex, want: Option<u32>) -> bool
         }
     }
     let dst_mac = MacAddr([h[0], h[1], h[2], h[3], h[4], h[5]]);
-    dst_mac == port_mac || pi.is_vmac(dst_mac)
+    if *held == (ing, dst_mac) || dst_mac == port_mac {
+        return true;
+    }
+    if pi.is_vmac(dst_mac) {
+        *held = (ing, dst_mac);
+        return true;
+    }
+    false
 }
 
-/// For an IPv6 frame that the worker forwards without looking further (see
-/// the module doc), writes its destination address to `dst` and returns
-/// true; false when the frame needs the reference path. `ETH` and `want`
-/// as for [`plain_forward`].
+/// For an IPv6 frame (to us: see [`to_us`]) that the worker forwards
+/// without looking further (see the module doc), writes its destination
+/// address to `dst` and returns true; false when the frame needs the
+/// reference path. `ETH` as for [`plain_forward`].
 #[inline(always)]
-fn plain_forward6<const ETH: usize>(
-    b: &[u8],
-    port_mac: MacAddr,
-    pi: &PortIndex,
-    want: Option<u32>,
-    dst: &mut [u8; 16],
-) -> bool {
+fn plain_forward6<const ETH: usize>(b: &[u8], dst: &mut [u8; 16]) -> bool {
     let Some(h) = b.get(..ETH + 40) else {
         return false;
     };
     // Version 6, the ethertype checked by the caller.
-    if h[ETH] >> 4 != 6 || !to_us(h, port_mac, pi, want) {
+    if h[ETH] >> 4 != 6 {
         return false;
     }
     let payload = usize::from(u16::from_be_bytes([h[ETH + 4], h[ETH + 5]]));
