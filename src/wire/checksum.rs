@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn folding_matches_the_reference() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = crate::wire::tests_rng(0x2545_f491_4f6c_dd1d);
         let edges = [
             0,
             1,
@@ -187,9 +187,7 @@ mod tests {
             0xffff_ffff_0000_0001,
         ];
         for i in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             let acc = edges.get(i).copied().unwrap_or(x >> (i % 48));
             assert_eq!(fold64(acc), fold_by_loop(acc), "{acc:#x}");
             let small = acc as u32;
@@ -199,13 +197,7 @@ mod tests {
 
     #[test]
     fn native_endian_sums_match_the_reference() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::wire::tests_rng(0x9e37_79b9_7f4a_7c15);
         for round in 0..2000 {
             let mut b = [0u8; 64];
             for (i, v) in b.iter_mut().enumerate() {

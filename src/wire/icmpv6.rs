@@ -956,13 +956,7 @@ mod tests {
     /// MACs, flags and a non-zero reserved word (receivers must ignore it).
     #[test]
     fn the_advertisement_made_in_place_matches_the_emitted_one() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::wire::tests_rng(0x9e37_79b9_7f4a_7c15);
         for _ in 0..5000 {
             let a = next();
             // A link-local or global source, a global or link-local target.

@@ -113,6 +113,18 @@ pub(crate) fn get_ipv6(b: &[u8], at: usize) -> std::net::Ipv6Addr {
     std::net::Ipv6Addr::from(o)
 }
 
+/// A deterministic xorshift64 generator (seeded with `x`, not 0) for the
+/// randomised tests.
+#[cfg(test)]
+pub(crate) fn tests_rng(mut x: u64) -> impl FnMut() -> u64 {
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
 /// Decodes a hex string (whitespace ignored) for the literal-byte tests.
 #[cfg(test)]
 pub(crate) fn tests_hex(s: &str) -> Vec<u8> {
