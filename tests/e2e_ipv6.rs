@@ -157,15 +157,22 @@ fn an_ipv6_group_runs_beside_the_ipv4_group() {
     assert!(count > 0, "no GLBP captured");
     assert!(bad.is_empty(), "tshark complains: {bad:?}");
     let pcap = lab.pcap.to_string_lossy().into_owned();
-    let rows = sh(&format!(
-        "tshark -r {pcap} -Y glbp&&ipv6 -T fields -E separator=, -e ipv6.src -e ipv6.dst \
-         -e ipv6.hlim -e ipv6.tclass -e udp.srcport -e udp.dstport -e glbp.group \
-         -e glbp.hello.virtualipv6 -e eth.dst"
-    ));
-    let rows: Vec<Vec<String>> = rows
-        .lines()
-        .map(|l| l.split(',').map(String::from).collect())
-        .collect();
+    let rows = tshark_fields(
+        &lab.pcap,
+        "glbp&&ipv6",
+        &[
+            "ipv6.src",
+            "ipv6.dst",
+            "ipv6.hlim",
+            "ipv6.tclass",
+            "udp.srcport",
+            "udp.dstport",
+            "glbp.group",
+            "glbp.hello.virtualipv6",
+            "eth.dst",
+        ],
+        false,
+    );
     assert!(rows.len() > 20, "{} GLBPv6 frames", rows.len());
     let mut unicast = 0;
     for r in &rows {
@@ -204,18 +211,6 @@ fn an_ipv6_group_runs_beside_the_ipv4_group() {
 
 fn record_v6(what: &str) {
     glbpd_lab::record(Path::new(env!("CARGO_TARGET_TMPDIR")), "ipv6", what);
-}
-
-/// tshark rows (fields split on ',') of the LAN capture matching `filter`
-/// (no white space).
-fn rows(pcap: &str, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
-    let f: String = fields.iter().map(|f| format!(" -e {f}")).collect();
-    sh(&format!(
-        "tshark -r {pcap} -Y {filter} -T fields -E separator=,{f}"
-    ))
-    .lines()
-    .map(|l| l.split(',').map(String::from).collect())
-    .collect()
 }
 
 /// Records every pinger's outage in `window` and checks it against `bound`.
@@ -505,19 +500,19 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     // On the wire, as IOS does it (glbp-protocol.md §11), decoded by
     // tshark with valid checksums.
     lab.check_capture();
-    let pcap = lab.pcap.to_string_lossy().into_owned();
     let macs: Vec<String> = lab.routers.iter().map(|r| r.mac.clone()).collect();
-    let bad = rows(
-        &pcap,
+    let bad = tshark_fields(
+        &lab.pcap,
         "icmpv6&&(_ws.malformed||icmpv6.checksum.status!=1)",
         &["frame.number", "icmpv6.type"],
+        false,
     );
     assert!(bad.is_empty(), "ICMPv6 tshark rejects: {bad:?}");
     // MLDv2 reports (for switches that snoop MLD): every router reports
     // all routers, GLBP's ff02::66 and the solicited-node groups of the
     // virtual address and of its link-local, hop limit 1, Router Alert.
-    let reports = rows(
-        &pcap,
+    let reports = tshark_fields(
+        &lab.pcap,
         "icmpv6.type==143",
         &[
             "eth.src",
@@ -525,6 +520,7 @@ fn hosts_use_the_ipv6_group_as_their_router() {
             "ipv6.opt.router_alert",
             "icmpv6.mldr.mar.multicast_address",
         ],
+        false,
     );
     for mac in &macs {
         let m: MacAddr = mac.parse().unwrap();
@@ -545,8 +541,8 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     }
     // Router advertisements: from the virtual address and a router's MAC
     // to all nodes, hop limit 255, lifetime 1800 s, MTU 1500, the prefix.
-    let ras = rows(
-        &pcap,
+    let ras = tshark_fields(
+        &lab.pcap,
         "icmpv6.type==134",
         &[
             "ipv6.src",
@@ -557,6 +553,7 @@ fn hosts_use_the_ipv6_group_as_their_router() {
             "icmpv6.opt.mtu",
             "icmpv6.opt.prefix",
         ],
+        false,
     );
     assert!(ras.len() >= 2, "{} router advertisements", ras.len());
     for r in &ras {
@@ -577,8 +574,8 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     }
     // Each AVG in turn announced the address: unsolicited, Router flag
     // only, no link-layer option.
-    let unsolicited = rows(
-        &pcap,
+    let unsolicited = tshark_fields(
+        &lab.pcap,
         &format!("icmpv6.type==136&&icmpv6.nd.na.target_address=={V6_VIP}&&icmpv6.nd.na.flag.s==0"),
         &[
             "ipv6.dst",
@@ -587,6 +584,7 @@ fn hosts_use_the_ipv6_group_as_their_router() {
             "icmpv6.opt.linkaddr",
             "eth.src",
         ],
+        false,
     );
     assert!(
         unsolicited.len() >= 2,
@@ -597,8 +595,8 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     }
     // Answers to the hosts: Router, Solicited, Override, a VMAC as target
     // link-layer address, from a router's own MAC.
-    let answers = rows(
-        &pcap,
+    let answers = tshark_fields(
+        &lab.pcap,
         &format!("icmpv6.type==136&&icmpv6.nd.na.target_address=={V6_VIP}&&icmpv6.nd.na.flag.s==1"),
         &[
             "icmpv6.nd.na.flag.r",
@@ -607,6 +605,7 @@ fn hosts_use_the_ipv6_group_as_their_router() {
             "eth.src",
             "ipv6.hlim",
         ],
+        false,
     );
     assert!(
         answers.len() >= 2 * HOSTS,
@@ -619,10 +618,11 @@ fn hosts_use_the_ipv6_group_as_their_router() {
         .map(|v| format!("eth.dst=={v}"))
         .collect::<Vec<_>>()
         .join("||");
-    let probes = rows(
-        &pcap,
+    let probes = tshark_fields(
+        &lab.pcap,
         &format!("icmpv6.type==135&&({vmac_filter})"),
         &["eth.src"],
+        false,
     );
     assert!(
         probes.len() >= HOSTS,
@@ -630,12 +630,13 @@ fn hosts_use_the_ipv6_group_as_their_router() {
         probes.len()
     );
     // Before the crash only the AVG answered (the others stay silent).
-    let before = rows(
-        &pcap,
+    let before = tshark_fields(
+        &lab.pcap,
         &format!(
             "icmpv6.type==136&&icmpv6.nd.na.target_address=={V6_VIP}&&icmpv6.nd.na.flag.s==1&&frame.time_epoch<{t_kill}"
         ),
         &["eth.src"],
+        false,
     );
     assert!(
         before.len() >= HOSTS,
@@ -648,10 +649,11 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     );
     // The UDP the hosts sent to the virtual address: port unreachable,
     // from the virtual address.
-    let unreachable = rows(
-        &pcap,
+    let unreachable = tshark_fields(
+        &lab.pcap,
         &format!("icmpv6.type==1&&icmpv6.code==4&&ipv6.src=={V6_VIP}"),
         &["ipv6.dst"],
+        false,
     );
     assert!(
         !unreachable.is_empty(),

@@ -21,7 +21,6 @@ use glbpd::wire::ipv6::Ipv6Repr;
 use glbpd::wire::MacAddr;
 use instance::*;
 use std::net::Ipv6Addr;
-use std::process::Command;
 
 const LAN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0a, 0x01];
 const UP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0b, 0x01];
@@ -116,25 +115,6 @@ fn mld_reports(frames: &[Vec<u8>]) -> Vec<[u8; 6]> {
         .iter()
         .filter(|f| f.len() > 62 && f[12..14] == [0x86, 0xdd] && f[20] == 0 && f[62] == 143)
         .map(|f| f[6..12].try_into().unwrap())
-        .collect()
-}
-
-/// Rows of tshark's fields (first occurrence: not the packet an error
-/// quotes) for the frames of `pcap` that `filter` keeps.
-fn tshark(pcap: &std::path::Path, filter: &str, fields: &[&str]) -> Vec<String> {
-    let mut c = Command::new("tshark");
-    c.arg("-r")
-        .arg(pcap)
-        .args(["-Y", filter, "-T", "fields", "-E", "occurrence=f"]);
-    for f in fields {
-        c.args(["-e", f]);
-    }
-    let out = c.output().expect("tshark (package tshark)");
-    assert!(out.status.success(), "tshark: {out:?}");
-    // Booleans print as 1 or True, depending on tshark's version.
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.replace("True", "1").replace("False", "0"))
         .collect()
 }
 
@@ -296,13 +276,14 @@ hold_ms = 400
     let pcap = dir.path().join("lan.pcap");
     let all: Vec<Vec<u8>> = lan.iter().chain(&up).chain(&lan_q).cloned().collect();
     write_pcap(&pcap, &all);
-    let bad = tshark(
+    let bad = glbpd_lab::tshark_fields(
         &pcap,
         "icmpv6 && (_ws.malformed || icmpv6.checksum.status != 1)",
         &["frame.number"],
+        true,
     );
     assert!(bad.is_empty(), "tshark rejects frames {bad:?}");
-    let na = tshark(
+    let na = glbpd_lab::tshark_fields(
         &pcap,
         "icmpv6.type == 136 && eth.dst == 02:00:00:00:10:65",
         &[
@@ -312,20 +293,33 @@ hold_ms = 400
             "icmpv6.nd.na.flag.s",
             "icmpv6.nd.na.flag.o",
         ],
+        true,
     );
     assert_eq!(
         na,
-        [format!("{}\t00:07:b4:00:2e:01\t1\t1\t1", vip())],
+        [[
+            vip().to_string().as_str(),
+            "00:07:b4:00:2e:01",
+            "1",
+            "1",
+            "1"
+        ]],
         "as tshark reads the advertisement"
     );
-    let te = tshark(
+    let te = glbpd_lab::tshark_fields(
         &pcap,
         "icmpv6.type == 3",
         &["ipv6.src", "ipv6.dst", "icmpv6.code", "eth.src"],
+        true,
     );
     assert_eq!(
         te,
-        [format!("2001:db8:10::2\t{host6}\t0\t02:00:00:00:0a:01")],
+        [[
+            "2001:db8:10::2",
+            host6.to_string().as_str(),
+            "0",
+            "02:00:00:00:0a:01"
+        ]],
         "time exceeded, from the LAN address"
     );
     // Counted: one answer in place, the hop-limit-254 solicitation dropped

@@ -105,6 +105,36 @@ pub fn sh(cmd: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// tshark's `fields` of the frames of capture `pcap` that display filter
+/// `filter` keeps, one row per frame. Each occurrence of a field is a
+/// column of its own (a field that occurs three times takes three), or,
+/// with `first`, only its first occurrence (not the packet an ICMP error
+/// quotes). Booleans read 1 or 0, whether tshark prints them so or as
+/// True and False (it depends on its version).
+pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str], first: bool) -> Vec<Vec<String>> {
+    let mut c = Command::new("tshark");
+    c.arg("-r")
+        .arg(pcap)
+        .args(["-Y", filter, "-T", "fields", "-E", "separator=,"]);
+    if first {
+        c.args(["-E", "occurrence=f"]);
+    }
+    for f in fields {
+        c.args(["-e", f]);
+    }
+    let out = c.output().expect("tshark (package tshark)");
+    assert!(out.status.success(), "tshark: {out:?}");
+    let cell = |v: &str| match v {
+        "True" => "1".to_string(),
+        "False" => "0".to_string(),
+        v => v.to_string(),
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split(',').map(cell).collect())
+        .collect()
+}
+
 /// `glbpd show detail --json` of the instance with file prefix `prefix`.
 pub fn show_json(glbpd: &Path, prefix: &str) -> serde_json::Value {
     let out = Command::new(glbpd)
