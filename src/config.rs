@@ -103,6 +103,9 @@ pub struct ControlPlaneConfig {
     pub ttl_expired: Rate,
     /// Neighbor Discovery the workers do not answer themselves.
     pub nd: Rate,
+    /// Routed traffic with no route, handed over to be answered with
+    /// destination unreachable.
+    pub unreachable: Rate,
     /// ICMP echo replies sent, per second.
     pub icmp_replies_pps: u32,
     /// ICMP errors sent (time exceeded, unreachable), per second.
@@ -145,6 +148,10 @@ impl Default for ControlPlaneConfig {
                 pps: 5_000,
                 burst: 500,
             },
+            unreachable: Rate {
+                pps: 2_000,
+                burst: 200,
+            },
             icmp_replies_pps: 1_000,
             icmp_errors_pps: 200,
             neighbor_publish_hz: 10,
@@ -155,7 +162,7 @@ impl Default for ControlPlaneConfig {
 
 impl ControlPlaneConfig {
     /// The rates by punt class, in `PuntClass::ALL` order.
-    pub fn rates(&self) -> [(&'static str, Rate); 6] {
+    pub fn rates(&self) -> [(&'static str, Rate); 7] {
         [
             ("glbp", self.glbp),
             ("arp", self.arp),
@@ -163,6 +170,7 @@ impl ControlPlaneConfig {
             ("own", self.own),
             ("ttl_expired", self.ttl_expired),
             ("nd", self.nd),
+            ("unreachable", self.unreachable),
         ]
     }
 }

@@ -3,7 +3,8 @@
 //! 300 k frames a second for 20 s per kind, from a sender built for it
 //! (`tests/flood/flood.c`: AF_PACKET and sendmmsg, a new sender MAC in
 //! every frame). For each kind (ARP requests for the router's address,
-//! ICMP echo, UDP to a closed port, a mix) neither router changes any GLBP
+//! ICMP echo, UDP to a closed port, a mix, and UDP through the router to a
+//! destination without a route) neither router changes any GLBP
 //! state, neither router's hellos are missing from the wire for longer
 //! than the hold time, the punts are policed and counted by class, and the
 //! router answers ICMP and republishes its snapshot within its configured
@@ -22,6 +23,8 @@ const HOLD: f64 = 0.4;
 const FLOOD_PPS: u64 = 250_000;
 const MIN_PPS: f64 = 100_000.0;
 const FLOOD_S: u64 = 20;
+/// A destination the routers have no route for.
+const UNROUTED: &str = "198.51.100.1";
 
 fn glbpd() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_glbpd"))
@@ -120,11 +123,19 @@ fn floods_at_a_routers_address_do_not_disturb_glbp() {
     std::thread::sleep(Duration::from_millis(500));
     let start = now();
     let mut report = Vec::new();
-    for (kind, classes) in [
-        ("arp", &["arp"][..]),
-        ("icmp", &["icmp"][..]),
-        ("udp", &["own"][..]),
-        ("mix", &["arp", "icmp", "own"][..]),
+    // The last: UDP through the router to a destination it has no route
+    // for (each answered, within the rate, with net unreachable).
+    for (kind, frames, dst, classes) in [
+        ("arp", "arp", &r1_ip, &["arp"][..]),
+        ("icmp", "icmp", &r1_ip, &["icmp"][..]),
+        ("udp", "udp", &r1_ip, &["own"][..]),
+        ("mix", "mix", &r1_ip, &["arp", "icmp", "own"][..]),
+        (
+            "unrouted",
+            "udp",
+            &UNROUTED.to_string(),
+            &["unreachable"][..],
+        ),
     ] {
         let before = [stats(&r1_ns), stats(&lab.routers[1].ns)];
         let t0 = now();
@@ -134,7 +145,7 @@ fn floods_at_a_routers_address_do_not_disturb_glbp() {
         let out = nsx(
             &host,
             &format!(
-                "nice -n 19 {} eth0 {kind} {r1_mac} {r1_ip} {FLOOD_PPS} {FLOOD_S}",
+                "nice -n 19 {} eth0 {frames} {r1_mac} {dst} {FLOOD_PPS} {FLOOD_S}",
                 flood.display()
             ),
         );
@@ -182,6 +193,18 @@ fn floods_at_a_routers_address_do_not_disturb_glbp() {
             errors as f64 <= 200.0 * secs + 100.0,
             "{kind} flood: {errors} unreachables in {secs:.1} s (limit 200/s)"
         );
+        if kind == "unrouted" {
+            let drops = |st: &Value| {
+                st["stats"]["total"]["drops"]["no_route"]
+                    .as_u64()
+                    .unwrap_or(0)
+            };
+            let dropped = drops(&after[0]) - drops(&before[0]);
+            assert!(
+                dropped as f64 >= MIN_PPS * secs / 2.0 && errors > 0,
+                "{kind} flood: {dropped} dropped for no route, {errors} unreachables"
+            );
+        }
         let publ = control(&after[0], "publications") - control(&before[0], "publications");
         assert!(
             publ as f64 <= 10.0 * secs + 100.0,

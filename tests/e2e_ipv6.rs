@@ -497,6 +497,32 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     });
     assert!(answered, "no echo reply from {uplink}: {said}");
 
+    // A destination without a route: the kernel's ping is told so by the
+    // router that holds the host's VMAC (the last one), from its LAN
+    // address, in both families (the IPv4 group runs beside).
+    let v4_from = lab.routers[last].lan_ip.clone();
+    let v6_from = format!("{V6_PREFIX}{:x}", 2 + last);
+    for (dst, from, what) in [
+        (
+            "2001:db8:dead::1",
+            &v6_from,
+            "Destination unreachable: No route",
+        ),
+        ("198.51.100.1", &v4_from, "Destination Net Unreachable"),
+    ] {
+        let answered = wait_for(Duration::from_secs(5), || {
+            let out = std::process::Command::new("ip")
+                .args(["netns", "exec", &lab.host_ns(0)])
+                .args(["ping", "-n", "-c", "1", "-W", "1", dst])
+                .output()
+                .expect("ping");
+            said = String::from_utf8_lossy(&out.stdout).into_owned();
+            said.contains(what)
+        });
+        assert!(answered, "{dst}: no {what}: {said}");
+        assert!(said.contains(&format!("From {from} ")), "{said}");
+    }
+
     // On the wire, as IOS does it (glbp-protocol.md §11), decoded by
     // tshark with valid checksums.
     lab.check_capture();

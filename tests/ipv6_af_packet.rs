@@ -183,6 +183,21 @@ hold_ms = 400
     // resolve.
     let via_ll = udp_to("2001:db8:88::9".parse().unwrap(), 64);
     let unresolved = udp_to("2001:db8:99::9".parse().unwrap(), 64);
+    // Without a route: destination unreachable, quoting the packet as it
+    // came in. Not for an ICMPv6 error (RFC 4443 §2.4 e), nor for IPv4
+    // to a broadcast address; for IPv4 net unreachable.
+    let nowhere: Ipv6Addr = "2001:db8:55::5".parse().unwrap();
+    let unrouted = udp_to(nowhere, 64);
+    let mut err = vec![0u8; 8 + 48];
+    let quoted = Icmpv6Repr::DstUnreachable {
+        code: 4,
+        data: &unrouted[14..62],
+    };
+    quoted.emit(host6, nowhere, &mut err).unwrap();
+    let unrouted_error = ipv6_frame((VMAC, HOST), (host6, nowhere), PROTO_ICMPV6, 64, &err);
+    let host4 = [10, 0, 0, 101];
+    let unrouted4 = udp_frame(LAN_MAC, HOST, host4, [198, 51, 100, 9], 64, &[7; 18]);
+    let broadcast4 = udp_frame(LAN_MAC, HOST, host4, [255, 255, 255, 255], 64, &[7; 18]);
     let (lan, up) = peer(
         &net.p,
         ["pl0", "pu0"],
@@ -193,6 +208,10 @@ hold_ms = 400
             ("pl0", expiring),
             ("pl0", via_ll.clone()),
             ("pl0", unresolved),
+            ("pl0", unrouted.clone()),
+            ("pl0", unrouted_error),
+            ("pl0", unrouted4.clone()),
+            ("pl0", broadcast4),
         ],
     );
     // MLD: the start's two reports are over by now (a second apart), the
@@ -269,16 +288,49 @@ hold_ms = 400
         "no solicitation for fe80::fc: {up:02x?}"
     );
 
-    // tshark: every ICMPv6 frame (advertisement, time exceeded, the
-    // AVG's router advertisements and MLD reports) decodes with a good
-    // checksum.
+    // No route: one destination unreachable (no route, code 0) from the
+    // LAN address, quoting the packet as it came in (hop limit 64); none
+    // about the ICMPv6 error.
+    let unreachable = icmpv6_frame(
+        (HOST, LAN_MAC),
+        ("2001:db8:10::2".parse().unwrap(), host6),
+        64,
+        &Icmpv6Repr::DstUnreachable {
+            code: 0,
+            data: &unrouted[14..],
+        },
+    );
+    let errors: Vec<&&Vec<u8>> = to_host
+        .iter()
+        .filter(|f| f[12..14] == [0x86, 0xdd] && f[54] == 1)
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:02x?}");
+    assert_eq!(errors[0][..], unreachable[..], "destination unreachable");
+    // IPv4: net unreachable from the LAN address, quoting the header as
+    // it came in (TTL 64: decremented only when routed) and 8 bytes; none
+    // for the broadcast.
+    let nets: Vec<&&Vec<u8>> = to_host
+        .iter()
+        .filter(|f| f[12..14] == [0x08, 0x00] && f[23] == 1 && f[34] == 3)
+        .collect();
+    assert_eq!(nets.len(), 1, "{nets:02x?}");
+    let net_unreachable = nets[0];
+    assert_eq!(net_unreachable[26..34], [10, 0, 0, 2, 10, 0, 0, 101]);
+    assert_eq!(net_unreachable[35], 0, "code: net unreachable");
+    assert_eq!(net_unreachable[42..70], unrouted4[14..42], "the quote");
+    assert_eq!(inet_checksum(&net_unreachable[14..34]), 0, "IPv4 checksum");
+
+    // tshark: every ICMPv6 frame (advertisement, time exceeded,
+    // destination unreachable, the AVG's router advertisements and MLD
+    // reports) and the ICMP error decode with a good checksum.
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("lan.pcap");
     let all: Vec<Vec<u8>> = lan.iter().chain(&up).chain(&lan_q).cloned().collect();
     write_pcap(&pcap, &all);
     let bad = glbpd_lab::tshark_fields(
         &pcap,
-        "icmpv6 && (_ws.malformed || icmpv6.checksum.status != 1)",
+        "(icmpv6 && (_ws.malformed || icmpv6.checksum.status != 1)) \
+         || (icmp && (_ws.malformed || icmp.checksum.status != 1))",
         &["frame.number"],
         true,
     );
@@ -328,6 +380,10 @@ hold_ms = 400
     assert_eq!(total["nd_replies"], 1, "{total}");
     assert!(total["drops"]["malformed"].as_u64() >= Some(1), "{total}");
     assert_eq!(total["forwarded"], 2, "{total}");
+    // Dropped for want of a route: the two IPv6 packets, the IPv4 one and
+    // the broadcast; answered: one of each family.
+    assert_eq!(total["drops"]["no_route"], 4, "{total}");
+    assert_eq!(st["stats"]["control"]["icmp_unreachable"], 2, "{st}");
     // One query counted: the general one (the other was for no group of
     // ours).
     assert_eq!(st["stats"]["control"]["mld_queries"], 1, "{st}");

@@ -11,6 +11,8 @@ pub const TYPE_ECHO_REQUEST: u8 = 8;
 pub const TYPE_TIME_EXCEEDED: u8 = 11;
 /// Type of destination unreachable.
 pub const TYPE_DST_UNREACHABLE: u8 = 3;
+/// Destination-unreachable code: net unreachable (no route).
+pub const CODE_NET_UNREACHABLE: u8 = 0;
 /// Destination-unreachable code: protocol unreachable.
 pub const CODE_PROTO_UNREACHABLE: u8 = 2;
 /// Destination-unreachable code: port unreachable.

@@ -16,6 +16,8 @@ use super::{checksum, get_u16, get_u32, put_u16, put_u32, Error, MacAddr, Result
 pub const PROTO_ICMPV6: u8 = 58;
 /// Destination unreachable.
 pub const TYPE_DST_UNREACHABLE: u8 = 1;
+/// Destination-unreachable code: no route to destination.
+pub const CODE_NO_ROUTE: u8 = 0;
 /// Time exceeded.
 pub const TYPE_TIME_EXCEEDED: u8 = 3;
 /// Parameter problem.

@@ -112,8 +112,7 @@ impl Control {
             return self.glbp_rx(now, pidx, m);
         }
         if !to_us && !ip.dst.is_multicast() && ip.hop_limit <= 1 {
-            let from = self.ports[pidx].address6.first().map(|a| a.addr);
-            let from = from.unwrap_or(self.ports[pidx].link_local);
+            let from = self.error_source6(pidx);
             let (kind, code) = (icmpv6::TYPE_TIME_EXCEEDED, 0);
             if self.icmp6_error(pidx, m, hl, (&ip, src_mac), from, (kind, code)) {
                 self.stats.icmp_time_exceeded += 1;
@@ -260,6 +259,34 @@ impl Control {
         }
     }
 
+    /// IPv6 a worker had no route for (already counted as dropped):
+    /// destination unreachable, no route to destination (RFC 4443 §3.1),
+    /// from the interface it came in on.
+    pub(super) fn no_route6(&mut self, pidx: usize, m: &Mbuf, hl: usize) -> Outcome {
+        let d = m.data();
+        let parsed = ethernet::Frame::new_checked(d).ok().and_then(|e| {
+            let p = ipv6::Packet::new_checked(d.get(hl..)?).ok()?;
+            Some((e.src_addr(), Ipv6Repr::parse(&p).ok()?))
+        });
+        let Some((src_mac, ip)) = parsed else {
+            return Outcome::Dropped;
+        };
+        let from = self.error_source6(pidx);
+        let code = (icmpv6::TYPE_DST_UNREACHABLE, icmpv6::CODE_NO_ROUTE);
+        if self.icmp6_error(pidx, m, hl, (&ip, src_mac), from, code) {
+            self.stats.icmp_unreachable += 1;
+        }
+        Outcome::Consumed
+    }
+
+    /// The source of the ICMPv6 errors routing raises on interface `pidx`:
+    /// its first global address (traceroute shows a routable hop), else
+    /// its link-local address.
+    fn error_source6(&self, pidx: usize) -> Ipv6Addr {
+        let p = &self.ports[pidx];
+        p.address6.first().map_or(p.link_local, |a| a.addr)
+    }
+
     /// The ICMPv6 error (`kind`, `code`) about the packet in `m` (header
     /// `ip`, from `to_mac`), from `from` back to its sender, within
     /// `[control_plane] icmp_errors_pps`; true when sent. Time exceeded
@@ -277,6 +304,10 @@ impl Control {
         // Never about an error, a group or an unspecified source
         // (RFC 4443 §2.4 e).
         if ip.src.is_unspecified() || ip.src.is_multicast() || ip.dst.is_multicast() {
+            return false;
+        }
+        let icmp_type = m.data().get(hl + ipv6::HEADER_LEN).copied();
+        if ip.next_header == icmpv6::PROTO_ICMPV6 && !icmp_type.is_some_and(|t| t >= 128) {
             return false;
         }
         if !self.icmp_errors.allow(crate::dpdk::tsc()) {
@@ -301,7 +332,6 @@ impl Control {
         self.send_icmpv6_hl(pidx, to_mac, from, ip.src, &msg, 64)
     }
 
-    /// Logs (at most every 10 s) another node claiming our `addr`.
     /// True when `ip`, received on interface `pidx`, is for this router:
     /// an address of that interface (own or virtual), or another
     /// interface's global address (the workers punt those too).
@@ -313,6 +343,7 @@ impl Control {
                 .any(|p| p.address6.iter().any(|a| a.addr == ip))
     }
 
+    /// Logs (at most every 10 s) another node claiming our `addr`.
     fn duplicate6(&mut self, now: u64, pidx: usize, addr: Ipv6Addr, by: MacAddr) {
         self.stats.nd_duplicates += 1;
         if now >= self.nd.next_dup_warn_ms {

@@ -1,6 +1,7 @@
 //! What the workers punt to the control lcore: ARP for own addresses,
 //! ICMP echo to own and virtual addresses, TTL expiry and other traffic to
-//! own addresses (answered with ICMP errors, rate-limited), and the
+//! own addresses (answered with ICMP errors, rate-limited), traffic with
+//! no route (destination unreachable, rate-limited), and the
 //! neighbour probes the control lcore sends itself.
 
 use std::net::Ipv4Addr;
@@ -8,6 +9,7 @@ use std::net::Ipv4Addr;
 use super::neighbors::Probe;
 use super::Control;
 use crate::dpdk::Mbuf;
+use crate::runtime::dataplane::counters::PuntClass;
 use crate::wire::arp::{self, ArpOperation, ArpRepr};
 use crate::wire::ethernet::{self, EthernetRepr};
 use crate::wire::icmpv4::{self, Icmpv4Repr};
@@ -46,7 +48,16 @@ impl Control {
             Some(pidx) => {
                 let head =
                     ethernet::Frame::new_checked(m.data()).map(|f| (f.ethertype(), f.header_len()));
+                let class = m
+                    .punt_stamp()
+                    .and_then(|s| PuntClass::from_index((s & 0xf) as usize));
                 let o = match head {
+                    Ok((ethernet::ETHERTYPE_IPV4, hl)) if class == Some(PuntClass::Unreachable) => {
+                        self.no_route(pidx, &m, hl)
+                    }
+                    Ok((ethernet::ETHERTYPE_IPV6, hl)) if class == Some(PuntClass::Unreachable) => {
+                        self.no_route6(pidx, &m, hl)
+                    }
                     Ok((ethernet::ETHERTYPE_ARP, hl)) => self.handle_arp(now, pidx, &mut m, hl),
                     Ok((ethernet::ETHERTYPE_IPV4, hl)) => self.handle_ipv4(now, pidx, &mut m, hl),
                     Ok((ethernet::ETHERTYPE_IPV6, hl)) => self.handle_ipv6(now, pidx, &mut m, hl),
@@ -168,6 +179,33 @@ impl Control {
             return Outcome::Consumed;
         }
         Outcome::Dropped
+    }
+
+    /// IPv4 a worker had no route for (already counted as dropped): net
+    /// unreachable from the address of the interface it came in on, as
+    /// RFC 1812 §5.2.7.1 asks; never about a fragment after the first
+    /// or a broadcast or multicast destination (§4.3.2.7).
+    fn no_route(&mut self, pidx: usize, m: &Mbuf, hl: usize) -> Outcome {
+        let d = m.data();
+        let parsed = ethernet::Frame::new_checked(d).ok().and_then(|f| {
+            let p = ipv4::Packet::new_checked(d.get(hl..)?).ok()?;
+            let first = p.frag_offset() == 0;
+            Some((f.src_addr(), Ipv4Repr::parse(&p).ok()?, first))
+        });
+        let Some((src_mac, ip, true)) = parsed else {
+            return Outcome::Dropped;
+        };
+        if ip.dst.is_broadcast() || ip.dst.is_multicast() {
+            return Outcome::Dropped;
+        }
+        let from = self.ports[pidx].addr.addr;
+        self.icmp_error(pidx, m, hl, ip, src_mac, from, |data| {
+            Icmpv4Repr::DstUnreachable {
+                code: icmpv4::CODE_NET_UNREACHABLE,
+                data,
+            }
+        });
+        Outcome::Consumed
     }
 
     /// Sends the ICMP error `make(quoted)` about `m` back to its sender,

@@ -140,6 +140,7 @@ counted_kinds! {
         Own = "own", "Other IPv4 to an own address or a virtual IP.";
         TtlExpired = "ttl_expired", "IPv4 whose TTL expired here (time exceeded).";
         Nd = "nd", "Neighbor Discovery the workers do not answer: router solicitations, solicitations for own addresses, advertisements.";
+        Unreachable = "unreachable", "Routed traffic with no route (also counted as dropped, no_route), to be answered with destination unreachable.";
     }
 }
 

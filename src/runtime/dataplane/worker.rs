@@ -17,7 +17,7 @@ use super::pipeline::{process_burst, Demux, Ingress, Stage};
 use super::police::Policer;
 use super::state::{DataplaneState, Links, PortView, Routes, NO_IFACE};
 use crate::config::Idle;
-use crate::dpdk::{self, Burst, MbufRing, RxQueue, TxQueue};
+use crate::dpdk::{self, Burst, Mbuf, MbufRing, RxQueue, TxQueue};
 use crate::wire::{arp, ethernet, glbp, icmpv6, ipv4, ipv6, udp, MacAddr};
 
 /// What to do with one packet.
@@ -62,6 +62,8 @@ pub const CONNECTED: u32 = u32::MAX;
 // trip through memory (a 16-byte verdict cost ~15 % of the ARP path in a
 // store-forwarding stall).
 const _: () = assert!(std::mem::size_of::<Verdict>() <= 8);
+// A punt stamp keeps the class in its low 4 bits.
+const _: () = assert!(PuntClass::COUNT <= 16);
 
 /// Decides the fate of one frame received on port `ingress`, rewriting it
 /// in place when it is forwarded. `sc.refresh(st)` must have been called
@@ -181,7 +183,9 @@ pub fn process<R: Routes>(
                     _ => PuntClass::Own,
                 });
             }
-            if ip.decrement_ttl().is_none() {
+            // Decremented once the packet has a way out: a packet without
+            // one is quoted as it came in (destination unreachable).
+            if ip.ttl() <= 1 {
                 return Verdict::Punt(PuntClass::TtlExpired);
             }
             let LastHop(last) = &mut sc.last_hop;
@@ -209,6 +213,9 @@ pub fn process<R: Routes>(
                     *mac
                 }
             };
+            if ip.decrement_ttl().is_none() {
+                return Verdict::Punt(PuntClass::TtlExpired);
+            }
             eth.set_dst_addr(mac);
             eth.set_src_addr(out.mac);
             Verdict::Forward(hop.port)
@@ -614,6 +621,38 @@ impl RecentRequests {
     }
 }
 
+/// Hands `m` to the control lcore within `class`'s share of the
+/// `[control_plane]` rates (`policers`): GLBP on its own ring (`rings.0`),
+/// the rest on the exception ring (`rings.1`). Over the rate, or with the
+/// ring full, it is dropped and counted.
+#[inline]
+fn punt(
+    policers: &mut [Policer; PuntClass::COUNT],
+    rings: (&MbufRing, &MbufRing),
+    class: PuntClass,
+    mut m: Mbuf,
+    c: &mut Counts,
+) {
+    let now = dpdk::tsc();
+    if !policers[class as usize].allow(now) {
+        c.policed[class] += 1;
+        return;
+    }
+    // The control lcore measures how long the frame waited (TSC) and by
+    // class (the low 4 bits). The interface is in the mbuf: its port and
+    // the stripped tag.
+    m.set_punt_stamp(now & !0xf | class as u64);
+    let ring = if class == PuntClass::Glbp {
+        rings.0
+    } else {
+        rings.1
+    };
+    match ring.enqueue(m) {
+        Ok(()) => c.punted += 1,
+        Err(_) => c.drop(DropReason::ExceptionFull),
+    }
+}
+
 /// How a worker transmits on one port.
 pub enum TxPath {
     /// Its own TX queue.
@@ -796,29 +835,21 @@ impl Worker {
                             iface as u16
                         }
                         Verdict::Punt(class) => {
-                            let now = dpdk::tsc();
-                            if !self.policers[class as usize].allow(now) {
-                                c.policed[class] += 1;
-                                drop(m);
-                                continue;
-                            }
-                            // The control lcore measures how long the frame
-                            // waited (TSC) and by class (the low 4 bits).
-                            // The interface is in the mbuf: its port and
-                            // the stripped tag.
-                            m.set_punt_stamp(now & !0xf | class as u64);
-                            let ring = if class == PuntClass::Glbp {
-                                &self.glbp
-                            } else {
-                                &self.exception
-                            };
-                            match ring.enqueue(m) {
-                                Ok(()) => c.punted += 1,
-                                Err(m) => {
-                                    c.drop(DropReason::ExceptionFull);
-                                    drop(m);
-                                }
-                            }
+                            let rings = (&*self.glbp, &*self.exception);
+                            punt(&mut self.policers, rings, class, m, &mut c);
+                            continue;
+                        }
+                        Verdict::Drop(DropReason::NoRoute) => {
+                            // Dropped, and handed over (within its rate)
+                            // to be quoted in a destination unreachable:
+                            // without the tag a plain forward keeps in
+                            // its data (the control lcore finds the
+                            // interface by the mbuf's).
+                            c.drop(DropReason::NoRoute);
+                            m.vlan_strip();
+                            let rings = (&*self.glbp, &*self.exception);
+                            let class = PuntClass::Unreachable;
+                            punt(&mut self.policers, rings, class, m, &mut c);
                             continue;
                         }
                         Verdict::Drop(why) => {
