@@ -88,9 +88,10 @@ fn solicitation(hop_limit: u8) -> Vec<u8> {
     )
 }
 
-/// A querier's MLDv2 query (RFC 3810 §5.1) for `group` (:: for all, to
-/// ff02::1), to be answered within `max_ms`: hop limit 1, Router Alert.
-fn mld_query(group: Ipv6Addr, max_ms: u16) -> Vec<u8> {
+/// A querier's MLDv2 query (RFC 3810 §5.1; MLDv1's, RFC 2710 §3, with
+/// `v1`) for `group` (:: for all, to ff02::1), to be answered within
+/// `max_ms`: hop limit 1, Router Alert.
+fn mld_query(group: Ipv6Addr, max_ms: u16, v1: bool) -> Vec<u8> {
     let src: Ipv6Addr = "fe80::99".parse().unwrap();
     let dst = if group.is_unspecified() {
         "ff02::1".parse().unwrap()
@@ -101,21 +102,51 @@ fn mld_query(group: Ipv6Addr, max_ms: u16) -> Vec<u8> {
     msg.extend_from_slice(&max_ms.to_be_bytes());
     msg.extend_from_slice(&[0, 0]);
     msg.extend_from_slice(&group.octets());
-    // S = 0, QRV 2, QQIC 125 s, no sources.
-    msg.extend_from_slice(&[2, 125, 0, 0]);
+    if !v1 {
+        // S = 0, QRV 2, QQIC 125 s, no sources.
+        msg.extend_from_slice(&[2, 125, 0, 0]);
+    }
     glbpd::wire::icmpv6::fill_checksum(src, dst, &mut msg);
     let mut p = vec![PROTO_ICMPV6, 0, 5, 2, 0, 0, 1, 0];
     p.extend(msg);
     ipv6_frame((multicast_mac(dst).0, QUERIER), (src, dst), 0, 1, &p)
 }
 
-/// The MLDv2 reports among `frames`, by source MAC.
-fn mld_reports(frames: &[Vec<u8>]) -> Vec<[u8; 6]> {
+/// The MLD reports of `version` (1 or 2) among `frames`.
+fn mld_of(frames: &[Vec<u8>], version: u8) -> impl Iterator<Item = &Vec<u8>> {
+    let ty = if version == 1 { 131 } else { 143 };
     frames
         .iter()
-        .filter(|f| f.len() > 62 && f[12..14] == [0x86, 0xdd] && f[20] == 0 && f[62] == 143)
+        .filter(move |f| f.len() > 62 && f[12..14] == [0x86, 0xdd] && f[20] == 0 && f[62] == ty)
+}
+
+/// The MLDv2 reports among `frames`, by source MAC.
+fn mld_reports(frames: &[Vec<u8>]) -> Vec<[u8; 6]> {
+    mld_of(frames, 2)
         .map(|f| f[6..12].try_into().unwrap())
         .collect()
+}
+
+/// The groups reported in `frames` (from `mac`) by MLD `version`, sorted:
+/// for MLDv1 the group of each report (checked to be the one it is sent
+/// to), for MLDv2 each record's.
+fn mld_groups(frames: &[Vec<u8>], version: u8, mac: [u8; 6]) -> Vec<Ipv6Addr> {
+    let addr = |b: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap());
+    let mut groups: Vec<Ipv6Addr> = mld_of(frames, version)
+        .filter(|f| f[6..12] == mac)
+        .flat_map(|f| {
+            if version == 1 {
+                assert_eq!(f[38..54], f[70..86], "an MLDv1 report goes to its group");
+                assert_eq!(f.len(), 86, "{f:02x?}");
+                vec![addr(&f[70..86])]
+            } else {
+                let n = usize::from(u16::from_be_bytes([f[68], f[69]]));
+                (0..n).map(|i| addr(&f[74 + 20 * i..90 + 20 * i])).collect()
+            }
+        })
+        .collect();
+    groups.sort();
+    groups
 }
 
 #[test]
@@ -221,17 +252,40 @@ hold_ms = 400
     let (lan_q, _) = peer(
         &net.p,
         ["pl0", "pu0"],
-        &[("pl0", mld_query("ff02::1234".parse().unwrap(), 500))],
+        &[("pl0", mld_query("ff02::1234".parse().unwrap(), 500, false))],
     );
     let seen = |f: &[Vec<u8>]| format!("{} frames captured", f.len());
     assert_eq!(mld_reports(&lan_q), [] as [[u8; 6]; 0], "{}", seen(&lan_q));
     let (lan_q, up_q) = peer(
         &net.p,
         ["pl0", "pu0"],
-        &[("pl0", mld_query(Ipv6Addr::UNSPECIFIED, 500))],
+        &[("pl0", mld_query(Ipv6Addr::UNSPECIFIED, 500, false))],
     );
     assert_eq!(mld_reports(&lan_q), [LAN_MAC], "{}", seen(&lan_q));
     assert_eq!(mld_reports(&up_q), [] as [[u8; 6]; 0], "{}", seen(&up_q));
+    // An MLDv1 querier reads no MLDv2 report: after its query the LAN
+    // reports in MLDv1, one report per group to the group, the same groups
+    // as its MLDv2 report (all routers, ff02::66, the solicited-node
+    // groups of its link-local, global and virtual addresses); the uplink stays quiet.
+    let (lan_q1, up_q1) = peer(
+        &net.p,
+        ["pl0", "pu0"],
+        &[("pl0", mld_query(Ipv6Addr::UNSPECIFIED, 500, true))],
+    );
+    let v2_groups = mld_groups(&lan_q, 2, LAN_MAC);
+    assert_eq!(v2_groups.len(), 5, "{v2_groups:?}");
+    assert_eq!(
+        mld_groups(&lan_q1, 1, LAN_MAC),
+        v2_groups,
+        "{}",
+        seen(&lan_q1)
+    );
+    assert_eq!(
+        mld_reports(&lan_q1),
+        [] as [[u8; 6]; 0],
+        "no MLDv2 report after it"
+    );
+    assert_eq!(mld_of(&up_q1, 1).count(), 0, "{}", seen(&up_q1));
     let st = show_json(&p, "stats");
     g.stop_clean();
 
@@ -325,7 +379,13 @@ hold_ms = 400
     // reports) and the ICMP error decode with a good checksum.
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("lan.pcap");
-    let all: Vec<Vec<u8>> = lan.iter().chain(&up).chain(&lan_q).cloned().collect();
+    let all: Vec<Vec<u8>> = lan
+        .iter()
+        .chain(&up)
+        .chain(&lan_q)
+        .chain(&lan_q1)
+        .cloned()
+        .collect();
     write_pcap(&pcap, &all);
     let bad = glbpd_lab::tshark_fields(
         &pcap,
@@ -358,6 +418,17 @@ hold_ms = 400
         ]],
         "as tshark reads the advertisement"
     );
+    // The MLDv1 reports as tshark reads them: hop limit 1, Router Alert,
+    // the group of each.
+    let v1 = glbpd_lab::tshark_fields(
+        &pcap,
+        "icmpv6.type == 131 && ipv6.hlim == 1 && ipv6.opt.router_alert == 0",
+        &["icmpv6.mld.multicast_address"],
+        true,
+    );
+    let mut v1: Vec<Ipv6Addr> = v1.iter().map(|r| r[0].parse().unwrap()).collect();
+    v1.sort();
+    assert_eq!(v1, v2_groups, "MLDv1 reports as tshark reads them");
     let te = glbpd_lab::tshark_fields(
         &pcap,
         "icmpv6.type == 3",
@@ -384,8 +455,8 @@ hold_ms = 400
     // the broadcast; answered: one of each family.
     assert_eq!(total["drops"]["no_route"], 4, "{total}");
     assert_eq!(st["stats"]["control"]["icmp_unreachable"], 2, "{st}");
-    // One query counted: the general one (the other was for no group of
-    // ours).
-    assert_eq!(st["stats"]["control"]["mld_queries"], 1, "{st}");
+    // Two queries counted: the general ones (the other was for no group
+    // of ours).
+    assert_eq!(st["stats"]["control"]["mld_queries"], 2, "{st}");
     drop(net);
 }

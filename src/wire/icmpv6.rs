@@ -734,6 +734,35 @@ pub fn emit_mld2_report(src: Ipv6Addr, groups: &[Ipv6Addr], buf: &mut [u8]) -> R
     Ok(len)
 }
 
+/// MLDv1 listener report (RFC 2710 §3), what an MLDv1 querier reads.
+pub const TYPE_MLD1_REPORT: u8 = 131;
+/// Length of the IPv6 packet (header included) of an MLDv1 report.
+pub const MLD1_REPORT_LEN: usize = IPV6_HEADER_LEN + HBH_ROUTER_ALERT.len() + 24;
+
+/// Writes into `buf` the IPv6 packet of an MLDv1 report from `src` (the
+/// interface's link-local address) that it listens to `group`: to the
+/// group itself, hop limit 1, Router Alert (RFC 2710 §3, §4). Returns its
+/// length.
+pub fn emit_mld1_report(src: Ipv6Addr, group: Ipv6Addr, buf: &mut [u8]) -> Result<usize> {
+    let b = buf.get_mut(..MLD1_REPORT_LEN).ok_or(Error::Truncated)?;
+    ipv6::Ipv6Repr {
+        src,
+        dst: group,
+        next_header: 0, // hop-by-hop options
+        payload_len: MLD1_REPORT_LEN - IPV6_HEADER_LEN,
+        hop_limit: 1,
+        traffic_class: 0,
+    }
+    .emit(b)?;
+    let (hbh, msg) = b[IPV6_HEADER_LEN..].split_at_mut(HBH_ROUTER_ALERT.len());
+    hbh.copy_from_slice(&HBH_ROUTER_ALERT);
+    msg.fill(0);
+    msg[0] = TYPE_MLD1_REPORT;
+    msg[8..].copy_from_slice(&group.octets());
+    fill_checksum(src, group, msg);
+    Ok(MLD1_REPORT_LEN)
+}
+
 /// Turns the neighbour solicitation in the IPv6 packet `ip` (one that
 /// [`Solicit::parse`] accepted with `fits`) into the advertisement of its
 /// target at `mac` with `flags`, from the target to `to`, in place: the
@@ -1119,6 +1148,26 @@ mod tests {
         let too_many = vec![groups[0]; MLD2_MAX_RECORDS + 1];
         assert!(emit_mld2_report(src, &too_many, &mut vec![0u8; 2000]).is_err());
         assert!(emit_mld2_report(src, &groups, &mut b[..60]).is_err());
+    }
+
+    /// An MLDv1 report as RFC 2710 lays it out, byte for byte: to the
+    /// group, hop limit 1, Router Alert, 24 bytes.
+    #[test]
+    fn an_mld1_report_has_the_rfc_layout() {
+        let (src, group) = (addr("fe80::1"), addr("ff02::66"));
+        let mut b = vec![0u8; 100];
+        let n = emit_mld1_report(src, group, &mut b).unwrap();
+        assert_eq!(n, 40 + 8 + 24);
+        let ip = ipv6::Packet::new_checked(&b[..n]).unwrap();
+        assert_eq!((ip.next_header(), ip.hop_limit()), (0, 1));
+        assert_eq!((ip.src_addr(), ip.dst_addr()), (src, group));
+        assert_eq!(&b[40..48], &[58, 0, 5, 2, 0, 0, 1, 0]);
+        let msg = &b[48..n];
+        assert_eq!(&msg[..2], &[131, 0]);
+        assert_eq!(&msg[4..8], &[0, 0, 0, 0]);
+        assert_eq!(&msg[8..], &group.octets());
+        assert!(verify_checksum(src, group, msg));
+        assert!(emit_mld1_report(src, group, &mut b[..71]).is_err());
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct Nd {
     /// By interface: when its next MLD report is due, and how many went
     /// out since the last change (see [`Control::mld_poll`]).
     mld: BTreeMap<usize, (u64, u8)>,
+    /// By interface: until when an MLDv1 querier is taken to be present
+    /// (reports are MLDv1 until then), ms.
+    mld_v1: BTreeMap<usize, u64>,
 }
 
 impl Nd {
@@ -68,6 +71,7 @@ impl Nd {
             rng: SplitMix64::new(seed),
             next_dup_warn_ms: 0,
             mld: BTreeMap::new(),
+            mld_v1: BTreeMap::new(),
         }
     }
 }
@@ -81,6 +85,10 @@ const MLD_UNSOLICITED_MS: u64 = 1000;
 /// listening interval, default query interval 125 s x 2 + 10 s). Queries
 /// are answered too (a querier with a shorter interval shortens that).
 const MLD_REFRESH_MS: u64 = 60_000;
+/// How long after an MLDv1 query the interface reports in MLDv1: RFC 3810
+/// §9.12's Older Version Querier Present Timeout with the defaults
+/// (robustness 2 x query interval 125 s + response interval 10 s).
+const MLD1_QUERIER_PRESENT_MS: u64 = 260_000;
 
 impl Control {
     /// IPv6 punted by a worker (not GLBP): Neighbor Discovery and echo.
@@ -121,7 +129,7 @@ impl Control {
         }
         if ip.next_header == 0 && dst_mac.is_multicast() {
             match icmpv6::MldQuery::parse(ip.src, ip.dst, ip.hop_limit, &payload) {
-                Ok(q) => self.mld_query(now, pidx, q),
+                Ok(q) => self.mld_query(now, pidx, ip.src, q),
                 Err(crate::wire::Error::Unrecognized) => return Outcome::Dropped,
                 Err(_) => self.stats.nd_malformed += 1,
             }
@@ -486,8 +494,22 @@ impl Control {
                 continue;
             };
             let src = self.ports[pidx].link_local;
-            for chunk in groups.chunks(icmpv6::MLD2_MAX_RECORDS) {
-                sent |= self.send_mld2_report(pidx, src, chunk);
+            if self.nd.mld_v1.get(&pidx).is_some_and(|&until| now < until) {
+                // MLDv1 compatibility (RFC 3810 §8.2.1): one MLDv1 report
+                // per group, to the group.
+                for g in groups {
+                    let to = (g, icmpv6::MLD1_REPORT_LEN);
+                    sent |= self.send_mld_report(pidx, to, |b| icmpv6::emit_mld1_report(src, g, b));
+                }
+            } else {
+                for chunk in groups.chunks(icmpv6::MLD2_MAX_RECORDS) {
+                    let to = (
+                        icmpv6::ALL_MLD2_ROUTERS,
+                        icmpv6::mld2_report_len(chunk.len()),
+                    );
+                    sent |=
+                        self.send_mld_report(pidx, to, |b| icmpv6::emit_mld2_report(src, chunk, b));
+                }
             }
             let gap = if count == 0 {
                 MLD_UNSOLICITED_MS
@@ -501,15 +523,26 @@ impl Control {
         sent
     }
 
-    /// A multicast listener query on `pidx`: when it asks about every
+    /// A multicast listener query on `pidx` from `querier`: when it asks about every
     /// group or one this interface listens to, its report goes out at a
     /// random time within the query's response delay (RFC 3810 §6.2),
     /// unless one is due sooner. An MLDv1 querier ignores MLDv2 reports:
-    /// there the one-minute reports are all a snooping switch hears.
-    fn mld_query(&mut self, now: u64, pidx: usize, q: icmpv6::MldQuery) {
+    /// after one, the interface reports in MLDv1 (RFC 3810 §8.2.1) until
+    /// none has been heard for the Older Version Querier Present Timeout.
+    fn mld_query(&mut self, now: u64, pidx: usize, querier: Ipv6Addr, q: icmpv6::MldQuery) {
         let Some(groups) = self.mld_groups(pidx) else {
             return;
         };
+        if q.v1 {
+            if !self.nd.mld_v1.get(&pidx).is_some_and(|&until| now < until) {
+                log::info!(
+                    "{}: MLDv1 querier {} present, reporting in MLDv1",
+                    self.ports[pidx].name,
+                    querier
+                );
+            }
+            self.nd.mld_v1.insert(pidx, now + MLD1_QUERIER_PRESENT_MS);
+        }
         if !q.group.is_unspecified() && !groups.contains(&q.group) {
             return;
         }
@@ -573,18 +606,23 @@ impl Control {
             .collect()
     }
 
-    /// One MLDv2 report from `src` for `groups` on interface `pidx`.
-    fn send_mld2_report(&mut self, pidx: usize, src: Ipv6Addr, groups: &[Ipv6Addr]) -> bool {
+    /// One MLD report on interface `pidx`: an IPv6 packet of `len` bytes
+    /// to group `to`, written by `emit`.
+    fn send_mld_report(
+        &mut self,
+        pidx: usize,
+        (to, len): (Ipv6Addr, usize),
+        emit: impl FnOnce(&mut [u8]) -> crate::wire::Result<usize>,
+    ) -> bool {
         let eth = EthernetRepr {
             src: self.ports[pidx].mac,
-            dst: icmpv6::multicast_mac(icmpv6::ALL_MLD2_ROUTERS),
+            dst: icmpv6::multicast_mac(to),
             vlan_tci: None,
             ethertype: ethernet::ETHERTYPE_IPV6,
         };
-        let len = ethernet::HEADER_LEN + icmpv6::mld2_report_len(groups.len());
-        let frame = self.new_frame(len, |b| {
+        let frame = self.new_frame(ethernet::HEADER_LEN + len, |b| {
             let Ok(e) = eth.emit(b) else { return false };
-            icmpv6::emit_mld2_report(src, groups, &mut b[e..]).is_ok()
+            emit(&mut b[e..]).is_ok()
         });
         match frame {
             Some(m) => {
