@@ -523,6 +523,24 @@ fn hosts_use_the_ipv6_group_as_their_router() {
         assert!(said.contains(&format!("From {from} ")), "{said}");
     }
 
+    // `show neighbors` on that router: the server its pings went to,
+    // resolved by Neighbor Discovery on the uplink, and host 0 on the LAN,
+    // to which it delivered the replies.
+    let t = show_view_json(glbpd(), &lab.routers[last].ns, "neighbors");
+    let v6: Vec<Value> = t["ipv6"].as_array().cloned().unwrap_or_default();
+    let resolved = |n: &Value| matches!(n["state"].as_str(), Some("reachable" | "probe"));
+    let server = v6.iter().find(|n| n["ip"] == SERVER6);
+    assert!(
+        server.is_some_and(|n| n["interface"] == "up0" && resolved(n) && n["mac"].is_string()),
+        "{t}"
+    );
+    let host0 = Lab::host_mac(0);
+    assert!(
+        v6.iter()
+            .any(|n| n["interface"] == "lan0" && n["mac"] == host0.as_str() && resolved(n)),
+        "no entry of host 0 ({host0}) on lan0: {t}"
+    );
+
     // On the wire, as IOS does it (glbp-protocol.md §11), decoded by
     // tshark with valid checksums.
     lab.check_capture();

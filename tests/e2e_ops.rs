@@ -28,9 +28,7 @@ fn run(args: &[&str]) -> (bool, String, String) {
 }
 
 fn show_json(prefix: &str, view: &str) -> Value {
-    let (ok, out, err) = run(&["show", view, "--json", "--prefix", prefix]);
-    assert!(ok, "glbpd show {view} --prefix {prefix}: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    show_view_json(glbpd(), prefix, view)
 }
 
 fn telemetry(prefix: &str, cmd: &str) -> Value {
@@ -155,6 +153,38 @@ fn show_telemetry_and_reload_on_a_running_group() {
     // Reload with an unchanged file: no transition, no lost traffic.
     let pingers: Vec<Pinger> = (0..2).map(|h| lab.pinger(h)).collect();
     lab.wait_flowing(&pingers, 1.0, Duration::from_secs(10));
+
+    // `show neighbors`: a router that forwards the hosts' pings has the
+    // server resolved by ARP on its uplink, in JSON and as text.
+    let listed: Vec<(String, Value)> = lab
+        .routers
+        .iter()
+        .map(|r| (r.ns.clone(), show_json(&r.ns, "neighbors")))
+        .collect();
+    let server = listed.iter().find_map(|(ns, t)| {
+        let v4 = t["ipv4"].as_array()?;
+        let n = v4.iter().find(|n| n["ip"] == SERVER)?;
+        Some((ns.clone(), n.clone()))
+    });
+    let Some((ns, n)) = server else {
+        panic!("no router lists {SERVER}: {listed:?}");
+    };
+    assert_eq!(n["interface"], "up0", "{n}");
+    assert!(
+        matches!(n["state"].as_str(), Some("reachable" | "probe")) && n["mac"].is_string(),
+        "{n}"
+    );
+    let (ok, text, err) = run(&["show", "neighbors", "--prefix", &ns]);
+    assert!(ok, "{err}");
+    let row: Vec<&str> = text
+        .lines()
+        .find(|l| l.contains(&format!(" {SERVER} ")))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row.first(), Some(&"up0"), "{text}");
+    assert!(text.starts_with("IPv4 neighbors: "), "{text}");
+
     let prefix = lab.routers[avg].ns.clone();
     let t0 = now();
     let (ok, out, err) = run(&["reload", "--prefix", &prefix]);

@@ -172,6 +172,10 @@ prefix = "2001:db8:77::/48"
 via = "2001:db8:ff::1"
 [[neighbor]]
 port = "up0"
+ip = "192.0.2.1"
+mac = "02:00:00:00:00:fe"
+[[neighbor]]
+port = "up0"
 ip = "2001:db8:ff::1"
 mac = "02:00:00:00:00:fe"
 [[route]]
@@ -245,6 +249,52 @@ hold_ms = 400
             ("pl0", broadcast4),
         ],
     );
+    // The neighbour tables: the static entries of both families, and the
+    // link-local gateway being resolved (its solicitations go unanswered:
+    // the entry is dropped after the third, two seconds on).
+    let tables = show_json(&p, "neighbors");
+    let entry = |family: &str, ip: &str| {
+        tables[family]
+            .as_array()
+            .and_then(|a| a.iter().find(|n| n["ip"] == ip).cloned())
+            .unwrap_or_else(|| panic!("no {ip} in {tables}"))
+    };
+    let gw4 = entry("ipv4", "192.0.2.1");
+    assert_eq!(
+        (&gw4["interface"], &gw4["mac"], &gw4["state"]),
+        (&"up0".into(), &"02:00:00:00:00:fe".into(), &"static".into()),
+        "{gw4}"
+    );
+    assert!(gw4["next_probe_in_ms"].is_null(), "{gw4}");
+    let gw6 = entry("ipv6", "2001:db8:ff::1");
+    assert_eq!(
+        (&gw6["interface"], &gw6["state"]),
+        (&"up0".into(), &"static".into())
+    );
+    let pending = entry("ipv6", "fe80::fc");
+    assert_eq!(
+        (&pending["interface"], &pending["state"]),
+        (&"up0".into(), &"incomplete".into()),
+        "{pending}"
+    );
+    assert!(pending["mac"].is_null(), "{pending}");
+    assert!(
+        pending["next_probe_in_ms"].as_u64() <= Some(1000),
+        "{pending}"
+    );
+    let (ok, text, err) = glbpd(&["show", "neighbors", "--prefix", &p]);
+    assert!(ok.success(), "{err}");
+    let row = text
+        .lines()
+        .find(|l| l.contains("192.0.2.1"))
+        .unwrap_or_default();
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["up0", "192.0.2.1", "0200.0000.00fe", "static", "-"],
+        "{text}"
+    );
+    assert!(text.contains("IPv4 neighbors: 1\n"), "{text}");
+
     // MLD: the start's two reports are over by now (a second apart), the
     // next are a minute away. A query for a group nobody here listens to
     // gets no answer; a general query gets the LAN's report within its

@@ -254,6 +254,11 @@ struct Node<'eal> {
     control_counters: Arc<Shared>,
     status_cell: Arc<ArcSwap<ops::status::Status>>,
     status_file: std::path::PathBuf,
+    /// Requests for the neighbour tables (`show neighbors`), answered with
+    /// the number of entries written to `neighbors_file`.
+    neighbor_requests:
+        crossbeam::channel::Receiver<crossbeam::channel::Sender<Result<usize, String>>>,
+    neighbors_file: std::path::PathBuf,
     _prometheus: Option<std::thread::JoinHandle<()>>,
     clock: (u64, u64),
     started: Instant,
@@ -447,6 +452,8 @@ impl<'eal> Node<'eal> {
         );
         reloader.pin(ops_cpu);
         ops::register_reload(reload_client);
+        let (neighbors_asker, neighbor_requests) = ops::ask::asker(4);
+        ops::register_neighbors(neighbors_asker);
         if let Err(e) = dpdk::telemetry::pdump_init() {
             log::info!("packet capture (dpdk-dumpcap) unavailable: {e}");
         }
@@ -482,6 +489,8 @@ impl<'eal> Node<'eal> {
             control_counters: Arc::new(Shared::new(n)),
             status_cell,
             status_file: lock.dir().join(ops::STATUS_FILE),
+            neighbor_requests,
+            neighbors_file: lock.dir().join(ops::NEIGHBORS_FILE),
             _prometheus: prometheus,
             clock,
             started: Instant::now(),
@@ -592,6 +601,16 @@ impl<'eal> Node<'eal> {
             self.control_counters.publish(&ctl.counts);
             if self.reloader.poll(ctl, &mut running) {
                 next_status = Instant::now();
+            }
+            if let Ok(reply) = self.neighbor_requests.try_recv() {
+                // Whole tables (up to a quarter of a million entries):
+                // on request only, never on a schedule.
+                let tables = ops::status::neighbors(ctl);
+                let n = tables.ipv4.len() + tables.ipv6.len();
+                let written = ops::write_json(&self.neighbors_file, &tables)
+                    .map(|()| n)
+                    .map_err(|e| format!("{}: {e}", self.neighbors_file.display()));
+                let _ = reply.send(written);
             }
             if Instant::now() >= next_status {
                 let building = Instant::now();

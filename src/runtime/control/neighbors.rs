@@ -60,6 +60,23 @@ pub struct Probe {
     pub to: Option<MacAddr>,
 }
 
+/// One entry of a neighbour table (either family), as `show neighbors`
+/// lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The interface.
+    pub port: u16,
+    pub ip: std::net::IpAddr,
+    /// None while it is being resolved.
+    pub mac: Option<MacAddr>,
+    /// `static`, `reachable`, `probe` (re-validated, still used) or
+    /// `incomplete` (being resolved).
+    pub state: &'static str,
+    /// Until its next probe (reachable: until it is re-validated); none
+    /// for a static entry.
+    pub next_probe_in_ms: Option<u64>,
+}
+
 /// All neighbours of all ports.
 #[derive(Debug, Default)]
 pub struct Neighbors {
@@ -270,6 +287,31 @@ impl Neighbors {
             .filter(|((p, _), _)| *p == port)
             .filter_map(|((_, ip), e)| e.mac.map(|m| (*ip, m)))
             .collect()
+    }
+
+    /// Every entry, for `show neighbors`, sorted by port and address.
+    pub fn listing(&self, now: u64) -> Vec<Listed> {
+        let mut out: Vec<Listed> = self
+            .entries
+            .iter()
+            .map(|(&(port, ip), e)| {
+                let (state, at) = match e.state {
+                    State::Static => ("static", None),
+                    State::Reachable { expires } => ("reachable", Some(expires)),
+                    State::Probing { next, .. } => ("probe", Some(next)),
+                    State::Incomplete { next, .. } => ("incomplete", Some(next)),
+                };
+                Listed {
+                    port,
+                    ip: ip.into(),
+                    mac: e.mac,
+                    state,
+                    next_probe_in_ms: at.map(|t| t.saturating_sub(now)),
+                }
+            })
+            .collect();
+        out.sort_by_key(|l| (l.port, l.ip));
+        out
     }
 
     /// Number of entries (any state).

@@ -208,6 +208,28 @@ impl Neighbors6 {
         self.version
     }
 
+    /// Every entry, for `show neighbors`, sorted by interface and address.
+    pub fn listing(&self, now: u64) -> Vec<super::neighbors::Listed> {
+        self.entries
+            .iter()
+            .map(|(&(port, ip), e)| {
+                let (state, at) = match e.state {
+                    State::Static => ("static", None),
+                    State::Reachable { until_ms } => ("reachable", Some(until_ms)),
+                    State::Probe { next_ms, .. } => ("probe", Some(next_ms)),
+                    State::Incomplete { next_ms, .. } => ("incomplete", Some(next_ms)),
+                };
+                super::neighbors::Listed {
+                    port,
+                    ip: ip.into(),
+                    mac: e.mac,
+                    state,
+                    next_probe_in_ms: at.map(|t| t.saturating_sub(now)),
+                }
+            })
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -16,6 +16,7 @@ use crossbeam::channel::{self, Receiver, Sender, TryRecvError};
 
 use crate::config::{Config, ConfigError};
 use crate::runtime::control::Control;
+use crate::runtime::ops::ask::{asker, Asker};
 use crate::runtime::ops::status::ReloadVerdict;
 
 /// How long reading and parsing the file may take.
@@ -44,30 +45,13 @@ const QUEUE: usize = 16;
 /// clone; used from DPDK's telemetry thread.
 #[derive(Clone)]
 pub struct ReloadClient {
-    tx: Sender<Sender<Verdict>>,
+    asker: Asker<Verdict>,
 }
 
 impl ReloadClient {
     /// Requests a reload and waits up to `wait` for the verdict.
     pub fn request(&self, wait: Duration) -> Verdict {
-        let (tx, rx) = channel::bounded(1);
-        match self.tx.try_send(tx) {
-            Ok(()) => {}
-            Err(channel::TrySendError::Full(_)) => {
-                return Verdict::refused("too many reload requests are waiting; try again")
-            }
-            Err(channel::TrySendError::Disconnected(_)) => {
-                return Verdict::refused("glbpd is stopping")
-            }
-        }
-        match rx.recv_timeout(wait) {
-            Ok(v) => v,
-            Err(channel::RecvTimeoutError::Timeout) => Verdict::refused(format!(
-                "no verdict from the control loop within {} s",
-                wait.as_secs()
-            )),
-            Err(channel::RecvTimeoutError::Disconnected) => Verdict::refused("glbpd is stopping"),
-        }
+        self.asker.ask(wait).unwrap_or_else(Verdict::refused)
     }
 }
 
@@ -109,7 +93,7 @@ impl Reloader {
         signal: Arc<AtomicBool>,
         timeout: Duration,
     ) -> (Reloader, ReloadClient) {
-        let (tx, requests) = channel::bounded(QUEUE);
+        let (asker, requests) = asker(QUEUE);
         let r = Reloader {
             path: path.to_path_buf(),
             signal,
@@ -121,7 +105,7 @@ impl Reloader {
             last: None,
             cpu: None,
         };
-        (r, ReloadClient { tx })
+        (r, ReloadClient { asker })
     }
 
     /// Runs the reading threads on `cpu` (the control lcore's), never on a

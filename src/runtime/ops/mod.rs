@@ -2,6 +2,7 @@
 //! `glbpd show`, DPDK telemetry commands, and an opt-in Prometheus
 //! endpoint. All serve the same status document.
 
+pub mod ask;
 pub mod show;
 pub mod status;
 pub mod telemetry_client;
@@ -23,14 +24,22 @@ use crate::runtime::ops::status::Status;
 /// Name of the status document in the instance's runtime folder.
 pub const STATUS_FILE: &str = "glbpd-status.json";
 
+/// Name of the neighbour tables' document (`show neighbors`), written on
+/// request.
+pub const NEIGHBORS_FILE: &str = "glbpd-neighbors.json";
+
 /// Writes the status atomically (temporary file, then rename).
 pub fn write_status(path: &Path, st: &Status) {
-    let tmp = path.with_extension("json.tmp");
-    let ok = std::fs::write(&tmp, serde_json::to_vec(st).unwrap_or_default())
-        .and_then(|_| std::fs::rename(&tmp, path));
-    if let Err(e) = ok {
+    if let Err(e) = write_json(path, st) {
         log::debug!("cannot write {}: {e}", path.display());
     }
+}
+
+/// Writes `v` as JSON to `path` atomically (temporary file, then rename).
+pub fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec(v).unwrap_or_default())
+        .and_then(|_| std::fs::rename(&tmp, path))
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Value {
@@ -268,6 +277,30 @@ pub fn register_reload(client: crate::runtime::control::reloader::ReloadClient) 
         handler,
     ) {
         log::warn!("telemetry command /glbp/reload not registered: {e}");
+    }
+}
+
+/// How long `/glbp/neighbors` waits for the control loop.
+pub const NEIGHBORS_WAIT: Duration = Duration::from_secs(3);
+
+/// Registers `/glbp/neighbors`: asks the control loop to write both
+/// neighbour tables, whole, to [`NEIGHBORS_FILE`] (telemetry's replies
+/// are too small for them) and answers `{"ok": bool, "entries": n}` or
+/// `{"ok": false, "message": text}`.
+pub fn register_neighbors(asker: ask::Asker<Result<usize, String>>) {
+    let handler = move |_: &str| {
+        let v = match asker.ask(NEIGHBORS_WAIT).and_then(|r| r) {
+            Ok(n) => serde_json::json!({"ok": true, "entries": n}),
+            Err(e) => serde_json::json!({"ok": false, "message": telemetry_text(&e)}),
+        };
+        tel_reply(&v)
+    };
+    if let Err(e) = telemetry::register(
+        "/glbp/neighbors",
+        "Write the ARP and IPv6 neighbour tables to glbpd-neighbors.json in the runtime folder.",
+        handler,
+    ) {
+        log::warn!("telemetry command /glbp/neighbors not registered: {e}");
     }
 }
 

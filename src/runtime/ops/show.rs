@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use crate::runtime::control::timing::{Summary, TimingReport, Window};
 use crate::runtime::instance::{self, TELEMETRY_SOCKET};
-use crate::runtime::ops::status::Status;
-use crate::runtime::ops::STATUS_FILE;
+use crate::runtime::ops::status::{NeighborTables, Status};
+use crate::runtime::ops::{NEIGHBORS_FILE, STATUS_FILE};
 
 fn parse_prefix(s: &str) -> Result<String, String> {
     crate::config::check_prefix(s).map(|()| s.to_string())
@@ -33,7 +33,8 @@ pub struct Target {
 #[derive(clap::Args, Debug)]
 pub struct ShowArgs {
     /// `brief` (one line per group and forwarder), `detail` (as `show
-    /// glbp`), or `stats` (counters).
+    /// glbp`), `stats` (counters), or `neighbors` (the ARP and IPv6
+    /// neighbour tables, as `show ip arp` and `show ipv6 neighbors`).
     #[arg(value_enum, default_value_t = View::Detail)]
     pub view: View,
     /// Print JSON instead of text.
@@ -48,6 +49,8 @@ pub enum View {
     Brief,
     Detail,
     Stats,
+    /// The ARP and IPv6 neighbour tables.
+    Neighbors,
 }
 
 impl Target {
@@ -284,6 +287,15 @@ pub fn render_timing(t: &TimingReport) -> String {
 /// Runs `glbpd show`; returns the text to print (control characters of
 /// the status document escaped).
 pub fn show(args: &ShowArgs) -> Result<String, String> {
+    if args.view == View::Neighbors {
+        let tables = neighbors(&args.target)?;
+        let text = if args.json {
+            serde_json::to_string_pretty(&tables).unwrap_or_default()
+        } else {
+            render_neighbors(&tables)
+        };
+        return Ok(escape_controls(&text));
+    }
     let st = args.target.status()?;
     let text = match (args.view, args.json) {
         (View::Brief, true) => {
@@ -301,6 +313,7 @@ pub fn show(args: &ShowArgs) -> Result<String, String> {
         (View::Brief, false) => render_brief(&st),
         (View::Detail, false) => render_detail(&st),
         (View::Stats, false) => render_stats(&st),
+        (View::Neighbors, _) => String::new(),
     };
     // serde_json escapes control characters already; the text views
     // print strings from the document as they are.
@@ -316,10 +329,22 @@ pub const RELOAD_CLIENT_WAIT: Duration =
 /// through its telemetry socket (`/glbp/reload`), and waits for its
 /// verdict. Ok(message) when applied, Err(message) when refused.
 pub fn reload(target: &Target) -> Result<String, String> {
+    let v = ask(target, "/glbp/reload", RELOAD_CLIENT_WAIT)?.0;
+    let msg = crate::runtime::ops::telemetry_client::joined_text(&v["message"]);
+    if v["ok"] == true || v["ok"] == "true" {
+        Ok(msg)
+    } else {
+        Err(msg)
+    }
+}
+
+/// Sends telemetry command `cmd` to the instance that holds the prefix's
+/// lock (through its telemetry socket, waiting up to `wait`) and returns
+/// the answer, with the instance's runtime folder.
+fn ask(target: &Target, cmd: &str, wait: Duration) -> Result<(serde_json::Value, PathBuf), String> {
     let (prefix, dir) = target.running()?;
     let socket = dir.join(TELEMETRY_SOCKET);
-    let tel =
-        crate::runtime::ops::telemetry_client::Telemetry::connect(&socket, RELOAD_CLIENT_WAIT)?;
+    let tel = crate::runtime::ops::telemetry_client::Telemetry::connect(&socket, wait)?;
     let holder = instance::holder_pid(&prefix);
     if tel.pid.is_none() || tel.pid != holder {
         return Err(format!(
@@ -329,16 +354,53 @@ pub fn reload(target: &Target) -> Result<String, String> {
             holder
         ));
     }
-    let v = tel.query("/glbp/reload")?;
+    let v = tel.query(cmd)?;
     if v.is_null() {
         return Err(format!(
-            "the process with prefix {prefix:?} does not know /glbp/reload: not a glbpd?"
+            "the process with prefix {prefix:?} does not know {cmd}: not a glbpd?"
         ));
     }
-    let msg = crate::runtime::ops::telemetry_client::joined_text(&v["message"]);
-    if v["ok"] == true || v["ok"] == "true" {
-        Ok(msg)
-    } else {
-        Err(msg)
+    Ok((v, dir))
+}
+
+/// `glbpd show neighbors`: asks the instance to write its neighbour tables
+/// (`/glbp/neighbors`), then reads them.
+pub fn neighbors(target: &Target) -> Result<NeighborTables, String> {
+    let wait = crate::runtime::ops::NEIGHBORS_WAIT + Duration::from_secs(2);
+    let (v, dir) = ask(target, "/glbp/neighbors", wait)?;
+    if !(v["ok"] == true || v["ok"] == "true") {
+        return Err(crate::runtime::ops::telemetry_client::joined_text(
+            &v["message"],
+        ));
     }
+    let path = dir.join(NEIGHBORS_FILE);
+    let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The neighbour tables as text, one section per family (as IOS `show ip
+/// arp` and `show ipv6 neighbors` list them).
+pub fn render_neighbors(t: &NeighborTables) -> String {
+    let mut o = String::new();
+    for (family, rows) in [("IPv4", &t.ipv4), ("IPv6", &t.ipv6)] {
+        o += &format!("{family} neighbors: {}\n", rows.len());
+        if rows.is_empty() {
+            continue;
+        }
+        o += &format!(
+            "  {:<12} {:<40} {:<15} {:<11} {}\n",
+            "Interface", "Address", "Hardware Addr", "State", "Next probe"
+        );
+        for n in rows {
+            let mac = n.mac.as_deref().map_or("-".to_string(), cisco_mac);
+            let next = n
+                .next_probe_in_ms
+                .map_or("-".to_string(), |ms| format!("{:.1} s", ms as f64 / 1000.0));
+            o += &format!(
+                "  {:<12} {:<40} {:<15} {:<11} {}\n",
+                n.interface, n.ip, mac, n.state, next
+            );
+        }
+    }
+    o
 }

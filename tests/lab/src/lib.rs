@@ -137,8 +137,13 @@ pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str], first: bool) ->
 
 /// `glbpd show detail --json` of the instance with file prefix `prefix`.
 pub fn show_json(glbpd: &Path, prefix: &str) -> serde_json::Value {
+    show_view_json(glbpd, prefix, "detail")
+}
+
+/// `glbpd show VIEW --json` of the instance with file prefix `prefix`.
+pub fn show_view_json(glbpd: &Path, prefix: &str, view: &str) -> serde_json::Value {
     let out = Command::new(glbpd)
-        .args(["show", "detail", "--json", "--prefix", prefix])
+        .args(["show", view, "--json", "--prefix", prefix])
         .output()
         .expect("glbpd show");
     let text = String::from_utf8_lossy(&out.stdout);

@@ -32,6 +32,34 @@ pub struct Status {
     pub ports: Vec<Port>,
 }
 
+/// `show neighbors`: the ARP and IPv6 neighbour tables, whole, written on
+/// request (`/glbp/neighbors`) to the runtime folder's
+/// [`crate::runtime::ops::NEIGHBORS_FILE`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NeighborTables {
+    /// When they were listed (ms since the start).
+    pub at_ms: u64,
+    pub ipv4: Vec<Neighbor>,
+    pub ipv6: Vec<Neighbor>,
+}
+
+/// One neighbour entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Neighbor {
+    pub interface: String,
+    pub ip: String,
+    /// None while it is being resolved.
+    pub mac: Option<String>,
+    /// `static`, `reachable`, `probe` (being re-validated, still used) or
+    /// `incomplete` (being resolved).
+    pub state: String,
+    /// Until its next probe (for a reachable one: until it is
+    /// re-validated); none for a static entry.
+    pub next_probe_in_ms: Option<u64>,
+}
+
 /// The verdict of a configuration reload.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -162,6 +162,30 @@ fn brief_addr(p: &Option<Peer>) -> String {
 }
 
 /// Builds the whole status document.
+/// Both neighbour tables of `ctl`, whole (`show neighbors`).
+pub fn neighbors(ctl: &Control) -> NeighborTables {
+    let now = ctl.now_ms();
+    let rows = |l: Vec<crate::runtime::control::neighbors::Listed>| -> Vec<Neighbor> {
+        l.into_iter()
+            .map(|n| Neighbor {
+                interface: ctl
+                    .ports
+                    .get(usize::from(n.port))
+                    .map_or_else(|| n.port.to_string(), |p| p.name.clone()),
+                ip: n.ip.to_string(),
+                mac: n.mac.map(|m| m.to_string()),
+                state: n.state.to_string(),
+                next_probe_in_ms: n.next_probe_in_ms,
+            })
+            .collect()
+    };
+    NeighborTables {
+        at_ms: now,
+        ipv4: rows(ctl.neighbors.listing(now)),
+        ipv6: rows(ctl.neighbors6.listing(now)),
+    }
+}
+
 pub fn build(ctl: &Control, src: &Sources) -> Status {
     let now = ctl.now_ms();
     let names: Vec<String> = ctl.ports.iter().map(|p| p.name.clone()).collect();
