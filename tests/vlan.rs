@@ -4,7 +4,8 @@
 //! uplink. Routing between two VLANs of the trunk and the untagged uplink
 //! (tags rewritten, removed, inserted; MACs, TTL and checksum right),
 //! unknown VLANs and untagged frames on a VLAN-only trunk dropped and
-//! counted, and GLBP hellos on a VLAN laid out as IOS sends them on a
+//! counted, a destination without a route answered on its VLAN with net
+//! unreachable, and GLBP hellos on a VLAN laid out as IOS sends them on a
 //! sub-interface: the tag, then the same bytes as untagged (tshark decodes
 //! them). The af_packet (offload) path with ARP for the virtual IPs is in
 //! `vlan_af_packet.rs`.
@@ -58,6 +59,18 @@ fn tagged_frames_are_routed_between_vlans_and_the_uplink() {
         .collect();
     let mut trunk_in: Vec<Vec<u8>> = to_v20.iter().map(|f| tagged(f, 10)).collect();
     trunk_in.extend(to_up.iter().map(|f| tagged(f, 5 << 13 | 10)));
+    // VLAN 10 host -> a destination without a route: in a burst of VLAN
+    // 10's plain forwards (its tag still in the data), answered with net
+    // unreachable on VLAN 10.
+    let unrouted = udp_frame(
+        TRUNK_MAC,
+        H10,
+        [10, 0, 0, 101],
+        [203, 0, 113, 9],
+        64,
+        &[0x33; 18],
+    );
+    trunk_in.push(tagged(&unrouted, 10));
     // VLAN 30: no such interface. Untagged: the trunk has no untagged
     // address. Both dropped as unknown_vlan.
     trunk_in.push(tagged(&to_v20[0], 30));
@@ -104,7 +117,7 @@ port = "trunk0"
 id = 40
 address = "10.4.0.2/24"
 [[route]]
-prefix = "0.0.0.0/0"
+prefix = "198.51.100.0/24"
 via = "192.0.2.1"
 [[neighbor]]
 port = "up0"
@@ -170,17 +183,30 @@ hold_ms = 400
         "{c}"
     );
     assert_eq!(c["drops"]["unknown_vlan"], 3, "{c}");
+    assert_eq!(c["drops"]["no_route"], 1, "{c}");
 
     // The trunk: the VLAN 10 frames retagged for VLAN 20, the uplink's
     // tagged for VLAN 20, and the hellos on VLAN 40.
     let out = read_pcap(&path("trunk-out.pcap"));
     let data: Vec<&Vec<u8>> = out.iter().filter(|f| vid(f) == Some(20)).collect();
     let hellos: Vec<&Vec<u8>> = out.iter().filter(|f| vid(f) == Some(40)).collect();
+    let errors: Vec<&Vec<u8>> = out.iter().filter(|f| vid(f) == Some(10)).collect();
     assert_eq!(
-        data.len() + hellos.len(),
+        data.len() + hellos.len() + errors.len(),
         out.len(),
-        "only VLANs 20 and 40 on the trunk: {out:02x?}"
+        "only VLANs 10, 20 and 40 on the trunk: {out:02x?}"
     );
+    // The net unreachable, on VLAN 10: to the host from the VLAN's
+    // address, quoting the header as it came in (untagged, TTL 64).
+    assert_eq!(errors.len(), 1, "{errors:02x?}");
+    let e = errors[0];
+    assert_eq!((&e[..6], &e[6..12]), (&H10[..], &TRUNK_MAC[..]));
+    assert_eq!((&e[16..18], e[27]), (&[0x08, 0x00][..], 1), "ICMP over IPv4");
+    assert_eq!(e[30..38], [10, 0, 0, 2, 10, 0, 0, 101]);
+    assert_eq!((e[38], e[39]), (3, 0), "destination unreachable, net");
+    assert_eq!(e[46..74], unrouted[14..42], "the quote");
+    assert_eq!(inet_checksum(&e[18..38]), 0, "IPv4 checksum verifies");
+    assert_eq!(inet_checksum(&e[38..]), 0, "ICMP checksum verifies");
     let want: Vec<Vec<u8>> = to_v20
         .iter()
         .chain(&from_up)

@@ -653,6 +653,20 @@ fn punt(
     }
 }
 
+/// [`punt`] for a frame without a route, out of the loop's way: it goes
+/// to the control lcore without the tag a plain forward keeps in its data.
+#[cold]
+#[inline(never)]
+fn punt_no_route(
+    policers: &mut [Policer; PuntClass::COUNT],
+    rings: (&MbufRing, &MbufRing),
+    mut m: Mbuf,
+    c: &mut Counts,
+) {
+    m.vlan_strip();
+    punt(policers, rings, PuntClass::Unreachable, m, c);
+}
+
 /// How a worker transmits on one port.
 pub enum TxPath {
     /// Its own TX queue.
@@ -841,15 +855,12 @@ impl Worker {
                         }
                         Verdict::Drop(DropReason::NoRoute) => {
                             // Dropped, and handed over (within its rate)
-                            // to be quoted in a destination unreachable:
-                            // without the tag a plain forward keeps in
-                            // its data (the control lcore finds the
-                            // interface by the mbuf's).
+                            // to be quoted in a destination unreachable.
+                            // Out of line: inline, it cost the ARP
+                            // replies of this loop 2 % (layout).
                             c.drop(DropReason::NoRoute);
-                            m.vlan_strip();
                             let rings = (&*self.glbp, &*self.exception);
-                            let class = PuntClass::Unreachable;
-                            punt(&mut self.policers, rings, class, m, &mut c);
+                            punt_no_route(&mut self.policers, rings, m, &mut c);
                             continue;
                         }
                         Verdict::Drop(why) => {
