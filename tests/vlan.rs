@@ -201,7 +201,11 @@ hold_ms = 400
     assert_eq!(errors.len(), 1, "{errors:02x?}");
     let e = errors[0];
     assert_eq!((&e[..6], &e[6..12]), (&H10[..], &TRUNK_MAC[..]));
-    assert_eq!((&e[16..18], e[27]), (&[0x08, 0x00][..], 1), "ICMP over IPv4");
+    assert_eq!(
+        (&e[16..18], e[27]),
+        (&[0x08, 0x00][..], 1),
+        "ICMP over IPv4"
+    );
     assert_eq!(e[30..38], [10, 0, 0, 2, 10, 0, 0, 101]);
     assert_eq!((e[38], e[39]), (3, 0), "destination unreachable, net");
     assert_eq!(e[46..74], unrouted[14..42], "the quote");

@@ -700,6 +700,29 @@ pub const fn mld2_report_len(n: usize) -> usize {
     IPV6_HEADER_LEN + HBH_ROUTER_ALERT.len() + HEADER_LEN + 20 * n
 }
 
+/// Writes the head of an MLD packet from `src` to `dst` into `b` (the
+/// whole packet, None when the buffer is too short): the IPv6 header
+/// (hop limit 1) and the hop-by-hop header with Router Alert; returns the
+/// message after them, zeroed.
+fn mld_packet(src: Ipv6Addr, dst: Ipv6Addr, b: Option<&mut [u8]>) -> Result<&mut [u8]> {
+    let b = b.ok_or(Error::Truncated)?;
+    ipv6::Ipv6Repr {
+        src,
+        dst,
+        next_header: 0, // hop-by-hop options
+        payload_len: b.len().saturating_sub(IPV6_HEADER_LEN),
+        hop_limit: 1,
+        traffic_class: 0,
+    }
+    .emit(b)?;
+    let (hbh, msg) = b[IPV6_HEADER_LEN..]
+        .split_at_mut_checked(HBH_ROUTER_ALERT.len())
+        .ok_or(Error::Truncated)?;
+    hbh.copy_from_slice(&HBH_ROUTER_ALERT);
+    msg.fill(0);
+    Ok(msg)
+}
+
 /// Writes into `buf` the IPv6 packet of an MLDv2 report from `src` (the
 /// interface's link-local address) saying that it listens to every group
 /// of `groups` (at most [`MLD2_MAX_RECORDS`]): to ff02::16, hop limit 1,
@@ -710,20 +733,7 @@ pub fn emit_mld2_report(src: Ipv6Addr, groups: &[Ipv6Addr], buf: &mut [u8]) -> R
         return Err(Error::Unrecognized);
     }
     let len = mld2_report_len(groups.len());
-    let b = buf.get_mut(..len).ok_or(Error::Truncated)?;
-    let upper = len - IPV6_HEADER_LEN;
-    ipv6::Ipv6Repr {
-        src,
-        dst: ALL_MLD2_ROUTERS,
-        next_header: 0, // hop-by-hop options
-        payload_len: upper,
-        hop_limit: 1,
-        traffic_class: 0,
-    }
-    .emit(b)?;
-    let (hbh, msg) = b[IPV6_HEADER_LEN..].split_at_mut(HBH_ROUTER_ALERT.len());
-    hbh.copy_from_slice(&HBH_ROUTER_ALERT);
-    msg.fill(0);
+    let msg = mld_packet(src, ALL_MLD2_ROUTERS, buf.get_mut(..len))?;
     msg[0] = TYPE_MLD2_REPORT;
     put_u16(msg, 6, groups.len() as u16);
     for (r, g) in msg[HEADER_LEN..].chunks_exact_mut(20).zip(groups) {
@@ -744,19 +754,7 @@ pub const MLD1_REPORT_LEN: usize = IPV6_HEADER_LEN + HBH_ROUTER_ALERT.len() + 24
 /// group itself, hop limit 1, Router Alert (RFC 2710 §3, §4). Returns its
 /// length.
 pub fn emit_mld1_report(src: Ipv6Addr, group: Ipv6Addr, buf: &mut [u8]) -> Result<usize> {
-    let b = buf.get_mut(..MLD1_REPORT_LEN).ok_or(Error::Truncated)?;
-    ipv6::Ipv6Repr {
-        src,
-        dst: group,
-        next_header: 0, // hop-by-hop options
-        payload_len: MLD1_REPORT_LEN - IPV6_HEADER_LEN,
-        hop_limit: 1,
-        traffic_class: 0,
-    }
-    .emit(b)?;
-    let (hbh, msg) = b[IPV6_HEADER_LEN..].split_at_mut(HBH_ROUTER_ALERT.len());
-    hbh.copy_from_slice(&HBH_ROUTER_ALERT);
-    msg.fill(0);
+    let msg = mld_packet(src, group, buf.get_mut(..MLD1_REPORT_LEN))?;
     msg[0] = TYPE_MLD1_REPORT;
     msg[8..].copy_from_slice(&group.octets());
     fill_checksum(src, group, msg);
