@@ -298,13 +298,10 @@ impl Control {
     /// Records how long a punted frame waited between the worker's enqueue
     /// (its punt stamp) and `now_tsc`.
     fn punt_waited(&mut self, now: u64, now_tsc: u64, m: &Mbuf) {
-        let Some(stamp) = m.punt_stamp() else {
+        let Some((class, at)) = m.punt_stamp().and_then(PuntClass::of_stamp) else {
             return;
         };
-        let Some(class) = PuntClass::from_index((stamp & 0xf) as usize) else {
-            return;
-        };
-        let ticks = now_tsc.saturating_sub(stamp & !0xf);
+        let ticks = now_tsc.saturating_sub(at);
         let us = u128::from(ticks) * 1_000_000 / u128::from(self.tsc_hz);
         self.timing
             .punted(now, class, u64::try_from(us).unwrap_or(u64::MAX));

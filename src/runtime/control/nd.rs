@@ -63,6 +63,11 @@ pub struct Nd {
 }
 
 impl Nd {
+    /// True while interface `pidx` reports in MLDv1.
+    fn mld_v1(&self, pidx: usize, now: u64) -> bool {
+        self.mld_v1.get(&pidx).is_some_and(|&until| now < until)
+    }
+
     pub fn new(seed: u64) -> Nd {
         Nd {
             advertising: BTreeMap::new(),
@@ -494,7 +499,7 @@ impl Control {
                 continue;
             };
             let src = self.ports[pidx].link_local;
-            if self.nd.mld_v1.get(&pidx).is_some_and(|&until| now < until) {
+            if self.nd.mld_v1(pidx, now) {
                 // MLDv1 compatibility (RFC 3810 §8.2.1): one MLDv1 report
                 // per group, to the group.
                 for g in groups {
@@ -534,7 +539,7 @@ impl Control {
             return;
         };
         if q.v1 {
-            if !self.nd.mld_v1.get(&pidx).is_some_and(|&until| now < until) {
+            if !self.nd.mld_v1(pidx, now) {
                 log::info!(
                     "{}: MLDv1 querier {} present, reporting in MLDv1",
                     self.ports[pidx].name,

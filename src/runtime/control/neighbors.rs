@@ -77,6 +77,25 @@ pub struct Listed {
     pub next_probe_in_ms: Option<u64>,
 }
 
+impl Listed {
+    /// Entry (`port`, `ip`) at `mac`, in `state` until `at` (ms), listed
+    /// at `now`.
+    pub fn new(
+        (port, ip): (u16, std::net::IpAddr),
+        mac: Option<MacAddr>,
+        (state, at): (&'static str, Option<u64>),
+        now: u64,
+    ) -> Listed {
+        Listed {
+            port,
+            ip,
+            mac,
+            state,
+            next_probe_in_ms: at.map(|t| t.saturating_sub(now)),
+        }
+    }
+}
+
 /// All neighbours of all ports.
 #[derive(Debug, Default)]
 pub struct Neighbors {
@@ -295,19 +314,13 @@ impl Neighbors {
             .entries
             .iter()
             .map(|(&(port, ip), e)| {
-                let (state, at) = match e.state {
+                let state = match e.state {
                     State::Static => ("static", None),
                     State::Reachable { expires } => ("reachable", Some(expires)),
                     State::Probing { next, .. } => ("probe", Some(next)),
                     State::Incomplete { next, .. } => ("incomplete", Some(next)),
                 };
-                Listed {
-                    port,
-                    ip: ip.into(),
-                    mac: e.mac,
-                    state,
-                    next_probe_in_ms: at.map(|t| t.saturating_sub(now)),
-                }
+                Listed::new((port, ip.into()), e.mac, state, now)
             })
             .collect();
         out.sort_by_key(|l| (l.port, l.ip));

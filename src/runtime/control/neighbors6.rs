@@ -213,19 +213,13 @@ impl Neighbors6 {
         self.entries
             .iter()
             .map(|(&(port, ip), e)| {
-                let (state, at) = match e.state {
+                let state = match e.state {
                     State::Static => ("static", None),
                     State::Reachable { until_ms } => ("reachable", Some(until_ms)),
                     State::Probe { next_ms, .. } => ("probe", Some(next_ms)),
                     State::Incomplete { next_ms, .. } => ("incomplete", Some(next_ms)),
                 };
-                super::neighbors::Listed {
-                    port,
-                    ip: ip.into(),
-                    mac: e.mac,
-                    state,
-                    next_probe_in_ms: at.map(|t| t.saturating_sub(now)),
-                }
+                super::neighbors::Listed::new((port, ip.into()), e.mac, state, now)
             })
             .collect()
     }

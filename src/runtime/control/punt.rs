@@ -41,6 +41,14 @@ fn udp_dst_port(ip: &[u8]) -> Option<u16> {
         .map(|u| u.dst_port())
 }
 
+/// The sender's MAC, the IPv4 header and the fragment offset of a frame
+/// whose IPv4 header starts at `hl`.
+fn ipv4_head(d: &[u8], hl: usize) -> Option<(MacAddr, Ipv4Repr, u16)> {
+    let f = ethernet::Frame::new_checked(d).ok()?;
+    let p = ipv4::Packet::new_checked(d.get(hl..)?).ok()?;
+    Some((f.src_addr(), Ipv4Repr::parse(&p).ok()?, p.frag_offset()))
+}
+
 impl Control {
     pub(super) fn handle(&mut self, now: u64, mut m: Mbuf) {
         let outcome = match self.iface_of(&m) {
@@ -48,9 +56,7 @@ impl Control {
             Some(pidx) => {
                 let head =
                     ethernet::Frame::new_checked(m.data()).map(|f| (f.ethertype(), f.header_len()));
-                let class = m
-                    .punt_stamp()
-                    .and_then(|s| PuntClass::from_index((s & 0xf) as usize));
+                let class = m.punt_stamp().and_then(PuntClass::of_stamp).map(|c| c.0);
                 let o = match head {
                     Ok((ethernet::ETHERTYPE_IPV4, hl)) if class == Some(PuntClass::Unreachable) => {
                         self.no_route(pidx, &m, hl)
@@ -110,14 +116,7 @@ impl Control {
     /// IPv4 to us: ICMP echo; IPv4 that expired in transit: time exceeded.
     fn handle_ipv4(&mut self, now: u64, pidx: usize, m: &mut Mbuf, hl: usize) -> Outcome {
         let own_ip = self.ports[pidx].addr.addr;
-        let parsed = {
-            let d = m.data();
-            ethernet::Frame::new_checked(d).ok().and_then(|f| {
-                let p = ipv4::Packet::new_checked(&d[hl..]).ok()?;
-                Some((f.src_addr(), Ipv4Repr::parse(&p).ok()?))
-            })
-        };
-        let Some((src_mac, ip)) = parsed else {
+        let Some((src_mac, ip, _)) = ipv4_head(m.data(), hl) else {
             return Outcome::Dropped;
         };
         let dport = (ip.protocol == ipv4::PROTO_UDP)
@@ -186,13 +185,7 @@ impl Control {
     /// RFC 1812 §5.2.7.1 asks; never about a fragment after the first
     /// or a broadcast or multicast destination (§4.3.2.7).
     fn no_route(&mut self, pidx: usize, m: &Mbuf, hl: usize) -> Outcome {
-        let d = m.data();
-        let parsed = ethernet::Frame::new_checked(d).ok().and_then(|f| {
-            let p = ipv4::Packet::new_checked(d.get(hl..)?).ok()?;
-            let first = p.frag_offset() == 0;
-            Some((f.src_addr(), Ipv4Repr::parse(&p).ok()?, first))
-        });
-        let Some((src_mac, ip, true)) = parsed else {
+        let Some((src_mac, ip, 0)) = ipv4_head(m.data(), hl) else {
             return Outcome::Dropped;
         };
         if ip.dst.is_broadcast() || ip.dst.is_multicast() {

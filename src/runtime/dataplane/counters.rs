@@ -144,6 +144,24 @@ counted_kinds! {
     }
 }
 
+// A punt stamp keeps the class in its low 4 bits.
+const _: () = assert!(PuntClass::COUNT <= 16);
+
+/// The stamp a worker puts on a frame it punts at TSC `now`: the control
+/// lcore measures how long the frame waited, and by class
+/// ([`PuntClass::of_stamp`]).
+#[inline]
+pub fn punt_stamp(now: u64, class: PuntClass) -> u64 {
+    now & !0xf | class as u64
+}
+
+impl PuntClass {
+    /// The class and the TSC (to 16 ticks) of a [`punt_stamp`].
+    pub fn of_stamp(stamp: u64) -> Option<(PuntClass, u64)> {
+        PuntClass::from_index((stamp & 0xf) as usize).map(|c| (c, stamp & !0xf))
+    }
+}
+
 /// Local (unshared) counters of one lcore.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {

@@ -287,33 +287,30 @@ pub fn render_timing(t: &TimingReport) -> String {
 /// Runs `glbpd show`; returns the text to print (control characters of
 /// the status document escaped).
 pub fn show(args: &ShowArgs) -> Result<String, String> {
-    if args.view == View::Neighbors {
-        let tables = neighbors(&args.target)?;
-        let text = if args.json {
-            serde_json::to_string_pretty(&tables).unwrap_or_default()
-        } else {
-            render_neighbors(&tables)
-        };
-        return Ok(escape_controls(&text));
-    }
-    let st = args.target.status()?;
+    // The neighbour tables are asked for; the other views read the status
+    // document.
+    let st = || args.target.status();
     let text = match (args.view, args.json) {
         (View::Brief, true) => {
-            serde_json::to_string_pretty(&serde_json::json!({"brief": st.brief}))
+            serde_json::to_string_pretty(&serde_json::json!({"brief": st()?.brief}))
                 .unwrap_or_default()
         }
         (View::Detail, true) => {
-            serde_json::to_string_pretty(&serde_json::json!({"groups": st.groups}))
+            serde_json::to_string_pretty(&serde_json::json!({"groups": st()?.groups}))
                 .unwrap_or_default()
         }
         (View::Stats, true) => {
+            let st = st()?;
             serde_json::to_string_pretty(&serde_json::json!({"stats": st.stats, "ports": st.ports}))
                 .unwrap_or_default()
         }
-        (View::Brief, false) => render_brief(&st),
-        (View::Detail, false) => render_detail(&st),
-        (View::Stats, false) => render_stats(&st),
-        (View::Neighbors, _) => String::new(),
+        (View::Neighbors, true) => {
+            serde_json::to_string_pretty(&neighbors(&args.target)?).unwrap_or_default()
+        }
+        (View::Brief, false) => render_brief(&st()?),
+        (View::Detail, false) => render_detail(&st()?),
+        (View::Stats, false) => render_stats(&st()?),
+        (View::Neighbors, false) => render_neighbors(&neighbors(&args.target)?),
     };
     // serde_json escapes control characters already; the text views
     // print strings from the document as they are.
@@ -329,7 +326,12 @@ pub const RELOAD_CLIENT_WAIT: Duration =
 /// through its telemetry socket (`/glbp/reload`), and waits for its
 /// verdict. Ok(message) when applied, Err(message) when refused.
 pub fn reload(target: &Target) -> Result<String, String> {
-    let v = ask(target, "/glbp/reload", RELOAD_CLIENT_WAIT)?.0;
+    verdict(&ask(target, "/glbp/reload", RELOAD_CLIENT_WAIT)?.0)
+}
+
+/// An `{"ok": bool, "message": text}` answer: Ok(message) when ok,
+/// Err(message) otherwise.
+fn verdict(v: &serde_json::Value) -> Result<String, String> {
     let msg = crate::runtime::ops::telemetry_client::joined_text(&v["message"]);
     if v["ok"] == true || v["ok"] == "true" {
         Ok(msg)
@@ -368,11 +370,7 @@ fn ask(target: &Target, cmd: &str, wait: Duration) -> Result<(serde_json::Value,
 pub fn neighbors(target: &Target) -> Result<NeighborTables, String> {
     let wait = crate::runtime::ops::NEIGHBORS_WAIT + Duration::from_secs(2);
     let (v, dir) = ask(target, "/glbp/neighbors", wait)?;
-    if !(v["ok"] == true || v["ok"] == "true") {
-        return Err(crate::runtime::ops::telemetry_client::joined_text(
-            &v["message"],
-        ));
-    }
+    verdict(&v)?;
     let path = dir.join(NEIGHBORS_FILE);
     let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))

@@ -161,7 +161,6 @@ fn brief_addr(p: &Option<Peer>) -> String {
     }
 }
 
-/// Builds the whole status document.
 /// Both neighbour tables of `ctl`, whole (`show neighbors`).
 pub fn neighbors(ctl: &Control) -> NeighborTables {
     let now = ctl.now_ms();
@@ -186,6 +185,7 @@ pub fn neighbors(ctl: &Control) -> NeighborTables {
     }
 }
 
+/// Builds the whole status document.
 pub fn build(ctl: &Control, src: &Sources) -> Status {
     let now = ctl.now_ms();
     let names: Vec<String> = ctl.ports.iter().map(|p| p.name.clone()).collect();
