@@ -234,6 +234,28 @@ fn assert_outages<'a>(
     }
 }
 
+/// Host `h` pings once (`ping -n -c 1 -W 1 ARGS`) until `done(replied,
+/// output)` holds, for up to 5 s: whether it did, and the last output.
+fn ping_until(
+    lab: &Lab,
+    h: usize,
+    args: &[&str],
+    done: impl Fn(bool, &str) -> bool,
+) -> (bool, String) {
+    let mut said = String::new();
+    let ok = wait_for(Duration::from_secs(5), || {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &lab.host_ns(h)])
+            .args(["ping", "-n", "-c", "1", "-W", "1"])
+            .args(args)
+            .output()
+            .expect("ping");
+        said = String::from_utf8_lossy(&out.stdout).into_owned();
+        done(out.status.success(), &said)
+    });
+    (ok, said)
+}
+
 /// Every host's pings to the virtual address and to the server.
 fn pingers(lab: &Lab, hosts: usize) -> Vec<Pinger> {
     (0..hosts)
@@ -467,14 +489,7 @@ fn hosts_use_the_ipv6_group_as_their_router() {
 
     // A packet that would leave with hop limit 0 is answered with time
     // exceeded, from the router's own global address on the LAN.
-    let mut said = String::new();
-    let answered = wait_for(Duration::from_secs(5), || {
-        let out = std::process::Command::new("ip")
-            .args(["netns", "exec", &lab.host_ns(0)])
-            .args(["ping", "-n", "-c", "1", "-W", "1", "-t", "1", SERVER6])
-            .output()
-            .expect("ping");
-        said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (answered, said) = ping_until(&lab, 0, &["-t", "1", SERVER6], |_, said| {
         said.contains("Time exceeded")
     });
     assert!(answered, "no time exceeded: {said}");
@@ -486,14 +501,8 @@ fn hosts_use_the_ipv6_group_as_their_router() {
     // too: a packet to any own address is for the control lcore, whatever
     // interface it came in on (never routed out and solicited for).
     let uplink = format!("{V6_UPLINK}{:x}", 2 + last);
-    let answered = wait_for(Duration::from_secs(5), || {
-        let out = std::process::Command::new("ip")
-            .args(["netns", "exec", &lab.host_ns(0)])
-            .args(["ping", "-n", "-c", "1", "-W", "1", &uplink])
-            .output()
-            .expect("ping");
-        said = String::from_utf8_lossy(&out.stdout).into_owned();
-        out.status.success() && said.contains(&format!("from {uplink}"))
+    let (answered, said) = ping_until(&lab, 0, &[&uplink], |ok, said| {
+        ok && said.contains(&format!("from {uplink}"))
     });
     assert!(answered, "no echo reply from {uplink}: {said}");
 
@@ -510,15 +519,7 @@ fn hosts_use_the_ipv6_group_as_their_router() {
         ),
         ("198.51.100.1", &v4_from, "Destination Net Unreachable"),
     ] {
-        let answered = wait_for(Duration::from_secs(5), || {
-            let out = std::process::Command::new("ip")
-                .args(["netns", "exec", &lab.host_ns(0)])
-                .args(["ping", "-n", "-c", "1", "-W", "1", dst])
-                .output()
-                .expect("ping");
-            said = String::from_utf8_lossy(&out.stdout).into_owned();
-            said.contains(what)
-        });
+        let (answered, said) = ping_until(&lab, 0, &[dst], |_, said| said.contains(what));
         assert!(answered, "{dst}: no {what}: {said}");
         assert!(said.contains(&format!("From {from} ")), "{said}");
     }
